@@ -1,0 +1,68 @@
+//! Listeners and dialers that carry gost-rs traffic: plain TCP, TLS, WebSocket and secure WebSocket.
+//!
+//! Every listener yields, and every dialer returns, the same [`Stream`] type, so SOCKS handlers and
+//! connectors never know what carries their bytes. A [`Dialer`] can open a first connection
+//! ([`Dialer::dial`]) or layer its transport over a stream it is given ([`Dialer::handshake`]), which is how
+//! hop N+1 of a proxy chain runs inside hop N. Dynamic dispatch happens once per connection at setup; the
+//! data path is one `match` per read or write and allocates nothing per chunk.
+//!
+//! Modules:
+//! * [`tcp`]: [`tcp::TcpListener`], [`tcp::TcpDialer`] (dual-stack `:port`, keepalive, Happy Eyeballs).
+//! * [`tls`]: [`tls::TlsListener`], [`tls::TlsDialer`], and [`tls::ServerTls`] / [`tls::ClientTls`], which
+//!   run a TLS handshake over *any* [`Stream`] (SOCKS5 methods 0x80/0x82 negotiate TLS in-band).
+//! * [`ws`]: [`ws::WsListener`], [`ws::WsDialer`] for `ws` and `wss`, wire-compatible with upstream GOST.
+//!
+//! ```no_run
+//! use gost_transport::{tcp::{TcpDialer, TcpListener, TcpOptions}, Dialer, Listener};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # async fn demo() -> Result<(), gost_transport::Error> {
+//! let listener = TcpListener::bind("127.0.0.1:0", TcpOptions::default()).await?;
+//! let addr = listener.local_addr().to_string();
+//! let dialer = TcpDialer::new(TcpOptions::default());
+//! let (mut client, (mut server, _peer)) = tokio::try_join!(dialer.dial(&addr), listener.accept())?;
+//! client.write_all(b"ping").await?;
+//! let mut buf = [0; 4];
+//! server.read_exact(&mut buf).await?;
+//! # Ok(()) }
+//! ```
+
+mod addr;
+mod error;
+mod stream;
+pub mod tcp;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+pub use error::Error;
+pub use stream::{Io, Stream};
+
+/// A boxed, `Send` future: what the dyn-compatible traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Accepts connections of one transport. Dropping the listener closes it.
+pub trait Listener: Send + Sync {
+    /// Waits for the next connection whose transport handshake has finished; returns it and the peer address.
+    ///
+    /// Errors are per attempt (e.g. out of file descriptors); the listener keeps working after one.
+    fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>>;
+
+    /// The address the listener is bound to.
+    fn local_addr(&self) -> SocketAddr;
+}
+
+/// Opens connections of one transport, or layers the transport over an existing stream.
+pub trait Dialer: Send + Sync {
+    /// Opens a first connection to `addr` (`host:port`; the host may be a name or an IP literal).
+    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>>;
+
+    /// Runs this transport's handshake over `stream` (hop N+1 over hop N); `addr` is the node address, used
+    /// for the TLS server name and the WebSocket `Host`. For plain TCP this returns `stream` unchanged.
+    fn handshake<'a>(
+        &'a self,
+        stream: Stream,
+        addr: &'a str,
+    ) -> BoxFuture<'a, Result<Stream, Error>>;
+}

@@ -1,0 +1,377 @@
+//! Plain TCP: the listener every other listener sits on, and the dialer every other dialer starts with.
+//!
+//! Listening on an empty host (`:1080`, as upstream GOST writes it) binds the dual-stack wildcard `[::]`
+//! with `IPV6_V6ONLY` off, falling back to `0.0.0.0` where IPv6 is unavailable. Dialing a name tries the
+//! resolved addresses Happy-Eyeballs style (RFC 8305): families interleaved, the next attempt starts when the
+//! previous one fails or after [`TcpOptions::fallback_delay`], the first to connect wins.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
+use tokio::net::TcpStream;
+
+use crate::addr::split_host_port;
+use crate::stream::canonical;
+use crate::{BoxFuture, Dialer, Error, Listener, Stream};
+
+/// Socket options of TCP listeners and dialers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// `TCP_NODELAY` on every connection. Default `true` (Go's default, which upstream keeps).
+    pub nodelay: bool,
+    /// TCP keepalive idle time and probe interval, or `None` to leave keepalive off.
+    /// Default `Some(15 s)`, Go's default for every listened and dialed socket; upstream's
+    /// `keepAlive=true` + `keepAlivePeriod` (default 180 s) set another period.
+    pub keepalive: Option<Duration>,
+    /// Upper bound for resolving and connecting, all attempts together. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Delay before the next resolved address is tried while an attempt is still pending. Default 250 ms.
+    pub fallback_delay: Duration,
+    /// Listen backlog. Default 1024.
+    pub backlog: u32,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        TcpOptions {
+            nodelay: true,
+            keepalive: Some(Duration::from_secs(15)),
+            connect_timeout: Duration::from_secs(10),
+            fallback_delay: Duration::from_millis(250),
+            backlog: 1024,
+        }
+    }
+}
+
+impl TcpOptions {
+    /// Applies `nodelay` and `keepalive` to a connected socket.
+    fn apply(&self, s: &TcpStream) -> io::Result<()> {
+        s.set_nodelay(self.nodelay)?;
+        if let Some(period) = self.keepalive {
+            let ka = TcpKeepalive::new().with_time(period).with_interval(period);
+            SockRef::from(s).set_tcp_keepalive(&ka)?;
+        }
+        Ok(())
+    }
+}
+
+/// A TCP listener yielding [`Stream`]s with the configured socket options.
+#[derive(Debug)]
+pub struct TcpListener {
+    inner: tokio::net::TcpListener,
+    local: SocketAddr,
+    opts: TcpOptions,
+}
+
+impl TcpListener {
+    /// Binds `addr` (`host:port`, `:port` for all interfaces, `[v6]:port`) with `SO_REUSEADDR`.
+    ///
+    /// Must be called inside a tokio runtime.
+    pub async fn bind(addr: &str, opts: TcpOptions) -> Result<TcpListener, Error> {
+        let hp = split_host_port(addr)?;
+        let socket = if hp.host.is_empty() {
+            bind_wildcard(hp.port, opts.backlog)?
+        } else {
+            let target = resolve(hp.host, hp.port).await?[0];
+            bind_socket(target, opts.backlog, false)?
+        };
+        Self::from_socket(socket, opts)
+    }
+
+    fn from_socket(socket: Socket, opts: TcpOptions) -> Result<TcpListener, Error> {
+        socket.set_nonblocking(true)?;
+        let inner = tokio::net::TcpListener::from_std(socket.into())?;
+        let local = canonical(inner.local_addr()?);
+        Ok(TcpListener { inner, local, opts })
+    }
+
+    /// Accepts the next connection as a raw `TcpStream` with the options applied (for layered listeners).
+    pub async fn accept_tcp(&self) -> Result<(TcpStream, SocketAddr), Error> {
+        let (s, peer) = self.inner.accept().await?;
+        self.opts.apply(&s)?;
+        Ok((s, canonical(peer)))
+    }
+}
+
+impl Listener for TcpListener {
+    fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
+        Box::pin(async move {
+            let (s, peer) = self.accept_tcp().await?;
+            Ok((Stream::from_tcp(s), peer))
+        })
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+fn bind_socket(addr: SocketAddr, backlog: u32, dual_stack: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket)
+}
+
+/// `[::]:port` accepting IPv4 too; `0.0.0.0:port` when the host has no IPv6.
+fn bind_wildcard(port: u16, backlog: u32) -> io::Result<Socket> {
+    let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+    match bind_socket(v6, backlog, true) {
+        Ok(s) => Ok(s),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(e),
+        Err(_) => bind_socket(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            backlog,
+            false,
+        ),
+    }
+}
+
+/// Resolves `host` (an IP literal is returned as is; an empty host means this machine).
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+    if host.is_empty() {
+        return Ok(vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)]);
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let resolve_err = |source| Error::Resolve {
+        host: host.to_owned(),
+        source,
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(resolve_err)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(resolve_err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no addresses",
+        )));
+    }
+    Ok(interleave(addrs))
+}
+
+/// RFC 8305 §4: alternate address families, starting with the family the resolver put first.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let first_v6 = addrs[0].is_ipv6();
+    let (mut a, mut b): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|x| x.is_ipv6() == first_v6);
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    a.reverse();
+    b.reverse();
+    loop {
+        match (a.pop(), b.pop()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+/// Connects to the first of `addrs` that answers, starting a new attempt on each failure or every `delay`.
+async fn connect_any(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<TcpStream> {
+    race(addrs, delay, TcpStream::connect).await
+}
+
+/// The Happy Eyeballs race over any connect function (tests substitute one that hangs).
+async fn race<T, F>(
+    addrs: Vec<SocketAddr>,
+    delay: Duration,
+    connect: impl Fn(SocketAddr) -> F,
+) -> io::Result<T>
+where
+    F: std::future::Future<Output = io::Result<T>>,
+{
+    let mut rest = addrs.into_iter();
+    let mut attempts = FuturesUnordered::new();
+    let mut last_err = None;
+    loop {
+        if attempts.is_empty() {
+            match rest.next() {
+                Some(a) => attempts.push(connect(a)),
+                None => {
+                    return Err(
+                        last_err.unwrap_or_else(|| io::Error::other("no address to connect to"))
+                    );
+                }
+            }
+        }
+        let more = rest.len() > 0;
+        tokio::select! {
+            r = attempts.next() => match r {
+                Some(Ok(s)) => return Ok(s),
+                Some(Err(e)) => last_err = Some(e),
+                None => {}
+            },
+            () = tokio::time::sleep(delay), if more => {
+                if let Some(a) = rest.next() {
+                    attempts.push(connect(a));
+                }
+            }
+        }
+    }
+}
+
+/// Dials TCP connections with the configured socket options, timeout and address fallback.
+#[derive(Debug, Clone, Default)]
+pub struct TcpDialer {
+    opts: TcpOptions,
+}
+
+impl TcpDialer {
+    /// A dialer with these options.
+    pub fn new(opts: TcpOptions) -> TcpDialer {
+        TcpDialer { opts }
+    }
+
+    /// The options this dialer uses.
+    pub fn options(&self) -> &TcpOptions {
+        &self.opts
+    }
+
+    /// Connects to `addr` (`host:port`) and returns the raw socket with the options applied.
+    pub async fn connect(&self, addr: &str) -> Result<TcpStream, Error> {
+        let hp = split_host_port(addr)?;
+        let timeout = self.opts.connect_timeout;
+        let attempt = async {
+            let addrs = resolve(hp.host, hp.port).await?;
+            connect_any(addrs, self.opts.fallback_delay)
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: addr.to_owned(),
+                    source,
+                })
+        };
+        let s =
+            tokio::time::timeout(timeout, attempt)
+                .await
+                .map_err(|_| Error::ConnectTimeout {
+                    addr: addr.to_owned(),
+                    timeout,
+                })??;
+        self.opts.apply(&s)?;
+        Ok(s)
+    }
+}
+
+impl Dialer for TcpDialer {
+    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>> {
+        Box::pin(async move { Ok(Stream::from_tcp(self.connect(addr).await?)) })
+    }
+
+    fn handshake<'a>(
+        &'a self,
+        stream: Stream,
+        _addr: &'a str,
+    ) -> BoxFuture<'a, Result<Stream, Error>> {
+        Box::pin(async move { Ok(stream) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn interleaves_families_keeping_order() {
+        let v = interleave(vec![
+            sa("[::1]:1"),
+            sa("[::2]:1"),
+            sa("[::3]:1"),
+            sa("10.0.0.1:1"),
+        ]);
+        assert_eq!(
+            v,
+            vec![
+                sa("[::1]:1"),
+                sa("10.0.0.1:1"),
+                sa("[::2]:1"),
+                sa("[::3]:1")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_host_binds_all_interfaces() {
+        let l = TcpListener::bind(":0", TcpOptions::default())
+            .await
+            .unwrap();
+        assert!(l.local_addr().ip().is_unspecified());
+        let port = l.local_addr().port();
+        let d = TcpDialer::default();
+        let target = format!("127.0.0.1:{port}");
+        let (c, a) = tokio::join!(d.dial(&target), l.accept());
+        let (s, peer) = a.unwrap();
+        assert_eq!(
+            peer.ip(),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "mapped v4 reported as v4"
+        );
+        assert_eq!(s.peer_addr(), Some(peer));
+        assert!(c.unwrap().is_tcp());
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_the_next_address() {
+        let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+            .await
+            .unwrap();
+        // A refused address first: the attempt fails fast and the next one is tried at once.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_addr = dead.local_addr().unwrap();
+        drop(dead);
+        let (c, a) = tokio::join!(
+            connect_any(vec![dead_addr, l.local_addr()], Duration::from_secs(30)),
+            l.accept()
+        );
+        assert_eq!(c.unwrap().peer_addr().unwrap(), l.local_addr());
+        a.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn starts_next_attempt_after_delay_when_first_hangs() {
+        let hang = sa("127.0.0.1:1");
+        let started = tokio::time::Instant::now();
+        let got = race(
+            vec![hang, sa("127.0.0.1:2")],
+            Duration::from_millis(250),
+            |a| async move {
+                if a == hang {
+                    std::future::pending::<()>().await;
+                }
+                Ok(a)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, sa("127.0.0.1:2"));
+        assert_eq!(started.elapsed(), Duration::from_millis(250));
+    }
+
+    #[tokio::test]
+    async fn reports_the_last_failure() {
+        let e = race(
+            vec![sa("127.0.0.1:1"), sa("127.0.0.1:2")],
+            Duration::from_secs(30),
+            |a| async move {
+                Err::<(), _>(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    a.to_string(),
+                ))
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.to_string(), "127.0.0.1:2");
+    }
+}
