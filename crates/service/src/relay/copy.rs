@@ -1,0 +1,201 @@
+//! Buffered bidirectional copy between any two byte streams, with half-close propagation.
+//!
+//! Each direction owns one buffer of [`BUF_SIZE`] bytes, allocated only when the first bytes arrive (an idle
+//! connection costs no buffer) and reused for every later chunk. When a direction reads EOF it flushes and
+//! shuts down the write side of the other stream, and the opposite direction keeps running until it too ends.
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::Transferred;
+
+/// Size of each direction's copy buffer: one full TLS record, and enough to keep loopback links busy.
+pub(crate) const BUF_SIZE: usize = 16 * 1024;
+
+/// Bytes read while probing an idle stream before its buffer exists; small enough for the stack.
+const PROBE_SIZE: usize = 2 * 1024;
+
+/// One direction of the copy: reads from one stream and writes everything to the other.
+#[derive(Default)]
+struct Direction {
+    buf: Option<Box<[u8]>>,
+    /// Bytes of `buf` already written.
+    pos: usize,
+    /// Bytes of `buf` filled by the last read.
+    cap: usize,
+    read_eof: bool,
+    need_flush: bool,
+    shut_down: bool,
+    total: u64,
+}
+
+impl Direction {
+    /// Reads into the buffer, allocating it on the first bytes; returns the number of bytes read (0 = EOF).
+    fn poll_fill<R: AsyncRead + ?Sized>(
+        &mut self,
+        cx: &mut Context<'_>,
+        reader: Pin<&mut R>,
+    ) -> Poll<io::Result<usize>> {
+        if let Some(buf) = self.buf.as_deref_mut() {
+            let mut rb = ReadBuf::new(buf);
+            ready!(reader.poll_read(cx, &mut rb))?;
+            return Poll::Ready(Ok(rb.filled().len()));
+        }
+        let mut probe = [0u8; PROBE_SIZE];
+        let mut rb = ReadBuf::new(&mut probe);
+        ready!(reader.poll_read(cx, &mut rb))?;
+        let n = rb.filled().len();
+        if n > 0 {
+            let mut buf = vec![0u8; BUF_SIZE].into_boxed_slice();
+            buf[..n].copy_from_slice(&probe[..n]);
+            self.buf = Some(buf);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Drives this direction until the reader hit EOF and the writer has been shut down.
+    fn poll_copy<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut reader: Pin<&mut R>,
+        mut writer: Pin<&mut W>,
+    ) -> Poll<io::Result<()>>
+    where
+        R: AsyncRead + ?Sized,
+        W: AsyncWrite + ?Sized,
+    {
+        loop {
+            if self.pos == self.cap && !self.read_eof {
+                match self.poll_fill(cx, reader.as_mut()) {
+                    Poll::Ready(Ok(0)) => self.read_eof = true,
+                    Poll::Ready(Ok(n)) => {
+                        self.pos = 0;
+                        self.cap = n;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        // Nothing more to read right now: push out what a buffering writer (TLS, ws) holds.
+                        if self.need_flush {
+                            ready!(writer.as_mut().poll_flush(cx))?;
+                            self.need_flush = false;
+                        }
+                        return Poll::Pending;
+                    }
+                }
+            }
+            while self.pos < self.cap {
+                let buf = self
+                    .buf
+                    .as_deref()
+                    .expect("bytes were read into the buffer");
+                let n = ready!(writer.as_mut().poll_write(cx, &buf[self.pos..self.cap]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                self.pos += n;
+                self.total += n as u64;
+                self.need_flush = true;
+            }
+            if self.read_eof {
+                if !self.shut_down {
+                    // poll_shutdown flushes first, then sends FIN (or the transport's close).
+                    ready!(writer.as_mut().poll_shutdown(cx))?;
+                    self.shut_down = true;
+                }
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+/// Copies `a → b` and `b → a` until both directions reached EOF, propagating each EOF as a shutdown of the
+/// other side's write half. An error in either direction ends both.
+pub(crate) async fn copy_bidirectional<A, B>(a: &mut A, b: &mut B) -> (Transferred, io::Result<()>)
+where
+    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
+{
+    let mut ab = Direction::default();
+    let mut ba = Direction::default();
+    let mut ab_done = false;
+    let mut ba_done = false;
+    let result = poll_fn(|cx| {
+        if !ab_done {
+            match ab.poll_copy(cx, Pin::new(&mut *a), Pin::new(&mut *b)) {
+                Poll::Ready(Ok(())) => ab_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if !ba_done {
+            match ba.poll_copy(cx, Pin::new(&mut *b), Pin::new(&mut *a)) {
+                Poll::Ready(Ok(())) => ba_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if ab_done && ba_done {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    let transferred = Transferred {
+        a_to_b: ab.total,
+        b_to_a: ba.total,
+    };
+    (transferred, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+
+    #[tokio::test]
+    async fn idle_direction_allocates_no_buffer() {
+        let (mut a, mut a_peer) = duplex(64);
+        let mut dir = Direction::default();
+        let (_b, mut b_peer) = duplex(64);
+        let polled = poll_fn(|cx| {
+            Poll::Ready(
+                dir.poll_copy(cx, Pin::new(&mut a), Pin::new(&mut b_peer))
+                    .is_pending(),
+            )
+        })
+        .await;
+        assert!(polled);
+        assert!(dir.buf.is_none());
+        a_peer.write_all(b"x").await.unwrap();
+        let _ =
+            poll_fn(|cx| Poll::Ready(dir.poll_copy(cx, Pin::new(&mut a), Pin::new(&mut b_peer))))
+                .await;
+        assert_eq!(dir.buf.as_ref().map(|b| b.len()), Some(BUF_SIZE));
+        assert_eq!(dir.total, 1);
+    }
+
+    #[tokio::test]
+    async fn half_close_keeps_the_other_direction_open() {
+        let (mut a, mut a_peer) = duplex(1024);
+        let (mut b, mut b_peer) = duplex(1024);
+        let relay = tokio::spawn(async move { copy_bidirectional(&mut a, &mut b).await });
+        a_peer.write_all(b"request").await.unwrap();
+        a_peer.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        b_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"request");
+        b_peer.write_all(b"late answer").await.unwrap();
+        drop(b_peer);
+        let mut back = Vec::new();
+        a_peer.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"late answer");
+        let (t, r) = relay.await.unwrap();
+        r.unwrap();
+        assert_eq!((t.a_to_b, t.b_to_a), (7, 11));
+    }
+}

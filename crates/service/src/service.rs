@@ -1,0 +1,270 @@
+//! The service runner: one listener, one handler, and the accept loop between them.
+//!
+//! The loop bounds the number of live connections, backs off instead of spinning when the process runs out
+//! of file descriptors, logs accept errors at a limited rate, writes one `info` line per finished connection
+//! (client, target, bytes each way, duration, outcome), and shuts down gracefully: on the shutdown signal it
+//! stops accepting, lets live connections finish up to a drain deadline, then cuts the rest.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gost_transport::{BoxFuture, Listener, Stream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::Error;
+use crate::relay::Transferred;
+
+/// Serves one accepted connection from start to finish.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs the protocol on `conn` (accepted from `client`) and reports what happened.
+    ///
+    /// The handler bounds its own handshake with a timeout; the runner only bounds the drain at shutdown.
+    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report>;
+}
+
+/// What a handler did with one connection: the input of the per-connection log line.
+#[derive(Debug)]
+pub struct Report {
+    /// The command and target the client asked for (`"connect example.com:443"`), once known.
+    pub target: Option<String>,
+    /// Bytes relayed: `a_to_b` client → target, `b_to_a` target → client.
+    pub transferred: Transferred,
+    /// How the connection ended.
+    pub result: Result<(), Error>,
+}
+
+/// Limits and names of one service.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// Name used in logs (`service-0` for the first `-L`, as upstream names them).
+    pub name: String,
+    /// Most connections served at once; further clients wait in the listen backlog. Default 8192.
+    pub max_connections: usize,
+    /// How long live connections may keep running after shutdown was requested. Default 30 s.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            name: "service".into(),
+            max_connections: 8192,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A listener plus the handler for everything it accepts.
+pub struct Service {
+    listener: Box<dyn Listener>,
+    handler: Arc<dyn Handler>,
+    opts: ServiceOptions,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service")
+            .field("name", &self.opts.name)
+            .field("addr", &self.listener.local_addr())
+            .finish()
+    }
+}
+
+/// First and longest pause after an accept failure caused by resource exhaustion.
+const BACKOFF_MIN: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+impl Service {
+    /// Combines a bound listener and a handler.
+    pub fn new(
+        listener: impl Listener + 'static,
+        handler: impl Handler,
+        opts: ServiceOptions,
+    ) -> Self {
+        Service {
+            listener: Box::new(listener),
+            handler: Arc::new(handler),
+            opts,
+        }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr()
+    }
+
+    /// Accepts and serves connections until `shutdown` is cancelled, then drains (see the module docs).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Service {
+            listener,
+            handler,
+            opts,
+        } = self;
+        let name: Arc<str> = opts.name.as_str().into();
+        let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+        let mut conns = JoinSet::new();
+        let mut errors = RateLimited::new(Duration::from_secs(5));
+        let mut backoff = BACKOFF_MIN;
+        info!(service = %name, addr = %listener.local_addr(), "listening");
+        let next = |delay: Duration| {
+            let (listener, limit) = (&listener, limit.clone());
+            Box::pin(async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                let permit = limit
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                (permit, listener.accept().await)
+            })
+        };
+        // The pending accept survives loop turns that only reap finished connections, so a listener whose
+        // accept is not cancel-safe (e.g. one that finishes a handshake inside it) never loses a client.
+        let mut accepting = next(Duration::ZERO);
+        loop {
+            let (permit, accepted) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(done) = conns.join_next(), if !conns.is_empty() => {
+                    if let Err(e) = done {
+                        warn!(service = %name, error = %e, "connection task failed");
+                    }
+                    continue;
+                }
+                a = &mut accepting => a,
+            };
+            match accepted {
+                Ok((conn, client)) => {
+                    backoff = BACKOFF_MIN;
+                    accepting = next(Duration::ZERO);
+                    let handler = handler.clone();
+                    let name = name.clone();
+                    conns.spawn(async move {
+                        let started = Instant::now();
+                        let report = handler.handle(conn, client).await;
+                        log_connection(&name, client, started.elapsed(), &report);
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    drop(permit);
+                    // Out of descriptors: the pending connection stays queued, so retrying at once would
+                    // spin; other failures concern one client only.
+                    let delay = if is_exhaustion(&e) {
+                        backoff
+                    } else {
+                        Duration::ZERO
+                    };
+                    if let Some(suppressed) = errors.allow() {
+                        warn!(service = %name, error = %e, suppressed, retry_in = ?delay, "accept failed");
+                    }
+                    if !delay.is_zero() {
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                    }
+                    accepting = next(delay);
+                }
+            }
+        }
+        drop(accepting);
+        drop(listener);
+        drain(&name, conns, opts.drain_timeout).await;
+    }
+}
+
+/// Waits for live connections up to `deadline`, then aborts what is left.
+async fn drain(name: &str, mut conns: JoinSet<()>, deadline: Duration) {
+    if conns.is_empty() {
+        return;
+    }
+    info!(service = %name, live = conns.len(), ?deadline, "stopped accepting; draining");
+    let all_done = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(deadline, all_done).await.is_err() {
+        warn!(service = %name, cut = conns.len(), "drain deadline passed; closing remaining connections");
+        conns.shutdown().await;
+    }
+}
+
+/// The one log line per connection.
+fn log_connection(service: &str, client: SocketAddr, elapsed: Duration, r: &Report) {
+    let target = r.target.as_deref().unwrap_or("-");
+    let duration_ms = elapsed.as_millis() as u64;
+    let (up, down) = (r.transferred.a_to_b, r.transferred.b_to_a);
+    match &r.result {
+        Ok(()) => {
+            info!(service, %client, target, up, down, duration_ms, outcome = "ok", "connection")
+        }
+        Err(e) => {
+            info!(service, %client, target, up, down, duration_ms, outcome = %e, "connection")
+        }
+    }
+}
+
+/// Accept failures that retrying immediately cannot fix: out of descriptors or kernel memory.
+fn is_exhaustion(e: &gost_transport::Error) -> bool {
+    let gost_transport::Error::Io(io) = e else {
+        return false;
+    };
+    matches!(
+        io.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Lets one event through per interval and counts the ones it held back.
+struct RateLimited {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn new(interval: Duration) -> Self {
+        RateLimited {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(number suppressed since the last one)` when this event may be logged.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < self.interval)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_counts_suppressed_events() {
+        let mut r = RateLimited::new(Duration::from_secs(3600));
+        assert_eq!(r.allow(), Some(0));
+        assert_eq!(r.allow(), None);
+        assert_eq!(r.allow(), None);
+        r.last = Some(Instant::now() - Duration::from_secs(7200));
+        assert_eq!(r.allow(), Some(2));
+    }
+
+    #[test]
+    fn only_resource_errors_back_off() {
+        let emfile = gost_transport::Error::Io(std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(is_exhaustion(&emfile));
+        let reset = gost_transport::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert!(!is_exhaustion(&reset));
+    }
+}

@@ -1,0 +1,117 @@
+//! When the process runs out of file descriptors, accept(2) keeps failing with EMFILE while the client
+//! waits in the backlog. The runner must back off (not spin) and serve the client once descriptors free up.
+//! This file is its own test binary because it lowers the process-wide descriptor limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use gost_service::relay::Transferred;
+use gost_service::{Handler, Report, Service, ServiceOptions};
+use gost_transport::tcp::{TcpListener, TcpOptions};
+use gost_transport::{BoxFuture, Error, Listener, Stream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+/// A real TCP listener that counts accept attempts.
+struct Counting {
+    inner: TcpListener,
+    attempts: Arc<AtomicUsize>,
+}
+
+impl Listener for Counting {
+    fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.inner.accept()
+    }
+    fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr()
+    }
+}
+
+/// Writes one greeting and closes.
+struct Hello;
+
+impl Handler for Hello {
+    fn handle(&self, mut conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+        Box::pin(async move {
+            let result = conn.write_all(b"hello").await.map_err(Into::into);
+            Report {
+                target: None,
+                transferred: Transferred::default(),
+                result,
+            }
+        })
+    }
+}
+
+fn set_nofile(soft: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a valid struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        let old = lim.rlim_cur;
+        lim.rlim_cur = soft.min(lim.rlim_max);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        old
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn emfile_backs_off_then_recovers() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let inner = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let addr = inner.local_addr();
+    let svc = Service::new(
+        Counting {
+            inner,
+            attempts: attempts.clone(),
+        },
+        Hello,
+        ServiceOptions::default(),
+    );
+    let token = CancellationToken::new();
+    let task = tokio::spawn(svc.run(token.clone()));
+    // The client socket exists before the limit is hit; connecting it needs no new descriptor.
+    let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let old = set_nofile(512);
+    let mut hog = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => hog.push(f),
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+            Err(e) => panic!("unexpected error filling the descriptor table: {e}"),
+        }
+    }
+    client.connect(&addr.into()).unwrap();
+    let before = attempts.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let during = attempts.load(Ordering::SeqCst) - before;
+    // A hot loop makes thousands of attempts in 600 ms; 5 ms doubling up to 1 s makes about 7.
+    assert!(
+        during >= 2,
+        "accept not retried while out of descriptors ({during} attempts)"
+    );
+    assert!(
+        during <= 20,
+        "accept loop spins while out of descriptors ({during} attempts in 600 ms)"
+    );
+    drop(hog);
+    set_nofile(old);
+    client.set_nonblocking(true).unwrap();
+    let mut stream = tokio::net::TcpStream::from_std(client.into()).unwrap();
+    let mut buf = [0u8; 5];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"hello");
+    token.cancel();
+    task.await.unwrap();
+}
