@@ -1,0 +1,47 @@
+//! What the two handshake state machines share: the step result and the handshake error.
+
+use thiserror::Error;
+
+use crate::{DecodeError, EncodeError, Method};
+
+/// The outcome of one `advance` call: how many input bytes were used, and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Step<E> {
+    /// Bytes of the input that belonged to the handshake. Drop them from your buffer and keep the
+    /// rest: it is the next message, TLS data, or (after the final event) application data.
+    pub consumed: usize,
+    /// What the caller does next.
+    pub event: E,
+}
+
+/// Why a handshake ended without completing. Every error is final: flush whatever the call wrote
+/// into `out` (it may hold the protocol's refusal, e.g. `05 FF` or `01 01`) and close.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The peer sent a malformed message.
+    #[error("malformed message from peer: {0}")]
+    Decode(#[from] DecodeError),
+    /// A message could not be written (output buffer too small, or an unencodable value).
+    #[error("cannot write handshake message: {0}")]
+    Encode(#[from] EncodeError),
+    /// Server: the client offered no acceptable method (`05 FF` was written).
+    /// Client: the server answered `05 FF`.
+    #[error("no acceptable authentication method")]
+    NoAcceptableMethod,
+    /// Client: the server chose a method this client cannot use (not offered, or needing
+    /// credentials or TLS it does not have).
+    #[error("server chose {0}, which this client cannot use")]
+    UnexpectedMethod(Method),
+    /// Server: the caller rejected the credentials (`01 01` was written).
+    #[error("client credentials rejected")]
+    AuthFailed,
+    /// Client: the server rejected the credentials with this RFC 1929 status.
+    #[error("server rejected the credentials (status {0:#04x})")]
+    AuthRejected(u8),
+    /// The state machine was driven out of order (e.g. `advance` while a credential verdict is
+    /// pending, or after the handshake finished or failed).
+    #[error("handshake driven out of order: {0}")]
+    OutOfOrder(&'static str),
+}
