@@ -1,0 +1,212 @@
+//! Reading YAML/JSON text or a config file into a [`Config`], writing one back out, and merging the
+//! command line into a file config.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{ConfigError, Warning};
+use crate::metadata::Metadata;
+use crate::model::Config;
+use crate::registry::{self, KeySpec};
+use crate::schema;
+
+/// A loaded config and what was tolerated on the way.
+pub type Loaded = (Config, Vec<Warning>);
+
+/// Parses YAML text (JSON is YAML too, but use [`from_json_str`] for JSON's own error messages).
+///
+/// ```
+/// let yaml = "services:\n- name: s\n  addr: :1080\n  HANDLER: {type: socks5, metadata: {udp: true}}\n";
+/// let (config, warnings) = gost_config::from_yaml_str(yaml).unwrap();
+/// assert_eq!(config.services[0].handler.kind, "socks5");
+/// assert_eq!(config.services[0].listener.kind, "tcp"); // upstream default
+/// assert!(warnings.is_empty());
+/// ```
+pub fn from_yaml_str(text: &str) -> Result<Loaded, ConfigError> {
+    if text.trim().is_empty() {
+        return from_value(Value::Null);
+    }
+    let value: Value =
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+    from_value(value)
+}
+
+/// Parses JSON text.
+pub fn from_json_str(text: &str) -> Result<Loaded, ConfigError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+    from_value(value)
+}
+
+/// Reads a config file: JSON if it ends in `.json` or its first non-blank character is `{`, else YAML.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('{');
+    if is_json {
+        from_json_str(&text)
+    } else {
+        from_yaml_str(&text)
+    }
+}
+
+fn from_value(value: Value) -> Result<Loaded, ConfigError> {
+    let mut warnings = Vec::new();
+    let value = schema::normalise_root(value, &mut warnings)?;
+    // The normalised tree has canonical keys and coerced scalars, so this only fails on nulls in lists.
+    let mut config: Config = serde_json::from_value(value).map_err(|e| ConfigError::Shape {
+        path: "(config)".into(),
+        value: e.to_string(),
+        expected: "a config following the documented schema".into(),
+    })?;
+    fill_defaults(&mut config);
+    Ok((config, warnings))
+}
+
+/// Upstream's default types, and known metadata keys respelt canonically (`udpbuffersize` →
+/// `udpBufferSize`) so that printed configs and comparisons do not depend on the case used.
+pub(crate) fn fill_defaults(config: &mut Config) {
+    fn default(kind: &mut String, value: &str) {
+        if kind.is_empty() {
+            *kind = value.to_owned();
+        } else {
+            kind.make_ascii_lowercase();
+        }
+    }
+    for svc in &mut config.services {
+        default(&mut svc.handler.kind, "auto");
+        default(&mut svc.listener.kind, "tcp");
+        canonicalise(
+            &mut svc.handler.metadata,
+            &registry::handler_keys(&svc.handler.kind),
+        );
+        canonicalise(
+            &mut svc.listener.metadata,
+            &registry::listener_keys(&svc.listener.kind),
+        );
+    }
+    for node in config
+        .chains
+        .iter_mut()
+        .flat_map(|c| c.hops.iter_mut())
+        .flat_map(|h| h.nodes.iter_mut())
+    {
+        default(&mut node.connector.kind, "http");
+        default(&mut node.dialer.kind, "tcp");
+        canonicalise(
+            &mut node.connector.metadata,
+            &registry::connector_keys(&node.connector.kind),
+        );
+        canonicalise(
+            &mut node.dialer.metadata,
+            &registry::dialer_keys(&node.dialer.kind),
+        );
+    }
+}
+
+fn canonicalise(md: &mut Metadata, specs: &[KeySpec]) {
+    let renames: Vec<(String, &str)> = md
+        .iter()
+        .filter_map(|(k, _)| registry::find_key(specs, k).map(|(_, c)| (k.to_owned(), c)))
+        .filter(|(k, c)| k != c)
+        .collect();
+    for (old, canonical) in renames {
+        if let Some(v) = md.remove(&old) {
+            md.insert(canonical, v);
+        }
+    }
+}
+
+impl Config {
+    /// Prints the config as YAML with upstream's key spelling.
+    pub fn to_yaml(&self) -> String {
+        // Serialising plain data structures with string keys cannot fail.
+        serde_saphyr::to_string(self).unwrap_or_default()
+    }
+
+    /// Prints the config as indented JSON with upstream's key spelling.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Adds command-line services and chains to a file config, as upstream does. A command-line name
+    /// that the file already uses (`service-0`, `chain-0`) is moved to the next free number, and the
+    /// references to a renamed chain follow it.
+    pub fn merge(&mut self, cli: Config) {
+        let mut chain_renames = Vec::new();
+        for mut chain in cli.chains {
+            if self.chain(&chain.name).is_some() {
+                let new = free_name(|n| self.chain(n).is_some(), "chain");
+                chain_renames.push((chain.name.clone(), new.clone()));
+                chain.name = new;
+            }
+            self.chains.push(chain);
+        }
+        for mut svc in cli.services {
+            if self.services.iter().any(|s| s.name == svc.name) {
+                svc.name = free_name(|n| self.services.iter().any(|s| s.name == n), "service");
+            }
+            for name in [&mut svc.handler.chain, &mut svc.listener.chain]
+                .into_iter()
+                .flatten()
+            {
+                if let Some((_, new)) = chain_renames.iter().find(|(old, _)| old == name) {
+                    *name = new.clone();
+                }
+            }
+            self.services.push(svc);
+        }
+        self.authers.extend(cli.authers);
+    }
+}
+
+fn free_name(taken: impl Fn(&str) -> bool, prefix: &str) -> String {
+    (0..)
+        .map(|i| format!("{prefix}-{i}"))
+        .find(|n| !taken(n))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_is_an_empty_config() {
+        assert_eq!(from_yaml_str("").unwrap().0, Config::default());
+        assert_eq!(from_yaml_str("# nothing\n").unwrap().0, Config::default());
+    }
+
+    #[test]
+    fn metadata_keys_are_respelt() {
+        let yaml = "services:\n- name: a\n  addr: :1\n  handler:\n    type: SOCKS5\n    metadata: {UDPBUFFERSIZE: 1, Other: 2}\n";
+        let (c, _) = from_yaml_str(yaml).unwrap();
+        let keys: Vec<_> = c.services[0]
+            .handler
+            .metadata
+            .iter()
+            .map(|(k, _)| k.to_owned())
+            .collect();
+        assert_eq!(keys, ["Other", "udpBufferSize"]);
+        assert_eq!(c.services[0].handler.kind, "socks5");
+    }
+
+    #[test]
+    fn merge_renames_clashing_cli_names() {
+        let (mut file, _) = from_yaml_str(
+            "services: [{name: service-0, addr: ':1'}]\nchains: [{name: chain-0, hops: [{name: h, nodes: [{name: n, addr: 'a:1'}]}]}]",
+        )
+        .unwrap();
+        let (cli, _) = crate::from_cli(&["tcp://:2/:3"], &["socks5://b:1"]).unwrap();
+        file.merge(cli);
+        assert_eq!(file.services[1].name, "service-1");
+        assert_eq!(file.chains[1].name, "chain-1");
+        assert_eq!(file.services[1].handler.chain.as_deref(), Some("chain-1"));
+    }
+}

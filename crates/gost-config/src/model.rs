@@ -1,0 +1,337 @@
+//! The configuration model: upstream GOST's YAML/JSON schema (services, chains, authers, tls, log)
+//! for the features gost-rs implements. Both the `-L`/`-F` command line and config files produce a
+//! [`Config`]; serialising one prints upstream's key spelling (`certFile`, `maxFails`, …).
+//!
+//! Loading fills in upstream's type defaults (handler `auto`, listener `tcp`, connector `http`, dialer
+//! `tcp`), so a config compares equal to its command-line twin.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::duration::{format_go_duration, parse_go_duration};
+use crate::metadata::Metadata;
+
+/// A whole configuration: what one `gost` process runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Listening services.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceConfig>,
+    /// Named proxy chains services dial through.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainConfig>,
+    /// Named credential lists referenced by `handler.auther` / `handler.authers`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authers: Vec<AutherConfig>,
+    /// Global default certificate (used for SOCKS5 0x80/0x82 and TLS listeners without their own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Logging.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogConfig>,
+}
+
+/// One service: a listener accepting connections and a handler serving them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceConfig {
+    /// Unique name (`service-0`, … from the command line).
+    pub name: String,
+    /// Listen address `host:port`; an empty host means all interfaces.
+    pub addr: String,
+    /// Protocol served on accepted connections.
+    pub handler: HandlerConfig,
+    /// How connections are accepted.
+    pub listener: ListenerConfig,
+    /// Forwarding targets of `tcp`/`udp`/`rtcp`/`rudp`/`forward` handlers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarder: Option<ForwarderConfig>,
+    /// Service-level metadata (upstream: `interface`, `so_mark`, …; none used by gost-rs yet).
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// `service.handler`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HandlerConfig {
+    /// Handler type: `socks5`, `socks4`, `tcp`, … (see [`crate::registry`]).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Chain used for outgoing connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// Single credential (`user:pass@` on the command line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+    /// Name of an entry of the top-level `authers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auther: Option<String>,
+    /// Several names of `authers` entries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authers: Vec<String>,
+    /// Certificate for the SOCKS5 negotiated-TLS methods (else the global `tls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Handler options, see the `*HandlerOptions` types in [`crate::options`].
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// `service.listener`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListenerConfig {
+    /// Listener type: `tcp`, `tls`, `ws`, `wss`, `kcp`, `udp`, `rtcp`, `rudp`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Chain through which `rtcp`/`rudp` listeners bind on the remote side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// Server certificate of `tls`/`wss` listeners (else the global `tls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Listener options, see the `*ListenerOptions` types in [`crate::options`].
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// `service.forwarder`: where forwarding handlers send traffic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForwarderConfig {
+    /// How a target is picked when there are several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<SelectorConfig>,
+    /// Targets.
+    pub nodes: Vec<ForwardNodeConfig>,
+}
+
+/// One forwarding target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForwardNodeConfig {
+    /// Name (`target-0`, …).
+    pub name: String,
+    /// `host:port`; an empty host means the far end's own host (through a SOCKS5 chain: `127.0.0.1`).
+    pub addr: String,
+}
+
+/// A named chain of hops.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChainConfig {
+    /// Unique name referenced by `handler.chain` / `listener.chain`.
+    pub name: String,
+    /// Hops in dialling order.
+    pub hops: Vec<HopConfig>,
+    /// Chain metadata (none used by gost-rs yet).
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// One hop: a set of interchangeable nodes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HopConfig {
+    /// Name (`hop-0`, …).
+    pub name: String,
+    /// How a node of this hop is picked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<SelectorConfig>,
+    /// The nodes.
+    pub nodes: Vec<NodeConfig>,
+    /// Hop metadata (none used by gost-rs yet).
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// One proxy server: an address, the protocol spoken to it and the transport reaching it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeConfig {
+    /// Name (`node-0`, …).
+    pub name: String,
+    /// `host:port` of the proxy.
+    pub addr: String,
+    /// Proxy protocol client.
+    pub connector: ConnectorConfig,
+    /// Transport.
+    pub dialer: DialerConfig,
+    /// Node metadata (none used by gost-rs yet).
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// `node.connector`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnectorConfig {
+    /// Connector type: `socks5`, `socks`, `socks4`, `socks4a`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Credentials sent to the proxy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
+    /// Client TLS settings for the SOCKS5 negotiated-TLS methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Connector options, see the `*ConnectorOptions` types in [`crate::options`].
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// `node.dialer`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DialerConfig {
+    /// Dialer type: `tcp`, `tls`, `ws`, `wss`, `kcp`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Client TLS settings of `tls`/`wss` dialers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Dialer options, see the `*DialerOptions` types in [`crate::options`].
+    #[serde(skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
+}
+
+/// A username and password.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// User name.
+    pub username: String,
+    /// Password; empty for SOCKS4 user ids.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub password: String,
+}
+
+/// A named list of credentials (`authers:`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutherConfig {
+    /// Name referenced by `handler.auther`.
+    pub name: String,
+    /// Accepted credentials.
+    pub auths: Vec<AuthConfig>,
+}
+
+/// Certificate files (server side) or client TLS settings (dialer/connector side).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    /// PEM private key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// PEM CA: on a server it makes client certificates mandatory; on a client it verifies the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Client: verify the server certificate and name (upstream default: no verification).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secure: bool,
+    /// Client: SNI / verified name (default: the node's host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+/// Node selection and failure marking for a hop or a forwarder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SelectorConfig {
+    /// `round`/`rr`, `random`/`rand`, `fifo`/`ha`, `hash` (default round robin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// Failures before a node is skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_fails: Option<i64>,
+    /// How long a failed node is skipped.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_duration",
+        deserialize_with = "de_duration"
+    )]
+    pub fail_timeout: Option<Duration>,
+}
+
+/// `log:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `trace`, `debug`, `info` (default), `warn`, `error`, `fatal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// `text` (gost-rs default) or `json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// `stderr` (default), `stdout`, `none` or a file path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+fn ser_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_go_duration(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let nanos = parse_go_duration(&text).map_err(serde::de::Error::custom)?;
+    Ok(Some(Duration::from_nanos(nanos.max(0) as u64)))
+}
+
+impl ServiceConfig {
+    /// The chain this service dials through: `handler.chain`, else `listener.chain`.
+    ///
+    /// Upstream's command line puts the chain on the handler, except for `rtcp`/`rudp` listeners,
+    /// which bind through it; its documentation also shows `listener.chain` on `udp` services, so a
+    /// forwarding handler accepts either.
+    pub fn chain(&self) -> Option<&str> {
+        self.handler
+            .chain
+            .as_deref()
+            .or(self.listener.chain.as_deref())
+    }
+
+    /// Forwarding targets (empty when there is no forwarder).
+    pub fn targets(&self) -> &[ForwardNodeConfig] {
+        self.forwarder.as_ref().map_or(&[], |f| &f.nodes)
+    }
+}
+
+impl Config {
+    /// The chain called `name`.
+    pub fn chain(&self, name: &str) -> Option<&ChainConfig> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+
+    /// The auther called `name`.
+    pub fn auther(&self, name: &str) -> Option<&AutherConfig> {
+        self.authers.iter().find(|a| a.name == name)
+    }
+
+    /// Every credential a service's handler accepts: `handler.auth` plus the users of the authers it
+    /// names. Empty means no authentication.
+    pub fn handler_credentials(&self, service: &ServiceConfig) -> Vec<AuthConfig> {
+        let h = &service.handler;
+        let names = h.auther.iter().chain(h.authers.iter());
+        h.auth
+            .iter()
+            .cloned()
+            .chain(
+                names
+                    .filter_map(|n| self.auther(n))
+                    .flat_map(|a| a.auths.iter().cloned()),
+            )
+            .collect()
+    }
+}

@@ -1,0 +1,485 @@
+//! Key normalisation of a parsed YAML/JSON tree before it becomes a [`crate::Config`].
+//!
+//! Upstream reads files through viper, which lowercases every key, and mapstructure, which ignores keys
+//! it does not know and converts scalars weakly (`addr: 1080`, `secure: "true"`). This module
+//! reproduces that: it renames keys to their canonical spelling case-insensitively, coerces scalars,
+//! drops keys upstream knows but gost-rs does not implement (with a warning), reports keys that look
+//! like a typo of a known key as an error with a suggestion, and drops other unknown keys with a warning.
+
+use serde_json::{Map, Value};
+
+use crate::duration::{format_go_duration, parse_go_duration};
+use crate::error::{ConfigError, Warning};
+use crate::metadata::{parse_go_bool, render};
+use crate::suggest::closest;
+
+/// The shape a key's value must have.
+enum Shape {
+    Str,
+    Bool,
+    Int,
+    Duration,
+    StrList,
+    Metadata,
+    Obj(&'static Schema),
+    List(&'static Schema),
+}
+
+/// The keys of one kind of map.
+struct Schema {
+    fields: &'static [(&'static str, Shape)],
+    /// Keys upstream accepts here that gost-rs does not implement: ignored with a warning.
+    upstream: &'static [&'static str],
+}
+
+const AUTH: Schema = Schema {
+    fields: &[("username", Shape::Str), ("password", Shape::Str)],
+    upstream: &[],
+};
+
+const TLS: Schema = Schema {
+    fields: &[
+        ("certFile", Shape::Str),
+        ("keyFile", Shape::Str),
+        ("caFile", Shape::Str),
+        ("secure", Shape::Bool),
+        ("serverName", Shape::Str),
+    ],
+    upstream: &["options", "validity", "commonName", "organization"],
+};
+
+const SELECTOR: Schema = Schema {
+    fields: &[
+        ("strategy", Shape::Str),
+        ("maxFails", Shape::Int),
+        ("failTimeout", Shape::Duration),
+    ],
+    upstream: &[],
+};
+
+const HANDLER: Schema = Schema {
+    fields: &[
+        ("type", Shape::Str),
+        ("chain", Shape::Str),
+        ("auth", Shape::Obj(&AUTH)),
+        ("auther", Shape::Str),
+        ("authers", Shape::StrList),
+        ("tls", Shape::Obj(&TLS)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &[
+        "retries",
+        "chainGroup",
+        "limiter",
+        "observer",
+        "ingress",
+        "router",
+        "sd",
+    ],
+};
+
+const LISTENER: Schema = Schema {
+    fields: &[
+        ("type", Shape::Str),
+        ("chain", Shape::Str),
+        ("tls", Shape::Obj(&TLS)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &["chainGroup", "auther", "authers", "auth"],
+};
+
+const FORWARD_NODE: Schema = Schema {
+    fields: &[("name", Shape::Str), ("addr", Shape::Str)],
+    upstream: &[
+        "network", "bypass", "bypasses", "protocol", "host", "path", "http", "tls", "auth",
+        "filter", "matcher", "metadata",
+    ],
+};
+
+const FORWARDER: Schema = Schema {
+    fields: &[
+        ("selector", Shape::Obj(&SELECTOR)),
+        ("nodes", Shape::List(&FORWARD_NODE)),
+    ],
+    upstream: &["name", "targets", "hop"],
+};
+
+const SERVICE: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("addr", Shape::Str),
+        ("handler", Shape::Obj(&HANDLER)),
+        ("listener", Shape::Obj(&LISTENER)),
+        ("forwarder", Shape::Obj(&FORWARDER)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &[
+        "interface",
+        "sockopts",
+        "admission",
+        "admissions",
+        "bypass",
+        "bypasses",
+        "resolver",
+        "hosts",
+        "limiter",
+        "climiter",
+        "rlimiter",
+        "logger",
+        "loggers",
+        "observer",
+        "recorders",
+        "status",
+    ],
+};
+
+const CONNECTOR: Schema = Schema {
+    fields: &[
+        ("type", Shape::Str),
+        ("auth", Shape::Obj(&AUTH)),
+        ("tls", Shape::Obj(&TLS)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &[],
+};
+
+const DIALER: Schema = Schema {
+    fields: &[
+        ("type", Shape::Str),
+        ("tls", Shape::Obj(&TLS)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &["auth"],
+};
+
+const NODE: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("addr", Shape::Str),
+        ("connector", Shape::Obj(&CONNECTOR)),
+        ("dialer", Shape::Obj(&DIALER)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &[
+        "network",
+        "bypass",
+        "bypasses",
+        "resolver",
+        "hosts",
+        "interface",
+        "netns",
+        "sockopts",
+        "filter",
+        "matcher",
+        "http",
+        "tls",
+    ],
+};
+
+const HOP: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("selector", Shape::Obj(&SELECTOR)),
+        ("nodes", Shape::List(&NODE)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &[
+        "interface",
+        "sockopts",
+        "bypass",
+        "bypasses",
+        "resolver",
+        "hosts",
+        "reload",
+        "file",
+        "redis",
+        "http",
+        "plugin",
+    ],
+};
+
+const CHAIN: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("hops", Shape::List(&HOP)),
+        ("metadata", Shape::Metadata),
+    ],
+    upstream: &["selector"],
+};
+
+const AUTHER: Schema = Schema {
+    fields: &[("name", Shape::Str), ("auths", Shape::List(&AUTH))],
+    upstream: &["reload", "file", "redis", "http", "plugin"],
+};
+
+const LOG: Schema = Schema {
+    fields: &[
+        ("level", Shape::Str),
+        ("format", Shape::Str),
+        ("output", Shape::Str),
+    ],
+    upstream: &["rotation"],
+};
+
+const ROOT: Schema = Schema {
+    fields: &[
+        ("services", Shape::List(&SERVICE)),
+        ("chains", Shape::List(&CHAIN)),
+        ("authers", Shape::List(&AUTHER)),
+        ("tls", Shape::Obj(&TLS)),
+        ("log", Shape::Obj(&LOG)),
+    ],
+    upstream: &[
+        "hops",
+        "admissions",
+        "bypasses",
+        "resolvers",
+        "hosts",
+        "ingresses",
+        "routers",
+        "sds",
+        "recorders",
+        "limiters",
+        "climiters",
+        "rlimiters",
+        "observers",
+        "loggers",
+        "profiling",
+        "api",
+        "metrics",
+    ],
+};
+
+/// Normalises a whole config tree (see the module docs).
+pub(crate) fn normalise_root(
+    value: Value,
+    warnings: &mut Vec<Warning>,
+) -> Result<Value, ConfigError> {
+    match value {
+        Value::Null => Ok(Value::Object(Map::new())),
+        Value::Object(map) => normalise_object(map, &ROOT, "", warnings),
+        other => Err(ConfigError::Shape {
+            path: "(top level)".into(),
+            value: render(&other),
+            expected: "a map with `services:`, `chains:`, …".into(),
+        }),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn normalise_object(
+    map: Map<String, Value>,
+    schema: &Schema,
+    path: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<Value, ConfigError> {
+    let mut out = Map::new();
+    for (key, value) in map {
+        if let Some((canonical, shape)) = schema
+            .fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+        {
+            let here = join(path, canonical);
+            if out.contains_key(*canonical) {
+                return Err(ConfigError::DuplicateKey { path: here });
+            }
+            out.insert(
+                (*canonical).to_owned(),
+                normalise_value(value, shape, &here, warnings)?,
+            );
+            continue;
+        }
+        let here = join(path, &key);
+        if let Some(known) = schema
+            .upstream
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(&key))
+        {
+            warnings.push(Warning::new(
+                join(path, known),
+                "upstream option not supported by gost-rs yet; ignored",
+            ));
+            continue;
+        }
+        let candidates = schema
+            .fields
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(schema.upstream.iter().copied());
+        if let Some(suggestion) = closest(&key, candidates) {
+            return Err(ConfigError::UnknownKey {
+                path: here,
+                suggestion: suggestion.to_owned(),
+            });
+        }
+        warnings.push(Warning::new(
+            here,
+            "unknown key; ignored (as upstream does)",
+        ));
+    }
+    Ok(Value::Object(out))
+}
+
+fn shape_error(path: &str, value: &Value, expected: &str) -> ConfigError {
+    ConfigError::Shape {
+        path: path.to_owned(),
+        value: render(value),
+        expected: expected.to_owned(),
+    }
+}
+
+fn normalise_value(
+    value: Value,
+    shape: &Shape,
+    path: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<Value, ConfigError> {
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    match shape {
+        Shape::Str => match value {
+            Value::String(_) => Ok(value),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(value.to_string())),
+            other => Err(shape_error(path, &other, "a string")),
+        },
+        Shape::Bool => match &value {
+            Value::Bool(_) => Ok(value),
+            Value::Number(n) => Ok(Value::Bool(n.as_f64() != Some(0.0))),
+            Value::String(s) => parse_go_bool(s)
+                .map(Value::Bool)
+                .ok_or_else(|| shape_error(path, &value, "a boolean (true/false)")),
+            _ => Err(shape_error(path, &value, "a boolean (true/false)")),
+        },
+        Shape::Int => match &value {
+            Value::Number(n) if n.is_i64() => Ok(value),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| shape_error(path, &value, "an integer")),
+            _ => Err(shape_error(path, &value, "an integer")),
+        },
+        Shape::Duration => {
+            // Struct-field durations: Go duration strings, or integers of nanoseconds (mapstructure).
+            let nanos = match &value {
+                Value::String(s) => parse_go_duration(s.trim()).ok(),
+                Value::Number(n) => n.as_i64().map(i128::from),
+                _ => None,
+            };
+            let nanos =
+                nanos.ok_or_else(|| shape_error(path, &value, "a duration such as 30s or 1m"))?;
+            Ok(Value::String(format_go_duration(
+                std::time::Duration::from_nanos(nanos.max(0) as u64),
+            )))
+        }
+        Shape::StrList => match value {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| normalise_value(v, &Shape::Str, &format!("{path}[{i}]"), warnings))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Value::String(_) => Ok(Value::Array(vec![value])),
+            other => Err(shape_error(path, &other, "a list of names")),
+        },
+        Shape::Metadata => match value {
+            Value::Object(_) => Ok(value),
+            other => Err(shape_error(path, &other, "a map of keys to values")),
+        },
+        Shape::Obj(schema) => match value {
+            Value::Object(map) => normalise_object(map, schema, path, warnings),
+            other => Err(shape_error(path, &other, "a map")),
+        },
+        Shape::List(schema) => match value {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let here = item_path(path, i, &item);
+                    match item {
+                        Value::Object(map) => normalise_object(map, schema, &here, warnings),
+                        other => Err(shape_error(&here, &other, "a map")),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            other => Err(shape_error(path, &other, "a list")),
+        },
+    }
+}
+
+/// `services[0]`, or `services[0](service-0)` when the item has a name, so errors point at it.
+fn item_path(path: &str, index: usize, item: &Value) -> String {
+    let name = item.as_object().and_then(|m| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("name"))
+            .and_then(|(_, v)| v.as_str())
+    });
+    match name {
+        Some(name) if !name.is_empty() => format!("{path}[{index}]({name})"),
+        _ => format!("{path}[{index}]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn norm(v: Value) -> (Result<Value, ConfigError>, Vec<Warning>) {
+        let mut w = Vec::new();
+        (normalise_root(v, &mut w), w)
+    }
+
+    #[test]
+    fn renames_keys_case_insensitively() {
+        let (v, w) =
+            norm(json!({"SERVICES": [{"Name": "a", "LISTENER": {"TLS": {"certfile": "c"}}}]}));
+        assert_eq!(
+            v.unwrap(),
+            json!({"services": [{"name": "a", "listener": {"tls": {"certFile": "c"}}}]})
+        );
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn typo_gets_a_suggestion() {
+        let (v, _) = norm(json!({"services": [{"name": "svc", "handlr": {}}]}));
+        let err = v.unwrap_err().to_string();
+        assert!(
+            err.contains("services[0](svc).handlr") && err.contains("did you mean `handler`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn upstream_and_unknown_keys_are_warnings() {
+        let (v, w) =
+            norm(json!({"api": {"addr": ":18080"}, "services": [{"bypass": "b", "zzzzzz": 1}]}));
+        assert_eq!(v.unwrap(), json!({"services": [{}]}));
+        assert_eq!(w.len(), 3, "{w:?}");
+    }
+
+    #[test]
+    fn scalars_are_coerced_weakly() {
+        let (v, _) = norm(
+            json!({"services": [{"addr": 1080}], "chains": [{"hops": [{"selector":
+            {"maxFails": "3", "failTimeout": 30_000_000_000i64}}]}]}),
+        );
+        let v = v.unwrap();
+        assert_eq!(v["services"][0]["addr"], json!("1080"));
+        assert_eq!(
+            v["chains"][0]["hops"][0]["selector"],
+            json!({"maxFails": 3, "failTimeout": "30s"})
+        );
+    }
+}

@@ -1,0 +1,781 @@
+//! Validation of a whole [`Config`] before anything is started: types that exist, addresses with
+//! ports, no two services on one address, chains and authers that exist, option values of the right
+//! type and range, TLS files that exist. The first problem found is returned as a
+//! [`ConfigError::Invalid`] naming the service or node, the key, the value and what would be valid.
+
+use std::path::Path;
+
+use crate::error::{ConfigError, Warning};
+use crate::metadata::{Metadata, MetadataError};
+use crate::model::*;
+use crate::options::*;
+use crate::registry::{self, KeySpec};
+use crate::suggest::closest;
+use crate::url::split_host_ports;
+
+/// Smallest accepted UDP buffer (`udpBufferSize`, `readBufferSize`, `bufferSize`): a buffer must hold
+/// the largest datagram plus the SOCKS5 UDP header, and a buffer below 1 KiB would silently truncate
+/// ordinary DNS answers. 0 means "the default".
+pub const MIN_UDP_BUFFER_SIZE: usize = 1024;
+/// Largest accepted UDP buffer: a datagram is at most 64 KiB, this leaves room for any header.
+pub const MAX_UDP_BUFFER_SIZE: usize = 1 << 20;
+
+const STRATEGIES: &[&str] = &["round", "rr", "random", "rand", "fifo", "ha", "hash"];
+const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "fatal"];
+const LOG_FORMATS: &[&str] = &["text", "json"];
+const KCP_CRYPTS: &[&str] = &[
+    "aes", "aes-128", "aes-192", "salsa20", "blowfish", "twofish", "cast5", "3des", "xtea", "tea",
+    "sm4", "xor", "none",
+];
+const KCP_MODES: &[&str] = &["normal", "fast", "fast2", "fast3"];
+const FORWARDING_HANDLERS: &[&str] = &["tcp", "udp", "rtcp", "rudp", "forward"];
+
+/// Checks a config; returns the tolerated oddities as warnings.
+///
+/// ```
+/// let (config, _) = gost_config::from_cli(&["socks5://:1080?udpBufferSize=100"], &[] as &[&str]).unwrap();
+/// let err = gost_config::validate(&config).unwrap_err().to_string();
+/// assert!(err.starts_with("service `service-0`: handler.metadata.udpBufferSize `100`"), "{err}");
+/// ```
+pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
+    let mut warnings = Vec::new();
+    check_unique(config.services.iter().map(|s| s.name.as_str()), "service")?;
+    check_unique(config.chains.iter().map(|c| c.name.as_str()), "chain")?;
+    check_unique(config.authers.iter().map(|a| a.name.as_str()), "auther")?;
+    for svc in &config.services {
+        check_service(config, svc, &mut warnings)?;
+    }
+    check_conflicts(&config.services)?;
+    for chain in &config.chains {
+        check_chain(chain, &mut warnings)?;
+    }
+    for auther in &config.authers {
+        for (i, auth) in auther.auths.iter().enumerate() {
+            check_auth(
+                &format!("auther `{}`", auther.name),
+                &format!("auths[{i}]"),
+                auth,
+            )?;
+        }
+    }
+    if let Some(tls) = &config.tls {
+        check_tls_files("top-level tls", "tls", tls, true)?;
+    }
+    if let Some(log) = &config.log {
+        check_choice("log", "log.level", log.level.as_deref(), LOG_LEVELS)?;
+        check_choice("log", "log.format", log.format.as_deref(), LOG_FORMATS)?;
+    }
+    Ok(warnings)
+}
+
+fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.enumerate() {
+        if name.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("{what} #{i}"),
+                "name",
+                "",
+                "is missing; every entry needs a unique name",
+            ));
+        }
+        if !seen.insert(name) {
+            return Err(ConfigError::invalid(
+                format!("{what} `{name}`"),
+                "name",
+                name,
+                "is used twice; names must be unique",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn one_of(value: &str, valid: &[&str], what: &str) -> String {
+    let hint = closest(value, valid.iter().copied())
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    format!(
+        "is not a supported {what}; valid: {}{hint}",
+        valid.join(", ")
+    )
+}
+
+fn check_choice(
+    subject: &str,
+    key: &str,
+    value: Option<&str>,
+    valid: &[&str],
+) -> Result<(), ConfigError> {
+    match value {
+        Some(v) if !v.is_empty() && !valid.iter().any(|x| x.eq_ignore_ascii_case(v)) => Err(
+            ConfigError::invalid(subject, key, v, one_of(v, valid, "value")),
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn check_service(
+    config: &Config,
+    svc: &ServiceConfig,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    let subject = format!("service `{}`", svc.name);
+    let s = subject.as_str();
+    let (handler, listener) = (svc.handler.kind.as_str(), svc.listener.kind.as_str());
+    if !registry::HANDLER_TYPES.contains(&handler) {
+        return Err(ConfigError::invalid(
+            s,
+            "handler.type",
+            handler,
+            one_of(handler, registry::HANDLER_TYPES, "handler type"),
+        ));
+    }
+    if !registry::LISTENER_TYPES.contains(&listener) {
+        return Err(ConfigError::invalid(
+            s,
+            "listener.type",
+            listener,
+            one_of(listener, registry::LISTENER_TYPES, "listener type"),
+        ));
+    }
+    if svc.addr.is_empty() {
+        return Err(ConfigError::invalid(
+            s,
+            "addr",
+            "",
+            "is missing; expected host:port, e.g. `:1080`",
+        ));
+    }
+    let hp = split_host_ports(&svc.addr, true)
+        .map_err(|m| ConfigError::invalid(s, "addr", &svc.addr, format!("is not valid: {m}")))?;
+    if hp.first != hp.last {
+        return Err(ConfigError::invalid(
+            s,
+            "addr",
+            &svc.addr,
+            "is a port range; ranges are only expanded on the command line (-L)",
+        ));
+    }
+    for packet_pair in ["udp", "rtcp", "rudp"] {
+        if (handler == packet_pair) != (listener == packet_pair)
+            && !(handler == "forward" && listener == "udp")
+        {
+            let (key, value) = if handler == packet_pair {
+                ("listener.type", listener)
+            } else {
+                ("handler.type", handler)
+            };
+            return Err(ConfigError::invalid(
+                s,
+                key,
+                value,
+                format!("does not work here: handler and listener `{packet_pair}` go together"),
+            ));
+        }
+    }
+    check_forwarder(s, svc, handler)?;
+    check_chain_refs(config, s, svc, warnings)?;
+    if let Some(auth) = &svc.handler.auth {
+        check_auth(s, "handler.auth", auth)?;
+    }
+    for name in svc.handler.auther.iter().chain(svc.handler.authers.iter()) {
+        if config.auther(name).is_none() {
+            let known: Vec<&str> = config.authers.iter().map(|a| a.name.as_str()).collect();
+            return Err(ConfigError::invalid(
+                s,
+                "handler.auther",
+                name,
+                format!(
+                    "is not defined in `authers:` (defined: {})",
+                    list_or_none(&known)
+                ),
+            ));
+        }
+    }
+    for (key, tls) in [
+        ("handler.tls", &svc.handler.tls),
+        ("listener.tls", &svc.listener.tls),
+    ] {
+        if let Some(tls) = tls {
+            check_tls_files(s, key, tls, true)?;
+        }
+    }
+    check_handler_metadata(s, handler, &svc.handler.metadata, warnings)?;
+    check_listener_metadata(s, listener, &svc.listener.metadata, warnings)
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn check_forwarder(s: &str, svc: &ServiceConfig, handler: &str) -> Result<(), ConfigError> {
+    let targets = svc.targets();
+    if FORWARDING_HANDLERS.contains(&handler) && targets.is_empty() {
+        return Err(ConfigError::invalid(
+            s,
+            "forwarder.nodes",
+            "",
+            format!(
+                "is empty; handler `{handler}` forwards to targets (command line: `{handler}://:PORT/HOST:PORT`)"
+            ),
+        ));
+    }
+    for (i, t) in targets.iter().enumerate() {
+        split_host_ports(&t.addr, false)
+            .ok()
+            .filter(|hp| hp.first == hp.last)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    s,
+                    format!("forwarder.nodes[{i}].addr"),
+                    &t.addr,
+                    "is not a valid target; expected host:port (host may be empty)",
+                )
+            })?;
+    }
+    if let Some(sel) = svc.forwarder.as_ref().and_then(|f| f.selector.as_ref()) {
+        check_selector(s, "forwarder.selector", sel)?;
+    }
+    Ok(())
+}
+
+fn check_chain_refs(
+    config: &Config,
+    s: &str,
+    svc: &ServiceConfig,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    for (key, chain) in [
+        ("handler.chain", &svc.handler.chain),
+        ("listener.chain", &svc.listener.chain),
+    ] {
+        if let Some(name) = chain
+            && config.chain(name).is_none()
+        {
+            let known: Vec<&str> = config.chains.iter().map(|c| c.name.as_str()).collect();
+            return Err(ConfigError::invalid(
+                s,
+                key,
+                name,
+                format!("is not a defined chain (defined: {})", list_or_none(&known)),
+            ));
+        }
+    }
+    let remote = matches!(svc.listener.kind.as_str(), "rtcp" | "rudp");
+    if svc.listener.chain.is_some() && !remote {
+        if svc.handler.chain.is_some() {
+            warnings.push(Warning::new(
+                format!("{s}: listener.chain"),
+                "ignored: only rtcp/rudp listeners bind through a chain",
+            ));
+        } else {
+            warnings.push(Warning::new(
+                format!("{s}: listener.chain"),
+                "used as the handler's chain (prefer handler.chain)",
+            ));
+        }
+    }
+    if remote && svc.handler.chain.is_some() && svc.listener.chain.is_none() {
+        warnings.push(Warning::new(
+            format!("{s}: handler.chain"),
+            "rtcp/rudp bind through listener.chain; handler.chain only dials the targets",
+        ));
+    }
+    Ok(())
+}
+
+fn check_auth(s: &str, key: &str, auth: &AuthConfig) -> Result<(), ConfigError> {
+    if auth.username.is_empty() {
+        return Err(ConfigError::invalid(
+            s,
+            format!("{key}.username"),
+            "",
+            "is missing; a credential needs a user name",
+        ));
+    }
+    Ok(())
+}
+
+fn check_tls_files(s: &str, key: &str, tls: &TlsConfig, server: bool) -> Result<(), ConfigError> {
+    for (name, file) in [
+        ("certFile", &tls.cert_file),
+        ("keyFile", &tls.key_file),
+        ("caFile", &tls.ca_file),
+    ] {
+        if let Some(path) = file
+            && !Path::new(path).is_file()
+        {
+            return Err(ConfigError::invalid(
+                s,
+                format!("{key}.{name}"),
+                path,
+                "does not exist or is not a file",
+            ));
+        }
+    }
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => Err(ConfigError::invalid(
+            s,
+            format!("{key}.keyFile"),
+            "",
+            "is missing; certFile needs its private key",
+        )),
+        (None, Some(_)) => Err(ConfigError::invalid(
+            s,
+            format!("{key}.certFile"),
+            "",
+            "is missing; keyFile needs its certificate",
+        )),
+        (None, None) if server && tls.ca_file.is_some() => Err(ConfigError::invalid(
+            s,
+            format!("{key}.certFile"),
+            "",
+            "is missing; caFile alone gives the server no certificate",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn metadata_error(s: &str, section: &str, e: MetadataError) -> ConfigError {
+    ConfigError::invalid(
+        s,
+        format!("{section}.metadata.{}", e.key),
+        e.value,
+        format!("is not {}", e.expected),
+    )
+}
+
+fn check_udp_buffer(
+    s: &str,
+    section: &str,
+    md: &Metadata,
+    keys: &[&str],
+    size: usize,
+) -> Result<(), ConfigError> {
+    if (MIN_UDP_BUFFER_SIZE..=MAX_UDP_BUFFER_SIZE).contains(&size) {
+        return Ok(());
+    }
+    let (key, value) = md
+        .lookup(keys)
+        .map(|(k, v)| (k.to_owned(), crate::metadata::render(v)))
+        .unwrap_or_default();
+    Err(ConfigError::invalid(
+        s,
+        format!("{section}.metadata.{key}"),
+        value,
+        format!(
+            "is out of range; use {MIN_UDP_BUFFER_SIZE}..={MAX_UDP_BUFFER_SIZE} (at least the largest UDP datagram + 10; 65535 for anything)"
+        ),
+    ))
+}
+
+/// Warns about (or, when it looks like a typo, rejects) keys the component does not read.
+fn check_keys(
+    s: &str,
+    section: &str,
+    kind: &str,
+    md: &Metadata,
+    specs: &[KeySpec],
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    for (key, value) in md.iter() {
+        if registry::find_key(specs, key).is_some() || registry::is_known_key(key) {
+            continue;
+        }
+        if let Some(suggestion) = registry::suggest_key(key) {
+            return Err(ConfigError::invalid(
+                s,
+                format!("{section}.metadata.{key}"),
+                crate::metadata::render(value),
+                format!("has an unknown key; did you mean `{suggestion}`?"),
+            ));
+        }
+        warnings.push(Warning::new(
+            format!("{s}: {section}.metadata.{key}"),
+            format!("not an option of {section} `{kind}`; ignored"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_handler_metadata(
+    s: &str,
+    kind: &str,
+    md: &Metadata,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    let err = |e| metadata_error(s, "handler", e);
+    match kind {
+        "socks5" | "socks" | "auto" => {
+            let o = Socks5HandlerOptions::from_metadata(md).map_err(err)?;
+            if md.lookup(registry::keys::UDP_BUFFER_SIZE).is_some() {
+                check_udp_buffer(
+                    s,
+                    "handler",
+                    md,
+                    registry::keys::UDP_BUFFER_SIZE,
+                    o.udp_buffer_size,
+                )?;
+            }
+        }
+        "socks4" | "socks4a" => {
+            Socks4HandlerOptions::from_metadata(md).map_err(err)?;
+        }
+        _ => {
+            let o = ForwardHandlerOptions::from_metadata(md).map_err(err)?;
+            if md.lookup(registry::keys::FORWARD_BUFFER_SIZE).is_some() {
+                check_udp_buffer(
+                    s,
+                    "handler",
+                    md,
+                    registry::keys::FORWARD_BUFFER_SIZE,
+                    o.buffer_size,
+                )?;
+            }
+        }
+    }
+    check_keys(
+        s,
+        "handler",
+        kind,
+        md,
+        &registry::handler_keys(kind),
+        warnings,
+    )
+}
+
+fn check_listener_metadata(
+    s: &str,
+    kind: &str,
+    md: &Metadata,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    let err = |e| metadata_error(s, "listener", e);
+    match kind {
+        "udp" | "rudp" => {
+            let o = if kind == "udp" {
+                UdpListenerOptions::from_metadata(md)
+            } else {
+                UdpListenerOptions::rudp_from_metadata(md)
+            };
+            let o = o.map_err(err)?;
+            if md.lookup(registry::keys::READ_BUFFER_SIZE).is_some() {
+                check_udp_buffer(
+                    s,
+                    "listener",
+                    md,
+                    registry::keys::READ_BUFFER_SIZE,
+                    o.read_buffer_size,
+                )?;
+            }
+        }
+        "ws" | "wss" => {
+            let o = WsListenerOptions::from_metadata(md).map_err(err)?;
+            check_ws_path(s, "listener", md, &o.path)?;
+        }
+        "kcp" => check_kcp(s, "listener", md)?,
+        _ => {}
+    }
+    check_keys(
+        s,
+        "listener",
+        kind,
+        md,
+        &registry::listener_keys(kind),
+        warnings,
+    )
+}
+
+fn check_ws_path(s: &str, section: &str, md: &Metadata, path: &str) -> Result<(), ConfigError> {
+    if path.starts_with('/') {
+        return Ok(());
+    }
+    let key = md
+        .lookup(registry::keys::WS_PATH)
+        .map(|(k, _)| k.to_owned())
+        .unwrap_or_default();
+    Err(ConfigError::invalid(
+        s,
+        format!("{section}.metadata.{key}"),
+        path,
+        "must start with `/`, e.g. /ws",
+    ))
+}
+
+fn check_kcp(s: &str, section: &str, md: &Metadata) -> Result<(), ConfigError> {
+    let o = KcpOptions::from_metadata(md).map_err(|e| metadata_error(s, section, e))?;
+    let key = |names: &[&str]| {
+        format!(
+            "{section}.metadata.{}",
+            md.lookup(names).map_or(names[0], |(k, _)| k)
+        )
+    };
+    if let Some((_, v)) = md.lookup(registry::keys::KCP_CONFIG_FILE) {
+        return Err(ConfigError::invalid(
+            s,
+            key(registry::keys::KCP_CONFIG_FILE),
+            crate::metadata::render(v),
+            "is not supported yet; put the settings in `kcp.*` keys or a `kcp.config` map",
+        ));
+    }
+    if o.tcp {
+        return Err(ConfigError::invalid(
+            s,
+            key(registry::keys::KCP_TCP),
+            "true",
+            "is not supported yet (fake-TCP KCP); remove it to use KCP over UDP",
+        ));
+    }
+    if !o.crypt.is_empty() && !KCP_CRYPTS.contains(&o.crypt.as_str()) {
+        return Err(ConfigError::invalid(
+            s,
+            key(registry::keys::KCP_CRYPT),
+            &o.crypt,
+            one_of(&o.crypt, KCP_CRYPTS, "KCP cipher"),
+        ));
+    }
+    if !o.mode.is_empty() && !KCP_MODES.contains(&o.mode.as_str()) {
+        return Err(ConfigError::invalid(
+            s,
+            key(registry::keys::KCP_MODE),
+            &o.mode,
+            one_of(&o.mode, KCP_MODES, "KCP mode"),
+        ));
+    }
+    if o.smux_ver > 2 {
+        return Err(ConfigError::invalid(
+            s,
+            key(registry::keys::KCP_SMUXVER),
+            o.smux_ver.to_string(),
+            "is not a smux version (1 or 2)",
+        ));
+    }
+    if o.smux_buf <= 0 || o.stream_buf <= 0 {
+        return Err(ConfigError::invalid(
+            s,
+            key(registry::keys::KCP_SMUXBUF),
+            o.smux_buf.to_string(),
+            "must be positive: a `kcp.config` map without `sockbuf` needs kcp.smuxbuf and kcp.streambuf",
+        ));
+    }
+    Ok(())
+}
+
+fn check_selector(s: &str, key: &str, sel: &SelectorConfig) -> Result<(), ConfigError> {
+    check_choice(
+        s,
+        &format!("{key}.strategy"),
+        sel.strategy.as_deref(),
+        STRATEGIES,
+    )?;
+    if let Some(n) = sel.max_fails.filter(|n| *n < 0) {
+        return Err(ConfigError::invalid(
+            s,
+            format!("{key}.maxFails"),
+            n.to_string(),
+            "must not be negative",
+        ));
+    }
+    Ok(())
+}
+
+fn check_chain(chain: &ChainConfig, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
+    let cs = format!("chain `{}`", chain.name);
+    if chain.hops.is_empty() {
+        return Err(ConfigError::invalid(
+            &cs,
+            "hops",
+            "",
+            "is empty; a chain needs at least one hop",
+        ));
+    }
+    for (hop_index, hop) in chain.hops.iter().enumerate() {
+        let hs = format!("{cs} hop `{}`", hop.name);
+        if hop.nodes.is_empty() {
+            return Err(ConfigError::invalid(
+                &hs,
+                "nodes",
+                "",
+                "is empty; a hop needs at least one node",
+            ));
+        }
+        if let Some(sel) = &hop.selector {
+            check_selector(&hs, "selector", sel)?;
+        }
+        for node in &hop.nodes {
+            check_node(
+                &format!("{hs} node `{}`", node.name),
+                hop_index,
+                node,
+                warnings,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn check_node(
+    s: &str,
+    hop_index: usize,
+    node: &NodeConfig,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    let (connector, dialer) = (node.connector.kind.as_str(), node.dialer.kind.as_str());
+    if !registry::CONNECTOR_TYPES.contains(&connector) {
+        return Err(ConfigError::invalid(
+            s,
+            "connector.type",
+            connector,
+            one_of(connector, registry::CONNECTOR_TYPES, "connector type"),
+        ));
+    }
+    if !registry::DIALER_TYPES.contains(&dialer) {
+        return Err(ConfigError::invalid(
+            s,
+            "dialer.type",
+            dialer,
+            one_of(dialer, registry::DIALER_TYPES, "dialer type"),
+        ));
+    }
+    if node.addr.is_empty() {
+        return Err(ConfigError::invalid(
+            s,
+            "addr",
+            "",
+            "is missing; expected host:port of the proxy",
+        ));
+    }
+    split_host_ports(&node.addr, false)
+        .ok()
+        .filter(|hp| hp.first == hp.last)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                s,
+                "addr",
+                &node.addr,
+                "is not valid; expected host:port with a port 1-65535",
+            )
+        })?;
+    if dialer == "kcp" && hop_index > 0 {
+        return Err(ConfigError::invalid(
+            s,
+            "dialer.type",
+            dialer,
+            "can only be used in the first hop (KCP runs over UDP, a chain carries TCP)",
+        ));
+    }
+    if let Some(auth) = &node.connector.auth {
+        check_auth(s, "connector.auth", auth)?;
+    }
+    for (key, tls) in [
+        ("connector.tls", &node.connector.tls),
+        ("dialer.tls", &node.dialer.tls),
+    ] {
+        if let Some(tls) = tls {
+            check_tls_files(s, key, tls, false)?;
+        }
+    }
+    let cmd = &node.connector.metadata;
+    let err = |e| metadata_error(s, "connector", e);
+    if matches!(connector, "socks5" | "socks") {
+        let o = Socks5ConnectorOptions::from_metadata(cmd).map_err(err)?;
+        if cmd.lookup(registry::keys::UDP_BUFFER_SIZE).is_some() {
+            check_udp_buffer(
+                s,
+                "connector",
+                cmd,
+                registry::keys::UDP_BUFFER_SIZE,
+                o.udp_buffer_size,
+            )?;
+        }
+    } else {
+        Socks4ConnectorOptions::from_metadata(cmd).map_err(err)?;
+    }
+    check_keys(
+        s,
+        "connector",
+        connector,
+        cmd,
+        &registry::connector_keys(connector),
+        warnings,
+    )?;
+    let dmd = &node.dialer.metadata;
+    let err = |e| metadata_error(s, "dialer", e);
+    match dialer {
+        "ws" | "wss" => {
+            let o = WsDialerOptions::from_metadata(dmd).map_err(err)?;
+            check_ws_path(s, "dialer", dmd, &o.path)?;
+        }
+        "tls" => {
+            TlsDialerOptions::from_metadata(dmd).map_err(err)?;
+        }
+        "kcp" => check_kcp(s, "dialer", dmd)?,
+        _ => {}
+    }
+    check_keys(
+        s,
+        "dialer",
+        dialer,
+        dmd,
+        &registry::dialer_keys(dialer),
+        warnings,
+    )
+}
+
+/// Which sockets a service opens locally, for conflict detection.
+fn local_socket(svc: &ServiceConfig) -> Option<(&'static str, String, u16)> {
+    let family = match svc.listener.kind.as_str() {
+        "udp" | "kcp" => "udp",
+        // Remote listeners bind on the far side when they have a chain.
+        "rtcp" | "rudp" if svc.listener.chain.is_some() => return None,
+        "rudp" => "udp",
+        _ => "tcp",
+    };
+    let hp = split_host_ports(&svc.addr, true).ok()?;
+    if hp.first == 0 {
+        return None;
+    }
+    let host = hp
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let host = if matches!(host.as_str(), "" | "0.0.0.0" | "::") {
+        String::new()
+    } else {
+        host
+    };
+    Some((family, host, hp.first))
+}
+
+fn check_conflicts(services: &[ServiceConfig]) -> Result<(), ConfigError> {
+    let sockets: Vec<_> = services.iter().map(|s| (s, local_socket(s))).collect();
+    for (i, (svc, a)) in sockets.iter().enumerate() {
+        let Some((fam, host, port)) = a else { continue };
+        for (other, b) in &sockets[..i] {
+            let Some((fam2, host2, port2)) = b else {
+                continue;
+            };
+            if fam == fam2
+                && port == port2
+                && (host == host2 || host.is_empty() || host2.is_empty())
+            {
+                return Err(ConfigError::invalid(
+                    format!("service `{}`", svc.name),
+                    "addr",
+                    &svc.addr,
+                    format!(
+                        "conflicts with service `{}` ({}, both {fam}); use another port",
+                        other.name, other.addr
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
