@@ -29,8 +29,10 @@
 
 mod addr;
 mod error;
+mod layered;
 mod stream;
 pub mod tcp;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,203 @@
+//! TLS listener and dialer: bulk transfer, concurrency, half-close, verification modes and the errors a
+//! user sees when the handshake fails.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use gost_transport::tcp::{TcpDialer, TcpListener, TcpOptions};
+use gost_transport::tls::{
+    ClientTls, ServerTls, TlsClientOptions, TlsDialer, TlsListener, TlsServerOptions,
+};
+use gost_transport::{Dialer, Error, Listener};
+
+async fn listener(tls: ServerTls) -> (TlsListener, String) {
+    let l = TlsListener::bind("127.0.0.1:0", TcpOptions::default(), tls)
+        .await
+        .unwrap();
+    let addr = l.local_addr().to_string();
+    (l, addr)
+}
+
+fn dialer(opts: TlsClientOptions) -> TlsDialer {
+    TlsDialer::new(TcpDialer::default(), ClientTls::new(&opts).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_mib_each_way_arrive_intact() {
+    let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
+    let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
+    assert!(!c.is_tcp());
+    assert_eq!(c.peer_addr(), Some(l.local_addr()));
+    bulk_both_ways(c, s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_connections() {
+    let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
+    let d = dialer(TlsClientOptions::default());
+    concurrent_echo(Arc::new(l), Arc::new(d), addr, 100).await;
+}
+
+#[tokio::test]
+async fn half_close_propagates() {
+    let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
+    let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
+    half_close(c, s).await;
+    let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
+    half_close(s, c).await;
+}
+
+#[tokio::test]
+async fn secure_client_verifies_chain_and_name() {
+    let pki = pki("server");
+    let (l, addr) = listener(ServerTls::from_files(&pki.cert, &pki.key, None).unwrap()).await;
+    let opts = TlsClientOptions {
+        secure: true,
+        ca_file: Some(pki.ca.clone()),
+        ..TlsClientOptions::default()
+    };
+    let (c, s) = connect_pair(&l, &dialer(opts.clone()), &addr).await;
+    half_close(c, s).await;
+
+    // The certificate is for 127.0.0.1/localhost, not for this name.
+    let wrong_name = TlsClientOptions {
+        server_name: Some("example.com".into()),
+        ..opts.clone()
+    };
+    let e = dialer(wrong_name.clone()).dial(&addr).await.unwrap_err();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .starts_with("TLS handshake failed: invalid peer certificate"),
+        "{e}"
+    );
+
+    // Not `secure`, but a CA given: the chain is checked, the name is not (as upstream).
+    let chain_only = TlsClientOptions {
+        secure: false,
+        ..wrong_name
+    };
+    let (c, s) = connect_pair(&l, &dialer(chain_only), &addr).await;
+    half_close(c, s).await;
+}
+
+#[tokio::test]
+async fn wrong_ca_fails_with_a_clear_error() {
+    let server = pki("server");
+    let other = pki("other");
+    let (l, addr) = listener(ServerTls::from_files(&server.cert, &server.key, None).unwrap()).await;
+    for secure in [true, false] {
+        let opts = TlsClientOptions {
+            secure,
+            ca_file: Some(other.ca.clone()),
+            ..TlsClientOptions::default()
+        };
+        let e = dialer(opts).dial(&addr).await.unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("TLS handshake failed: invalid peer certificate"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("UnknownIssuer") || msg.contains("unknown issuer"),
+            "{msg}"
+        );
+    }
+    // The rejected handshake never reaches the accept queue; a good one still does.
+    let (c, _s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
+    drop(c);
+}
+
+#[tokio::test]
+async fn pin_is_enforced() {
+    let pki = pki("server");
+    let (l, addr) = listener(ServerTls::from_files(&pki.cert, &pki.key, None).unwrap()).await;
+    let good = TlsClientOptions {
+        pin_sha256: Some(pki.leaf_sha256.clone()),
+        ..TlsClientOptions::default()
+    };
+    let (c, s) = connect_pair(&l, &dialer(good), &addr).await;
+    half_close(c, s).await;
+
+    let wrong = "ab".repeat(32);
+    let bad = TlsClientOptions {
+        pin_sha256: Some(wrong.clone()),
+        ..TlsClientOptions::default()
+    };
+    let e = dialer(bad).dial(&addr).await.unwrap_err();
+    match &e {
+        Error::PinMismatch { expected, actual } => {
+            assert_eq!(expected, &wrong);
+            assert_eq!(actual, &pki.leaf_sha256);
+        }
+        other => panic!("expected a pin mismatch, got {other:?}"),
+    }
+    assert!(e.to_string().contains("does not match the pinned"), "{e}");
+}
+
+#[tokio::test]
+async fn client_certificates_required_when_server_has_a_ca() {
+    let server = pki("server");
+    let client = pki("client");
+    let tls = ServerTls::from_files(&server.cert, &server.key, Some(&client.ca)).unwrap();
+    let (l, addr) = listener(tls).await;
+
+    // TLS 1.3: the client finishes its side first and learns of the rejection on its first read.
+    let msg = match dialer(TlsClientOptions::default()).dial(&addr).await {
+        Ok(mut s) => {
+            use tokio::io::AsyncReadExt;
+            let r = s.read(&mut [0u8; 1]).await;
+            r.expect_err("server must reject a client without certificate")
+                .to_string()
+        }
+        Err(e) => e.to_string(),
+    };
+    assert!(msg.contains("CertificateRequired"), "{msg}");
+
+    let with_cert = TlsClientOptions {
+        cert_file: Some(client.cert.clone()),
+        key_file: Some(client.key.clone()),
+        ..TlsClientOptions::default()
+    };
+    let (c, s) = connect_pair(&l, &dialer(with_cert), &addr).await;
+    half_close(c, s).await;
+}
+
+#[tokio::test]
+async fn server_handshake_times_out() {
+    let tls = ServerTls::self_signed()
+        .unwrap()
+        .with_handshake_timeout(std::time::Duration::from_millis(200));
+    let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let addr = tcp.local_addr().to_string();
+    // A client that connects and never speaks.
+    let dialer = TcpDialer::default();
+    let (_silent, accepted) = tokio::join!(dialer.dial(&addr), tcp.accept());
+    let e = tls.accept(accepted.unwrap().0).await.unwrap_err();
+    assert!(
+        matches!(e, Error::HandshakeTimeout { what: "TLS", .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::TimedOut));
+}
+
+#[tokio::test]
+async fn missing_files_are_named() {
+    let e = ServerTls::new(&TlsServerOptions {
+        cert_file: Some("/nonexistent/cert.pem".into()),
+        key_file: Some("/nonexistent/key.pem".into()),
+        ..TlsServerOptions::default()
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/cert.pem"), "{e}");
+    let e = ClientTls::new(&TlsClientOptions {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..TlsClientOptions::default()
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+}
