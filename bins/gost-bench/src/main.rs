@@ -7,6 +7,7 @@
 mod bulk;
 mod histogram;
 mod idle;
+mod mmsg;
 mod plot;
 mod procfs;
 mod report;

@@ -19,16 +19,18 @@ pub struct Panel {
     /// Values are multiplied by this (unit change) or divided by column 0 when `vs_direct`.
     pub scale: f64,
     pub vs_direct: bool,
+    /// Logarithmic y axis (for values spanning orders of magnitude).
+    pub log: bool,
 }
 
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "'"))
 }
 
-fn data(table: &Table, p: &Panel) -> String {
+fn data(table: &Table, names: &[String], p: &Panel) -> String {
     let mut out = String::from("group");
     for &c in &p.columns {
-        let _ = write!(out, " {}", quote(&table.columns[c]));
+        let _ = write!(out, " {}", quote(&names[c]));
     }
     out.push('\n');
     for (r, label) in &p.rows {
@@ -53,22 +55,33 @@ fn data(table: &Table, p: &Panel) -> String {
     out
 }
 
-/// Renders `panels` (2 per row) into `png`.
-pub fn render(table: &Table, panels: &[Panel], png: &Path, scratch: &Path) -> Result<()> {
+/// Renders `panels` (2 per row) into `png`; `names` are the (short) legend names of the columns.
+pub fn render(
+    table: &Table,
+    names: &[String],
+    panels: &[Panel],
+    png: &Path,
+    scratch: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(scratch)?;
     let rows = panels.len().div_ceil(2);
     let mut script = format!(
         "set terminal pngcairo size 1600,{} font 'Sans,10'\nset output {}\n\
          set datafile missing '-'\nset style data histograms\nset style histogram clustered gap 1\n\
-         set style fill solid 0.85 border -1\nset boxwidth 0.9\nset key top right font ',8'\n\
-         set grid ytics\nset yrange [0:*]\nset xtics nomirror\nset multiplot layout {rows},2\n",
+         set style fill solid 0.85 border -1\nset boxwidth 0.9\nset key below font ',9'\n\
+         set grid ytics\nset xtics nomirror\nset multiplot layout {rows},2\n",
         520 * rows,
         quote(&png.display().to_string())
     );
     for (i, p) in panels.iter().enumerate() {
         let file = scratch.join(format!("panel{i}.dat"));
-        std::fs::write(&file, data(table, p))?;
+        std::fs::write(&file, data(table, names, p))?;
         let f = quote(&file.display().to_string());
+        script.push_str(if p.log {
+            "set logscale y\nset yrange [*:*]\n"
+        } else {
+            "unset logscale y\nset yrange [0:*]\n"
+        });
         let _ = writeln!(
             script,
             "set title {}\nset ylabel {}\nplot for [i=2:{}] {f} using i:xtic(1) title columnheader(i)",

@@ -53,6 +53,7 @@ pub struct Entry {
 }
 
 /// Row indices of the main table.
+#[derive(Clone)]
 pub struct Rows {
     pub bulk: Vec<(usize, Dir, usize)>,
     pub cpu_per_gb: usize,
@@ -206,11 +207,219 @@ pub struct Outcome {
     pub load_after: String,
 }
 
+/// The state of one benchmark session: servers, targets, and the tables being filled.
+struct Bench {
+    plan: Plan,
+    entries: Vec<Entry>,
+    table: Table,
+    rows: Rows,
+    direct_targets: Targets,
+    sink: UdpSink,
+    chains: Vec<Chain>,
+    chain_targets: Targets,
+    chain_table: Option<Table>,
+    failures: Failures,
+}
+
+impl Bench {
+    /// Route, targets and server pid of main-table column `col` (0 is direct loopback).
+    fn column(&self, col: usize) -> (Route, &Targets, Option<u32>) {
+        match col {
+            0 => (Route::Direct, &self.direct_targets, None),
+            _ => {
+                let e = &self.entries[col - 1];
+                (
+                    Route::Socks(e.server.addr),
+                    &e.targets,
+                    Some(e.server.proc.pid),
+                )
+            }
+        }
+    }
+
+    async fn bulk_round(&mut self) {
+        let mut cpu = vec![0.0; self.entries.len()];
+        let mut bytes = vec![0u64; self.entries.len()];
+        for (row, dir, streams) in self.rows.bulk.clone() {
+            for col in 0..=self.entries.len() {
+                let (route, targets, pid) = self.column(col);
+                let p = &self.plan;
+                match bulk::measure(route, targets, dir, streams, p.warmup, p.window, pid).await {
+                    Ok(b) => {
+                        eprintln!(
+                            "  {} / {}: {:.2} Gbit/s",
+                            self.table.columns[col], self.table.rows[row].title, b.gbit_per_s
+                        );
+                        self.table.push(row, col, b.gbit_per_s);
+                        if col > 0 {
+                            cpu[col - 1] += b.cpu_secs;
+                            bytes[col - 1] += b.bytes;
+                        }
+                    }
+                    Err(e) => {
+                        self.failures
+                            .add(&self.table.columns[col], &self.table.rows[row].title, &e)
+                    }
+                }
+            }
+        }
+        for (i, (c, b)) in cpu.iter().zip(&bytes).enumerate() {
+            if *b > 0 {
+                self.table
+                    .push(self.rows.cpu_per_gb, i + 1, c / (*b as f64 / 1e9));
+            }
+        }
+    }
+
+    async fn setup_round(&mut self) {
+        for (row, c) in self.rows.setup.clone() {
+            for i in 0..self.entries.len() {
+                let e = &self.entries[i];
+                let s = setup::measure(e.server.addr, &e.targets.hold, c, self.plan.window).await;
+                eprintln!(
+                    "  {} / setup c={c}: {:.0}/s p50 {:?} p99 {:?} µs, {} errors",
+                    e.server.kind.name(),
+                    s.per_sec,
+                    s.latency.quantile(0.5),
+                    s.latency.quantile(0.99),
+                    s.errors
+                );
+                if s.errors > 0 {
+                    let total = s.errors + s.latency.count();
+                    let err = anyhow::anyhow!("{} of {total} handshakes failed", s.errors);
+                    self.failures.add(
+                        &self.table.columns[i + 1],
+                        &self.table.rows[row].title,
+                        &err,
+                    );
+                }
+                if s.latency.count() > 0 {
+                    self.table.push(row, i + 1, s.per_sec);
+                }
+                for &(p50, p99, lc) in &self.rows.latency {
+                    if lc == c
+                        && let (Some(a), Some(b)) =
+                            (s.latency.quantile(0.5), s.latency.quantile(0.99))
+                    {
+                        self.table.push(p50, i + 1, a as f64);
+                        self.table.push(p99, i + 1, b as f64);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn udp_round(&mut self) {
+        for (row, size) in self.rows.udp.clone() {
+            for col in 0..=self.entries.len() {
+                let server = match col {
+                    0 => None,
+                    _ if !self.entries[col - 1].server.kind.udp() => continue,
+                    _ => Some(self.entries[col - 1].server.addr),
+                };
+                let p = &self.plan;
+                match udp::measure(server, &self.sink, size, p.udp_probe, p.udp_steps).await {
+                    Ok(pps) => {
+                        eprintln!("  {} / UDP {size} B: {pps:.0} pps", self.table.columns[col]);
+                        self.table.push(row, col, pps / 1e3);
+                    }
+                    Err(e) => {
+                        self.failures
+                            .add(&self.table.columns[col], &self.table.rows[row].title, &e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn chain_round(&mut self) {
+        let Some(t) = self.chain_table.as_mut() else {
+            return;
+        };
+        for (row, dir) in [(0, Dir::Upload), (1, Dir::Download)] {
+            for col in 0..=self.chains.len() {
+                let route = match col {
+                    0 => Route::Direct,
+                    _ => Route::Forward {
+                        upload: self.chains[col - 1].upload,
+                        download: self.chains[col - 1].download,
+                    },
+                };
+                let p = &self.plan;
+                match bulk::measure(route, &self.chain_targets, dir, 1, p.warmup, p.window, None)
+                    .await
+                {
+                    Ok(b) => {
+                        eprintln!(
+                            "  {} / {}: {:.2} Gbit/s",
+                            t.columns[col], t.rows[row].title, b.gbit_per_s
+                        );
+                        t.push(row, col, b.gbit_per_s);
+                    }
+                    Err(e) => self.failures.add(&t.columns[col], &t.rows[row].title, &e),
+                }
+            }
+        }
+    }
+
+    async fn idle_round(&mut self) {
+        for (i, e) in self.entries.iter().enumerate() {
+            let steps = &self.plan.session_steps;
+            match idle::measure(e.server.addr, e.server.proc.pid, &e.targets.hold, steps).await {
+                Ok(m) => {
+                    eprintln!(
+                        "  {} / idle: RSS {:.0} PSS {:.0} B/session, {:.2} fds/session ({} sessions)",
+                        e.server.kind.name(),
+                        m.rss_per_session,
+                        m.pss_per_session,
+                        m.fds_per_session,
+                        m.reached
+                    );
+                    self.table.push(self.rows.rss, i + 1, m.rss_per_session);
+                    self.table.push(self.rows.pss, i + 1, m.pss_per_session);
+                    self.table.push(self.rows.fds, i + 1, m.fds_per_session);
+                }
+                Err(err) => self
+                    .failures
+                    .add(&self.table.columns[i + 1], "idle sessions", &err),
+            }
+        }
+    }
+}
+
+/// Starts our chain (plain and TLS) when our server is part of the run.
+async fn start_chains(
+    bins: &Bins,
+    targets: &Targets,
+    notes: &mut Vec<String>,
+) -> (Vec<Chain>, Option<Table>) {
+    let mut chains = Vec::new();
+    for tls in [false, true] {
+        match Chain::start(tls, bins, targets.discard, targets.source) {
+            Ok(c) => chains.push(c),
+            Err(e) => notes.push(format!(
+                "chain over {}: not run: {e:#}",
+                if tls { "tls" } else { "tcp" }
+            )),
+        }
+    }
+    if chains.is_empty() {
+        return (chains, None);
+    }
+    let mut cols = vec!["direct loopback".to_string()];
+    cols.extend(chains.iter().map(|c| c.label.to_string()));
+    let mut t = Table::new(cols);
+    t.row("TCP 1 stream upload, Gbit/s", true, 2);
+    t.row("TCP 1 stream download, Gbit/s", true, 2);
+    (chains, Some(t))
+}
+
 pub async fn run(a: RunArgs) -> Result<()> {
     let fd_limit = procfs::raise_fd_limit().context("raising the open-file limit")?;
     let plan = Plan::from(&a);
+    let want = |g: &str| a.only.iter().any(|x| x == g);
     let need = plan.session_steps.last().copied().unwrap_or(0) * 2 + 512;
-    if a.only.iter().any(|g| g == "idle") && (fd_limit as usize) < need {
+    if want("idle") && (fd_limit as usize) < need {
         bail!("open-file limit {fd_limit} is below the {need} the idle-session measurement needs");
     }
     let bins = Bins {
@@ -226,210 +435,59 @@ pub async fn run(a: RunArgs) -> Result<()> {
     kinds.extend(entries.iter().map(|e| Some(e.server.kind)));
     let mut table = Table::new(columns);
     let rows = add_rows(&mut table, &plan);
-    let want = |g: &str| a.only.iter().any(|x| x == g);
-    let direct_targets = Targets::start().await?;
-    let sink = UdpSink::start()?;
-    let mut failures = Failures::default();
-
-    let ours = entries.iter().any(|e| e.server.kind == Kind::Ours);
-    let mut chain = None;
-    let mut chains = Vec::new();
     let chain_targets = Targets::start().await?;
-    if want("chain") && ours {
-        for tls in [false, true] {
-            match Chain::start(tls, &bins, chain_targets.discard, chain_targets.source) {
-                Ok(c) => chains.push(c),
-                Err(e) => notes.push(format!(
-                    "chain over {}: not run: {e:#}",
-                    if tls { "tls" } else { "tcp" }
-                )),
-            }
-        }
-        if !chains.is_empty() {
-            let mut cols = vec!["direct loopback".to_string()];
-            cols.extend(chains.iter().map(|c| c.label.to_string()));
-            let mut t = Table::new(cols);
-            t.row("TCP 1 stream upload, Gbit/s", true, 2);
-            t.row("TCP 1 stream download, Gbit/s", true, 2);
-            chain = Some(t);
-        }
-    }
-
-    for run in 0..plan.runs {
+    let ours = entries.iter().any(|e| e.server.kind == Kind::Ours);
+    let (chains, chain_table) = if want("chain") && ours {
+        start_chains(&bins, &chain_targets, &mut notes).await
+    } else {
+        (Vec::new(), None)
+    };
+    let mut b = Bench {
+        plan,
+        entries,
+        table,
+        rows,
+        direct_targets: Targets::start().await?,
+        sink: UdpSink::start()?,
+        chains,
+        chain_targets,
+        chain_table,
+        failures: Failures::default(),
+    };
+    for run in 0..b.plan.runs {
         eprintln!(
             "== run {}/{} (load {})",
             run + 1,
-            plan.runs,
+            b.plan.runs,
             procfs::loadavg()
         );
         if want("bulk") {
-            let mut cpu = vec![0.0; entries.len()];
-            let mut bytes = vec![0u64; entries.len()];
-            for &(row, dir, streams) in &rows.bulk {
-                for col in 0..=entries.len() {
-                    let (route, targets, pid) = match col {
-                        0 => (Route::Direct, &direct_targets, None),
-                        _ => {
-                            let e = &entries[col - 1];
-                            (
-                                Route::Socks(e.server.addr),
-                                &e.targets,
-                                Some(e.server.proc.pid),
-                            )
-                        }
-                    };
-                    let r =
-                        bulk::measure(route, targets, dir, streams, plan.warmup, plan.window, pid)
-                            .await;
-                    match r {
-                        Ok(b) => {
-                            eprintln!(
-                                "  {} / {}: {:.2} Gbit/s",
-                                table.columns[col], table.rows[row].title, b.gbit_per_s
-                            );
-                            table.push(row, col, b.gbit_per_s);
-                            if col > 0 {
-                                cpu[col - 1] += b.cpu_secs;
-                                bytes[col - 1] += b.bytes;
-                            }
-                        }
-                        Err(e) => failures.add(&table.columns[col], &table.rows[row].title, &e),
-                    }
-                }
-            }
-            for (i, (c, b)) in cpu.iter().zip(&bytes).enumerate() {
-                if *b > 0 {
-                    table.push(rows.cpu_per_gb, i + 1, c / (*b as f64 / 1e9));
-                }
-            }
+            b.bulk_round().await;
         }
         if want("setup") {
-            for &(row, c) in &rows.setup {
-                for (i, e) in entries.iter().enumerate() {
-                    let s = setup::measure(e.server.addr, &e.targets.hold, c, plan.window).await;
-                    eprintln!(
-                        "  {} / setup c={c}: {:.0}/s p50 {:?} p99 {:?} µs, {} errors",
-                        e.server.kind.name(),
-                        s.per_sec,
-                        s.latency.quantile(0.5),
-                        s.latency.quantile(0.99),
-                        s.errors
-                    );
-                    if s.errors > 0 {
-                        let err = anyhow::anyhow!(
-                            "{} of {} handshakes failed",
-                            s.errors,
-                            s.errors + s.latency.count()
-                        );
-                        failures.add(&table.columns[i + 1], &table.rows[row].title, &err);
-                    }
-                    if s.latency.count() > 0 {
-                        table.push(row, i + 1, s.per_sec);
-                    }
-                    for &(p50, p99, lc) in &rows.latency {
-                        if lc == c
-                            && let (Some(a), Some(b)) =
-                                (s.latency.quantile(0.5), s.latency.quantile(0.99))
-                        {
-                            table.push(p50, i + 1, a as f64);
-                            table.push(p99, i + 1, b as f64);
-                        }
-                    }
-                }
-            }
+            b.setup_round().await;
         }
         if want("udp") {
-            for &(row, size) in &rows.udp {
-                for col in 0..=entries.len() {
-                    let server = match col {
-                        0 => None,
-                        _ if !entries[col - 1].server.kind.udp() => continue,
-                        _ => Some(entries[col - 1].server.addr),
-                    };
-                    match udp::measure(server, &sink, size, plan.udp_probe, plan.udp_steps).await {
-                        Ok(pps) => {
-                            eprintln!("  {} / UDP {size} B: {:.0} pps", table.columns[col], pps);
-                            table.push(row, col, pps / 1e3);
-                        }
-                        Err(e) => failures.add(&table.columns[col], &table.rows[row].title, &e),
-                    }
-                }
-            }
+            b.udp_round().await;
         }
-        if let Some(t) = chain.as_mut() {
-            for (row, dir) in [(0, Dir::Upload), (1, Dir::Download)] {
-                for col in 0..=chains.len() {
-                    let route = match col {
-                        0 => Route::Direct,
-                        _ => Route::Forward {
-                            upload: chains[col - 1].upload,
-                            download: chains[col - 1].download,
-                        },
-                    };
-                    match bulk::measure(
-                        route,
-                        &chain_targets,
-                        dir,
-                        1,
-                        plan.warmup,
-                        plan.window,
-                        None,
-                    )
-                    .await
-                    {
-                        Ok(b) => {
-                            eprintln!(
-                                "  {} / {}: {:.2} Gbit/s",
-                                t.columns[col], t.rows[row].title, b.gbit_per_s
-                            );
-                            t.push(row, col, b.gbit_per_s);
-                        }
-                        Err(e) => failures.add(&t.columns[col], &t.rows[row].title, &e),
-                    }
-                }
-            }
-        }
+        b.chain_round().await;
         if want("idle") {
-            for (i, e) in entries.iter().enumerate() {
-                match idle::measure(
-                    e.server.addr,
-                    e.server.proc.pid,
-                    &e.targets.hold,
-                    &plan.session_steps,
-                )
-                .await
-                {
-                    Ok(m) => {
-                        eprintln!(
-                            "  {} / idle: RSS {:.0} PSS {:.0} B/session, {:.2} fds/session ({} sessions)",
-                            e.server.kind.name(),
-                            m.rss_per_session,
-                            m.pss_per_session,
-                            m.fds_per_session,
-                            m.reached
-                        );
-                        table.push(rows.rss, i + 1, m.rss_per_session);
-                        table.push(rows.pss, i + 1, m.pss_per_session);
-                        table.push(rows.fds, i + 1, m.fds_per_session);
-                    }
-                    Err(e) => failures.add(&table.columns[i + 1], "idle sessions", &e),
-                }
-            }
+            b.idle_round().await;
         }
     }
-    notes.extend(failures.notes());
+    notes.extend(b.failures.notes());
     let load_after = procfs::loadavg();
-    drop(chains);
-    drop(entries);
     let outcome = Outcome {
-        main: table,
-        rows,
+        main: b.table,
+        rows: b.rows,
         kinds,
-        chain,
+        chain: b.chain_table,
         notes,
-        plan,
+        plan: b.plan,
         load_before,
         load_after,
     };
+    drop(b.chains);
+    drop(b.entries);
     verdict::render(&a, &outcome)
 }

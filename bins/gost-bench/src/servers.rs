@@ -54,6 +54,16 @@ impl Kind {
         }
     }
 
+    /// Short label for plot legends.
+    pub fn legend(self) -> &'static str {
+        match self {
+            Kind::Ours => "gost-rs (ours)",
+            Kind::Microsocks => "microsocks 1.0.3 (1 KiB buffer)",
+            Kind::Go => "go (armon/go-socks5)",
+            k => k.name(),
+        }
+    }
+
     /// Whether the server relays UDP ASSOCIATE in the configuration we start it with.
     pub fn udp(self) -> bool {
         matches!(self, Kind::Ours | Kind::Dante | Kind::FastSocks5)

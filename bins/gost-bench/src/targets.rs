@@ -13,6 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
 
+use crate::mmsg::RecvBatch;
+
 /// Size of every bulk read and write (large, so the generator is never the bottleneck).
 pub const BULK_BUF: usize = 256 * 1024;
 
@@ -146,10 +148,10 @@ impl UdpSink {
         let stop = Arc::new(AtomicBool::new(false));
         let (r, s) = (received.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
+            let mut batch = RecvBatch::new(2048);
             while !s.load(Ordering::Relaxed) {
-                if sock.recv(&mut buf).is_ok() {
-                    r.fetch_add(1, Ordering::Relaxed);
+                if let Ok(n) = batch.recv(&sock) {
+                    r.fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
         });

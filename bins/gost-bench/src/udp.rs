@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use tokio::net::TcpStream;
 
+use crate::mmsg::{self, BATCH};
 use crate::socks;
 use crate::targets::UdpSink;
 
@@ -24,16 +25,13 @@ fn send_for(sock: &UdpSocket, buf: &[u8], rate: Option<f64>, dur: Duration) -> (
         if elapsed >= dur {
             return (sent, elapsed.as_secs_f64());
         }
-        let due = rate.map_or(sent + 64, |r| (r * elapsed.as_secs_f64()) as u64);
+        let due = rate.map_or(sent + BATCH as u64, |r| (r * elapsed.as_secs_f64()) as u64);
         if sent >= due {
             std::thread::sleep(Duration::from_micros(50));
             continue;
         }
-        for _ in 0..(due - sent).min(64) {
-            if sock.send(buf).is_ok() {
-                sent += 1;
-            }
-        }
+        // Errors (ENOBUFS, a transient ICMP refusal) just mean this batch did not go out.
+        sent += mmsg::send_copies(sock, buf, (due - sent) as usize).unwrap_or(0) as u64;
     }
 }
 

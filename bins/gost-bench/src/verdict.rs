@@ -149,7 +149,9 @@ fn markdown(a: &RunArgs, o: &Outcome) -> String {
 
 fn panels(t: &Table, o: &Outcome) -> Vec<Panel> {
     let servers: Vec<usize> = (1..t.columns.len()).collect();
-    let all: Vec<usize> = (0..t.columns.len()).collect();
+    let with_udp: Vec<usize> = (0..t.columns.len())
+        .filter(|&c| o.rows.udp.iter().any(|u| t.median(u.0, c).is_some()))
+        .collect();
     let label = |r: usize| t.rows[r].title.split(',').next().unwrap_or("").to_string();
     vec![
         Panel {
@@ -164,6 +166,7 @@ fn panels(t: &Table, o: &Outcome) -> Vec<Panel> {
             columns: servers.clone(),
             scale: 1.0,
             vs_direct: true,
+            log: false,
         },
         Panel {
             title: "Connection setup rate (closed loop)".into(),
@@ -177,14 +180,16 @@ fn panels(t: &Table, o: &Outcome) -> Vec<Panel> {
             columns: servers.clone(),
             scale: 1.0,
             vs_direct: false,
+            log: false,
         },
         Panel {
-            title: "Memory per idle session".into(),
+            title: "User-space memory per idle session (log scale)".into(),
             ylabel: "KiB per session".into(),
             rows: vec![(o.rows.rss, "RSS".into()), (o.rows.pss, "PSS".into())],
             columns: servers,
             scale: 1.0 / 1024.0,
             vs_direct: false,
+            log: true,
         },
         Panel {
             title: "UDP ASSOCIATE relay, packets/s at <1% loss".into(),
@@ -195,9 +200,10 @@ fn panels(t: &Table, o: &Outcome) -> Vec<Panel> {
                 .iter()
                 .map(|u| (u.0, format!("{} B", u.1)))
                 .collect(),
-            columns: all,
+            columns: with_udp,
             scale: 1.0,
             vs_direct: false,
+            log: false,
         },
     ]
 }
@@ -212,7 +218,12 @@ pub fn render(a: &RunArgs, o: &Outcome) -> Result<()> {
             .with_context(|| doc_path.display().to_string())?;
         let scratch = std::env::temp_dir().join(format!("gost-bench-plot-{}", std::process::id()));
         let png = a.docs.join("performance.png");
-        plot::render(&o.main, &panels(&o.main, o), &png, &scratch)?;
+        let names: Vec<String> = o
+            .kinds
+            .iter()
+            .map(|k| k.map_or("direct loopback", |k| k.legend()).to_string())
+            .collect();
+        plot::render(&o.main, &names, &panels(&o.main, o), &png, &scratch)?;
         let _ = std::fs::remove_dir_all(&scratch);
         eprintln!("wrote {} and {}", doc_path.display(), png.display());
     }
