@@ -7,6 +7,7 @@
 mod bulk;
 mod histogram;
 mod idle;
+mod load;
 mod mmsg;
 mod plot;
 mod procfs;
@@ -35,6 +36,8 @@ struct Cli {
 enum Cmd {
     /// Start every server, measure all of them interleaved, print the table.
     Run(RunArgs),
+    /// Drive one kind of load at a server that is already running (for profiling it).
+    Load(load::LoadArgs),
 }
 
 /// Options of `gost-bench run`.
@@ -87,5 +90,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.cmd {
         Cmd::Run(args) => rt.block_on(run::run(args)),
+        Cmd::Load(args) => rt.block_on(load::load(args)),
     }
 }
