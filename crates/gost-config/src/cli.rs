@@ -218,7 +218,14 @@ fn route(
                 format!("unknown option `{key}`; did you mean `{s}`?"),
             ));
         }
-        warnings.push(Warning::new(
+        let warn = if registry::is_upstream_only_key(key) {
+            Warning::unsupported
+        } else if registry::is_known_key(key) {
+            Warning::new
+        } else {
+            Warning::unknown
+        };
+        warnings.push(warn(
             format!("{flag} {arg}"),
             format!(
                 "option `{key}` is not used by any component of this {}; kept as metadata",
@@ -270,7 +277,7 @@ const UNSUPPORTED_OBJECTS: &[&str] = &[
 fn drop_unsupported(flag: &'static str, arg: &str, md: &mut Metadata, warnings: &mut Vec<Warning>) {
     for key in UNSUPPORTED_OBJECTS {
         if md.remove(key).is_some() {
-            warnings.push(Warning::new(
+            warnings.push(Warning::unsupported(
                 format!("{flag} {arg}"),
                 format!("option `{key}` is not supported yet; ignored"),
             ));

@@ -94,22 +94,40 @@ impl ConfigError {
     }
 }
 
-/// Something tolerated but worth telling: an unknown key that upstream would also ignore, or an
-/// upstream option gost-rs does not implement yet. The binary logs these at debug/warn level.
+/// Something tolerated but worth telling. The binary logs [`WarningKind::UnknownKey`] at debug level
+/// (upstream ignores unknown keys silently) and the others at warn level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// What kind of oddity this is.
+    pub kind: WarningKind,
     /// Where, e.g. `services[0](service-0).bypass`.
     pub path: String,
     /// What happened.
     pub message: String,
 }
 
+/// The kinds of [`Warning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningKind {
+    /// A key neither upstream nor gost-rs knows, ignored as upstream ignores it.
+    UnknownKey,
+    /// An upstream option gost-rs does not implement yet; ignored.
+    Unsupported,
+    /// A setting that has no effect, or another effect than it may seem to have.
+    Note,
+}
+
 impl Warning {
     pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Warning {
-            path: path.into(),
-            message: message.into(),
-        }
+        Warning { kind: WarningKind::Note, path: path.into(), message: message.into() }
+    }
+
+    pub(crate) fn unknown(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning { kind: WarningKind::UnknownKey, path: path.into(), message: message.into() }
+    }
+
+    pub(crate) fn unsupported(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning { kind: WarningKind::Unsupported, path: path.into(), message: message.into() }
     }
 }
 

@@ -38,7 +38,7 @@ mod url;
 mod validate;
 
 pub use cli::from_cli;
-pub use error::{ConfigError, Warning};
+pub use error::{ConfigError, Warning, WarningKind};
 pub use load::{Loaded, from_json_str, from_yaml_str, load_file};
 pub use metadata::{Metadata, MetadataError, Value};
 pub use model::*;

@@ -303,7 +303,7 @@ fn normalise_object(
             .iter()
             .find(|k| k.eq_ignore_ascii_case(&key))
         {
-            warnings.push(Warning::new(
+            warnings.push(Warning::unsupported(
                 join(path, known),
                 "upstream option not supported by gost-rs yet; ignored",
             ));
@@ -320,7 +320,7 @@ fn normalise_object(
                 suggestion: suggestion.to_owned(),
             });
         }
-        warnings.push(Warning::new(
+        warnings.push(Warning::unknown(
             here,
             "unknown key; ignored (as upstream does)",
         ));

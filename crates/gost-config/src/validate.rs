@@ -384,7 +384,18 @@ fn check_keys(
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
     for (key, value) in md.iter() {
-        if registry::find_key(specs, key).is_some() || registry::is_known_key(key) {
+        if registry::find_key(specs, key).is_some() {
+            continue;
+        }
+        if registry::is_upstream_only_key(key) {
+            warnings.push(Warning::unsupported(
+                format!("{s}: {section}.metadata.{key}"),
+                "upstream option not supported by gost-rs yet; ignored",
+            ));
+            continue;
+        }
+        // Keys of other components are expected here: upstream's command line copies keys everywhere.
+        if registry::is_known_key(key) {
             continue;
         }
         if let Some(suggestion) = registry::suggest_key(key) {
@@ -392,10 +403,10 @@ fn check_keys(
                 s,
                 format!("{section}.metadata.{key}"),
                 crate::metadata::render(value),
-                format!("has an unknown key; did you mean `{suggestion}`?"),
+                format!("is an unknown option; did you mean `{suggestion}`?"),
             ));
         }
-        warnings.push(Warning::new(
+        warnings.push(Warning::unknown(
             format!("{s}: {section}.metadata.{key}"),
             format!("not an option of {section} `{kind}`; ignored"),
         ));

@@ -1,0 +1,74 @@
+//! Logging through `tracing`: level from `-D`/`-DD`, `GOST_LOGGER_LEVEL` or `log.level` (default
+//! info); human-readable text unless `--log-format json` or `log.format: json`; output to stderr
+//! (default), stdout, nowhere (`none`) or an appended file (`log.output`).
+
+use std::fs::OpenOptions;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use gost_config::{LogConfig, Warning, WarningKind};
+use tracing::Level;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+use crate::args::{Args, LogFormat};
+
+/// Installs the global subscriber.
+pub fn init(args: &Args, log: Option<&LogConfig>) -> anyhow::Result<()> {
+    let configured = std::env::var("GOST_LOGGER_LEVEL")
+        .ok()
+        .or_else(|| log.and_then(|l| l.level.clone()));
+    let level = match args.debug {
+        0 => parse_level(configured.as_deref()),
+        1 => Level::DEBUG,
+        _ => Level::TRACE,
+    };
+    let json = match args.log_format {
+        Some(f) => f == LogFormat::Json,
+        None => log
+            .and_then(|l| l.format.as_deref())
+            .is_some_and(|f| f.eq_ignore_ascii_case("json")),
+    };
+    let writer = match log.and_then(|l| l.output.as_deref()).unwrap_or("stderr") {
+        "stderr" => BoxMakeWriter::new(std::io::stderr),
+        "stdout" => BoxMakeWriter::new(std::io::stdout),
+        "none" => BoxMakeWriter::new(std::io::sink),
+        path => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("log.output `{path}`: cannot open the log file"))?;
+            BoxMakeWriter::new(Mutex::new(file))
+        }
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(writer);
+    if json {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
+    Ok(())
+}
+
+/// Upstream's level names; `fatal` maps to error, anything unknown to info.
+fn parse_level(name: Option<&str>) -> Level {
+    match name.map(str::to_ascii_lowercase).as_deref() {
+        Some("trace") => Level::TRACE,
+        Some("debug") => Level::DEBUG,
+        Some("warn") | Some("warning") => Level::WARN,
+        Some("error") | Some("fatal") => Level::ERROR,
+        _ => Level::INFO,
+    }
+}
+
+/// Logs what loading and validation tolerated.
+pub fn report(warnings: &[Warning]) {
+    for w in warnings {
+        match w.kind {
+            WarningKind::UnknownKey => tracing::debug!(target: "gost::config", "{w}"),
+            _ => tracing::warn!(target: "gost::config", "{w}"),
+        }
+    }
+}

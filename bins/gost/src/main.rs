@@ -1,0 +1,46 @@
+//! `gost`: reads `-L`/`-F`/`-C` like upstream GOST, validates the result, and either prints it (`-O`)
+//! or hands it to the service runner. Protocol-free: everything after validation is in [`run`].
+
+mod args;
+mod logging;
+mod run;
+mod source;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Args, OutputFormat};
+
+/// Exit status for a configuration that cannot be used (as for a usage error).
+const EXIT_BAD_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (config, warnings) = match source::build(&args) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("gost: {e:#}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    if let Err(e) = logging::init(&args, config.log.as_ref()) {
+        eprintln!("gost: {e:#}");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    }
+    logging::report(&warnings);
+    if let Some(format) = args.output {
+        match format {
+            OutputFormat::Yaml => print!("{}", config.to_yaml()),
+            OutputFormat::Json => println!("{}", config.to_json()),
+        }
+        return ExitCode::SUCCESS;
+    }
+    match run::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

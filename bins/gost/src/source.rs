@@ -1,0 +1,60 @@
+//! Where the configuration comes from: `-C` (a file, `-` for standard input, or inline JSON), upstream's
+//! default file locations when nothing is given, and the `-L`/`-F` flags merged on top.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use gost_config::{Config, ConfigError, Warning};
+
+use crate::args::Args;
+
+/// Builds and validates the effective configuration.
+pub fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
+    let (mut config, mut warnings) = match args.config.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| anyhow::anyhow!("-C -: cannot read standard input: {e}"))?;
+            parse_text(&text)?
+        }
+        Some(inline) if inline.trim_start().starts_with('{') => gost_config::from_json_str(inline)?,
+        Some(path) => gost_config::load_file(path)?,
+        None if args.services.is_empty() => match default_file() {
+            Some(path) => gost_config::load_file(path)?,
+            None => anyhow::bail!(
+                "nothing to run: give a service with -L (e.g. -L socks5://:1080) or a config file with -C \
+                 (no gost.yaml/gost.yml/gost.json in /etc/gost, ~/.gost or the current directory)"
+            ),
+        },
+        None => (Config::default(), Vec::new()),
+    };
+    let (cli, cli_warnings) = gost_config::from_cli(&args.services, &args.nodes)?;
+    if !args.nodes.is_empty() && args.services.is_empty() {
+        anyhow::bail!("-F builds a chain for -L services, but no -L was given");
+    }
+    config.merge(cli);
+    warnings.extend(cli_warnings);
+    warnings.extend(gost_config::validate(&config)?);
+    Ok((config, warnings))
+}
+
+fn parse_text(text: &str) -> Result<gost_config::Loaded, ConfigError> {
+    if text.trim_start().starts_with('{') {
+        gost_config::from_json_str(text)
+    } else {
+        gost_config::from_yaml_str(text)
+    }
+}
+
+/// Upstream (viper) looks for `gost.{yaml,yml,json}` in `/etc/gost/`, `$HOME/.gost/` and `.`.
+fn default_file() -> Option<PathBuf> {
+    let mut dirs = vec![PathBuf::from("/etc/gost")];
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".gost"));
+    }
+    dirs.push(PathBuf::from("."));
+    dirs.into_iter()
+        .flat_map(|d| ["gost.yaml", "gost.yml", "gost.json"].map(|f| d.join(f)))
+        .find(|p| p.is_file())
+}
