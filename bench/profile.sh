@@ -11,7 +11,7 @@ kind="${1:-upload}"
 shift || true
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 out="${TMPDIR:-/tmp}/gost-profile-$kind.data"
-RUST_LOG=off target/release/gost -L "socks5://127.0.0.1:$port?notls=true&udp=true" >/dev/null 2>&1 &
+GOST_LOGGER_LEVEL=error target/release/gost -L "socks5://127.0.0.1:$port?notls=true&udp=true" >/dev/null 2>&1 &
 gost_pid=$!
 trap 'kill "$gost_pid" 2>/dev/null; wait "$gost_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

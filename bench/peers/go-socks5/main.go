@@ -8,7 +8,9 @@ package main
 import (
 	"io"
 	"log"
+	"net"
 	"os"
+	"time"
 
 	socks5 "github.com/armon/go-socks5"
 )
@@ -21,5 +23,14 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(srv.ListenAndServe("tcp", os.Args[1]))
+	l, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Serve returns on any accept error (EMFILE when out of fds); keep serving,
+	// as upstream GOST does, instead of exiting.
+	for {
+		_ = srv.Serve(l)
+		time.Sleep(10 * time.Millisecond)
+	}
 }

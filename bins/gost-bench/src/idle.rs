@@ -14,13 +14,15 @@ use crate::stats::slope;
 use crate::targets::HOLD_ADDRS;
 
 /// Per-session cost, from the least-squares slope over the sampled steps.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Idle {
     pub rss_per_session: f64,
     pub pss_per_session: f64,
     pub fds_per_session: f64,
     /// Sessions open at the last step reached.
     pub reached: usize,
+    /// Why fewer sessions than the last step were opened, if so.
+    pub stopped: Option<String>,
 }
 
 /// Handshakes in flight while filling up to the next step.
@@ -104,9 +106,7 @@ pub async fn measure(
         pss_per_session: fit(|u| u.pss as f64).unwrap_or(f64::NAN),
         fds_per_session: fit(|u| u.fds as f64).unwrap_or(f64::NAN),
         reached,
+        stopped: failure,
     };
-    if let Some(f) = failure {
-        eprintln!("  note: stopped at {reached} sessions ({f}); slope over the steps reached");
-    }
     Ok(idle)
 }

@@ -18,13 +18,16 @@ pub struct Row {
 pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Row>,
+    /// Runs planned: a cell with fewer values says how many it has.
+    pub runs: usize,
 }
 
 impl Table {
-    pub fn new(columns: Vec<String>) -> Table {
+    pub fn new(columns: Vec<String>, runs: usize) -> Table {
         Table {
             columns,
             rows: Vec::new(),
+            runs,
         }
     }
 
@@ -72,6 +75,9 @@ impl Table {
                             && d > 0.0
                         {
                             let _ = write!(cell, " ×{:.2}", s.median / d);
+                        }
+                        if s.n < self.runs {
+                            let _ = write!(cell, " [{} of {} runs]", s.n, self.runs);
                         }
                         cell
                     }
@@ -122,7 +128,7 @@ mod tests {
 
     #[test]
     fn markdown_shows_spread_and_ratio() {
-        let mut t = Table::new(vec!["direct".into(), "a".into(), "b".into()]);
+        let mut t = Table::new(vec!["direct".into(), "a".into(), "b".into()], 3);
         let r = t.row("TCP, Gbit/s", true, 1);
         for v in [10.0, 12.0, 11.0] {
             t.push(r, 0, v);

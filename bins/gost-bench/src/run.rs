@@ -378,6 +378,14 @@ impl Bench {
                     self.table.push(self.rows.rss, i + 1, m.rss_per_session);
                     self.table.push(self.rows.pss, i + 1, m.pss_per_session);
                     self.table.push(self.rows.fds, i + 1, m.fds_per_session);
+                    if let Some(why) = m.stopped {
+                        let err = anyhow::anyhow!(
+                            "stopped at {} sessions, slope over the steps reached: {why}",
+                            m.reached
+                        );
+                        self.failures
+                            .add(&self.table.columns[i + 1], "idle sessions", &err);
+                    }
                 }
                 Err(err) => self
                     .failures
@@ -391,6 +399,7 @@ impl Bench {
 async fn start_chains(
     bins: &Bins,
     targets: &Targets,
+    runs: usize,
     notes: &mut Vec<String>,
 ) -> (Vec<Chain>, Option<Table>) {
     let mut chains = Vec::new();
@@ -408,7 +417,7 @@ async fn start_chains(
     }
     let mut cols = vec!["direct loopback".to_string()];
     cols.extend(chains.iter().map(|c| c.label.to_string()));
-    let mut t = Table::new(cols);
+    let mut t = Table::new(cols, runs);
     t.row("TCP 1 stream upload, Gbit/s", true, 2);
     t.row("TCP 1 stream download, Gbit/s", true, 2);
     (chains, Some(t))
@@ -433,12 +442,12 @@ pub async fn run(a: RunArgs) -> Result<()> {
     columns.extend(entries.iter().map(|e| e.server.kind.label().to_string()));
     let mut kinds = vec![None];
     kinds.extend(entries.iter().map(|e| Some(e.server.kind)));
-    let mut table = Table::new(columns);
+    let mut table = Table::new(columns, plan.runs);
     let rows = add_rows(&mut table, &plan);
     let chain_targets = Targets::start().await?;
     let ours = entries.iter().any(|e| e.server.kind == Kind::Ours);
     let (chains, chain_table) = if want("chain") && ours {
-        start_chains(&bins, &chain_targets, &mut notes).await
+        start_chains(&bins, &chain_targets, plan.runs, &mut notes).await
     } else {
         (Vec::new(), None)
     };
@@ -476,6 +485,14 @@ pub async fn run(a: RunArgs) -> Result<()> {
         }
     }
     notes.extend(b.failures.notes());
+    for e in &mut b.entries {
+        if let Some(status) = e.server.proc.exited() {
+            notes.push(format!(
+                "{}: the server exited during the run ({status})",
+                e.server.kind.label()
+            ));
+        }
+    }
     let load_after = procfs::loadavg();
     let outcome = Outcome {
         main: b.table,

@@ -93,6 +93,8 @@ impl Proc {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .env("RUST_LOG", "off")
+            // Our gost's level knob (upstream's name); errors only, and stderr is /dev/null anyway.
+            .env("GOST_LOGGER_LEVEL", "error")
             .process_group(0);
         let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
         Ok(Proc {
@@ -100,6 +102,11 @@ impl Proc {
             child,
             scratch,
         })
+    }
+
+    /// `Some(status)` once the process has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Waits until `port` accepts TCP connections (or the process dies, or 10 s pass).

@@ -102,14 +102,12 @@ fn targets(o: &Outcome) -> Vec<String> {
 
 fn markdown(a: &RunArgs, o: &Outcome) -> String {
     let mut md = String::new();
-    let cmd = if a.quick {
-        "bench/run.sh --quick"
-    } else {
-        "bench/run.sh"
-    };
+    let argv: Vec<String> = std::env::args().collect();
     let _ = writeln!(
         md,
-        "Produced by `{cmd}` (which runs `target/release/gost-bench run --write-docs`).\n"
+        "Produced by `bench/run.sh{}`, which ran `{}`.\n",
+        if a.quick { " --quick" } else { "" },
+        argv.join(" ")
     );
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let _ = writeln!(
