@@ -38,6 +38,17 @@ pub struct Report {
     pub result: Result<(), Error>,
 }
 
+impl Default for Report {
+    /// Nothing known yet, and a successful outcome.
+    fn default() -> Self {
+        Report {
+            target: None,
+            transferred: Transferred::default(),
+            result: Ok(()),
+        }
+    }
+}
+
 /// Limits and names of one service.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {

@@ -1,0 +1,39 @@
+//! CONNECT: dial the target, reply with the real local address of the outbound socket (upstream sends
+//! 0.0.0.0:0) or the precise failure code, then relay.
+
+use gost_transport::Stream;
+use socks_wire::{Address, ReplyCode};
+use tokio::io::AsyncWriteExt;
+
+use super::{Socks5Handler, reply};
+use crate::relay::{Transferred, relay_streams};
+use crate::{Error, Report};
+
+pub(super) async fn serve(
+    h: &Socks5Handler,
+    mut conn: Stream,
+    target: &Address,
+    early: Vec<u8>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let mut upstream = match h.outbound.connect(target).await {
+        Ok(s) => s,
+        Err(e) => {
+            reply(&mut conn, e.socks5_code(), &Address::UNSPECIFIED).await?;
+            return Err(e.into());
+        }
+    };
+    let bound = upstream
+        .local_addr()
+        .map_or(Address::UNSPECIFIED, Address::from);
+    reply(&mut conn, ReplyCode::Succeeded, &bound).await?;
+    if !early.is_empty() {
+        upstream.write_all(&early).await?;
+    }
+    let (t, result) = relay_streams(conn, upstream).await;
+    report.transferred = Transferred {
+        a_to_b: t.a_to_b + early.len() as u64,
+        b_to_a: t.b_to_a,
+    };
+    Ok(result?)
+}

@@ -1,0 +1,264 @@
+//! The SOCKS5 server handler: method negotiation (0x00, 0x02, GOST's in-band TLS 0x80/0x82), then one
+//! command per connection.
+//!
+//! Commands: CONNECT, BIND (`bind`), UDP ASSOCIATE (`udp`), GOST's MBIND 0xF2 (`bind`) and UDP-TUN 0xF3
+//! (`udp` for relay mode, `bind` for bind mode). A disabled command gets reply 0x02 and an unknown one
+//! 0x07, as upstream. Every reply goes out in its own write.
+
+mod bind;
+mod connect;
+mod udp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gost_transport::tls::ServerTls;
+use gost_transport::{BoxFuture, Stream};
+use socks_wire::{
+    Address, Command, Encode, Reply, ReplyCode, Request, ServerConfig, ServerEvent, ServerHandshake,
+};
+use tokio::io::AsyncWrite;
+
+use crate::auth::Users;
+use crate::conn::{read_more, send, unread};
+use crate::outbound::{Direct, Outbound};
+use crate::{Error, Handler, Report};
+
+/// Upstream's `readTimeout` default: the bound on negotiation, authentication and the request.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Settings of a SOCKS5 handler. `Default` is upstream's default except TLS (see [`Socks5Options::tls`]).
+#[derive(Clone)]
+pub struct Socks5Options {
+    /// Accepted users (`auth`/`auths`); empty = no authentication.
+    pub users: Users,
+    /// TLS for methods 0x80/0x82. `None` never selects them (upstream `notls=true`). Upstream offers TLS by
+    /// default with a generated certificate: set `Some(ServerTls::self_signed()?)` for that.
+    pub tls: Option<ServerTls>,
+    /// Enables BIND, MBIND and UDP-TUN bind mode (`bind`). Default off.
+    pub bind: bool,
+    /// Enables UDP ASSOCIATE and UDP-TUN relay mode (`udp`). Default off.
+    pub udp: bool,
+    /// UDP read buffer per direction (`udpBufferSize`); datagrams that do not fit are dropped and logged.
+    /// Default 4096.
+    pub udp_buffer_size: usize,
+    /// Deadline for negotiation, authentication and the request (`readTimeout`). Default 15 s.
+    pub handshake_timeout: Duration,
+    /// Host announced in BIND/MBIND replies, and in UDP replies when it is an IP (`publicAddr`).
+    pub public_addr: Option<String>,
+    /// How long a BIND waits for its peer. Default 120 s (upstream waits forever).
+    pub bind_accept_timeout: Duration,
+    /// A UDP association with no datagram either way for this long ends. Default 300 s.
+    pub udp_idle_timeout: Duration,
+    /// Most distinct targets one UDP association may talk to; the least recently used is forgotten
+    /// beyond it. Default 256.
+    pub udp_max_targets: usize,
+}
+
+impl Default for Socks5Options {
+    fn default() -> Self {
+        Socks5Options {
+            users: Users::default(),
+            tls: None,
+            bind: false,
+            udp: false,
+            udp_buffer_size: 4096,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            public_addr: None,
+            bind_accept_timeout: Duration::from_secs(120),
+            udp_idle_timeout: Duration::from_secs(300),
+            udp_max_targets: 256,
+        }
+    }
+}
+
+impl std::fmt::Debug for Socks5Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socks5Options")
+            .field("users", &self.users)
+            .field("tls", &self.tls.is_some())
+            .field("bind", &self.bind)
+            .field("udp", &self.udp)
+            .field("udp_buffer_size", &self.udp_buffer_size)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("public_addr", &self.public_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves SOCKS5 clients.
+pub struct Socks5Handler {
+    opts: Socks5Options,
+    outbound: Arc<dyn Outbound>,
+}
+
+/// A negotiated connection: the (possibly TLS-wrapped) stream, the request, and bytes sent after it.
+pub(crate) struct Negotiated {
+    conn: Stream,
+    request: Request,
+    early: Vec<u8>,
+}
+
+impl Socks5Handler {
+    /// A handler dialing targets directly from this host.
+    pub fn new(opts: Socks5Options) -> Socks5Handler {
+        Socks5Handler::with_outbound(opts, Arc::new(Direct::default()))
+    }
+
+    /// A handler dialing targets through `outbound` (e.g. a proxy chain).
+    pub fn with_outbound(opts: Socks5Options, outbound: Arc<dyn Outbound>) -> Socks5Handler {
+        Socks5Handler { opts, outbound }
+    }
+
+    /// Method choice, TLS, RFC 1929 and the request, driven by socks-wire's state machine.
+    async fn negotiate(&self, mut conn: Stream) -> Result<Negotiated, Error> {
+        let config = ServerConfig {
+            auth: !self.opts.users.is_empty(),
+            tls: self.opts.tls.is_some(),
+        };
+        let mut hs = ServerHandshake::new(config);
+        let mut input = Vec::with_capacity(512);
+        let mut out = Vec::with_capacity(16);
+        let mut user = None;
+        loop {
+            let step = hs.advance(&input, &mut out);
+            if !out.is_empty() {
+                // Refusals (05 FF, 01 01, a 0x08 reply) are written before the error is returned.
+                send(&mut conn, &out).await?;
+                out.clear();
+            }
+            let step = match step {
+                Ok(s) => s,
+                Err(socks_wire::HandshakeError::AuthFailed) => {
+                    return Err(Error::AuthFailed(user.unwrap_or_default()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            input.drain(..step.consumed);
+            match step.event {
+                ServerEvent::NeedMore(_) => read_more(&mut conn, &mut input).await?,
+                ServerEvent::StartTls => {
+                    let tls = self
+                        .opts
+                        .tls
+                        .as_ref()
+                        .expect("TLS is offered only when configured");
+                    conn = tls.accept(unread(std::mem::take(&mut input), conn)).await?;
+                }
+                ServerEvent::Authenticate(creds) => {
+                    let ok = self.opts.users.check(&creds.username, &creds.password);
+                    user = Some(String::from_utf8_lossy(&creds.username).into_owned());
+                    hs.set_authenticated(ok)?;
+                }
+                ServerEvent::Request(request) => {
+                    return Ok(Negotiated {
+                        conn,
+                        request,
+                        early: input,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn serve(
+        &self,
+        conn: Stream,
+        client: SocketAddr,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let timeout = self.opts.handshake_timeout;
+        let Negotiated {
+            mut conn,
+            request,
+            early,
+        } = tokio::time::timeout(timeout, self.negotiate(conn))
+            .await
+            .map_err(|_| Error::HandshakeTimeout(timeout))??;
+        let Request { command, addr } = request;
+        report.target = Some(format!("{} {addr}", command_name(command)));
+        let o = &self.opts;
+        match command {
+            Command::Connect => connect::serve(self, conn, &addr, early, report).await,
+            Command::Bind if o.bind => bind::serve(self, conn, &addr, early, report).await,
+            Command::UdpAssociate if o.udp => udp::serve(self, conn, client, &addr, report).await,
+            Command::Bind | Command::UdpAssociate | Command::MuxBind | Command::UdpTun => {
+                reply(&mut conn, ReplyCode::NotAllowed, &Address::UNSPECIFIED).await?;
+                Err(Error::Disabled(command_name(command)))
+            }
+            other => {
+                reply(
+                    &mut conn,
+                    ReplyCode::CommandNotSupported,
+                    &Address::UNSPECIFIED,
+                )
+                .await?;
+                Err(Error::UnsupportedCommand(other.into()))
+            }
+        }
+    }
+
+    /// The address announced for a socket bound on `port` of the control connection `conn`: `publicAddr`
+    /// when set (when `ip_only`, only if it is an IP), else the control connection's local IP, else `bound`.
+    fn announce(&self, conn: &Stream, bound: SocketAddr, ip_only: bool) -> Address {
+        if let Some(public) = &self.opts.public_addr {
+            match public.parse::<IpAddr>() {
+                Ok(ip) => return Address::from(SocketAddr::new(ip, bound.port())),
+                Err(_) if !ip_only => {
+                    if let Ok(a) = Address::from_host_port(public, bound.port()) {
+                        return a;
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        match conn.local_addr() {
+            Some(local) if !bound.ip().is_unspecified() || !local.ip().is_unspecified() => {
+                let ip = if bound.ip().is_unspecified() {
+                    local.ip()
+                } else {
+                    bound.ip()
+                };
+                Address::from(SocketAddr::new(ip, bound.port()))
+            }
+            _ => Address::from(bound),
+        }
+    }
+}
+
+/// Name of a command in logs and errors.
+fn command_name(c: Command) -> &'static str {
+    match c {
+        Command::Connect => "connect",
+        Command::Bind => "bind",
+        Command::UdpAssociate => "udp-associate",
+        Command::MuxBind => "mbind",
+        Command::UdpTun => "udp-tun",
+        Command::Resolve => "resolve",
+        Command::ResolvePtr => "resolve-ptr",
+        _ => "unknown",
+    }
+}
+
+/// Sends one SOCKS5 reply in its own write.
+pub(crate) async fn reply<W: AsyncWrite + Unpin + ?Sized>(
+    conn: &mut W,
+    code: ReplyCode,
+    addr: &Address,
+) -> Result<(), Error> {
+    let mut buf = [0u8; 262];
+    let n = Reply::new(code, addr.clone()).encode(&mut &mut buf[..])?;
+    Ok(send(conn, &buf[..n]).await?)
+}
+
+impl Handler for Socks5Handler {
+    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
+        Box::pin(async move {
+            let mut report = Report::default();
+            let result = self.serve(conn, client, &mut report).await;
+            report.result = result;
+            report
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! Shared test fixtures: services on loopback, a tiny HTTP responder, TCP and UDP echo servers, and the
+//! rule for third-party programs (fail under CI, skip with a notice elsewhere).
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gost_service::{Handler, Service, ServiceOptions};
+use gost_transport::tcp::{TcpListener, TcpOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_util::sync::CancellationToken;
+
+/// A running service; dropping it cancels the service (its task ends and the listener closes).
+pub struct Running {
+    pub addr: SocketAddr,
+    token: CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// Runs `handler` on a TCP listener on 127.0.0.1:0.
+pub async fn serve(handler: impl Handler) -> Running {
+    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    serve_on(l, handler).await
+}
+
+/// Runs `handler` on the given listener.
+pub async fn serve_on(
+    l: impl gost_transport::Listener + 'static,
+    handler: impl Handler,
+) -> Running {
+    let opts = ServiceOptions {
+        drain_timeout: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let svc = Service::new(l, handler, opts);
+    let addr = svc.local_addr();
+    let token = CancellationToken::new();
+    tokio::spawn(svc.run(token.clone()));
+    Running { addr, token }
+}
+
+/// The body the HTTP responder sends.
+pub const BODY: &str = "hello from the test server\n";
+
+/// An HTTP/1.1 server answering every request with 200 and [`BODY`].
+pub async fn http_server() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+                    BODY.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A TCP server echoing every connection until EOF, then closing.
+pub async fn echo_server() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.into_split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A UDP server echoing every datagram to its sender.
+pub async fn udp_echo() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = s.recv_from(&mut buf).await {
+            let _ = s.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
+}
+
+/// Whether `program` can run; when it cannot: panics under CI, else prints a skip notice and returns false.
+pub fn have(program: &str, probe: &[&str]) -> bool {
+    let ok = std::process::Command::new(program)
+        .args(probe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("{program} is required by this test (install it; .ci/run does)");
+        }
+        eprintln!("SKIPPED: {program} is not installed; this test needs it (CI fails instead)");
+    }
+    ok
+}
+
+/// SOCKS5 greeting + no-auth negotiation on a raw connection.
+pub async fn socks5_noauth(addr: SocketAddr) -> TcpStream {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(&[5, 1, 0]).await.unwrap();
+    let mut m = [0u8; 2];
+    c.read_exact(&mut m).await.unwrap();
+    assert_eq!(m, [5, 0]);
+    c
+}
+
+/// Encodes a SOCKS5 request for an IP target.
+pub fn request(cmd: u8, target: SocketAddr) -> Vec<u8> {
+    let mut v = vec![5, cmd, 0];
+    match target {
+        SocketAddr::V4(a) => {
+            v.push(1);
+            v.extend_from_slice(&a.ip().octets());
+        }
+        SocketAddr::V6(a) => {
+            v.push(4);
+            v.extend_from_slice(&a.ip().octets());
+        }
+    }
+    v.extend_from_slice(&target.port().to_be_bytes());
+    v
+}
+
+/// Reads one SOCKS5 reply exactly; returns REP and the bound address.
+pub async fn read_reply(c: &mut TcpStream) -> (u8, SocketAddr) {
+    let mut head = [0u8; 4];
+    c.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[0], 5, "reply version");
+    let addr = match head[3] {
+        1 => {
+            let mut b = [0u8; 6];
+            c.read_exact(&mut b).await.unwrap();
+            SocketAddr::from(([b[0], b[1], b[2], b[3]], u16::from_be_bytes([b[4], b[5]])))
+        }
+        4 => {
+            let mut b = [0u8; 18];
+            c.read_exact(&mut b).await.unwrap();
+            let ip: [u8; 16] = b[..16].try_into().unwrap();
+            SocketAddr::from((ip, u16::from_be_bytes([b[16], b[17]])))
+        }
+        t => panic!("unexpected ATYP {t} in reply"),
+    };
+    (head[1], addr)
+}
+
+/// Waits for EOF (or reset) on `c` within 5 s.
+pub async fn expect_closed(c: &mut TcpStream) {
+    let mut buf = [0u8; 64];
+    let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await;
+    match r {
+        Ok(Ok(0)) | Ok(Err(_)) => {}
+        Ok(Ok(n)) => panic!("expected close, got {:?}", &buf[..n]),
+        Err(_) => panic!("connection still open after 5 s"),
+    }
+}
