@@ -33,6 +33,7 @@ mod layered;
 mod stream;
 pub mod tcp;
 pub mod tls;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;

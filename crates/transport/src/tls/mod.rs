@@ -120,7 +120,7 @@ fn handshake_io_error(e: io::Error) -> Error {
 }
 
 /// The host part of a node address (`host:port`), or the whole string when it has no port.
-fn host_of(addr: &str) -> &str {
+pub(crate) fn host_of(addr: &str) -> &str {
     split_host_port(addr).map_or(addr, |hp| hp.host)
 }
 

@@ -1,0 +1,108 @@
+//! `Dialer::handshake`: one transport layered over a stream another one opened (hop N+1 over hop N).
+
+mod common;
+
+use common::*;
+use gost_transport::tcp::{TcpDialer, TcpListener, TcpOptions};
+use gost_transport::tls::{ClientTls, ServerTls, TlsDialer};
+use gost_transport::ws::{self, WsDialer, WsListener, WsOptions};
+use gost_transport::{Dialer, Listener};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_over_an_existing_tcp_stream() {
+    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let addr = l.local_addr().to_string();
+    let (tcp, accepted) = connect_pair(&l, &TcpDialer::default(), &addr).await;
+    let server = ServerTls::self_signed().unwrap();
+    let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());
+    let (c, s) = tokio::join!(tls.handshake(tcp, &addr), server.accept(accepted));
+    let (c, s) = (c.unwrap(), s.unwrap());
+    assert!(!c.is_tcp());
+    assert_eq!(
+        c.peer_addr(),
+        Some(l.local_addr()),
+        "addresses survive layering"
+    );
+    bulk_both_ways(c, s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_over_tls_is_wss() {
+    // A wss listener, reached by a tls dialer followed by a plain ws handshake over its stream.
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        Some(ServerTls::self_signed().unwrap()),
+    )
+    .await
+    .unwrap();
+    let addr = l.local_addr().to_string();
+    let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());
+    let ws = WsDialer::new(TcpDialer::default(), WsOptions::default(), None);
+    let dial = async {
+        let hop = tls.dial(&addr).await?;
+        ws.handshake(hop, &addr).await
+    };
+    let (c, a) = tokio::join!(dial, l.accept());
+    bulk_both_ways(c.unwrap(), a.unwrap().0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_over_ws() {
+    // TLS inside a WebSocket: the server side runs ServerTls::accept over what the ws listener yields.
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let addr = l.local_addr().to_string();
+    let ws = WsDialer::new(TcpDialer::default(), WsOptions::default(), None);
+    let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());
+    let server = ServerTls::self_signed().unwrap();
+    let dial = async {
+        let hop = ws.dial(&addr).await?;
+        tls.handshake(hop, &addr).await
+    };
+    let accept = async {
+        let (s, _) = l.accept().await?;
+        server.accept(s).await
+    };
+    let (c, s) = tokio::join!(dial, accept);
+    let (c, s) = (c.unwrap(), s.unwrap());
+    half_close(c, s).await;
+}
+
+#[tokio::test]
+async fn ws_over_ws() {
+    // Nested upgrades over a ws stream, using the free functions.
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let addr = l.local_addr().to_string();
+    let outer = WsDialer::new(TcpDialer::default(), WsOptions::default(), None);
+    let inner_opts = WsOptions {
+        path: "/inner".into(),
+        ..WsOptions::default()
+    };
+    let dial = async {
+        let hop = outer.dial(&addr).await?;
+        ws::connect(hop, "inner.example:80", &inner_opts).await
+    };
+    let accept = async {
+        let (s, _) = l.accept().await?;
+        ws::accept(s, &inner_opts).await
+    };
+    let (c, s) = tokio::join!(dial, accept);
+    half_close(c.unwrap(), s.unwrap()).await;
+}
