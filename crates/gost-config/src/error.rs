@@ -119,15 +119,27 @@ pub enum WarningKind {
 
 impl Warning {
     pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Warning { kind: WarningKind::Note, path: path.into(), message: message.into() }
+        Warning {
+            kind: WarningKind::Note,
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn unknown(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Warning { kind: WarningKind::UnknownKey, path: path.into(), message: message.into() }
+        Warning {
+            kind: WarningKind::UnknownKey,
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn unsupported(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Warning { kind: WarningKind::Unsupported, path: path.into(), message: message.into() }
+        Warning {
+            kind: WarningKind::Unsupported,
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -27,8 +27,11 @@ pub fn from_yaml_str(text: &str) -> Result<Loaded, ConfigError> {
     if text.trim().is_empty() {
         return from_value(Value::Null);
     }
-    let value: Value =
-        serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+    // YAML 1.2 booleans only (upstream's go-yaml v3 reads `n`, `yes`, `off` as strings), and
+    // one-line errors without source snippets.
+    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    let value: Value = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| ConfigError::Yaml(e.to_string().replace('\n', " ")))?;
     from_value(value)
 }
 

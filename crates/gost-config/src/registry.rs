@@ -400,7 +400,9 @@ pub(crate) fn find_key(specs: &[KeySpec], key: &str) -> Option<(KeySpec, &'stati
 
 /// True when only upstream reads `key` (gost-rs does not implement it).
 pub(crate) fn is_upstream_only_key(key: &str) -> bool {
-    UPSTREAM_ONLY_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+    UPSTREAM_ONLY_KEYS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// True when `key` is read somewhere by upstream or by gost-rs (so it is not a typo).

@@ -1,0 +1,561 @@
+//! Every command-line example of `spec/features.md` and the seed scenarios S1–S8 of
+//! `spec/gost-wire.md` §9.2 produces the same config as its YAML form (names normalised).
+
+use gost_config::{Config, from_cli, from_yaml_str, validate};
+
+/// Renames everything to the command line's scheme (`service-N`, `chain-N`, `hop-N`, `node-N`,
+/// `target-N`), following chain references, so that only the meaning is compared.
+fn normalise_names(mut c: Config) -> Config {
+    let renames: Vec<(String, String)> = c
+        .chains
+        .iter()
+        .enumerate()
+        .map(|(i, ch)| (ch.name.clone(), format!("chain-{i}")))
+        .collect();
+    let rename = |name: &mut Option<String>| {
+        if let Some(n) = name
+            && let Some((_, new)) = renames.iter().find(|(old, _)| old == n)
+        {
+            *n = new.clone();
+        }
+    };
+    for (i, s) in c.services.iter_mut().enumerate() {
+        s.name = format!("service-{i}");
+        rename(&mut s.handler.chain);
+        rename(&mut s.listener.chain);
+        for (j, t) in s
+            .forwarder
+            .iter_mut()
+            .flat_map(|f| f.nodes.iter_mut())
+            .enumerate()
+        {
+            t.name = format!("target-{j}");
+        }
+    }
+    for (i, ch) in c.chains.iter_mut().enumerate() {
+        ch.name = format!("chain-{i}");
+        for (j, hop) in ch.hops.iter_mut().enumerate() {
+            hop.name = format!("hop-{j}");
+            for (k, node) in hop.nodes.iter_mut().enumerate() {
+                node.name = format!("node-{k}");
+            }
+        }
+    }
+    c
+}
+
+#[track_caller]
+fn assert_equivalent(services: &[&str], nodes: &[&str], yaml: &str) -> Config {
+    let (cli, _) =
+        from_cli(services, nodes).unwrap_or_else(|e| panic!("CLI {services:?} {nodes:?}: {e}"));
+    let (file, warnings) = from_yaml_str(yaml).unwrap_or_else(|e| panic!("YAML: {e}\n{yaml}"));
+    assert!(warnings.is_empty(), "YAML warnings: {warnings:?}");
+    let (cli, file) = (normalise_names(cli), normalise_names(file));
+    assert_eq!(
+        cli,
+        file,
+        "CLI {services:?} {nodes:?}\nCLI as YAML:\n{}\nfile:\n{}",
+        cli.to_yaml(),
+        file.to_yaml()
+    );
+    cli
+}
+
+#[track_caller]
+fn assert_valid(config: &Config) {
+    if let Err(e) = validate(config) {
+        panic!("{e}\n{}", config.to_yaml());
+    }
+}
+
+#[test]
+fn f1_socks4_server() {
+    let c = assert_equivalent(
+        &["socks4://:1080"],
+        &[],
+        "services:\n- name: service-0\n  addr: :1080\n  handler: {type: socks4}\n  listener: {type: tcp}\n",
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f2_socks5_server_with_auth() {
+    let c = assert_equivalent(
+        &["socks5://user:pass@:1080"],
+        &[],
+        r#"
+services:
+- name: service-0
+  addr: :1080
+  handler:
+    type: socks5
+    auth:
+      username: user
+      password: pass
+  listener:
+    type: tcp
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f3_bind() {
+    let c = assert_equivalent(
+        &["socks5://user:pass@:1080?bind=true"],
+        &[],
+        r#"
+services:
+- name: service-0
+  addr: :1080
+  handler:
+    type: socks5
+    auth: {username: user, password: pass}
+    metadata:
+      bind: true
+  listener:
+    type: tcp
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f4_udp_associate() {
+    let c = assert_equivalent(
+        &["socks5://:1080?udp=true&udpBufferSize=4096"],
+        &[],
+        "services:\n- name: service-0\n  addr: :1080\n  handler:\n    type: socks5\n    metadata:\n      udp: true\n      udpBufferSize: 4096\n  listener:\n    type: tcp\n",
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f5_udp_relay_client() {
+    let c = assert_equivalent(
+        &["udp://:1053/:53"],
+        &["socks5://:1080?relay=udp&udpBufferSize=4096"],
+        r#"
+services:
+- name: service-0
+  addr: :1053
+  handler:
+    type: udp
+    chain: chain-0
+  listener:
+    type: udp
+  forwarder:
+    nodes:
+    - name: target-0
+      addr: :53
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: :1080
+      connector:
+        type: socks5
+        metadata:
+          relay: udp
+          udpBufferSize: 4096
+      dialer:
+        type: tcp
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f6_iperf_server() {
+    let c = assert_equivalent(
+        &["socks5://:1080?notls=true&udp=true&udpBufferSize=65535"],
+        &[],
+        "services:\n- name: service-0\n  addr: :1080\n  handler: {type: socks5, metadata: {notls: true, udp: true, udpBufferSize: 65535}}\n  listener: {type: tcp}\n",
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f6_iperf_client() {
+    // `readBufferSize` is read by the udp listener and by the udp (forwarding) handler alike, so the
+    // command line sets both, exactly as upstream's copy-to-every-map does.
+    let c = assert_equivalent(
+        &[
+            "tcp://:15201/:5201",
+            "udp://:15201/:5201?keepalive=true&readBufferSize=65535",
+        ],
+        &["socks5://:1080?relay=udp&udpBufferSize=65535"],
+        r#"
+services:
+- name: service-0
+  addr: ":15201"
+  handler: {type: tcp, chain: chain-0}
+  listener: {type: tcp}
+  forwarder: {nodes: [{name: target-0, addr: ":5201"}]}
+- name: service-1
+  addr: ":15201"
+  handler: {type: udp, chain: chain-0, metadata: {readBufferSize: 65535}}
+  listener: {type: udp, metadata: {keepalive: true, readBufferSize: 65535}}
+  forwarder: {nodes: [{name: target-0, addr: ":5201"}]}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: ":1080"
+      connector: {type: socks5, metadata: {relay: udp, udpBufferSize: 65535}}
+      dialer: {type: tcp}
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f7_notls() {
+    let c = assert_equivalent(
+        &["socks5://user:pass@:1080?notls=true"],
+        &[],
+        "services:\n- name: service-0\n  addr: :1080\n  handler:\n    type: socks5\n    auth: {username: user, password: pass}\n    metadata: {notls: true}\n  listener: {type: tcp}\n",
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn f8_mbind_server_and_rtcp_client() {
+    assert_valid(&assert_equivalent(
+        &["socks5://:1080?bind=true"],
+        &[],
+        "services:\n- name: service-0\n  addr: :1080\n  handler: {type: socks5, metadata: {bind: true}}\n  listener: {type: tcp}\n",
+    ));
+    let c = assert_equivalent(
+        &["rtcp://:2222/:22"],
+        &["socks5://:1080"],
+        r#"
+services:
+- name: service-0
+  addr: :2222
+  handler:
+    type: rtcp
+  listener:
+    type: rtcp
+    chain: chain-0
+  forwarder:
+    nodes:
+    - name: target-0
+      addr: :22
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: :1080
+      connector:
+        type: socks5
+      dialer:
+        type: tcp
+"#,
+    );
+    assert_valid(&c);
+    assert_eq!(c.services[0].chain(), Some("chain-0"));
+}
+
+const F9_CHAIN: &str = r#"
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: :1080
+      connector:
+        type: socks5
+      dialer:
+        type: tcp
+"#;
+
+#[test]
+fn f9_udp_tun_server_and_client() {
+    assert_valid(&assert_equivalent(
+        &["socks5://:1080?udp=true"],
+        &[],
+        "services:\n- name: service-0\n  addr: :1080\n  handler: {type: socks5, metadata: {udp: true}}\n  listener: {type: tcp}\n",
+    ));
+    let yaml = format!(
+        "services:\n- name: service-0\n  addr: :10053\n  handler:\n    type: udp\n    chain: chain-0\n  listener:\n    type: udp\n  forwarder:\n    nodes:\n    - name: target-0\n      addr: :53\n{F9_CHAIN}"
+    );
+    let cli = assert_equivalent(&["udp://:10053/:53"], &["socks5://:1080"], &yaml);
+    assert_valid(&cli);
+
+    // The upstream docs write this example with `listener.chain`; it selects the same chain.
+    let doc = format!(
+        "services:\n- name: service-0\n  addr: :10053\n  handler:\n    type: udp\n  listener:\n    type: udp\n    chain: chain-0\n  forwarder:\n    nodes:\n    - name: target-0\n      addr: :53\n{F9_CHAIN}"
+    );
+    let (doc, _) = from_yaml_str(&doc).unwrap();
+    let warnings = validate(&doc).unwrap();
+    assert_eq!(doc.services[0].chain(), cli.services[0].chain());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.message.contains("prefer handler.chain")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn f10_socks_over_tls() {
+    assert_valid(&assert_equivalent(
+        &["socks4+tls://:8443"],
+        &[],
+        "services:\n- name: service-0\n  addr: :8443\n  handler: {type: socks4}\n  listener: {type: tls}\n",
+    ));
+    assert_valid(&assert_equivalent(
+        &["socks5+tls://:8443?notls=true"],
+        &[],
+        "services:\n- name: service-0\n  addr: :8443\n  handler:\n    type: socks5\n    metadata:\n      notls: true\n  listener:\n    type: tls\n",
+    ));
+}
+
+#[test]
+fn f11_socks_over_websocket() {
+    for kind in ["ws", "wss"] {
+        assert_valid(&assert_equivalent(
+            &[&format!("socks5+{kind}://:8080")],
+            &[],
+            &format!(
+                "services:\n- name: service-0\n  addr: :8080\n  handler:\n    type: socks5\n  listener:\n    type: {kind}\n"
+            ),
+        ));
+    }
+}
+
+#[test]
+fn f12_socks_over_kcp() {
+    assert_valid(&assert_equivalent(
+        &["socks5+kcp://:8080"],
+        &[],
+        "services:\n- name: service-0\n  addr: :8080\n  handler:\n    type: socks5\n  listener:\n    type: kcp\n",
+    ));
+}
+
+#[test]
+fn f14_client_transports() {
+    let node = |scheme_and_query: &str, dialer_yaml: &str, connector_md: &str| {
+        let yaml = format!(
+            "services:\n- {{name: service-0, addr: ':1080', handler: {{type: auto, chain: chain-0}}, listener: {{type: tcp}}}}\nchains:\n- name: chain-0\n  hops:\n  - name: hop-0\n    nodes:\n    - name: node-0\n      addr: example.com:8443\n      connector: {{type: socks5{connector_md}}}\n      dialer: {dialer_yaml}\n"
+        );
+        assert_valid(&assert_equivalent(&[":1080"], &[scheme_and_query], &yaml));
+    };
+    node(
+        "socks5+tls://example.com:8443?notls=true",
+        "{type: tls, tls: {serverName: example.com}}",
+        ", metadata: {notls: true}",
+    );
+    node(
+        "socks5+ws://example.com:8443?path=/ws",
+        "{type: ws, metadata: {path: /ws}}",
+        "",
+    );
+    node(
+        "socks5+wss://example.com:8443?serverName=gost.run",
+        "{type: wss, tls: {serverName: gost.run, secure: false}}",
+        "",
+    );
+    node(
+        "socks5+kcp://example.com:8443?kcp.key=secret&kcp.crypt=aes",
+        "{type: kcp, metadata: {kcp.key: secret, kcp.crypt: aes}}",
+        "",
+    );
+}
+
+#[test]
+fn s1_socks5_server_with_everything() {
+    let c = assert_equivalent(
+        &["socks5://user:pass@:1080?udp=true&bind=true&udpBufferSize=65535"],
+        &[],
+        r#"
+services:
+- name: service-0
+  addr: ":1080"
+  handler:
+    type: socks5
+    auth: {username: user, password: pass}
+    metadata: {udp: true, bind: true, udpBufferSize: 65535}
+  listener: {type: tcp}
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn s2_socks4_with_user_id() {
+    let c = assert_equivalent(
+        &["socks4://alice@:1080"],
+        &[],
+        "services:\n- name: service-0\n  addr: \":1080\"\n  handler: {type: socks4, auth: {username: alice}}\n  listener: {type: tcp}\n",
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn s3_servers_over_transports() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, "not parsed by the config crate").unwrap();
+    std::fs::write(&key, "not parsed by the config crate").unwrap();
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let c = assert_equivalent(
+        &[&format!(
+            "socks5+tls://:8443?notls=true&certFile={cert}&keyFile={key}"
+        )],
+        &[],
+        &format!(
+            "services:\n- name: service-0\n  addr: \":8443\"\n  handler: {{type: socks5, metadata: {{notls: true}}}}\n  listener:\n    type: tls\n    tls: {{certFile: {cert}, keyFile: {key}}}\n"
+        ),
+    );
+    assert_valid(&c);
+    assert_valid(&assert_equivalent(
+        &["socks5+ws://:8080?path=/ws"],
+        &[],
+        "services:\n- name: service-0\n  addr: \":8080\"\n  handler: {type: socks5}\n  listener:\n    type: ws\n    metadata: {path: /ws}\n",
+    ));
+    assert_valid(&assert_equivalent(
+        &["socks5+kcp://:8388?kcp.key=secret&kcp.crypt=aes&kcp.mode=fast"],
+        &[],
+        "services:\n- name: service-0\n  addr: \":8388\"\n  handler: {type: socks5}\n  listener:\n    type: kcp\n    metadata: {kcp.key: secret, kcp.crypt: aes, kcp.mode: fast}\n",
+    ));
+}
+
+#[test]
+fn s4_tcp_forward_through_socks5() {
+    let c = assert_equivalent(
+        &["tcp://:15201/:5201"],
+        &["socks5://user:pass@srv:1080"],
+        r#"
+services:
+- name: service-0
+  addr: ":15201"
+  handler: {type: tcp, chain: chain-0}
+  listener: {type: tcp}
+  forwarder: {nodes: [{name: target-0, addr: ":5201"}]}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: "srv:1080"
+      connector: {type: socks5, auth: {username: user, password: pass}}
+      dialer: {type: tcp}
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn s5_udp_forward_through_socks5() {
+    let yaml = |connector_md: &str| {
+        format!(
+            r#"
+services:
+- name: service-0
+  addr: ":1053"
+  handler: {{type: udp, chain: chain-0, metadata: {{readBufferSize: 4096}}}}
+  listener: {{type: udp, metadata: {{keepalive: true, ttl: 30s, readBufferSize: 4096}}}}
+  forwarder: {{nodes: [{{name: target-0, addr: ":53"}}]}}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: "srv:1080"
+      connector: {{type: socks5{connector_md}}}
+      dialer: {{type: tcp}}
+"#
+        )
+    };
+    let l = ["udp://:1053/:53?keepalive=true&ttl=30s&readBufferSize=4096"];
+    assert_valid(&assert_equivalent(&l, &["socks5://srv:1080"], &yaml("")));
+    assert_valid(&assert_equivalent(
+        &l,
+        &["socks5://srv:1080?relay=udp&udpBufferSize=4096"],
+        &yaml(", metadata: {relay: udp, udpBufferSize: 4096}"),
+    ));
+}
+
+#[test]
+fn s6_s7_remote_forwards() {
+    for kind in ["rtcp", "rudp"] {
+        let c = assert_equivalent(
+            &[&format!("{kind}://:2222/:22")],
+            &["socks5://srv:1080"],
+            &format!(
+                "services:\n- name: service-0\n  addr: \":2222\"\n  handler: {{type: {kind}}}\n  listener: {{type: {kind}, chain: chain-0}}\n  forwarder: {{nodes: [{{name: target-0, addr: \":22\"}}]}}\nchains:\n- name: chain-0\n  hops:\n  - name: hop-0\n    nodes:\n    - name: node-0\n      addr: \"srv:1080\"\n      connector: {{type: socks5}}\n      dialer: {{type: tcp}}\n"
+            ),
+        );
+        assert_valid(&c);
+    }
+}
+
+#[test]
+fn s8_multi_hop() {
+    let c = assert_equivalent(
+        &[":1080"],
+        &["socks5+tls://u:p@hop1:443?notls=true", "socks5://hop2:1080"],
+        r#"
+services:
+- name: service-0
+  addr: ":1080"
+  handler: {type: auto, chain: chain-0}
+  listener: {type: tcp}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    nodes:
+    - name: node-0
+      addr: "hop1:443"
+      connector: {type: socks5, auth: {username: u, password: p}, metadata: {notls: true}}
+      dialer: {type: tls, tls: {serverName: hop1}}
+  - name: hop-1
+    nodes:
+    - name: node-0
+      addr: "hop2:1080"
+      connector: {type: socks5}
+      dialer: {type: tcp}
+"#,
+    );
+    assert_valid(&c);
+}
+
+#[test]
+fn comma_addresses_make_several_nodes_and_selector_keys_a_selector() {
+    let c = assert_equivalent(
+        &["tcp://:8080/a:80,b:80?strategy=rand"],
+        &["socks5://h1:1080,[::1]:1080?maxFails=3&failTimeout=1m"],
+        r#"
+services:
+- name: service-0
+  addr: ":8080"
+  handler: {type: tcp, chain: chain-0}
+  listener: {type: tcp}
+  forwarder:
+    selector: {strategy: rand, maxFails: 1, failTimeout: 30s}
+    nodes: [{name: target-0, addr: "a:80"}, {name: target-1, addr: "b:80"}]
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    selector: {strategy: round, maxFails: 3, failTimeout: 60s}
+    nodes:
+    - {name: node-0, addr: "h1:1080", connector: {type: socks5}, dialer: {type: tcp}}
+    - {name: node-1, addr: "[::1]:1080", connector: {type: socks5}, dialer: {type: tcp}}
+"#,
+    );
+    assert_valid(&c);
+}
