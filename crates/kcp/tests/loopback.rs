@@ -1,0 +1,311 @@
+//! End-to-end sessions over loopback UDP: our dialer against our listener, through a lossy relay,
+//! with the full packet layer (AES, FEC 10/3) and snappy framing, plus session expiry.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gost_kcp::{KcpConfig, KcpListener, KcpStream, ListenerLimits, SessionLimits, SnappyStream};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UdpSocket;
+
+const MIB: usize = 1024 * 1024;
+
+fn payload(len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    StdRng::seed_from_u64(42).fill_bytes(&mut v);
+    v
+}
+
+/// Counters of a relay that forwards one client's datagrams to `server`, dropping `loss` of them
+/// in each direction.
+#[derive(Default)]
+struct RelayStats {
+    forwarded: AtomicU64,
+    dropped: AtomicU64,
+}
+
+async fn lossy_relay(
+    server: SocketAddr,
+    loss: f64,
+    seed: u64,
+) -> (SocketAddr, Arc<RelayStats>, tokio::task::JoinHandle<()>) {
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    back.connect(server).await.unwrap();
+    let addr = front.local_addr().unwrap();
+    let stats = Arc::new(RelayStats::default());
+    let s = stats.clone();
+    let task = tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut client = None;
+        let (mut a, mut b) = (vec![0u8; 2048], vec![0u8; 2048]);
+        loop {
+            let (dgram, to_server) = tokio::select! {
+                r = front.recv_from(&mut a) => {
+                    let Ok((n, from)) = r else { continue };
+                    client = Some(from);
+                    (&a[..n], true)
+                }
+                r = back.recv(&mut b) => {
+                    let Ok(n) = r else { continue };
+                    (&b[..n], false)
+                }
+            };
+            if rng.random_bool(loss) {
+                s.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            s.forwarded.fetch_add(1, Ordering::Relaxed);
+            let _ = if to_server {
+                back.send(dgram).await
+            } else if let Some(c) = client {
+                front.send_to(dgram, c).await
+            } else {
+                continue;
+            };
+        }
+    });
+    (addr, stats, task)
+}
+
+fn fnv(data: &[u8], mut h: u64) -> u64 {
+    for &b in data {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Sends `data` from a dialer to our listener (optionally through a lossy relay); the server
+/// replies with the length and checksum of what it received. Returns the elapsed time.
+async fn transfer(cfg: KcpConfig, data: Vec<u8>, loss: f64) -> Duration {
+    let valid = cfg.validate().unwrap();
+    let data_len = data.len() as u64;
+    let listener = KcpListener::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        valid.clone(),
+        ListenerLimits::default(),
+    )
+    .await
+    .unwrap();
+    let (target, relay) = if loss > 0.0 {
+        let (addr, stats, task) = lossy_relay(listener.local_addr(), loss, 7).await;
+        (addr, Some((stats, task)))
+    } else {
+        (listener.local_addr(), None)
+    };
+    let server = tokio::spawn(async move {
+        let stream = listener.accept().await.unwrap();
+        let mut s = SnappyStream::new(stream);
+        let mut len = 0u64;
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while len < data_len {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "eof after {len} bytes");
+            hash = fnv(&buf[..n], hash);
+            len += n as u64;
+        }
+        s.write_all(&len.to_le_bytes()).await.unwrap();
+        s.write_all(&hash.to_le_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+        // Keep the session until the client has read the answer.
+        let mut rest = [0u8; 1];
+        let _ = s.read(&mut rest).await;
+        listener
+    });
+    let started = Instant::now();
+    let stream = KcpStream::connect(target, &valid, SessionLimits::default())
+        .await
+        .unwrap();
+    let mut c = SnappyStream::new(stream);
+    let want = fnv(&data, 0xcbf2_9ce4_8422_2325);
+    for chunk in data.chunks(32 * 1024) {
+        c.write_all(chunk).await.unwrap();
+    }
+    // SnappyStream buffers like BufWriter: a flush hands the last chunk to KCP.
+    c.flush().await.unwrap();
+    let mut answer = [0u8; 16];
+    c.read_exact(&mut answer).await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        u64::from_le_bytes(answer[..8].try_into().unwrap()),
+        data.len() as u64
+    );
+    assert_eq!(
+        u64::from_le_bytes(answer[8..].try_into().unwrap()),
+        want,
+        "checksum"
+    );
+    c.write_all(b"x").await.unwrap();
+    c.flush().await.unwrap();
+    let listener = server.await.unwrap();
+    if let Some((stats, task)) = relay {
+        let dropped = stats.dropped.load(Ordering::Relaxed);
+        let fwd = stats.forwarded.load(Ordering::Relaxed);
+        let ratio = dropped as f64 / (dropped + fwd) as f64;
+        assert!(
+            (ratio - loss).abs() < loss / 2.0,
+            "relay dropped {ratio:.3}, wanted {loss}"
+        );
+        task.abort();
+    }
+    drop(listener);
+    elapsed
+}
+
+/// Upstream's effective defaults, with the larger windows a bulk test needs (32 segments per
+/// 10 ms tick caps throughput at about 4 MB/s).
+fn bulk_config(mode: &str) -> KcpConfig {
+    KcpConfig {
+        mode: mode.to_owned(),
+        sndwnd: 512,
+        rcvwnd: 512,
+        ..KcpConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_mib_cross_intact_with_upstream_default_settings() {
+    let t = transfer(KcpConfig::default(), payload(8 * MIB), 0.0).await;
+    eprintln!("8 MiB, default settings, no loss: {t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_mib_cross_intact_with_five_percent_loss() {
+    let t = transfer(bulk_config("fast"), payload(8 * MIB), 0.05).await;
+    eprintln!("8 MiB, 5% loss: {t:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_mib_cross_intact_with_twenty_percent_loss() {
+    let t = transfer(bulk_config("fast3"), payload(8 * MIB), 0.20).await;
+    eprintln!("8 MiB, 20% loss: {t:?}");
+}
+
+/// Polls `cond` every 10 ms for up to `limit`.
+async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_when_the_peer_disappears() {
+    let valid = KcpConfig::default().validate().unwrap();
+    let limits = ListenerLimits {
+        session: SessionLimits {
+            idle_timeout: Duration::from_millis(400),
+        },
+        ..ListenerLimits::default()
+    };
+    let listener = KcpListener::bind("127.0.0.1:0".parse().unwrap(), valid.clone(), limits)
+        .await
+        .unwrap();
+    let mut clients = Vec::new();
+    let mut accepted = Vec::new();
+    for i in 0..5u8 {
+        let mut c = KcpStream::connect(listener.local_addr(), &valid, SessionLimits::default())
+            .await
+            .unwrap();
+        c.write_all(&[i; 100]).await.unwrap();
+        let mut s = listener.accept().await.unwrap();
+        let mut buf = [0u8; 100];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, [i; 100]);
+        clients.push(c);
+        accepted.push(s);
+    }
+    assert_eq!(listener.session_count(), 5);
+    // The clients vanish without a word (KCP has no FIN): their sockets close with them.
+    drop(clients);
+    let mut s = accepted.pop().unwrap();
+    let err = s.read(&mut [0u8; 8]).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    assert!(wait_until(Duration::from_secs(5), || listener.session_count() == 0).await);
+    assert!(accepted.iter().all(KcpStream::is_closed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialer_gives_up_when_the_server_vanishes() {
+    let valid = KcpConfig::default().validate().unwrap();
+    let listener = KcpListener::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        valid.clone(),
+        ListenerLimits::default(),
+    )
+    .await
+    .unwrap();
+    let limits = SessionLimits {
+        idle_timeout: Duration::from_millis(300),
+    };
+    let mut c = KcpStream::connect(listener.local_addr(), &valid, limits)
+        .await
+        .unwrap();
+    c.write_all(b"hello").await.unwrap();
+    let mut s = listener.accept().await.unwrap();
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).await.unwrap();
+    drop(s);
+    drop(listener);
+    let err = c.read(&mut [0u8; 8]).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    assert!(c.write_all(b"more").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_wrong_keys_create_no_sessions() {
+    let valid = KcpConfig::default().validate().unwrap();
+    let listener = KcpListener::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        valid.clone(),
+        ListenerLimits::default(),
+    )
+    .await
+    .unwrap();
+    let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    for len in [0usize, 1, 20, 27, 28, 52, 200, 1400] {
+        let mut d = vec![0u8; len];
+        rng.fill_bytes(&mut d);
+        junk.send_to(&d, listener.local_addr()).await.unwrap();
+    }
+    let other = KcpConfig {
+        key: "another key".into(),
+        ..KcpConfig::default()
+    };
+    let mut wrong = KcpStream::connect(
+        listener.local_addr(),
+        &other.validate().unwrap(),
+        SessionLimits::default(),
+    )
+    .await
+    .unwrap();
+    wrong.write_all(b"let me in").await.unwrap();
+    // A correctly keyed client is still served, and is the only session.
+    let mut good = KcpStream::connect(listener.local_addr(), &valid, SessionLimits::default())
+        .await
+        .unwrap();
+    good.write_all(b"hi").await.unwrap();
+    let mut s = listener.accept().await.unwrap();
+    assert_eq!(
+        s.peer_addr(),
+        good.local_addr()
+            .to_string()
+            .replace("0.0.0.0", "127.0.0.1")
+            .parse()
+            .unwrap()
+    );
+    let mut buf = [0u8; 2];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"hi");
+    assert_eq!(listener.session_count(), 1);
+}
