@@ -1,0 +1,7 @@
+//! Fuzzes `UdpHeader::decode`: no panic, sound round trip, every prefix of a message needs more.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use socks_wire::UdpHeader;
+
+fuzz_target!(|data: &[u8]| gost_fuzz::check_decoder::<UdpHeader>(data));
