@@ -3,13 +3,13 @@
 //! type and range, TLS files that exist. The first problem found is returned as a
 //! [`ConfigError::Invalid`] naming the service or node, the key, the value and what would be valid.
 
+mod components;
+
 use std::path::Path;
 
 use crate::error::{ConfigError, Warning};
-use crate::metadata::{Metadata, MetadataError};
 use crate::model::*;
-use crate::options::*;
-use crate::registry::{self, KeySpec};
+use crate::registry;
 use crate::suggest::closest;
 use crate::url::split_host_ports;
 
@@ -23,11 +23,6 @@ pub const MAX_UDP_BUFFER_SIZE: usize = 1 << 20;
 const STRATEGIES: &[&str] = &["round", "rr", "random", "rand", "fifo", "ha", "hash"];
 const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "fatal"];
 const LOG_FORMATS: &[&str] = &["text", "json"];
-const KCP_CRYPTS: &[&str] = &[
-    "aes", "aes-128", "aes-192", "salsa20", "blowfish", "twofish", "cast5", "3des", "xtea", "tea",
-    "sm4", "xor", "none",
-];
-const KCP_MODES: &[&str] = &["normal", "fast", "fast2", "fast3"];
 const FORWARDING_HANDLERS: &[&str] = &["tcp", "udp", "rtcp", "rudp", "forward"];
 
 /// Checks a config; returns the tolerated oddities as warnings.
@@ -91,7 +86,7 @@ fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<
     Ok(())
 }
 
-fn one_of(value: &str, valid: &[&str], what: &str) -> String {
+pub(crate) fn one_of(value: &str, valid: &[&str], what: &str) -> String {
     let hint = closest(value, valid.iter().copied())
         .map(|s| format!(" (did you mean `{s}`?)"))
         .unwrap_or_default();
@@ -122,6 +117,41 @@ fn check_service(
 ) -> Result<(), ConfigError> {
     let subject = format!("service `{}`", svc.name);
     let s = subject.as_str();
+    let (handler, listener) = (svc.handler.kind.as_str(), svc.listener.kind.as_str());
+    check_kinds_and_addr(s, svc)?;
+    check_forwarder(s, svc, handler)?;
+    check_chain_refs(config, s, svc, warnings)?;
+    if let Some(auth) = &svc.handler.auth {
+        check_auth(s, "handler.auth", auth)?;
+    }
+    for name in svc.handler.auther.iter().chain(svc.handler.authers.iter()) {
+        if config.auther(name).is_none() {
+            let known: Vec<&str> = config.authers.iter().map(|a| a.name.as_str()).collect();
+            return Err(ConfigError::invalid(
+                s,
+                "handler.auther",
+                name,
+                format!(
+                    "is not defined in `authers:` (defined: {})",
+                    list_or_none(&known)
+                ),
+            ));
+        }
+    }
+    for (key, tls) in [
+        ("handler.tls", &svc.handler.tls),
+        ("listener.tls", &svc.listener.tls),
+    ] {
+        if let Some(tls) = tls {
+            check_tls_files(s, key, tls, true)?;
+        }
+    }
+    components::check_handler_metadata(s, handler, &svc.handler.metadata, warnings)?;
+    components::check_listener_metadata(s, listener, &svc.listener.metadata, warnings)
+}
+
+/// Supported handler/listener types that fit together, and a single `host:port` address.
+fn check_kinds_and_addr(s: &str, svc: &ServiceConfig) -> Result<(), ConfigError> {
     let (handler, listener) = (svc.handler.kind.as_str(), svc.listener.kind.as_str());
     if !registry::HANDLER_TYPES.contains(&handler) {
         return Err(ConfigError::invalid(
@@ -174,35 +204,7 @@ fn check_service(
             ));
         }
     }
-    check_forwarder(s, svc, handler)?;
-    check_chain_refs(config, s, svc, warnings)?;
-    if let Some(auth) = &svc.handler.auth {
-        check_auth(s, "handler.auth", auth)?;
-    }
-    for name in svc.handler.auther.iter().chain(svc.handler.authers.iter()) {
-        if config.auther(name).is_none() {
-            let known: Vec<&str> = config.authers.iter().map(|a| a.name.as_str()).collect();
-            return Err(ConfigError::invalid(
-                s,
-                "handler.auther",
-                name,
-                format!(
-                    "is not defined in `authers:` (defined: {})",
-                    list_or_none(&known)
-                ),
-            ));
-        }
-    }
-    for (key, tls) in [
-        ("handler.tls", &svc.handler.tls),
-        ("listener.tls", &svc.listener.tls),
-    ] {
-        if let Some(tls) = tls {
-            check_tls_files(s, key, tls, true)?;
-        }
-    }
-    check_handler_metadata(s, handler, &svc.handler.metadata, warnings)?;
-    check_listener_metadata(s, listener, &svc.listener.metadata, warnings)
+    Ok(())
 }
 
 fn list_or_none(items: &[&str]) -> String {
@@ -341,242 +343,6 @@ fn check_tls_files(s: &str, key: &str, tls: &TlsConfig, server: bool) -> Result<
     }
 }
 
-fn metadata_error(s: &str, section: &str, e: MetadataError) -> ConfigError {
-    ConfigError::invalid(
-        s,
-        format!("{section}.metadata.{}", e.key),
-        e.value,
-        format!("is not {}", e.expected),
-    )
-}
-
-fn check_udp_buffer(
-    s: &str,
-    section: &str,
-    md: &Metadata,
-    keys: &[&str],
-    size: usize,
-) -> Result<(), ConfigError> {
-    if (MIN_UDP_BUFFER_SIZE..=MAX_UDP_BUFFER_SIZE).contains(&size) {
-        return Ok(());
-    }
-    let (key, value) = md
-        .lookup(keys)
-        .map(|(k, v)| (k.to_owned(), crate::metadata::render(v)))
-        .unwrap_or_default();
-    Err(ConfigError::invalid(
-        s,
-        format!("{section}.metadata.{key}"),
-        value,
-        format!(
-            "is out of range; use {MIN_UDP_BUFFER_SIZE}..={MAX_UDP_BUFFER_SIZE} (at least the largest UDP datagram + 10; 65535 for anything)"
-        ),
-    ))
-}
-
-/// Warns about (or, when it looks like a typo, rejects) keys the component does not read.
-fn check_keys(
-    s: &str,
-    section: &str,
-    kind: &str,
-    md: &Metadata,
-    specs: &[KeySpec],
-    warnings: &mut Vec<Warning>,
-) -> Result<(), ConfigError> {
-    for (key, value) in md.iter() {
-        if registry::find_key(specs, key).is_some() {
-            continue;
-        }
-        if registry::is_upstream_only_key(key) {
-            warnings.push(Warning::unsupported(
-                format!("{s}: {section}.metadata.{key}"),
-                "upstream option not supported by gost-rs yet; ignored",
-            ));
-            continue;
-        }
-        // Keys of other components are expected here: upstream's command line copies keys everywhere.
-        if registry::is_known_key(key) {
-            continue;
-        }
-        if let Some(suggestion) = registry::suggest_key(key) {
-            return Err(ConfigError::invalid(
-                s,
-                format!("{section}.metadata.{key}"),
-                crate::metadata::render(value),
-                format!("is an unknown option; did you mean `{suggestion}`?"),
-            ));
-        }
-        warnings.push(Warning::unknown(
-            format!("{s}: {section}.metadata.{key}"),
-            format!("not an option of {section} `{kind}`; ignored"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_handler_metadata(
-    s: &str,
-    kind: &str,
-    md: &Metadata,
-    warnings: &mut Vec<Warning>,
-) -> Result<(), ConfigError> {
-    let err = |e| metadata_error(s, "handler", e);
-    match kind {
-        "socks5" | "socks" | "auto" => {
-            let o = Socks5HandlerOptions::from_metadata(md).map_err(err)?;
-            if md.lookup(registry::keys::UDP_BUFFER_SIZE).is_some() {
-                check_udp_buffer(
-                    s,
-                    "handler",
-                    md,
-                    registry::keys::UDP_BUFFER_SIZE,
-                    o.udp_buffer_size,
-                )?;
-            }
-        }
-        "socks4" | "socks4a" => {
-            Socks4HandlerOptions::from_metadata(md).map_err(err)?;
-        }
-        _ => {
-            let o = ForwardHandlerOptions::from_metadata(md).map_err(err)?;
-            if md.lookup(registry::keys::FORWARD_BUFFER_SIZE).is_some() {
-                check_udp_buffer(
-                    s,
-                    "handler",
-                    md,
-                    registry::keys::FORWARD_BUFFER_SIZE,
-                    o.buffer_size,
-                )?;
-            }
-        }
-    }
-    check_keys(
-        s,
-        "handler",
-        kind,
-        md,
-        &registry::handler_keys(kind),
-        warnings,
-    )
-}
-
-fn check_listener_metadata(
-    s: &str,
-    kind: &str,
-    md: &Metadata,
-    warnings: &mut Vec<Warning>,
-) -> Result<(), ConfigError> {
-    let err = |e| metadata_error(s, "listener", e);
-    match kind {
-        "udp" | "rudp" => {
-            let o = if kind == "udp" {
-                UdpListenerOptions::from_metadata(md)
-            } else {
-                UdpListenerOptions::rudp_from_metadata(md)
-            };
-            let o = o.map_err(err)?;
-            if md.lookup(registry::keys::READ_BUFFER_SIZE).is_some() {
-                check_udp_buffer(
-                    s,
-                    "listener",
-                    md,
-                    registry::keys::READ_BUFFER_SIZE,
-                    o.read_buffer_size,
-                )?;
-            }
-        }
-        "ws" | "wss" => {
-            let o = WsListenerOptions::from_metadata(md).map_err(err)?;
-            check_ws_path(s, "listener", md, &o.path)?;
-        }
-        "kcp" => check_kcp(s, "listener", md)?,
-        _ => {}
-    }
-    check_keys(
-        s,
-        "listener",
-        kind,
-        md,
-        &registry::listener_keys(kind),
-        warnings,
-    )
-}
-
-fn check_ws_path(s: &str, section: &str, md: &Metadata, path: &str) -> Result<(), ConfigError> {
-    if path.starts_with('/') {
-        return Ok(());
-    }
-    let key = md
-        .lookup(registry::keys::WS_PATH)
-        .map(|(k, _)| k.to_owned())
-        .unwrap_or_default();
-    Err(ConfigError::invalid(
-        s,
-        format!("{section}.metadata.{key}"),
-        path,
-        "must start with `/`, e.g. /ws",
-    ))
-}
-
-fn check_kcp(s: &str, section: &str, md: &Metadata) -> Result<(), ConfigError> {
-    let o = KcpOptions::from_metadata(md).map_err(|e| metadata_error(s, section, e))?;
-    let key = |names: &[&str]| {
-        format!(
-            "{section}.metadata.{}",
-            md.lookup(names).map_or(names[0], |(k, _)| k)
-        )
-    };
-    if let Some((_, v)) = md.lookup(registry::keys::KCP_CONFIG_FILE) {
-        return Err(ConfigError::invalid(
-            s,
-            key(registry::keys::KCP_CONFIG_FILE),
-            crate::metadata::render(v),
-            "is not supported yet; put the settings in `kcp.*` keys or a `kcp.config` map",
-        ));
-    }
-    if o.tcp {
-        return Err(ConfigError::invalid(
-            s,
-            key(registry::keys::KCP_TCP),
-            "true",
-            "is not supported yet (fake-TCP KCP); remove it to use KCP over UDP",
-        ));
-    }
-    if !o.crypt.is_empty() && !KCP_CRYPTS.contains(&o.crypt.as_str()) {
-        return Err(ConfigError::invalid(
-            s,
-            key(registry::keys::KCP_CRYPT),
-            &o.crypt,
-            one_of(&o.crypt, KCP_CRYPTS, "KCP cipher"),
-        ));
-    }
-    if !o.mode.is_empty() && !KCP_MODES.contains(&o.mode.as_str()) {
-        return Err(ConfigError::invalid(
-            s,
-            key(registry::keys::KCP_MODE),
-            &o.mode,
-            one_of(&o.mode, KCP_MODES, "KCP mode"),
-        ));
-    }
-    if o.smux_ver > 2 {
-        return Err(ConfigError::invalid(
-            s,
-            key(registry::keys::KCP_SMUXVER),
-            o.smux_ver.to_string(),
-            "is not a smux version (1 or 2)",
-        ));
-    }
-    if o.smux_buf <= 0 || o.stream_buf <= 0 {
-        return Err(ConfigError::invalid(
-            s,
-            key(registry::keys::KCP_SMUXBUF),
-            o.smux_buf.to_string(),
-            "must be positive: a `kcp.config` map without `sockbuf` needs kcp.smuxbuf and kcp.streambuf",
-        ));
-    }
-    Ok(())
-}
-
 fn check_selector(s: &str, key: &str, sel: &SelectorConfig) -> Result<(), ConfigError> {
     check_choice(
         s,
@@ -691,51 +457,7 @@ fn check_node(
             check_tls_files(s, key, tls, false)?;
         }
     }
-    let cmd = &node.connector.metadata;
-    let err = |e| metadata_error(s, "connector", e);
-    if matches!(connector, "socks5" | "socks") {
-        let o = Socks5ConnectorOptions::from_metadata(cmd).map_err(err)?;
-        if cmd.lookup(registry::keys::UDP_BUFFER_SIZE).is_some() {
-            check_udp_buffer(
-                s,
-                "connector",
-                cmd,
-                registry::keys::UDP_BUFFER_SIZE,
-                o.udp_buffer_size,
-            )?;
-        }
-    } else {
-        Socks4ConnectorOptions::from_metadata(cmd).map_err(err)?;
-    }
-    check_keys(
-        s,
-        "connector",
-        connector,
-        cmd,
-        &registry::connector_keys(connector),
-        warnings,
-    )?;
-    let dmd = &node.dialer.metadata;
-    let err = |e| metadata_error(s, "dialer", e);
-    match dialer {
-        "ws" | "wss" => {
-            let o = WsDialerOptions::from_metadata(dmd).map_err(err)?;
-            check_ws_path(s, "dialer", dmd, &o.path)?;
-        }
-        "tls" => {
-            TlsDialerOptions::from_metadata(dmd).map_err(err)?;
-        }
-        "kcp" => check_kcp(s, "dialer", dmd)?,
-        _ => {}
-    }
-    check_keys(
-        s,
-        "dialer",
-        dialer,
-        dmd,
-        &registry::dialer_keys(dialer),
-        warnings,
-    )
+    components::check_node_metadata(s, node, warnings)
 }
 
 /// Which sockets a service opens locally, for conflict detection.

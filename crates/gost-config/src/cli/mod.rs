@@ -1,0 +1,172 @@
+//! The `-L` (service) and `-F` (chain node) command-line forms mapped onto the same [`Config`] a
+//! YAML file produces (gost-wire §8.2, §8.3).
+//!
+//! Query keys are routed like upstream (TLS keys to `tls`, selector keys to the selector,
+//! `handler.`/`listener.`/`service.`/`hop.`/`node.`/`connector.`/`dialer.` prefixes to that map) with
+//! one refinement: an unprefixed key goes only to the components that read it (`udp` to a `socks5`
+//! handler, `path` to a `ws` listener), where upstream copies it into every map and lets each
+//! component ignore what it does not read. Keys no supported component reads are still copied
+//! everywhere, as upstream does. Values of boolean and integer keys become YAML booleans and
+//! integers, so `-O yaml` prints what one would write by hand.
+
+mod node;
+mod query;
+mod service;
+
+use crate::error::{ConfigError, Warning};
+use crate::model::*;
+
+/// Builds a config from `-L` and `-F` arguments, in order.
+///
+/// All `-F` arguments form one chain `chain-0` (one hop per `-F`); every service uses it.
+///
+/// ```
+/// let (config, _warnings) = gost_config::from_cli(&["socks5://user:pass@:1080?udp=true"], &[] as &[&str]).unwrap();
+/// let svc = &config.services[0];
+/// assert_eq!((svc.name.as_str(), svc.addr.as_str(), svc.handler.kind.as_str()), ("service-0", ":1080", "socks5"));
+/// assert_eq!(svc.handler.auth.as_ref().unwrap().password, "pass");
+/// ```
+pub fn from_cli(
+    services: &[impl AsRef<str>],
+    nodes: &[impl AsRef<str>],
+) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let mut config = Config::default();
+    let mut warnings = Vec::new();
+    if !nodes.is_empty() {
+        let mut chain = ChainConfig {
+            name: "chain-0".into(),
+            ..Default::default()
+        };
+        for (i, arg) in nodes.iter().enumerate() {
+            chain
+                .hops
+                .push(node::build_hop(arg.as_ref(), i, &mut warnings)?);
+        }
+        config.chains.push(chain);
+    }
+    for arg in services {
+        for mut svc in service::build_services(arg.as_ref(), &mut warnings)? {
+            svc.name = format!("service-{}", config.services.len());
+            if !config.chains.is_empty() {
+                if matches!(svc.listener.kind.as_str(), "rtcp" | "rudp" | "runix") {
+                    svc.listener.chain = Some("chain-0".into());
+                } else {
+                    svc.handler.chain = Some("chain-0".into());
+                }
+            }
+            config.services.push(svc);
+        }
+    }
+    crate::load::fill_defaults(&mut config);
+    Ok((config, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cli(l: &[&str], f: &[&str]) -> Config {
+        from_cli(l, f).unwrap().0
+    }
+
+    #[test]
+    fn single_name_schemes() {
+        let kinds = |arg: &str| {
+            let c = cli(&[arg], &[]);
+            (
+                c.services[0].handler.kind.clone(),
+                c.services[0].listener.kind.clone(),
+            )
+        };
+        assert_eq!(kinds("socks5://:1080"), ("socks5".into(), "tcp".into()));
+        assert_eq!(kinds("tls://:443"), ("auto".into(), "tls".into()));
+        assert_eq!(kinds(":1080"), ("auto".into(), "tcp".into()));
+        assert_eq!(kinds("udp://:53"), ("udp".into(), "udp".into()));
+        assert_eq!(kinds("rtcp://:22/:22"), ("rtcp".into(), "rtcp".into()));
+        assert_eq!(
+            kinds("socks5+tls://:22/:22"),
+            ("forward".into(), "tls".into())
+        );
+    }
+
+    #[test]
+    fn port_range_makes_one_service_per_port() {
+        let c = cli(&["socks5://:8000-8002", "socks4://:9000"], &[]);
+        let names: Vec<_> = c
+            .services
+            .iter()
+            .map(|s| (s.name.as_str(), s.addr.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("service-0", ":8000"),
+                ("service-1", ":8001"),
+                ("service-2", ":8002"),
+                ("service-3", ":9000")
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_go_where_they_are_read() {
+        let c = cli(
+            &["socks5+ws://:8080?path=/x&udp=true&foo=bar&listener.udp=1"],
+            &[],
+        );
+        let s = &c.services[0];
+        assert_eq!(s.handler.metadata.get("udp"), Some(&json!(true)));
+        assert_eq!(s.listener.metadata.get("path"), Some(&json!("/x")));
+        assert_eq!(s.listener.metadata.get("udp"), Some(&json!("1")));
+        assert_eq!(s.metadata.get("foo"), Some(&json!("bar")));
+        assert_eq!(s.handler.metadata.get("foo"), Some(&json!("bar")));
+    }
+
+    #[test]
+    fn auth_from_query_overrides_userinfo() {
+        let c = cli(&["socks5://a:b@:1080?auth=dXNlcjpwYXNz"], &[]);
+        assert_eq!(
+            c.services[0].handler.auth,
+            Some(AuthConfig {
+                username: "user".into(),
+                password: "pass".into()
+            })
+        );
+    }
+
+    #[test]
+    fn nodes_form_one_chain() {
+        let c = cli(
+            &[":1080"],
+            &[
+                "socks5+tls://u:p@h1:443,h2:443?notls=true&maxFails=3",
+                "socks4://h3:1080",
+            ],
+        );
+        let chain = &c.chains[0];
+        assert_eq!(chain.hops.len(), 2);
+        assert_eq!(chain.hops[0].nodes.len(), 2);
+        assert_eq!(
+            chain.hops[0].nodes[1]
+                .dialer
+                .tls
+                .as_ref()
+                .unwrap()
+                .server_name
+                .as_deref(),
+            Some("h2")
+        );
+        assert_eq!(chain.hops[0].selector.as_ref().unwrap().max_fails, Some(3));
+        assert_eq!(chain.hops[1].nodes[0].connector.kind, "socks4");
+        assert_eq!(c.services[0].handler.chain.as_deref(), Some("chain-0"));
+    }
+
+    #[test]
+    fn typo_in_option_is_an_error() {
+        let err = from_cli(&["socks5://:1080?udpBuferSize=1"], &[] as &[&str])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `udpBufferSize`"), "{err}");
+    }
+}

@@ -1,0 +1,157 @@
+//! `-F`: one argument to one hop of `chain-0`, one node per comma-separated address (gost-wire §8.3).
+
+use super::query::*;
+use crate::error::{ConfigError, Warning};
+use crate::metadata::Metadata;
+use crate::model::*;
+use crate::registry;
+use crate::url;
+
+const FLAG: &str = "-F";
+
+/// Hop `hop-{index}` of one `-F` argument.
+pub(super) fn build_hop(
+    arg: &str,
+    index: usize,
+    warnings: &mut Vec<Warning>,
+) -> Result<HopConfig, ConfigError> {
+    let (u, mut md, auth) = parse_common(FLAG, arg)?;
+    let (connector, dialer) = kinds(arg, &u.scheme)?;
+    if !u.path.is_empty() {
+        let message = format!(
+            "unexpected path `/{}` (a node is scheme://host:port?options)",
+            u.path
+        );
+        return Err(url_err(FLAG, arg, message));
+    }
+    let tls = DialerTls::take(arg, &mut md)?;
+    let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
+    drop_unsupported(FLAG, arg, &mut md, warnings);
+
+    let mut hop = HopConfig {
+        name: format!("hop-{index}"),
+        selector,
+        ..Default::default()
+    };
+    let mut template = NodeConfig {
+        connector: ConnectorConfig {
+            kind: connector.clone(),
+            auth,
+            ..Default::default()
+        },
+        dialer: DialerConfig {
+            kind: dialer.clone(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut node_md = Metadata::new();
+    take_prefixed(&mut md, "hop.", &mut hop.metadata);
+    take_prefixed(&mut md, "node.", &mut node_md);
+    take_prefixed(&mut md, "connector.", &mut template.connector.metadata);
+    take_prefixed(&mut md, "dialer.", &mut template.dialer.metadata);
+    route(
+        FLAG,
+        arg,
+        md,
+        &mut [
+            Target {
+                md: &mut template.connector.metadata,
+                specs: registry::connector_keys(&connector),
+            },
+            Target {
+                md: &mut template.dialer.metadata,
+                specs: registry::dialer_keys(&dialer),
+            },
+        ],
+        &mut [&mut hop.metadata, &mut node_md],
+        warnings,
+    )?;
+    template.metadata = node_md;
+
+    let uses_tls = tls.given || matches!(dialer.as_str(), "tls" | "wss");
+    for addr in u.host.split(',') {
+        let hp = url::split_host_ports(addr, false).map_err(|m| url_err(FLAG, arg, m))?;
+        if hp.first != hp.last {
+            return Err(url_err(
+                FLAG,
+                arg,
+                format!("port range `{addr}` is not allowed for a node"),
+            ));
+        }
+        let mut node = template.clone();
+        node.name = format!("node-{}", hop.nodes.len());
+        node.addr = addr.to_owned();
+        if uses_tls {
+            node.dialer.tls =
+                Some(tls.for_host(hp.host.trim_start_matches('[').trim_end_matches(']')));
+        }
+        hop.nodes.push(node);
+    }
+    Ok(hop)
+}
+
+/// Connector and dialer types from the scheme. A single name is the connector if upstream has such a
+/// connector (dialer: the same name if that is a dialer, else `tcp`), else a dialer under the `http`
+/// connector; a name that is neither is kept as the connector so validation can point at it.
+fn kinds(arg: &str, scheme: &str) -> Result<(String, String), ConfigError> {
+    let (first, second) = split_scheme(FLAG, arg, scheme)?;
+    Ok(match second {
+        Some(dialer) => (first.to_owned(), dialer.to_owned()),
+        None if registry::UPSTREAM_CONNECTORS.contains(&first) => {
+            let dialer = if registry::UPSTREAM_DIALERS.contains(&first) {
+                first
+            } else {
+                "tcp"
+            };
+            (first.to_owned(), dialer.to_owned())
+        }
+        None if first == "auto" => ("http".to_owned(), "tcp".to_owned()),
+        None if registry::UPSTREAM_DIALERS.contains(&first) => {
+            ("http".to_owned(), first.to_owned())
+        }
+        None => (first.to_owned(), "tcp".to_owned()),
+    })
+}
+
+/// The TLS query keys of a node, destined for `dialer.tls`.
+struct DialerTls {
+    given: bool,
+    cert: Option<String>,
+    key: Option<String>,
+    ca: Option<String>,
+    secure: bool,
+    server_name: Option<String>,
+}
+
+impl DialerTls {
+    fn take(arg: &str, md: &mut Metadata) -> Result<Self, ConfigError> {
+        let (cert, key, ca) = take_tls_files(md);
+        let secure = take_bool(FLAG, arg, md, &["tls.secure", "secure"])?;
+        let server_name = take_string(md, &["tls.serverName", "serverName"]);
+        let given =
+            cert.is_some() || key.is_some() || ca.is_some() || secure || server_name.is_some();
+        Ok(DialerTls {
+            given,
+            cert,
+            key,
+            ca,
+            secure,
+            server_name,
+        })
+    }
+
+    /// The node's TLS settings; `serverName` defaults to the node's host, as upstream.
+    fn for_host(&self, host: &str) -> TlsConfig {
+        TlsConfig {
+            cert_file: self.cert.clone(),
+            key_file: self.key.clone(),
+            ca_file: self.ca.clone(),
+            secure: self.secure,
+            server_name: self
+                .server_name
+                .clone()
+                .or_else(|| (!host.is_empty()).then(|| host.to_owned())),
+        }
+    }
+}

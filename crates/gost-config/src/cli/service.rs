@@ -1,0 +1,150 @@
+//! `-L`: one argument to one service per listen port (gost-wire §8.2).
+
+use super::query::*;
+use crate::error::{ConfigError, Warning};
+use crate::model::*;
+use crate::registry;
+use crate::url;
+
+const FLAG: &str = "-L";
+
+/// Listener types whose name is also the handler of a forwarding service (`tcp://:1/:2`).
+const OWN_HANDLER: &[&str] = &[
+    "tcp", "udp", "rtcp", "rudp", "tun", "tap", "dns", "unix", "runix", "serial",
+];
+
+/// Service-level keys upstream keeps in the service metadata.
+const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"];
+
+/// The services of one `-L` argument (several for a port range), not yet named.
+pub(super) fn build_services(
+    arg: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<ServiceConfig>, ConfigError> {
+    let (u, mut md, auth) = parse_common(FLAG, arg)?;
+    let (handler, listener) = kinds(arg, &u.scheme)?;
+    let ports = url::split_host_ports(&u.host, true).map_err(|m| url_err(FLAG, arg, m))?;
+    let targets = targets(arg, &u.path)?;
+    let handler = match targets.is_empty() || handler == "relay" {
+        true => handler,
+        false if OWN_HANDLER.contains(&listener.as_str()) => listener.clone(),
+        false => "forward".to_owned(),
+    };
+    let tls = listener_tls(arg, &mut md)?;
+    let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
+    drop_unsupported(FLAG, arg, &mut md, warnings);
+
+    let mut svc = ServiceConfig {
+        handler: HandlerConfig {
+            kind: handler.clone(),
+            auth,
+            ..Default::default()
+        },
+        listener: ListenerConfig {
+            kind: listener.clone(),
+            tls,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    take_prefixed(&mut md, "service.", &mut svc.metadata);
+    take_prefixed(&mut md, "handler.", &mut svc.handler.metadata);
+    take_prefixed(&mut md, "listener.", &mut svc.listener.metadata);
+    for key in SERVICE_KEYS {
+        if let Some(v) = md.remove(key) {
+            svc.metadata.insert(*key, v);
+        }
+    }
+    route(
+        FLAG,
+        arg,
+        md,
+        &mut [
+            Target {
+                md: &mut svc.handler.metadata,
+                specs: registry::handler_keys(&handler),
+            },
+            Target {
+                md: &mut svc.listener.metadata,
+                specs: registry::listener_keys(&listener),
+            },
+        ],
+        &mut [&mut svc.metadata],
+        warnings,
+    )?;
+    if !targets.is_empty() {
+        svc.forwarder = Some(ForwarderConfig {
+            selector,
+            nodes: targets,
+        });
+    } else if selector.is_some() {
+        warnings.push(Warning::new(
+            format!("{FLAG} {arg}"),
+            "selector options without forwarding targets; ignored",
+        ));
+    }
+    Ok(ports
+        .addrs()
+        .map(|addr| ServiceConfig {
+            addr,
+            ..svc.clone()
+        })
+        .collect())
+}
+
+/// Handler and listener types from the scheme. A single name is the handler if upstream has such a
+/// handler (listener: the same name if that is a listener, else `tcp`), else a listener under the
+/// `auto` handler. A name that is neither is kept as the handler so validation can point at it
+/// (upstream silently falls back to `auto`).
+fn kinds(arg: &str, scheme: &str) -> Result<(String, String), ConfigError> {
+    let (first, second) = split_scheme(FLAG, arg, scheme)?;
+    Ok(match second {
+        Some(listener) => (first.to_owned(), listener.to_owned()),
+        None if registry::UPSTREAM_HANDLERS.contains(&first) => {
+            let listener = if registry::UPSTREAM_LISTENERS.contains(&first) {
+                first
+            } else {
+                "tcp"
+            };
+            (first.to_owned(), listener.to_owned())
+        }
+        None if registry::UPSTREAM_LISTENERS.contains(&first) => {
+            ("auto".to_owned(), first.to_owned())
+        }
+        None => (first.to_owned(), "tcp".to_owned()),
+    })
+}
+
+/// Forwarding targets from the path: a comma list, each possibly a port range.
+fn targets(arg: &str, path: &str) -> Result<Vec<ForwardNodeConfig>, ConfigError> {
+    let mut targets = Vec::new();
+    for target in path.split(',').filter(|t| !t.is_empty()) {
+        let hp = url::split_host_ports(target, false)
+            .map_err(|m| url_err(FLAG, arg, format!("forwarding target `{target}`: {m}")))?;
+        for addr in hp.addrs() {
+            targets.push(ForwardNodeConfig {
+                name: format!("target-{}", targets.len()),
+                addr,
+            });
+        }
+    }
+    Ok(targets)
+}
+
+/// `listener.tls` from the certificate keys; only a certificate makes one.
+fn listener_tls(arg: &str, md: &mut crate::Metadata) -> Result<Option<TlsConfig>, ConfigError> {
+    let (cert, key, ca) = take_tls_files(md);
+    if cert.is_none() && (key.is_some() || ca.is_some()) {
+        return Err(url_err(
+            FLAG,
+            arg,
+            "keyFile/caFile given without certFile (the listener needs a certificate)",
+        ));
+    }
+    Ok(cert.map(|cert| TlsConfig {
+        cert_file: Some(cert),
+        key_file: key,
+        ca_file: ca,
+        ..Default::default()
+    }))
+}
