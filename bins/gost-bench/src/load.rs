@@ -1,7 +1,7 @@
 //! `gost-bench load`: drive one kind of load at an already-running SOCKS5 server, so it can be
 //! profiled from outside (`perf record -p PID`, see bench/profile.sh).
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -9,7 +9,8 @@ use clap::{Args, ValueEnum};
 
 use crate::bulk::{self, Dir, Route};
 use crate::setup;
-use crate::targets::{Targets, UdpSink};
+use crate::socks;
+use crate::targets::{HOLD_ADDRS, Targets, UdpSink};
 use crate::udp;
 
 /// What load to generate.
@@ -19,6 +20,8 @@ pub enum LoadKind {
     Download,
     Setup,
     Udp,
+    /// Open `--sessions` CONNECT sessions, keep them silent for `--secs`, close them.
+    Idle,
 }
 
 /// Options of `gost-bench load`.
@@ -38,6 +41,9 @@ pub struct LoadArgs {
     /// Datagram payload bytes (udp).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Idle sessions to hold (idle).
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: usize,
     #[arg(long, default_value_t = 5.0)]
     pub secs: f64,
 }
@@ -66,6 +72,17 @@ pub async fn load(a: LoadArgs) -> Result<()> {
                 s.latency.quantile(0.99),
                 s.errors
             );
+        }
+        LoadKind::Idle => {
+            let mut held = Vec::with_capacity(a.sessions);
+            for k in 0..a.sessions {
+                let src = Ipv4Addr::new(127, 0, 0, 1 + (k % HOLD_ADDRS as usize) as u8);
+                let mut s = socks::connect_from(src, a.socks).await?;
+                socks::connect(&mut s, targets.hold[k % targets.hold.len()]).await?;
+                held.push(s);
+            }
+            println!("{} idle sessions open", held.len());
+            tokio::time::sleep(secs).await;
         }
         LoadKind::Udp => {
             let sink = UdpSink::start()?;
