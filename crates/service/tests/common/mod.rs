@@ -180,3 +180,48 @@ pub async fn expect_closed(c: &mut TcpStream) {
         Err(_) => panic!("connection still open after 5 s"),
     }
 }
+
+/// One record of a recorded upstream session (`tests/data/*.jsonl`, copied from the shared vectors).
+pub struct Record {
+    pub dir: String,
+    pub conn: u64,
+    pub bytes: Vec<u8>,
+}
+
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+/// Loads a vector file: its header and its records.
+pub fn vector(name: &str) -> (serde_json::Value, Vec<Record>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(format!("{name}.jsonl"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read vector {}: {e}", path.display()));
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let records = lines
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Record {
+                dir: v["dir"].as_str().unwrap().to_owned(),
+                conn: v["conn"].as_u64().unwrap_or(0),
+                bytes: unhex(v["hex"].as_str().unwrap()),
+            }
+        })
+        .collect();
+    (header, records)
+}
+
+/// All bytes of one direction of one connection, concatenated (chunk boundaries are not messages).
+pub fn stream_of(records: &[Record], conn: u64, dir: &str) -> Vec<u8> {
+    records
+        .iter()
+        .filter(|r| r.conn == conn && r.dir == dir)
+        .flat_map(|r| r.bytes.iter().copied())
+        .collect()
+}
