@@ -7,7 +7,9 @@
 
 mod bind;
 mod connect;
+mod peers;
 mod udp;
+mod udp_tun;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -183,6 +185,12 @@ impl Socks5Handler {
             Command::Connect => connect::serve(self, conn, &addr, early, report).await,
             Command::Bind if o.bind => bind::serve(self, conn, &addr, early, report).await,
             Command::UdpAssociate if o.udp => udp::serve(self, conn, client, &addr, report).await,
+            Command::UdpTun if addr.port() == 0 && o.udp => {
+                udp_tun::serve(self, conn, None, early, report).await
+            }
+            Command::UdpTun if addr.port() != 0 && o.bind => {
+                udp_tun::serve(self, conn, Some(&addr), early, report).await
+            }
             Command::Bind | Command::UdpAssociate | Command::MuxBind | Command::UdpTun => {
                 reply(&mut conn, ReplyCode::NotAllowed, &Address::UNSPECIFIED).await?;
                 Err(Error::Disabled(command_name(command)))

@@ -7,16 +7,15 @@
 //! datagrams too big for `udpBufferSize` are dropped and logged instead of being truncated; and the
 //! association ends after `udp_idle_timeout` without traffic. No buffer is allocated per datagram.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
 
 use gost_transport::Stream;
-use socks_wire::{Address, Domain, Encode, ReplyCode, UdpHeader};
+use socks_wire::{Address, Encode, ReplyCode, UdpHeader};
 use tokio::io::AsyncReadExt;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
+use super::peers::{Peers, canonical, for_socket};
 use super::{Socks5Handler, reply};
 use crate::relay::Transferred;
 use crate::{Error, Report};
@@ -25,8 +24,6 @@ use crate::{Error, Report};
 const HEADER_ROOM: usize = 22;
 /// Header length the `udpBufferSize` rule assumes (IPv4), as upstream documents it.
 const V4_HEADER: usize = 10;
-/// Most names one association keeps resolved.
-const MAX_NAMES: usize = 64;
 
 pub(super) async fn serve(
     h: &Socks5Handler,
@@ -65,8 +62,7 @@ pub(super) async fn serve(
         out,
         client_ip,
         client_port: (named_port != 0).then_some(named_port),
-        targets: HashMap::new(),
-        names: HashMap::new(),
+        peers: Peers::new(h.opts.udp_max_targets),
         counts: Counts::default(),
     };
     let result = assoc.run(&mut conn).await;
@@ -112,9 +108,7 @@ struct Association<'h> {
     client_ip: IpAddr,
     /// The client's UDP port: named in the request, or locked to the first one seen.
     client_port: Option<u16>,
-    /// Targets this client sent to, with when it last did.
-    targets: HashMap<SocketAddr, Instant>,
-    names: HashMap<Domain, SocketAddr>,
+    peers: Peers,
     counts: Counts,
 }
 
@@ -157,7 +151,7 @@ impl Association<'_> {
 
     /// Forwards one client datagram; returns whether it was relayed.
     async fn forward_to_target(&mut self, datagram: &[u8], src: SocketAddr, size: usize) -> bool {
-        let src = SocketAddr::new(src.ip().to_canonical(), src.port());
+        let src = canonical(src);
         if src.ip() != self.client_ip || self.client_port.is_some_and(|p| p != src.port()) {
             self.counts.foreign += 1;
             return false;
@@ -178,14 +172,17 @@ impl Association<'_> {
             self.counts.fragments += 1;
             return false;
         }
-        let Some(target) = self.resolve(&header.addr).await else {
+        let Some(target) = self.peers.resolve(&*self.h.outbound, &header.addr).await else {
             self.counts.bad += 1;
             return false;
         };
-        let dest = if self.out_v6 { to_v6(target) } else { target };
-        match self.out.send_to(payload, dest).await {
+        match self
+            .out
+            .send_to(payload, for_socket(target, self.out_v6))
+            .await
+        {
             Ok(_) => {
-                self.remember(target);
+                self.peers.remember(target);
                 self.counts.transferred.a_to_b += payload.len() as u64;
                 true
             }
@@ -204,12 +201,11 @@ impl Association<'_> {
         src: SocketAddr,
         max: usize,
     ) -> bool {
-        let src = SocketAddr::new(src.ip().to_canonical(), src.port());
-        let Some(seen) = self.targets.get_mut(&src) else {
+        let src = canonical(src);
+        if !self.peers.answers_from(src) {
             self.counts.unsolicited += 1;
             return false;
-        };
-        *seen = Instant::now();
+        }
         if n > max {
             self.oversize("target", n, max);
             return false;
@@ -249,63 +245,5 @@ impl Association<'_> {
             );
         }
         self.counts.oversize += 1;
-    }
-
-    async fn resolve(&mut self, addr: &Address) -> Option<SocketAddr> {
-        if let Some(sa) = addr.to_socket_addr() {
-            return Some(SocketAddr::new(sa.ip().to_canonical(), sa.port()));
-        }
-        let domain = addr.domain()?;
-        if let Some(sa) = self.names.get(domain) {
-            return Some(SocketAddr::new(sa.ip(), addr.port()));
-        }
-        let sa = self.h.outbound.resolve(addr).await.ok()?;
-        let sa = SocketAddr::new(sa.ip().to_canonical(), sa.port());
-        if self.names.len() >= MAX_NAMES {
-            self.names.clear();
-        }
-        self.names.insert(domain.clone(), sa);
-        Some(sa)
-    }
-
-    /// Records a target, forgetting the least recently used one when the table is full.
-    fn remember(&mut self, target: SocketAddr) {
-        let now = Instant::now();
-        if let Some(t) = self.targets.get_mut(&target) {
-            *t = now;
-            return;
-        }
-        if self.targets.len() >= self.h.opts.udp_max_targets.max(1) {
-            let oldest = self
-                .targets
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(a, _)| *a);
-            if let Some(oldest) = oldest {
-                self.targets.remove(&oldest);
-            }
-        }
-        self.targets.insert(target, now);
-    }
-}
-
-/// An IPv4 target as seen from a dual-stack IPv6 socket.
-fn to_v6(sa: SocketAddr) -> SocketAddr {
-    match sa {
-        SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
-        v6 => v6,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn v4_targets_are_mapped_for_dual_stack_sockets() {
-        let sa: SocketAddr = "127.0.0.1:53".parse().unwrap();
-        assert_eq!(to_v6(sa).to_string(), "[::ffff:127.0.0.1]:53");
-        let v6: SocketAddr = "[::1]:53".parse().unwrap();
-        assert_eq!(to_v6(v6), v6);
     }
 }

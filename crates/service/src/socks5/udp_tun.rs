@@ -1,0 +1,203 @@
+//! UDP-TUN (GOST 0xF3): UDP datagrams framed over the SOCKS5 connection itself.
+//!
+//! Frame, both ways: `LEN(2, BE) FRAG=0xFF ATYP ADDR PORT DATA(LEN)`; the address is the destination
+//! (client → server) or the source (server → client). DST.PORT = 0 is relay mode (`udp=true`): datagrams go
+//! out of a fresh unconnected socket to any target, and, unlike upstream, only answers from targets this
+//! client sent to come back. DST.PORT ≠ 0 is bind mode (`bind=true`, used by `rudp`): the server listens
+//! on DST and tunnels datagrams from every peer. A zero-length datagram is never framed (a peer reading
+//! LEN = 0 desynchronises); frames always go out whole in one write.
+
+use std::net::SocketAddr;
+
+use gost_transport::Stream;
+use socks_wire::{Address, Decode, Decoded, ReplyCode, UdpTunFrame};
+use tokio::io::AsyncReadExt;
+use tokio::net::UdpSocket;
+use tracing::{debug, warn};
+
+use super::bind::listen_addr;
+use super::peers::{Peers, canonical, for_socket};
+use super::{Socks5Handler, reply};
+use crate::conn::send;
+use crate::relay::Transferred;
+use crate::{Error, Report};
+
+/// Longest frame header the server writes (IPv6 source: 2 + 1 + 1 + 16 + 2).
+const HEADER_ROOM: usize = 22;
+/// Longest frame a client can send: LEN is 16 bits, the header at most 3 + 1 + 1 + 255 + 2 bytes.
+const MAX_FRAME: usize = 3 + 1 + 1 + 255 + 2 + 65535;
+
+pub(super) async fn serve(
+    h: &Socks5Handler,
+    mut conn: Stream,
+    bind: Option<&Address>,
+    early: Vec<u8>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let socket = match bind {
+        None => h.outbound.udp_socket().await,
+        Some(addr) => match listen_addr(addr).await {
+            Ok(sa) => UdpSocket::bind(sa).await,
+            Err(e) => Err(e),
+        },
+    };
+    let socket = match socket {
+        Ok(s) => s,
+        Err(e) => {
+            reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+            return Err(e.into());
+        }
+    };
+    let local = socket.local_addr()?;
+    let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+    reply(&mut conn, ReplyCode::Succeeded, &Address::from(local)).await?;
+    report.target = Some(match bind {
+        None => format!("udp-tun relay {local}"),
+        Some(_) => format!("udp-tun bind {local}"),
+    });
+    let mut tun = Tunnel {
+        h,
+        v6: local.is_ipv6(),
+        socket,
+        relay_mode: bind.is_none(),
+        peers: Peers::new(h.opts.udp_max_targets),
+        transferred: Transferred::default(),
+        oversize: 0,
+    };
+    let result = tun.run(&mut conn, early).await;
+    report.transferred = tun.transferred;
+    result
+}
+
+struct Tunnel<'h> {
+    h: &'h Socks5Handler,
+    socket: UdpSocket,
+    v6: bool,
+    relay_mode: bool,
+    /// Relay mode: targets the client sent to (answers from others are dropped).
+    peers: Peers,
+    transferred: Transferred,
+    oversize: u64,
+}
+
+enum Event {
+    /// This many more bytes arrived on the stream (0 = EOF).
+    Stream(usize),
+    /// A datagram of this length (stored after the header room) came from this address.
+    Datagram(usize, SocketAddr),
+    Idle,
+}
+
+impl Tunnel<'_> {
+    async fn run(&mut self, conn: &mut Stream, early: Vec<u8>) -> Result<(), Error> {
+        let size = self.h.opts.udp_buffer_size.max(1);
+        // One byte more than allowed, so an oversize datagram is seen as such instead of truncated.
+        let mut out = vec![0u8; HEADER_ROOM + size + 1];
+        let mut input = early;
+        input.reserve(4096);
+        let mut start = 0;
+        let idle = self.h.opts.udp_idle_timeout;
+        let mut last = tokio::time::Instant::now();
+        loop {
+            // Decode and forward every whole frame already buffered.
+            while let Decoded::Complete(frame, len) = UdpTunFrame::decode(&input[start..])? {
+                self.forward_to_peer(&frame).await;
+                start += len;
+                last = tokio::time::Instant::now();
+            }
+            input.drain(..start);
+            start = 0;
+            let event = {
+                let room = (input.len() + 4096).min(MAX_FRAME);
+                let filled = input.len();
+                input.resize(room, 0);
+                let ev = tokio::select! {
+                    n = conn.read(&mut input[filled..]) => Event::Stream(n?),
+                    r = self.socket.recv_from(&mut out[HEADER_ROOM..]) => {
+                        let (n, from) = r?;
+                        Event::Datagram(n, from)
+                    }
+                    _ = tokio::time::sleep_until(last + idle), if self.relay_mode => Event::Idle,
+                };
+                let got = if let Event::Stream(n) = ev { n } else { 0 };
+                input.truncate(filled + got);
+                ev
+            };
+            match event {
+                Event::Stream(0) => return Ok(()),
+                Event::Stream(_) => {}
+                Event::Datagram(n, from) => {
+                    if self
+                        .forward_to_client(conn, &mut out, n, from, size)
+                        .await?
+                    {
+                        last = tokio::time::Instant::now();
+                    }
+                }
+                Event::Idle => {
+                    debug!(?idle, "udp-tun idle; closing");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Sends one client frame's payload to its destination.
+    async fn forward_to_peer(&mut self, frame: &UdpTunFrame<'_>) {
+        let Some(target) = self.peers.resolve(&*self.h.outbound, &frame.addr).await else {
+            return;
+        };
+        match self
+            .socket
+            .send_to(frame.payload, for_socket(target, self.v6))
+            .await
+        {
+            Ok(_) => {
+                self.transferred.a_to_b += frame.payload.len() as u64;
+                if self.relay_mode {
+                    self.peers.remember(target);
+                }
+            }
+            Err(e) => debug!(%target, error = %e, "udp-tun send failed"),
+        }
+    }
+
+    /// Frames one datagram of `n` bytes (at `out[HEADER_ROOM..]`) and writes it to the client in one write.
+    async fn forward_to_client(
+        &mut self,
+        conn: &mut Stream,
+        out: &mut [u8],
+        n: usize,
+        from: SocketAddr,
+        size: usize,
+    ) -> Result<bool, Error> {
+        let from = canonical(from);
+        if self.relay_mode && !self.peers.answers_from(from) {
+            return Ok(false);
+        }
+        if n == 0 {
+            // LEN = 0 would desynchronise the client's reader.
+            return Ok(false);
+        }
+        if n > size {
+            if self.oversize == 0 {
+                warn!(
+                    len = n,
+                    max = size,
+                    "udp-tun datagram larger than udpBufferSize; dropped (raise udpBufferSize)"
+                );
+            }
+            self.oversize += 1;
+            return Ok(false);
+        }
+        // The header goes right in front of the datagram, so the frame leaves in one write without a copy.
+        let mut header = [0u8; HEADER_ROOM];
+        let header_len = UdpTunFrame::new(Address::from(from), &out[HEADER_ROOM..HEADER_ROOM + n])
+            .encode_header(&mut &mut header[..])?;
+        let start = HEADER_ROOM - header_len;
+        out[start..HEADER_ROOM].copy_from_slice(&header[..header_len]);
+        send(conn, &out[start..HEADER_ROOM + n]).await?;
+        self.transferred.b_to_a += n as u64;
+        Ok(true)
+    }
+}
