@@ -203,7 +203,11 @@ pub(super) fn take_prefixed(md: &mut Metadata, prefix: &str, dest: &mut Metadata
     let keys: Vec<String> = md
         .iter()
         .map(|(k, _)| k.to_owned())
-        .filter(|k| k.len() > prefix.len() && k[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .filter(|k| {
+            k.len() > prefix.len()
+                && k.get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        })
         .collect();
     for k in keys {
         if let Some(v) = md.remove(&k) {

@@ -3,7 +3,8 @@
 //! client and transport crates consume; they do not depend on how the config was written.
 //!
 //! Every struct has `from_metadata(&Metadata) -> Result<Self, MetadataError>` and a `Default` with
-//! upstream's defaults. Values upstream treats as "unset" (0 or negative) give the default here too.
+//! upstream's defaults; `HandlerConfig::options()` (and the same on listener, connector and dialer)
+//! picks the right one by the component's type and returns it in an enum ([`HandlerOptions`], …). Values upstream treats as "unset" (0 or negative) give the default here too.
 //!
 //! | component | struct | from |
 //! |---|---|---|
@@ -19,11 +20,13 @@
 //! | dialer `ws`/`wss` | [`WsDialerOptions`] | `node.dialer.metadata` |
 //! | dialer `tls`/`wss` | [`TlsDialerOptions`] | `node.dialer.metadata` (+ `node.dialer.tls`) |
 
+mod component;
 mod forward;
 mod kcp;
 mod socks;
 mod transport;
 
+pub use component::{ConnectorOptions, DialerOptions, HandlerOptions, ListenerOptions};
 pub use forward::{ForwardHandlerOptions, UdpListenerOptions};
 pub use kcp::KcpOptions;
 pub use socks::{
