@@ -1,0 +1,237 @@
+//! Nodes, hops and chains, and the [`Route`] through them: the first node is dialled, each node's connector
+//! CONNECTs to the next node's address, the next node's dialer handshake (TLS, WebSocket) layers over that
+//! stream, and the last node's connector then serves the actual request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gost_transport::{Dialer, Stream};
+
+use crate::error::bounded;
+use crate::select::{FailMarker, Selector};
+use crate::{BindListener, Connector, Error, MuxBindListener, PacketConn};
+
+/// One proxy server: where it is, how to reach it, and what it speaks.
+pub struct Node {
+    name: String,
+    addr: String,
+    connector: Connector,
+    dialer: Arc<dyn Dialer>,
+    marker: FailMarker,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("connector", &self.connector.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A node at `addr` (`host:port`) reached with `dialer` and spoken to with `connector`.
+    pub fn new(
+        name: impl Into<String>,
+        addr: impl Into<String>,
+        connector: Connector,
+        dialer: Arc<dyn Dialer>,
+    ) -> Node {
+        Node {
+            name: name.into(),
+            addr: addr.into(),
+            connector,
+            dialer,
+            marker: FailMarker::default(),
+        }
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node's address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The node's connector.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// The node's failure history.
+    pub fn marker(&self) -> &FailMarker {
+        &self.marker
+    }
+}
+
+/// A set of interchangeable nodes and how to pick one.
+#[derive(Debug)]
+pub struct Hop {
+    name: String,
+    nodes: Vec<Arc<Node>>,
+    selector: Selector,
+}
+
+impl Hop {
+    /// A hop of `nodes` (at least one) picked by `selector`.
+    pub fn new(
+        name: impl Into<String>,
+        nodes: Vec<Node>,
+        selector: Selector,
+    ) -> Result<Hop, Error> {
+        let name = name.into();
+        if nodes.is_empty() {
+            return Err(Error::Config(format!("hop {name:?} has no nodes")));
+        }
+        Ok(Hop {
+            name,
+            nodes: nodes.into_iter().map(Arc::new).collect(),
+            selector,
+        })
+    }
+
+    /// The hop's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The hop's nodes.
+    pub fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    fn select(&self) -> Arc<Node> {
+        let picked = self.selector.select(&self.nodes, |n| n.marker());
+        Arc::clone(picked.unwrap_or(&self.nodes[0]))
+    }
+}
+
+/// Hops in dialling order.
+#[derive(Debug)]
+pub struct Chain {
+    name: String,
+    hops: Vec<Hop>,
+}
+
+impl Chain {
+    /// A chain of `hops` (at least one).
+    pub fn new(name: impl Into<String>, hops: Vec<Hop>) -> Result<Chain, Error> {
+        let name = name.into();
+        if hops.is_empty() {
+            return Err(Error::Config(format!("chain {name:?} has no hops")));
+        }
+        Ok(Chain { name, hops })
+    }
+
+    /// The chain's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The hops.
+    pub fn hops(&self) -> &[Hop] {
+        &self.hops
+    }
+
+    /// Picks one node per hop.
+    pub fn route(&self) -> Route {
+        Route {
+            nodes: self.hops.iter().map(Hop::select).collect(),
+        }
+    }
+}
+
+/// One node per hop, ready to be dialled.
+#[derive(Debug, Clone)]
+pub struct Route {
+    nodes: Vec<Arc<Node>>,
+}
+
+impl Route {
+    /// The nodes in order.
+    pub fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    fn last(&self) -> &Node {
+        self.nodes.last().expect("a chain has at least one hop")
+    }
+
+    /// Opens a stream to the last node, through all the others, ready for its connector's request. Each
+    /// step is bounded by `timeout`; the node a step failed to reach is marked failed.
+    pub async fn reach_last(&self, timeout: Duration) -> Result<Stream, Error> {
+        let first = &self.nodes[0];
+        let mut stream = bounded(timeout, "dial", first.addr(), async {
+            Ok(first.dialer.dial(first.addr()).await?)
+        })
+        .await
+        .inspect_err(|_| first.marker.mark())?;
+        for pair in self.nodes.windows(2) {
+            let (prev, next) = (&pair[0], &pair[1]);
+            stream = bounded(timeout, "dial through the chain", next.addr(), async {
+                let s = prev
+                    .connector
+                    .connect(stream, prev.addr(), next.addr())
+                    .await?;
+                Ok(next.dialer.handshake(s, next.addr()).await?)
+            })
+            .await
+            .inspect_err(|_| next.marker.mark())?;
+        }
+        Ok(stream)
+    }
+
+    /// Marks every node of the route healthy after a successful request.
+    fn succeeded(&self) {
+        self.nodes.iter().for_each(|n| n.marker.reset());
+    }
+
+    /// A connection to `target` (`host:port`) through the whole route.
+    pub async fn dial(&self, target: &str, timeout: Duration) -> Result<Stream, Error> {
+        let stream = self.reach_last(timeout).await?;
+        let last = self.last();
+        let s = last.connector.connect(stream, last.addr(), target).await?;
+        self.succeeded();
+        Ok(s)
+    }
+
+    /// A UDP association on the last node.
+    pub async fn udp(&self, timeout: Duration) -> Result<PacketConn, Error> {
+        let stream = self.reach_last(timeout).await?;
+        let last = self.last();
+        let conn = last.connector.udp(stream, last.addr()).await?;
+        self.succeeded();
+        Ok(conn)
+    }
+
+    /// UDP-TUN bind mode on the last node, listening on `laddr`.
+    pub async fn udp_bind(&self, laddr: &str, timeout: Duration) -> Result<PacketConn, Error> {
+        let stream = self.reach_last(timeout).await?;
+        let last = self.last();
+        let conn = last.connector.udp_bind(stream, last.addr(), laddr).await?;
+        self.succeeded();
+        Ok(conn)
+    }
+
+    /// Plain BIND on the last node, listening on `laddr`.
+    pub async fn bind(&self, laddr: &str, timeout: Duration) -> Result<BindListener, Error> {
+        let stream = self.reach_last(timeout).await?;
+        let last = self.last();
+        let l = last.connector.bind(stream, last.addr(), laddr).await?;
+        self.succeeded();
+        Ok(l)
+    }
+
+    /// MBIND on the last node, listening on `laddr`.
+    pub async fn mux_bind(&self, laddr: &str, timeout: Duration) -> Result<MuxBindListener, Error> {
+        let stream = self.reach_last(timeout).await?;
+        let last = self.last();
+        let l = last.connector.mux_bind(stream, last.addr(), laddr).await?;
+        self.succeeded();
+        Ok(l)
+    }
+}

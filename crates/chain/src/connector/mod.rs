@@ -1,0 +1,151 @@
+//! Connectors: the proxy protocol a node speaks. Each one takes a stream already connected to its node and
+//! asks the node for something (a connection to a target, a UDP association, a remote listener).
+
+mod socks4;
+mod socks5;
+
+use gost_transport::Stream;
+use socks_wire::{Address, Decode, Decoded, Reply};
+use tokio::io::AsyncReadExt;
+
+pub use socks4::Socks4Connector;
+pub use socks5::Socks5Connector;
+pub(crate) use socks5::second_reply;
+
+use crate::addr::split_host_port;
+use crate::{BindListener, Error, MuxBindListener, PacketConn};
+
+/// The largest handshake message a server may send before we call it garbage.
+const MAX_REPLY: usize = 4096;
+
+/// A node's proxy protocol.
+#[derive(Debug, Clone)]
+pub enum Connector {
+    /// SOCKS5 with GOST's extensions.
+    Socks5(Socks5Connector),
+    /// SOCKS4 / SOCKS4A (CONNECT only).
+    Socks4(Socks4Connector),
+}
+
+impl Connector {
+    /// The connector's type name as in the configuration.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Connector::Socks5(_) => "socks5",
+            Connector::Socks4(_) => "socks4",
+        }
+    }
+
+    /// Asks the node reached through `stream` for a connection to `target` (`host:port`).
+    pub async fn connect(&self, stream: Stream, node: &str, target: &str) -> Result<Stream, Error> {
+        match self {
+            Connector::Socks5(c) => c.connect(stream, node, target).await,
+            Connector::Socks4(c) => c.connect(stream, node, target).await,
+        }
+    }
+
+    /// A UDP association through the node (SOCKS5 only).
+    pub async fn udp(&self, stream: Stream, node: &str) -> Result<PacketConn, Error> {
+        self.socks5("UDP")?.udp(stream, node).await
+    }
+
+    /// UDP-TUN bind mode on the node (SOCKS5 only).
+    pub async fn udp_bind(
+        &self,
+        stream: Stream,
+        node: &str,
+        laddr: &str,
+    ) -> Result<PacketConn, Error> {
+        self.socks5("remote UDP forwarding (rudp)")?
+            .udp_bind(stream, node, laddr)
+            .await
+    }
+
+    /// Plain BIND on the node (SOCKS5 only; upstream's SOCKS4 server has no BIND either).
+    pub async fn bind(
+        &self,
+        stream: Stream,
+        node: &str,
+        laddr: &str,
+    ) -> Result<BindListener, Error> {
+        self.socks5("BIND")?.bind(stream, node, laddr).await
+    }
+
+    /// MBIND on the node (SOCKS5 only).
+    pub async fn mux_bind(
+        &self,
+        stream: Stream,
+        node: &str,
+        laddr: &str,
+    ) -> Result<MuxBindListener, Error> {
+        self.socks5("remote TCP forwarding (rtcp)")?
+            .mux_bind(stream, node, laddr)
+            .await
+    }
+
+    fn socks5(&self, what: &str) -> Result<&Socks5Connector, Error> {
+        match self {
+            Connector::Socks5(c) => Ok(c),
+            other => Err(Error::Unsupported(format!(
+                "{what} needs a socks5 node as the last hop, not {}",
+                other.kind()
+            ))),
+        }
+    }
+}
+
+/// The address a BIND-like request asks the server to listen on: `:2222` is `0.0.0.0:2222`.
+pub(crate) fn bind_address(laddr: &str) -> Result<Address, Error> {
+    let (host, port) = split_host_port(laddr)?;
+    Address::from_host_port(host, port).map_err(|e| Error::InvalidAddress {
+        addr: laddr.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Appends what the node sends next to `input`; EOF in the middle of a handshake is an error.
+pub(crate) async fn read_more(
+    stream: &mut Stream,
+    input: &mut Vec<u8>,
+    node: &str,
+) -> Result<(), Error> {
+    if input.len() >= MAX_REPLY {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{node} sent an over-long handshake message"),
+        )));
+    }
+    let mut chunk = [0u8; 512];
+    let n = stream.read(&mut chunk).await?;
+    if n == 0 {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{node} closed the connection during the handshake"),
+        )));
+    }
+    input.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
+/// Reads one SOCKS5 reply; bytes after it stay in `rest`.
+pub(crate) async fn read_reply(
+    stream: &mut Stream,
+    rest: &mut Vec<u8>,
+    node: &str,
+) -> Result<Reply, Error> {
+    loop {
+        match Reply::decode(rest) {
+            Ok(Decoded::Complete(reply, used)) => {
+                rest.drain(..used);
+                return Ok(reply);
+            }
+            Ok(Decoded::NeedMore(_)) => read_more(stream, rest, node).await?,
+            Err(source) => {
+                return Err(Error::Malformed {
+                    node: node.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+}
