@@ -201,3 +201,51 @@ async fn missing_files_are_named() {
     .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
 }
+
+#[tokio::test]
+async fn no_sni_for_ip_literals_and_no_alpn() {
+    let server = ServerTls::self_signed().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(server.config().clone());
+    let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let addr = tcp.local_addr().to_string();
+    for (name, expected_sni) in [("127.0.0.1", None), ("localhost", Some("localhost"))] {
+        let dialer = TcpDialer::default();
+        let client = async {
+            let s = dialer.dial(&addr).await.unwrap();
+            ClientTls::insecure().connect(s, name).await.unwrap()
+        };
+        let accept = async {
+            let (s, _) = tcp.accept_tcp().await.unwrap();
+            acceptor.accept(s).await.unwrap()
+        };
+        let (_c, s) = tokio::join!(client, accept);
+        let conn = s.get_ref().1;
+        assert_eq!(conn.server_name(), expected_sni, "{name}");
+        assert_eq!(conn.alpn_protocol(), None);
+    }
+}
+
+#[tokio::test]
+async fn silent_client_does_not_block_others() {
+    let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
+    // Connected but never starts the handshake.
+    let _silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
+    half_close(c, s).await;
+}
+
+#[tokio::test]
+async fn dropping_the_listener_closes_the_port() {
+    let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
+    drop(l);
+    // The accept task is aborted asynchronously; poll a bounded number of times.
+    for _ in 0..100 {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+    panic!("listener port still open after drop");
+}
