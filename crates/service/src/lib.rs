@@ -4,6 +4,7 @@
 mod auth;
 mod conn;
 mod error;
+pub mod forward;
 pub mod outbound;
 pub mod relay;
 pub mod service;

@@ -1,0 +1,40 @@
+//! Port forwarding, upstream GOST's `tcp`, `udp`, `rtcp` and `rudp` services, and the chain outbound that
+//! lets the SOCKS handlers dial through a proxy chain.
+//!
+//! | service | what it does |
+//! |---|---|
+//! | `tcp://:L/target` | [`TcpForwarder`]: each connection to local port L is relayed to `target`, directly or through the chain |
+//! | `udp://:L/target` | [`UdpForwarder`]: datagrams to local port L go to `target`; one association per client address |
+//! | `rtcp://:R/target` | [`RtcpForwarder`]: port R is opened on the chain's last node (MBIND); its connections are relayed to `target` from here |
+//! | `rudp://:R/target` | [`RudpForwarder`]: UDP port R is opened on the chain's last node (UDP-TUN bind mode) |
+//!
+//! Several comma-separated targets are picked round-robin (or by the forwarder's `selector`), skipping
+//! targets that just failed. [`ForwardService::from_config`] builds any of them from gost-config's model.
+
+mod build;
+mod outbound;
+mod rtcp;
+mod rudp;
+mod targets;
+mod tcp;
+mod udp;
+
+use std::time::Duration;
+
+pub use build::{BuildError, ForwardService, chain_outbound, is_forward_handler};
+pub use outbound::ChainOutbound;
+pub use rtcp::RtcpForwarder;
+pub use rudp::RudpForwarder;
+pub use targets::{Target, Targets};
+pub use tcp::TcpForwarder;
+pub use udp::{UdpForwardOptions, UdpForwarder};
+
+/// The delays between attempts to re-open a remote listener (rtcp/rudp): 1 s, 2 s, 4 s, then 5 s, as upstream.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(match attempt {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 5,
+    })
+}

@@ -1,0 +1,58 @@
+//! [`ChainOutbound`]: the SOCKS handlers' [`Outbound`] seam implemented with a gost-chain [`Router`], so
+//! `-L socks5://:1080 -F socks5://hop:1080` dials every CONNECT through the chain.
+
+use std::io;
+use std::net::SocketAddr;
+
+use gost_chain::Router;
+use gost_transport::{BoxFuture, Stream};
+use socks_wire::Address;
+use tokio::net::UdpSocket;
+
+use crate::outbound::{DialError, Direct, Outbound};
+
+/// Dials through a chain. Name resolution for UDP stays local, as upstream's client resolves UDP targets.
+#[derive(Debug, Clone)]
+pub struct ChainOutbound {
+    router: Router,
+    direct: Direct,
+}
+
+impl ChainOutbound {
+    /// An outbound using `router`.
+    pub fn new(router: Router) -> ChainOutbound {
+        ChainOutbound {
+            router,
+            direct: Direct::default(),
+        }
+    }
+}
+
+impl Outbound for ChainOutbound {
+    fn connect<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<Stream, DialError>> {
+        Box::pin(async move {
+            self.router
+                .dial(&target.to_string())
+                .await
+                .map_err(|e| DialError::from_io(e.into()))
+        })
+    }
+
+    fn resolve<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<SocketAddr, DialError>> {
+        self.direct.resolve(target)
+    }
+
+    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>> {
+        Box::pin(async move {
+            if self.router.chain().is_none() {
+                return self.direct.udp_socket().await;
+            }
+            // A plain socket would silently bypass the chain; refuse instead (the client gets 0x01).
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "UDP ASSOCIATE through a chain is not supported by this handler; \
+                 forward UDP with -L udp://:port/target -F ... instead",
+            ))
+        })
+    }
+}

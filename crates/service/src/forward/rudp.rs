@@ -1,0 +1,164 @@
+//! Remote UDP port forwarding (`rudp://:R/target`): UDP port R is opened on the chain's last node with
+//! UDP-TUN bind mode; datagrams from each remote peer are sent to `target` from a local socket of their own,
+//! and the target's replies go back to that peer. A peer idle for `ttl` is forgotten. When the tunnel
+//! drops, the port is re-opened with the same back-off as rtcp.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use gost_chain::addr::{resolve, unspecified_for};
+use gost_chain::{PacketConn, Router};
+use socks_wire::Address;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::{Targets, UdpForwardOptions, backoff};
+
+type Peers = Arc<Mutex<HashMap<Address, mpsc::Sender<Bytes>>>>;
+
+/// A remote UDP forwarding service.
+#[derive(Debug, Clone)]
+pub struct RudpForwarder {
+    laddr: String,
+    router: Router,
+    targets: Arc<Targets>,
+    opts: UdpForwardOptions,
+}
+
+impl RudpForwarder {
+    /// Opens UDP `laddr` on `router`'s last node and forwards to `targets` from this host.
+    pub fn new(
+        laddr: impl Into<String>,
+        router: Router,
+        targets: Targets,
+        opts: UdpForwardOptions,
+    ) -> RudpForwarder {
+        RudpForwarder {
+            laddr: laddr.into(),
+            router,
+            targets: Arc::new(targets),
+            opts,
+        }
+    }
+
+    /// Serves until `shutdown`, re-opening the remote port whenever the tunnel is lost.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            let served = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = self.serve_once(&shutdown) => r,
+            };
+            let delay = match served {
+                Ok(()) => {
+                    failures = 0;
+                    backoff(0)
+                }
+                Err(e) => {
+                    let d = backoff(failures);
+                    failures = failures.saturating_add(1);
+                    warn!(laddr = %self.laddr, error = %e, retry_in = ?d, "rudp: remote listener failed");
+                    d
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    async fn serve_once(&self, shutdown: &CancellationToken) -> Result<(), gost_chain::Error> {
+        let tun = Arc::new(self.router.udp_bind(&self.laddr).await?);
+        info!(laddr = %self.laddr, bound = ?tun.bound(), "rudp: listening on the remote side");
+        let peers: Peers = Arc::default();
+        let stop = shutdown.child_token();
+        let _stop_peers = stop.clone().drop_guard();
+        let mut buf = vec![0u8; self.opts.read_buffer_size.max(1)];
+        loop {
+            let (n, peer) = match tun.recv_from(&mut buf).await {
+                Ok(r) => r,
+                Err(e) => {
+                    info!(laddr = %self.laddr, error = %e, "rudp: tunnel closed");
+                    return Ok(());
+                }
+            };
+            let datagram = Bytes::copy_from_slice(&buf[..n]);
+            let tx = {
+                let mut map = peers.lock().unwrap_or_else(|e| e.into_inner());
+                map.entry(peer.clone())
+                    .or_insert_with(|| self.start_peer(peer, &tun, &peers, &stop))
+                    .clone()
+            };
+            if tx.try_send(datagram).is_err() {
+                debug!("rudp: peer queue full, datagram dropped");
+            }
+        }
+    }
+
+    fn start_peer(
+        &self,
+        peer: Address,
+        tun: &Arc<PacketConn>,
+        peers: &Peers,
+        stop: &CancellationToken,
+    ) -> mpsc::Sender<Bytes> {
+        let (tx, rx) = mpsc::channel(self.opts.read_queue_size.max(1));
+        let (this, tun, peers, stop) = (self.clone(), tun.clone(), peers.clone(), stop.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                r = this.relay_peer(&peer, &tun, rx) => if let Err(e) = r {
+                    warn!(%peer, error = %e, "rudp: peer session failed");
+                },
+                _ = stop.cancelled() => {}
+            }
+            peers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&peer);
+        });
+        tx
+    }
+
+    /// Sends the peer's datagrams to the target from a socket of its own and tunnels the replies back.
+    async fn relay_peer(
+        &self,
+        peer: &Address,
+        tun: &PacketConn,
+        mut rx: mpsc::Receiver<Bytes>,
+    ) -> Result<(), gost_chain::Error> {
+        let target = self.targets.pick();
+        let to = match resolve(target.addr()).await {
+            Ok(a) => a,
+            Err(e) => {
+                target.failed();
+                return Err(e);
+            }
+        };
+        let socket = UdpSocket::bind(unspecified_for(to.ip())).await?;
+        socket.connect(to).await?;
+        let mut buf = vec![0u8; self.opts.read_buffer_size.max(1)];
+        let idle = tokio::time::sleep(self.opts.ttl);
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                d = rx.recv() => {
+                    let Some(d) = d else { return Ok(()) };
+                    if let Err(e) = socket.send(&d).await {
+                        debug!(%to, error = %e, "rudp: target send failed");
+                    }
+                }
+                r = socket.recv(&mut buf) => match r {
+                    Ok(n) => tun.send_to(&buf[..n], peer).await?,
+                    Err(e) => debug!(%to, error = %e, "rudp: target receive failed"),
+                },
+                _ = &mut idle => return Ok(()),
+            }
+            idle.as_mut().reset(Instant::now() + self.opts.ttl);
+        }
+    }
+}

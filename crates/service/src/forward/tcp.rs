@@ -1,0 +1,56 @@
+//! Local TCP port forwarding (`tcp://:L/target`): each accepted connection is relayed to a target.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gost_chain::Router;
+use gost_transport::{BoxFuture, Stream};
+
+use super::Targets;
+use crate::outbound::DialError;
+use crate::relay::relay_streams;
+use crate::{Error, Handler, Report};
+
+/// Relays each connection to one of its targets, directly or through the router's chain.
+#[derive(Debug, Clone)]
+pub struct TcpForwarder {
+    router: Router,
+    targets: Arc<Targets>,
+}
+
+impl TcpForwarder {
+    /// A forwarder dialing `targets` through `router`.
+    pub fn new(router: Router, targets: Targets) -> TcpForwarder {
+        TcpForwarder {
+            router,
+            targets: Arc::new(targets),
+        }
+    }
+}
+
+impl Handler for TcpForwarder {
+    fn handle(&self, conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+        Box::pin(async move {
+            let target = self.targets.pick();
+            let mut report = Report {
+                target: Some(format!("forward {}", target.addr())),
+                ..Report::default()
+            };
+            let upstream = match self.router.dial(target.addr()).await {
+                Ok(s) => {
+                    target.succeeded();
+                    s
+                }
+                Err(e) => {
+                    target.failed();
+                    report.result = Err(Error::Dial(DialError::from_io(e.into())));
+                    return report;
+                }
+            };
+            let (transferred, result) = relay_streams(conn, upstream).await;
+            report.transferred = transferred;
+            report.result = result.map_err(Error::Io);
+            report
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! Local UDP port forwarding (`udp://:L/target`): datagrams arriving on port L are demultiplexed by client
+//! address; each client gets its own association (a local socket, or one UDP ASSOCIATE / UDP-TUN session on
+//! the chain's last node) and receives the target's replies from port L.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gost_chain::Router;
+use gost_chain::addr::resolve;
+use socks_wire::Address;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::{Target, Targets};
+
+/// The `udp` listener options (upstream `keepalive`, `ttl`, `readBufferSize`, `readQueueSize`).
+#[derive(Debug, Clone)]
+pub struct UdpForwardOptions {
+    /// Keep a client's session until it is idle for `ttl`; when false (upstream's default) the session ends
+    /// right after the first reply (one request, one response, DNS style).
+    pub keepalive: bool,
+    /// Idle time after which a session ends. Default 5 s.
+    pub ttl: Duration,
+    /// Largest datagram read; longer ones are truncated. Default 4096.
+    pub read_buffer_size: usize,
+    /// Datagrams queued per session before new ones are dropped. Default 128.
+    pub read_queue_size: usize,
+}
+
+impl Default for UdpForwardOptions {
+    fn default() -> Self {
+        UdpForwardOptions {
+            keepalive: false,
+            ttl: Duration::from_secs(5),
+            read_buffer_size: 4096,
+            read_queue_size: 128,
+        }
+    }
+}
+
+type Sessions = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+
+/// A bound UDP forwarding service.
+#[derive(Debug)]
+pub struct UdpForwarder {
+    socket: Arc<UdpSocket>,
+    router: Router,
+    targets: Arc<Targets>,
+    opts: UdpForwardOptions,
+}
+
+impl UdpForwarder {
+    /// Binds `addr` (`:port` = all interfaces) and forwards to `targets` through `router`.
+    pub async fn bind(
+        addr: &str,
+        router: Router,
+        targets: Targets,
+        opts: UdpForwardOptions,
+    ) -> std::io::Result<UdpForwarder> {
+        let socket = super::build::bind_udp(addr).await?;
+        Ok(UdpForwarder {
+            socket: Arc::new(socket),
+            router,
+            targets: Arc::new(targets),
+            opts,
+        })
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.socket
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+
+    /// Forwards until `shutdown`, then ends every session.
+    pub async fn run(self, shutdown: CancellationToken) {
+        info!(addr = %self.local_addr(), "udp forwarding");
+        let sessions: Sessions = Arc::default();
+        let mut buf = vec![0u8; self.opts.read_buffer_size.max(1)];
+        loop {
+            let (n, client) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = self.socket.recv_from(&mut buf) => match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // ICMP errors of earlier sends surface here; the socket keeps working.
+                        debug!(error = %e, "udp forward receive");
+                        continue;
+                    }
+                },
+            };
+            let datagram = Bytes::copy_from_slice(&buf[..n]);
+            let tx = {
+                let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
+                map.entry(client)
+                    .or_insert_with(|| self.start_session(client, &sessions, &shutdown))
+                    .clone()
+            };
+            if tx.try_send(datagram).is_err() {
+                debug!(%client, "udp forward queue full, datagram dropped");
+            }
+        }
+    }
+
+    fn start_session(
+        &self,
+        client: SocketAddr,
+        sessions: &Sessions,
+        shutdown: &CancellationToken,
+    ) -> mpsc::Sender<Bytes> {
+        let (tx, rx) = mpsc::channel(self.opts.read_queue_size.max(1));
+        let session = Session {
+            client,
+            socket: self.socket.clone(),
+            router: self.router.clone(),
+            targets: self.targets.clone(),
+            opts: self.opts.clone(),
+        };
+        let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                r = session.run(rx) => if let Err(e) = r {
+                    warn!(%client, error = %e, "udp forward session failed");
+                },
+                _ = shutdown.cancelled() => {}
+            }
+            sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&client);
+        });
+        tx
+    }
+}
+
+/// One client's association.
+struct Session {
+    client: SocketAddr,
+    socket: Arc<UdpSocket>,
+    router: Router,
+    targets: Arc<Targets>,
+    opts: UdpForwardOptions,
+}
+
+impl Session {
+    async fn run(self, mut rx: mpsc::Receiver<Bytes>) -> Result<(), gost_chain::Error> {
+        let target: &Target = self.targets.pick();
+        let conn = match self.open(target.addr()).await {
+            Ok(c) => {
+                target.succeeded();
+                c
+            }
+            Err(e) => {
+                target.failed();
+                return Err(e);
+            }
+        };
+        let (conn, to) = conn;
+        let mut buf = vec![0u8; self.opts.read_buffer_size.max(1)];
+        let idle = tokio::time::sleep(self.opts.ttl);
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                d = rx.recv() => {
+                    let Some(d) = d else { return Ok(()) };
+                    conn.send_to(&d, &to).await?;
+                }
+                r = conn.recv_from(&mut buf) => {
+                    let (n, _from) = r?;
+                    if let Err(e) = self.socket.send_to(&buf[..n], self.client).await {
+                        debug!(client = %self.client, error = %e, "udp forward reply not delivered");
+                    }
+                    if !self.opts.keepalive {
+                        return Ok(());
+                    }
+                }
+                _ = &mut idle => {
+                    debug!(client = %self.client, "udp forward session idle");
+                    return Ok(());
+                }
+            }
+            idle.as_mut().reset(Instant::now() + self.opts.ttl);
+        }
+    }
+
+    /// The association and the target address datagrams are sent to (resolved here, as upstream does).
+    async fn open(
+        &self,
+        target: &str,
+    ) -> Result<(gost_chain::PacketConn, Address), gost_chain::Error> {
+        let to = Address::Ip(resolve(target).await?);
+        let conn = self.router.udp().await?;
+        Ok((conn, to))
+    }
+}

@@ -1,0 +1,218 @@
+//! Fixtures of the forwarding tests: our SOCKS5 server on any transport, forwarding services built from
+//! command-line URLs exactly as the `gost` binary builds them, echo servers and a streaming checksum.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use gost_service::forward::ForwardService;
+use gost_service::{Service, ServiceOptions, Socks5Handler, Socks5Options};
+use gost_transport::tcp::{TcpListener, TcpOptions};
+use gost_transport::tls::{ServerTls, TlsListener};
+use gost_transport::ws::{WsListener, WsOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+/// Cancels what it guards when dropped (services, forwarders).
+pub struct Running {
+    pub addr: SocketAddr,
+    token: CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// The transport a test SOCKS5 server listens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Tls,
+    Ws,
+    Wss,
+}
+
+impl Transport {
+    /// The `-F` scheme reaching a server of this transport.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Transport::Tcp => "socks5",
+            Transport::Tls => "socks5+tls",
+            Transport::Ws => "socks5+ws",
+            Transport::Wss => "socks5+wss",
+        }
+    }
+}
+
+/// Our SOCKS5 server on 127.0.0.1:0 with `opts`, listening with `transport`.
+pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
+    let addr = "127.0.0.1:0";
+    let tcp = TcpOptions::default();
+    let handler = Socks5Handler::new(opts);
+    let svc_opts = ServiceOptions {
+        drain_timeout: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let svc = match transport {
+        Transport::Tcp => Service::new(
+            TcpListener::bind(addr, tcp).await.unwrap(),
+            handler,
+            svc_opts,
+        ),
+        Transport::Tls => {
+            let tls = ServerTls::self_signed().unwrap();
+            Service::new(
+                TlsListener::bind(addr, tcp, tls).await.unwrap(),
+                handler,
+                svc_opts,
+            )
+        }
+        Transport::Ws | Transport::Wss => {
+            let tls = (transport == Transport::Wss).then(|| ServerTls::self_signed().unwrap());
+            let l = WsListener::bind(addr, tcp, WsOptions::default(), tls)
+                .await
+                .unwrap();
+            Service::new(l, handler, svc_opts)
+        }
+    };
+    let addr = svc.local_addr();
+    let token = CancellationToken::new();
+    tokio::spawn(svc.run(token.clone()));
+    Running { addr, token }
+}
+
+/// Starts the forwarding service described by `-L service` and `-F` `nodes`, as the binary would.
+pub async fn forward(service: &str, nodes: &[String]) -> Running {
+    let (config, _) = gost_config::from_cli(&[service], nodes).unwrap();
+    let svc = ForwardService::from_config(&config, &config.services[0])
+        .await
+        .unwrap();
+    let addr = svc
+        .local_addr()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let token = CancellationToken::new();
+    tokio::spawn(svc.run(token.clone()));
+    Running { addr, token }
+}
+
+/// A TCP server echoing every connection until EOF.
+pub async fn echo_server() -> SocketAddr {
+    counting_echo_server().await.0
+}
+
+/// An echo server and the number of connections it accepted so far.
+pub async fn counting_echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = count.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.into_split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// A UDP server echoing every datagram to its sender.
+pub async fn udp_echo() -> SocketAddr {
+    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = s.recv_from(&mut buf).await {
+            let _ = s.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
+}
+
+/// FNV-1a over a byte stream, updated chunk by chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checksum(u64);
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Checksum {
+    pub fn update(&mut self, data: &[u8]) {
+        for &b in data {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Deterministic test data: byte `i` of the stream is a function of `i` and `seed`.
+pub fn pattern(offset: usize, len: usize, seed: u8) -> Vec<u8> {
+    (offset..offset + len)
+        .map(|i| {
+            (i as u8)
+                .wrapping_mul(31)
+                .wrapping_add((i >> 8) as u8 ^ seed)
+        })
+        .collect()
+}
+
+/// Sends `total` bytes through `addr` (an echo behind it) and checks what comes back, byte for byte,
+/// by checksum.
+pub async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
+    let s = TcpStream::connect(addr).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let mut sum = Checksum::default();
+        let mut off = 0;
+        while off < total {
+            let chunk = pattern(off, (total - off).min(64 * 1024), seed);
+            sum.update(&chunk);
+            w.write_all(&chunk).await.unwrap();
+            off += chunk.len();
+        }
+        w.shutdown().await.unwrap();
+        sum
+    });
+    let mut sum = Checksum::default();
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(20), r.read(&mut buf))
+            .await
+            .expect("echo stalled")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        sum.update(&buf[..n]);
+        got += n;
+    }
+    assert_eq!(got, total, "bytes echoed");
+    assert_eq!(sum, writer.await.unwrap(), "checksum of the echoed stream");
+}
+
+/// Whether `program` can run; when it cannot: panics under CI, else prints a skip notice and returns false.
+pub fn have(program: &str, probe: &[&str]) -> bool {
+    let ok = std::process::Command::new(program)
+        .args(probe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("{program} is required by this test (install it; .ci/run does)");
+        }
+        eprintln!("SKIPPED: {program} is not installed; this test needs it (CI fails instead)");
+    }
+    ok
+}
