@@ -395,3 +395,23 @@ fn errors_are_one_line() {
         assert!(!err.contains('\n'), "{err}");
     }
 }
+
+#[test]
+fn socks4_passwords_are_flagged() {
+    let (config, _) = from_cli(
+        &["socks4://alice:secret@:1080"],
+        &["socks4://bob:pw@h:1080"],
+    )
+    .unwrap();
+    let warnings = validate(&config).unwrap();
+    let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|w| w.contains("handler.auth") && w.contains("can never authenticate")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|w| w.contains("connector.auth.password")),
+        "{text:?}"
+    );
+}

@@ -146,6 +146,17 @@ fn check_service(
             check_tls_files(s, key, tls, true)?;
         }
     }
+    if matches!(handler, "socks4" | "socks4a")
+        && config
+            .handler_credentials(svc)
+            .iter()
+            .any(|a| !a.password.is_empty())
+    {
+        warnings.push(Warning::new(
+            format!("{s}: handler.auth"),
+            "SOCKS4 clients send only a user id: users with a password can never authenticate",
+        ));
+    }
     components::check_handler_metadata(s, handler, &svc.handler.metadata, warnings)?;
     components::check_listener_metadata(s, listener, &svc.listener.metadata, warnings)
 }
@@ -448,6 +459,12 @@ fn check_node(
     }
     if let Some(auth) = &node.connector.auth {
         check_auth(s, "connector.auth", auth)?;
+        if matches!(connector, "socks4" | "socks4a") && !auth.password.is_empty() {
+            warnings.push(Warning::new(
+                format!("{s}: connector.auth.password"),
+                "not sent: SOCKS4 carries only the user id",
+            ));
+        }
     }
     for (key, tls) in [
         ("connector.tls", &node.connector.tls),
