@@ -88,7 +88,7 @@ pub(super) async fn serve(
 }
 
 /// Binds exactly `addr` (no SO_REUSEADDR, so a port in use fails as upstream's "strict" bind does).
-fn bind_strict(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(super) fn bind_strict(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,

@@ -7,6 +7,7 @@
 
 mod bind;
 mod connect;
+mod mbind;
 mod peers;
 mod udp;
 mod udp_tun;
@@ -56,6 +57,10 @@ pub struct Socks5Options {
     /// Most distinct targets one UDP association may talk to; the least recently used is forgotten
     /// beyond it. Default 256.
     pub udp_max_targets: usize,
+    /// MBIND without the per-stream reply, for GOST v2 clients (`comp`). Default off.
+    pub comp: bool,
+    /// smux settings for MBIND (`mux.*`). Default upstream's (version 1, keepalive 10 s / 30 s).
+    pub mux: gost_smux::Config,
 }
 
 impl Default for Socks5Options {
@@ -71,6 +76,8 @@ impl Default for Socks5Options {
             bind_accept_timeout: Duration::from_secs(120),
             udp_idle_timeout: Duration::from_secs(300),
             udp_max_targets: 256,
+            comp: false,
+            mux: gost_smux::Config::default(),
         }
     }
 }
@@ -185,6 +192,7 @@ impl Socks5Handler {
             Command::Connect => connect::serve(self, conn, &addr, early, report).await,
             Command::Bind if o.bind => bind::serve(self, conn, &addr, early, report).await,
             Command::UdpAssociate if o.udp => udp::serve(self, conn, client, &addr, report).await,
+            Command::MuxBind if o.bind => mbind::serve(self, conn, &addr, early, report).await,
             Command::UdpTun if addr.port() == 0 && o.udp => {
                 udp_tun::serve(self, conn, None, early, report).await
             }

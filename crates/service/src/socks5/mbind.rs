@@ -1,0 +1,112 @@
+//! MBIND (GOST 0xF2): a BIND whose control connection becomes an smux session, one stream per peer.
+//!
+//! As upstream (`handler/socks/v5/mbind.go`): listen on DST, reply with the announced address, then act as
+//! the smux *client* on the same connection (inside TLS when negotiated). Each accepted peer gets a new
+//! stream whose first write, and therefore its own PSH frame, is a complete SOCKS5 reply naming the peer
+//! (`05 00 00 ATYP addr port`), unless `comp` (GOST v2 clients) is set; then the stream and the peer are
+//! relayed. Streams the remote side opens are closed at once. The listener lives as long as the session.
+
+use std::net::SocketAddr;
+
+use gost_smux::Session;
+use gost_transport::Stream;
+use socks_wire::{Address, ReplyCode};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tracing::debug;
+
+use super::bind::{bind_strict, listen_addr};
+use super::{Socks5Handler, reply};
+use crate::conn::unread;
+use crate::relay::{Transferred, relay};
+use crate::{Error, Report};
+
+pub(super) async fn serve(
+    h: &Socks5Handler,
+    mut conn: Stream,
+    addr: &Address,
+    early: Vec<u8>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let listener = match listen_addr(addr).await.and_then(bind_strict) {
+        Ok(l) => l,
+        Err(e) => {
+            reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+            return Err(e.into());
+        }
+    };
+    let bound = listener.local_addr()?;
+    let announced = h.announce(&conn, bound, false);
+    reply(&mut conn, ReplyCode::Succeeded, &announced).await?;
+    report.target = Some(format!("mbind {bound}"));
+    // Bytes that came with the request are the start of the client's smux frames.
+    let session = Session::client(unread(early, conn), h.opts.mux.clone())
+        .map_err(|e| Error::Mux(e.to_string()))?;
+    let mut peers: JoinSet<Transferred> = JoinSet::new();
+    let mut total = Transferred::default();
+    let reason = loop {
+        tokio::select! {
+            reason = session.closed() => break reason,
+            // The rtcp client never opens streams; close any it does.
+            Some(stream) = session.accept_stream() => drop(stream),
+            Some(done) = peers.join_next(), if !peers.is_empty() => {
+                if let Ok(t) = done {
+                    total.a_to_b += t.a_to_b;
+                    total.b_to_a += t.b_to_a;
+                }
+            }
+            accepted = listener.accept() => {
+                let (peer, from) = match accepted {
+                    Ok(p) => p,
+                    Err(e) => {
+                        debug!(error = %e, "mbind accept failed");
+                        continue;
+                    }
+                };
+                let session = session.clone();
+                let comp = h.opts.comp;
+                peers.spawn(async move { serve_peer(&session, peer, from, comp).await });
+            }
+        }
+    };
+    drop(listener);
+    debug!(%reason, "mbind session ended");
+    while let Some(done) = peers.join_next().await {
+        if let Ok(t) = done {
+            total.a_to_b += t.a_to_b;
+            total.b_to_a += t.b_to_a;
+        }
+    }
+    // Report client ← peer bytes as "to client" and client → peer as "from client", like CONNECT.
+    report.transferred = Transferred {
+        a_to_b: total.b_to_a,
+        b_to_a: total.a_to_b,
+    };
+    Ok(())
+}
+
+/// Announces one peer on a new stream and relays between them.
+async fn serve_peer(
+    session: &Session,
+    mut peer: TcpStream,
+    from: SocketAddr,
+    comp: bool,
+) -> Transferred {
+    let Ok(mut stream) = session.open_stream().await else {
+        return Transferred::default();
+    };
+    if !comp {
+        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+        if reply(&mut stream, ReplyCode::Succeeded, &Address::from(from))
+            .await
+            .is_err()
+        {
+            return Transferred::default();
+        }
+    }
+    let (t, result) = relay(&mut peer, &mut stream).await;
+    if let Err(e) = result {
+        debug!(peer = %from, error = %e, "mbind stream ended with an error");
+    }
+    t
+}
