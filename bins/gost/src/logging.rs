@@ -3,6 +3,7 @@
 //! (default), stdout, nowhere (`none`) or an appended file (`log.output`).
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use anyhow::Context;
@@ -28,21 +29,28 @@ pub fn init(args: &Args, log: Option<&LogConfig>) -> anyhow::Result<()> {
             .and_then(|l| l.format.as_deref())
             .is_some_and(|f| f.eq_ignore_ascii_case("json")),
     };
-    let writer = match log.and_then(|l| l.output.as_deref()).unwrap_or("stderr") {
-        "stderr" => BoxMakeWriter::new(std::io::stderr),
-        "stdout" => BoxMakeWriter::new(std::io::stdout),
-        "none" => BoxMakeWriter::new(std::io::sink),
+    let (writer, ansi) = match log.and_then(|l| l.output.as_deref()).unwrap_or("stderr") {
+        "stderr" => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+        "stdout" => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
+        "none" => (BoxMakeWriter::new(std::io::sink), false),
         path => {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("log.output `{path}`: cannot open the log file"))?;
-            BoxMakeWriter::new(Mutex::new(file))
+            (BoxMakeWriter::new(Mutex::new(file)), false)
         }
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(ansi)
         .with_writer(writer);
     if json {
         builder.json().init()
