@@ -229,3 +229,21 @@ pub fn check_client(script: &Script<'_>) {
     let whole = run(&[]);
     assert_eq!(split, whole, "client outcome depends on read sizes");
 }
+
+/// Prints `config` as YAML and as JSON, reads both back and checks nothing changed, then runs
+/// validation (which may reject the config, but must not panic).
+pub fn check_config_round_trip(config: &gost_config::Config) {
+    let yaml = config.to_yaml();
+    match gost_config::from_yaml_str(&yaml) {
+        Ok((again, _)) => assert_eq!(&again, config, "YAML round trip of\n{yaml}"),
+        Err(e) => panic!("printed YAML does not load: {e}\n{yaml}"),
+    }
+    let json = config.to_json();
+    match gost_config::from_json_str(&json) {
+        Ok((again, _)) => assert_eq!(&again, config, "JSON round trip of\n{json}"),
+        Err(e) => panic!("printed JSON does not load: {e}\n{json}"),
+    }
+    if let Err(e) = gost_config::validate(config) {
+        assert!(!e.to_string().is_empty());
+    }
+}

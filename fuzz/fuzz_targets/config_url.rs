@@ -1,0 +1,26 @@
+//! Fuzzes the `-L`/`-F` command-line grammar: any argument list either parses or is a clear error,
+//! and a parsed config survives printing as YAML and JSON and reading back unchanged, then
+//! validates without panicking.
+//!
+//! Input: lines of text; a line starting with `F` is a `-F` node (the rest of the line), any other
+//! line a `-L` service.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (mut services, mut nodes) = (Vec::new(), Vec::new());
+    for line in text.lines().take(8) {
+        match line.strip_prefix('F') {
+            Some(node) => nodes.push(node),
+            None => services.push(line),
+        }
+    }
+    match gost_config::from_cli(&services, &nodes) {
+        Ok((config, _warnings)) => gost_fuzz::check_config_round_trip(&config),
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+});
