@@ -47,9 +47,14 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Plays the server side of `steps` on the first accepted connection, asserting each client message.
+/// Plays the server side of `steps` on the first accepted connection, asserting each client message and
+/// that the client sends nothing more while it waits for the next server message: upstream's server drops
+/// bytes that arrive in the same read as a request, so a client must never pipeline past a reply.
 async fn play(listener: TcpListener, steps: Vec<Step>) -> TcpStream {
     let (mut s, _) = listener.accept().await.unwrap();
+    let replies_follow: Vec<bool> = (0..steps.len())
+        .map(|i| steps.get(i + 1).is_some_and(|(c2s, _)| !c2s))
+        .collect();
     for (i, (c2s, bytes)) in steps.into_iter().enumerate() {
         if c2s {
             let mut got = vec![0u8; bytes.len()];
@@ -57,11 +62,28 @@ async fn play(listener: TcpListener, steps: Vec<Step>) -> TcpStream {
                 panic!("step {i}: expected {} from the client: {e}", hex(&bytes))
             });
             assert_eq!(hex(&got), hex(&bytes), "client bytes of step {i}");
+            if replies_follow[i] {
+                assert_quiet(&s, i).await;
+            }
         } else {
             s.write_all(&bytes).await.unwrap();
         }
     }
     s
+}
+
+/// Fails when the client sent more bytes after step `i` (given loopback a moment to deliver them).
+async fn assert_quiet(s: &TcpStream, i: usize) {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut probe = [0u8; 64];
+    match s.try_read(&mut probe) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok(n) => panic!(
+            "step {i}: the client sent {} before the server's reply (pipelining)",
+            hex(&probe[..n])
+        ),
+        Err(e) => panic!("step {i}: {e}"),
+    }
 }
 
 async fn scripted(steps: Vec<Step>) -> (Stream, String, tokio::task::JoinHandle<TcpStream>) {
@@ -172,6 +194,28 @@ async fn udp_tun_frames_match() {
     let mut buf = [0u8; 64];
     let (n, from) = conn.recv_from(&mut buf).await.unwrap();
     assert_eq!((&buf[..n], from), (&b"ping!"[..], target));
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn udp_tun_bind_mode_serves_the_remote_peer_as_upstreams_rudp() {
+    let (s, addr, server) = scripted(script("socks5_udp_bind_rudp", 1)).await;
+    let conn = socks5(true, None)
+        .udp_bind(s, &addr, "127.0.0.1:32323")
+        .await
+        .unwrap();
+    assert_eq!(conn.bound().unwrap().to_string(), "127.0.0.1:32323");
+    let peer: Address = "127.0.0.1:49344".parse().unwrap();
+    let mut buf = [0u8; 2048];
+    for len in [5, 100, 1400] {
+        let (n, from) = conn.recv_from(&mut buf).await.unwrap();
+        assert_eq!(
+            (n, &from),
+            (len, &peer),
+            "the peer's datagram, framed with its address"
+        );
+        conn.send_to(&buf[..n].to_vec(), &peer).await.unwrap();
+    }
     server.await.unwrap();
 }
 
