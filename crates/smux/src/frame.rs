@@ -117,12 +117,25 @@ impl Header {
         }))
     }
 
+    /// The 8 header bytes.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let len = self.length.to_le_bytes();
+        let id = self.stream_id.to_le_bytes();
+        [
+            self.version,
+            self.cmd as u8,
+            len[0],
+            len[1],
+            id[0],
+            id[1],
+            id[2],
+            id[3],
+        ]
+    }
+
     /// Writes the 8 header bytes into `dst`.
     pub fn encode(&self, dst: &mut impl BufMut) {
-        dst.put_u8(self.version);
-        dst.put_u8(self.cmd as u8);
-        dst.put_u16_le(self.length);
-        dst.put_u32_le(self.stream_id);
+        dst.put_slice(&self.to_bytes());
     }
 
     /// Total length of the frame this header starts: header plus payload.
