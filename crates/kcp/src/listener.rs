@@ -50,7 +50,9 @@ pub(crate) fn tune_socket(socket: &UdpSocket, sockbuf: usize, dscp: Option<u8>) 
     }
 }
 
-type Sessions = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+/// Live sessions by peer address: a serial number (so a session's exit cannot unregister a later
+/// one from the same address) and the sender feeding its driver.
+type Sessions = Arc<Mutex<HashMap<SocketAddr, (u64, mpsc::Sender<Vec<u8>>)>>>;
 
 /// A KCP server socket yielding one [`KcpStream`] per client session.
 #[derive(Debug)]
@@ -112,8 +114,12 @@ impl KcpListener {
 
 impl Drop for KcpListener {
     fn drop(&mut self) {
-        // Dropping the demultiplexer drops every session's inbound channel; their drivers then end.
+        // Stop demultiplexing and drop every session's inbound sender: each driver sees its channel
+        // close and ends the session (the socket is closed once the last driver is gone).
         self.task.abort();
+        if let Ok(mut m) = self.sessions.lock() {
+            m.clear();
+        }
     }
 }
 
@@ -126,6 +132,7 @@ async fn demux(
     local: SocketAddr,
 ) {
     let mut buf = vec![0u8; 2048];
+    let mut serial = 0u64;
     loop {
         let (n, from) = match socket.recv_from(&mut buf).await {
             Ok(r) => r,
@@ -133,7 +140,10 @@ async fn demux(
             Err(_) => continue,
         };
         let datagram = buf[..n].to_vec();
-        let known = sessions.lock().ok().and_then(|m| m.get(&from).cloned());
+        let known = sessions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&from).map(|(_, tx)| tx.clone()));
         if let Some(tx) = known {
             // Full queue: drop, like a congested network; KCP retransmits.
             let _ = tx.try_send(datagram);
@@ -150,9 +160,13 @@ async fn demux(
             continue;
         };
         let (tx, rx) = mpsc::channel(limits.session_queue.max(1));
+        serial += 1;
+        let id = serial;
         let registry = sessions.clone();
         let on_exit: Box<dyn FnOnce() + Send> = Box::new(move || {
-            if let Ok(mut m) = registry.lock() {
+            if let Ok(mut m) = registry.lock()
+                && m.get(&from).is_some_and(|(i, _)| *i == id)
+            {
                 m.remove(&from);
             }
         });
@@ -169,7 +183,7 @@ async fn demux(
         };
         let _ = tx.try_send(datagram);
         if let Ok(mut m) = sessions.lock() {
-            m.insert(from, tx);
+            m.insert(from, (id, tx));
         }
         // A full backlog drops the session; the client's retransmissions will try again.
         if accept.try_send(stream).is_err() && accept.is_closed() {

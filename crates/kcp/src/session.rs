@@ -230,15 +230,10 @@ async fn drive(
             got = recv(&mut inbound, &mut buf) => match got {
                 Some(Received::Owned(mut d)) => shared.input(&mut d),
                 Some(Received::InBuf(n)) => shared.input(&mut buf[..n]),
+                // The listener is gone: end the session.
+                Some(Received::Gone) => shared.close(),
                 None => {}
-                // A closed channel means the listener is gone: end the session.
             },
-        }
-        if let Inbound::Channel(rx) = &inbound
-            && rx.is_closed()
-            && rx.is_empty()
-        {
-            shared.close();
         }
     }
     if let Some(f) = on_exit {
@@ -249,6 +244,8 @@ async fn drive(
 enum Received {
     Owned(Vec<u8>),
     InBuf(usize),
+    /// The listener dropped the session's channel.
+    Gone,
 }
 
 async fn recv(inbound: &mut Inbound, buf: &mut [u8]) -> Option<Received> {
@@ -261,10 +258,7 @@ async fn recv(inbound: &mut Inbound, buf: &mut [u8]) -> Option<Received> {
                 None
             }
         },
-        Inbound::Channel(rx) => match rx.recv().await {
-            Some(d) => Some(Received::Owned(d)),
-            None => std::future::pending().await,
-        },
+        Inbound::Channel(rx) => Some(rx.recv().await.map_or(Received::Gone, Received::Owned)),
     }
 }
 

@@ -11,6 +11,7 @@
 //! * [`tls`]: [`tls::TlsListener`], [`tls::TlsDialer`], and [`tls::ServerTls`] / [`tls::ClientTls`], which
 //!   run a TLS handshake over *any* [`Stream`] (SOCKS5 methods 0x80/0x82 negotiate TLS in-band).
 //! * [`ws`]: [`ws::WsListener`], [`ws::WsDialer`] for `ws` and `wss`, wire-compatible with upstream GOST.
+//! * [`kcp`]: [`kcp::KcpListener`], [`kcp::KcpDialer`]: smux streams over kcp-go compatible KCP sessions.
 //!
 //! ```no_run
 //! use gost_transport::{tcp::{TcpDialer, TcpListener, TcpOptions}, Dialer, Listener};
@@ -29,6 +30,7 @@
 
 mod addr;
 mod error;
+pub mod kcp;
 mod layered;
 mod stream;
 pub mod tcp;
