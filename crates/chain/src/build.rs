@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gost_config::options::{
-    Socks4ConnectorOptions, Socks5ConnectorOptions, TlsDialerOptions, WsDialerOptions,
+    KcpOptions, Socks4ConnectorOptions, Socks5ConnectorOptions, TlsDialerOptions, WsDialerOptions,
 };
 use gost_config::{ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, TlsConfig};
 use gost_transport::Dialer;
+use gost_transport::kcp::{KcpConfig, KcpDialer};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, TlsClientOptions, TlsDialer};
 use gost_transport::ws::{WsDialer, WsOptions};
@@ -82,7 +83,7 @@ pub fn connector_from_config(cfg: &ConnectorConfig) -> Result<Connector, Error> 
     }
 }
 
-/// A dialer from its configuration (`tcp`, `tls`, `ws`, `wss`).
+/// A dialer from its configuration (`tcp`, `tls`, `ws`, `wss`, `kcp`).
 pub fn dialer_from_config(cfg: &DialerConfig) -> Result<Arc<dyn Dialer>, Error> {
     let bad_md = |e: gost_config::MetadataError| Error::Config(e.to_string());
     let tcp = TcpDialer::new(TcpOptions::default());
@@ -110,10 +111,59 @@ pub fn dialer_from_config(cfg: &DialerConfig) -> Result<Arc<dyn Dialer>, Error> 
             };
             Ok(Arc::new(WsDialer::new(tcp, ws, tls)))
         }
+        "kcp" => {
+            let opts = KcpOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
+            Ok(Arc::new(KcpDialer::new(kcp_config(&opts)?)?))
+        }
         other => Err(Error::Config(format!(
-            "dialer {other:?} is not supported (tcp, tls, ws, wss)"
+            "dialer {other:?} is not supported (tcp, tls, ws, wss, kcp)"
         ))),
     }
+}
+
+/// The KCP settings of a `kcp` listener or dialer from its parsed metadata (upstream's effective
+/// values, see [`KcpOptions::from_metadata`]); out-of-range numbers and `kcp.tcp` are refused with
+/// the option's name.
+pub fn kcp_config(opts: &KcpOptions) -> Result<KcpConfig, Error> {
+    let mut c = KcpConfig {
+        key: opts.key.clone(),
+        crypt: opts.crypt.clone(),
+        mode: opts.mode.clone(),
+        ..KcpConfig::default()
+    };
+    let numbers = [
+        ("mtu", opts.mtu),
+        ("sndwnd", opts.snd_wnd),
+        ("rcvwnd", opts.rcv_wnd),
+        ("datashard", opts.data_shard),
+        ("parityshard", opts.parity_shard),
+        ("dscp", opts.dscp),
+        ("nodelay", opts.no_delay),
+        ("interval", opts.interval),
+        ("resend", opts.resend),
+        ("nc", opts.no_congestion),
+        ("sockbuf", opts.sock_buf),
+        ("smuxver", opts.smux_ver),
+        ("smuxbuf", opts.smux_buf),
+        ("streambuf", opts.stream_buf),
+        ("keepalive", opts.keepalive),
+    ];
+    let flags = [
+        ("nocomp", opts.no_comp),
+        ("acknodelay", opts.ack_nodelay),
+        ("tcp", opts.tcp),
+    ];
+    let set = |c: &mut KcpConfig, name: &str, value: String| {
+        c.set(name, &value)
+            .map_err(|e| Error::Config(format!("kcp: {e}")))
+    };
+    for (name, value) in numbers {
+        set(&mut c, name, value.to_string())?;
+    }
+    for (name, value) in flags {
+        set(&mut c, name, value.to_string())?;
+    }
+    Ok(c)
 }
 
 /// The TLS client of a connector or dialer: upstream verifies nothing unless `secure` or a CA is set.
