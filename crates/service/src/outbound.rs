@@ -31,6 +31,9 @@ pub enum DialError {
     /// Policy forbids the connection (bypass rule, or the OS refused it, e.g. a broadcast address).
     #[error("not allowed: {0}")]
     NotAllowed(#[source] io::Error),
+    /// A [`crate::Routing`] refused the request before any dial; the client gets this reply code.
+    #[error("refused by routing policy (reply {0:?})")]
+    Policy(ReplyCode),
     /// Any other failure.
     #[error("{0}")]
     Other(#[source] io::Error),
@@ -67,6 +70,7 @@ impl DialError {
             DialError::NetworkUnreachable(_) => ReplyCode::NetworkUnreachable,
             DialError::TimedOut(_) => ReplyCode::TtlExpired,
             DialError::NotAllowed(_) => ReplyCode::NotAllowed,
+            DialError::Policy(code) => *code,
             DialError::Other(_) => ReplyCode::GeneralFailure,
         }
     }
@@ -87,6 +91,20 @@ pub trait Outbound: Send + Sync + 'static {
 
     /// An unconnected UDP socket from which datagrams to any target can be sent.
     fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>>;
+}
+
+impl<T: Outbound + ?Sized> Outbound for std::sync::Arc<T> {
+    fn connect<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<Stream, DialError>> {
+        (**self).connect(target)
+    }
+
+    fn resolve<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<SocketAddr, DialError>> {
+        (**self).resolve(target)
+    }
+
+    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>> {
+        (**self).udp_socket()
+    }
 }
 
 /// Dials from this host: TCP with Happy Eyeballs and a connect timeout, UDP from a dual-stack socket.

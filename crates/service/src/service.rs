@@ -1,9 +1,10 @@
 //! The service runner: one listener, one handler, and the accept loop between them.
 //!
 //! The loop bounds the number of live connections, backs off instead of spinning when the process runs out
-//! of file descriptors, logs accept errors at a limited rate, writes one `info` line per finished connection
-//! (client, target, bytes each way, duration, outcome), and shuts down gracefully: on the shutdown signal it
-//! stops accepting, lets live connections finish up to a drain deadline, then cuts the rest.
+//! of file descriptors, logs accept errors at a limited rate, reports each connection to the service's
+//! [`Observer`] and writes its structured log events (see [`crate::observe`]), and shuts down gracefully: on
+//! the shutdown signal it stops accepting, lets live connections finish up to a drain deadline, then cuts
+//! the rest.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Error;
+use crate::observe::{self, Closed, Conn, NoObserver, Observer, Outcome};
 use crate::relay::Transferred;
 
 /// Serves one accepted connection from start to finish.
@@ -25,6 +27,12 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// The handler bounds its own handshake with a timeout; the runner only bounds the drain at shutdown.
     fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report>;
+
+    /// Like [`Handler::handle`], with the connection's context for reporting events (authentication,
+    /// target) to the service's observer. The runner calls this one; the default ignores the context.
+    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
+        self.handle(conn, ctx.client())
+    }
 }
 
 /// What a handler did with one connection: the input of the per-connection log line.
@@ -75,6 +83,7 @@ pub struct Service {
     listener: Box<dyn Listener>,
     handler: Arc<dyn Handler>,
     opts: ServiceOptions,
+    observer: Arc<dyn Observer>,
 }
 
 impl fmt::Debug for Service {
@@ -101,7 +110,35 @@ impl Service {
             listener: Box::new(listener),
             handler: Arc::new(handler),
             opts,
+            observer: Arc::new(NoObserver),
         }
+    }
+
+    /// Like [`Service::new`] with an already boxed listener and shared handler (listeners built from
+    /// configuration come boxed).
+    pub fn from_parts(
+        listener: Box<dyn Listener>,
+        handler: Arc<dyn Handler>,
+        opts: ServiceOptions,
+    ) -> Self {
+        Service {
+            listener,
+            handler,
+            opts,
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    /// Reports every connection of this service to `observer` (e.g. [`crate::metrics::Metrics`]).
+    /// Combine several with [`crate::observe::Observers`].
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The service's name (from [`ServiceOptions::name`]).
+    pub fn name(&self) -> &str {
+        &self.opts.name
     }
 
     /// The address the listener is bound to.
@@ -115,6 +152,7 @@ impl Service {
             listener,
             handler,
             opts,
+            observer,
         } = self;
         let name: Arc<str> = opts.name.as_str().into();
         let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
@@ -122,6 +160,7 @@ impl Service {
         let mut errors = RateLimited::new(Duration::from_secs(5));
         let mut backoff = BACKOFF_MIN;
         info!(service = %name, addr = %listener.local_addr(), "listening");
+        observer.service_started(&name, listener.local_addr());
         let next = |delay: Duration| {
             let (listener, limit) = (&listener, limit.clone());
             Box::pin(async move {
@@ -154,11 +193,10 @@ impl Service {
                     backoff = BACKOFF_MIN;
                     accepting = next(Duration::ZERO);
                     let handler = handler.clone();
-                    let name = name.clone();
+                    let live = Live::new(Conn::new(name.clone(), client, observer.clone()));
                     conns.spawn(async move {
-                        let started = Instant::now();
-                        let report = handler.handle(conn, client).await;
-                        log_connection(&name, client, started.elapsed(), &report);
+                        let report = handler.handle_conn(conn, &live.conn).await;
+                        live.finish(&report);
                         drop(permit);
                     });
                 }
@@ -183,6 +221,7 @@ impl Service {
         }
         drop(accepting);
         drop(listener);
+        observer.service_stopped(&name);
         drain(&name, conns, opts.drain_timeout).await;
     }
 }
@@ -200,17 +239,45 @@ async fn drain(name: &str, mut conns: JoinSet<()>, deadline: Duration) {
     }
 }
 
-/// The one log line per connection.
-fn log_connection(service: &str, client: SocketAddr, elapsed: Duration, r: &Report) {
-    let target = r.target.as_deref().unwrap_or("-");
-    let duration_ms = elapsed.as_millis() as u64;
-    let (up, down) = (r.transferred.a_to_b, r.transferred.b_to_a);
-    match &r.result {
-        Ok(()) => {
-            info!(service, %client, target, up, down, duration_ms, outcome = "ok", "connection")
+/// A connection being served: reports `accepted` when created and exactly one `closed`, from
+/// [`Live::finish`] or, when the task is cut (drain deadline, panic), from `Drop`.
+struct Live {
+    conn: Conn,
+    started: Instant,
+    closed: bool,
+}
+
+impl Live {
+    fn new(conn: Conn) -> Live {
+        conn.observer().accepted(&conn);
+        Live {
+            conn,
+            started: Instant::now(),
+            closed: false,
         }
-        Err(e) => {
-            info!(service, %client, target, up, down, duration_ms, outcome = %e, "connection")
+    }
+
+    fn finish(mut self, report: &Report) {
+        self.close(&Closed::from_report(report, self.started.elapsed()));
+    }
+
+    fn close(&mut self, summary: &Closed<'_>) {
+        self.closed = true;
+        observe::log_closed(&self.conn, summary);
+        self.conn.observer().closed(&self.conn, summary);
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if !self.closed {
+            let summary = Closed {
+                target: None,
+                transferred: Transferred::default(),
+                duration: self.started.elapsed(),
+                outcome: Outcome::Cut,
+            };
+            self.close(&summary);
         }
     }
 }

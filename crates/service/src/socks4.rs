@@ -15,10 +15,12 @@ use socks_wire::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::auth::Users;
+use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::{read_more, send};
-use crate::outbound::{Direct, Outbound};
+use crate::observe::Conn;
+use crate::outbound::{DialError, Direct, Outbound};
 use crate::relay::{Transferred, relay_streams};
+use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
 
 /// Upstream's `readTimeout` default: the bound on reading the request.
@@ -46,6 +48,8 @@ impl Default for Socks4Options {
 pub struct Socks4Handler {
     opts: Socks4Options,
     outbound: Arc<dyn Outbound>,
+    auth: Option<Arc<dyn Authenticator>>,
+    routing: Option<Arc<dyn Routing>>,
 }
 
 impl Socks4Handler {
@@ -56,7 +60,44 @@ impl Socks4Handler {
 
     /// A handler dialing targets through `outbound` (e.g. a proxy chain).
     pub fn with_outbound(opts: Socks4Options, outbound: Arc<dyn Outbound>) -> Socks4Handler {
-        Socks4Handler { opts, outbound }
+        let auth = (!opts.users.is_empty())
+            .then(|| Arc::new(opts.users.clone()) as Arc<dyn Authenticator>);
+        Socks4Handler {
+            opts,
+            outbound,
+            auth,
+            routing: None,
+        }
+    }
+
+    /// Checks every userid with `auth` (method [`AuthMethod::Socks4UserId`], empty password) instead of
+    /// [`Socks4Options::users`].
+    pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Socks4Handler {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Lets `routing` pick the outbound of each CONNECT, or refuse it (reply 0x5B).
+    pub fn with_routing(mut self, routing: Arc<dyn Routing>) -> Socks4Handler {
+        self.routing = Some(routing);
+        self
+    }
+
+    /// Whether the userid is accepted (always, when no authenticator is set).
+    async fn authenticate(&self, user_id: &[u8], ctx: &Conn) -> bool {
+        let Some(auth) = &self.auth else {
+            return true;
+        };
+        let req = AuthRequest {
+            method: AuthMethod::Socks4UserId,
+            user: user_id,
+            password: b"",
+            client: ctx.client(),
+            tls: false,
+        };
+        let ok = auth.authenticate(&req).await;
+        ctx.authenticated(&String::from_utf8_lossy(user_id), ok);
+        ok
     }
 
     async fn read_request(&self, conn: &mut Stream) -> Result<(Socks4Request, Vec<u8>), Error> {
@@ -72,7 +113,7 @@ impl Socks4Handler {
         }
     }
 
-    async fn serve(&self, mut conn: Stream, report: &mut Report) -> Result<(), Error> {
+    async fn serve(&self, mut conn: Stream, ctx: &Conn, report: &mut Report) -> Result<(), Error> {
         let timeout = self.opts.handshake_timeout;
         let (req, early) = tokio::time::timeout(timeout, self.read_request(&mut conn))
             .await
@@ -87,7 +128,11 @@ impl Socks4Handler {
             Socks4Command::Other(_) => "unknown",
         };
         report.target = Some(format!("socks4 {cmd} {target}"));
-        if !self.opts.users.is_empty() && !self.opts.users.check(&req.user_id, b"") {
+        ctx.target(cmd, &target);
+        let authenticated = tokio::time::timeout(timeout, self.authenticate(&req.user_id, ctx))
+            .await
+            .map_err(|_| Error::HandshakeTimeout(timeout))?;
+        if !authenticated {
             reply(&mut conn, Socks4ReplyCode::IdentdMismatch).await?;
             return Err(Error::AuthFailed(
                 String::from_utf8_lossy(&req.user_id).into_owned(),
@@ -104,7 +149,25 @@ impl Socks4Handler {
                 return Err(Error::UnsupportedCommand(c));
             }
         }
-        let mut upstream = match self.outbound.connect(&target).await {
+        let route = RouteRequest {
+            target: &target,
+            client: ctx.client(),
+            user: ctx.user(),
+        };
+        let routed = tokio::time::timeout(
+            timeout,
+            route::pick(self.routing.as_deref(), &self.outbound, route),
+        )
+        .await
+        .map_err(|_| Error::HandshakeTimeout(timeout))?;
+        let outbound = match routed {
+            Ok(o) => o,
+            Err(code) => {
+                reply(&mut conn, Socks4ReplyCode::Rejected).await?;
+                return Err(Error::Dial(DialError::Policy(code)));
+            }
+        };
+        let mut upstream = match outbound.connect(&target).await {
             Ok(s) => s,
             Err(e) => {
                 reply(&mut conn, e.socks4_code()).await?;
@@ -136,10 +199,14 @@ async fn reply(conn: &mut Stream, code: Socks4ReplyCode) -> Result<(), Error> {
 }
 
 impl Handler for Socks4Handler {
-    fn handle(&self, conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
+        Box::pin(async move { self.handle_conn(conn, &Conn::detached(client)).await })
+    }
+
+    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let mut report = Report::default();
-            let result = self.serve(conn, &mut report).await;
+            let result = self.serve(conn, ctx, &mut report).await;
             report.result = result;
             report
         })

@@ -5,18 +5,20 @@ use gost_transport::Stream;
 use socks_wire::{Address, ReplyCode};
 use tokio::io::AsyncWriteExt;
 
-use super::{Socks5Handler, reply};
+use super::reply;
+use crate::outbound::Outbound;
 use crate::relay::{Transferred, relay_streams};
 use crate::{Error, Report};
 
+/// Serves a CONNECT dialed with `outbound` (the handler's, or the one its routing picked).
 pub(super) async fn serve(
-    h: &Socks5Handler,
+    outbound: &dyn Outbound,
     mut conn: Stream,
     target: &Address,
     early: Vec<u8>,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let mut upstream = match h.outbound.connect(target).await {
+    let mut upstream = match outbound.connect(target).await {
         Ok(s) => s,
         Err(e) => {
             reply(&mut conn, e.socks5_code(), &Address::UNSPECIFIED).await?;

@@ -23,9 +23,11 @@ use socks_wire::{
 };
 use tokio::io::AsyncWrite;
 
-use crate::auth::Users;
+use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::{read_more, send, unread};
-use crate::outbound::{Direct, Outbound};
+use crate::observe::Conn;
+use crate::outbound::{DialError, Direct, Outbound};
+use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
 
 /// Upstream's `readTimeout` default: the bound on negotiation, authentication and the request.
@@ -100,6 +102,8 @@ impl std::fmt::Debug for Socks5Options {
 pub struct Socks5Handler {
     opts: Socks5Options,
     outbound: Arc<dyn Outbound>,
+    auth: Option<Arc<dyn Authenticator>>,
+    routing: Option<Arc<dyn Routing>>,
 }
 
 /// A negotiated connection: the (possibly TLS-wrapped) stream, the request, and bytes sent after it.
@@ -117,15 +121,35 @@ impl Socks5Handler {
 
     /// A handler dialing targets through `outbound` (e.g. a proxy chain).
     pub fn with_outbound(opts: Socks5Options, outbound: Arc<dyn Outbound>) -> Socks5Handler {
-        Socks5Handler { opts, outbound }
+        let auth = (!opts.users.is_empty())
+            .then(|| Arc::new(opts.users.clone()) as Arc<dyn Authenticator>);
+        Socks5Handler {
+            opts,
+            outbound,
+            auth,
+            routing: None,
+        }
+    }
+
+    /// Requires username/password authentication decided by `auth` (instead of [`Socks5Options::users`]).
+    pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Socks5Handler {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Lets `routing` pick the outbound of each CONNECT, or refuse it.
+    pub fn with_routing(mut self, routing: Arc<dyn Routing>) -> Socks5Handler {
+        self.routing = Some(routing);
+        self
     }
 
     /// Method choice, TLS, RFC 1929 and the request, driven by socks-wire's state machine.
-    async fn negotiate(&self, mut conn: Stream) -> Result<Negotiated, Error> {
+    async fn negotiate(&self, mut conn: Stream, ctx: &Conn) -> Result<Negotiated, Error> {
         let config = ServerConfig {
-            auth: !self.opts.users.is_empty(),
+            auth: self.auth.is_some(),
             tls: self.opts.tls.is_some(),
         };
+        let mut tls_done = false;
         let mut hs = ServerHandshake::new(config);
         let mut input = Vec::with_capacity(512);
         let mut out = Vec::with_capacity(16);
@@ -154,10 +178,23 @@ impl Socks5Handler {
                         .as_ref()
                         .expect("TLS is offered only when configured");
                     conn = tls.accept(unread(std::mem::take(&mut input), conn)).await?;
+                    tls_done = true;
                 }
                 ServerEvent::Authenticate(creds) => {
-                    let ok = self.opts.users.check(&creds.username, &creds.password);
-                    user = Some(String::from_utf8_lossy(&creds.username).into_owned());
+                    let req = AuthRequest {
+                        method: AuthMethod::Socks5Password,
+                        user: &creds.username,
+                        password: &creds.password,
+                        client: ctx.client(),
+                        tls: tls_done,
+                    };
+                    let ok = match &self.auth {
+                        Some(auth) => auth.authenticate(&req).await,
+                        None => false,
+                    };
+                    let name = String::from_utf8_lossy(&creds.username).into_owned();
+                    ctx.authenticated(&name, ok);
+                    user = Some(name);
                     hs.set_authenticated(ok)?;
                 }
                 ServerEvent::Request(request) => {
@@ -171,25 +208,41 @@ impl Socks5Handler {
         }
     }
 
-    async fn serve(
-        &self,
-        conn: Stream,
-        client: SocketAddr,
-        report: &mut Report,
-    ) -> Result<(), Error> {
+    async fn serve(&self, conn: Stream, ctx: &Conn, report: &mut Report) -> Result<(), Error> {
         let timeout = self.opts.handshake_timeout;
+        let client = ctx.client();
         let Negotiated {
             mut conn,
             request,
             early,
-        } = tokio::time::timeout(timeout, self.negotiate(conn))
+        } = tokio::time::timeout(timeout, self.negotiate(conn, ctx))
             .await
             .map_err(|_| Error::HandshakeTimeout(timeout))??;
         let Request { command, addr } = request;
         report.target = Some(format!("{} {addr}", command_name(command)));
+        ctx.target(command_name(command), &addr);
         let o = &self.opts;
         match command {
-            Command::Connect => connect::serve(self, conn, &addr, early, report).await,
+            Command::Connect => {
+                let req = RouteRequest {
+                    target: &addr,
+                    client,
+                    user: ctx.user(),
+                };
+                let routed = tokio::time::timeout(
+                    timeout,
+                    route::pick(self.routing.as_deref(), &self.outbound, req),
+                )
+                .await
+                .map_err(|_| Error::HandshakeTimeout(timeout))?;
+                match routed {
+                    Ok(outbound) => connect::serve(&*outbound, conn, &addr, early, report).await,
+                    Err(code) => {
+                        reply(&mut conn, code, &Address::UNSPECIFIED).await?;
+                        Err(Error::Dial(DialError::Policy(code)))
+                    }
+                }
+            }
             Command::Bind if o.bind => bind::serve(self, conn, &addr, early, report).await,
             Command::UdpAssociate if o.udp => udp::serve(self, conn, client, &addr, report).await,
             Command::MuxBind if o.bind => mbind::serve(self, conn, &addr, early, report).await,
@@ -270,9 +323,13 @@ pub(crate) async fn reply<W: AsyncWrite + Unpin + ?Sized>(
 
 impl Handler for Socks5Handler {
     fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
+        Box::pin(async move { self.handle_conn(conn, &Conn::detached(client)).await })
+    }
+
+    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let mut report = Report::default();
-            let result = self.serve(conn, client, &mut report).await;
+            let result = self.serve(conn, ctx, &mut report).await;
             report.result = result;
             report
         })

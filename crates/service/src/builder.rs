@@ -1,0 +1,239 @@
+//! [`ServiceBuilder`]: a SOCKS4/4A or SOCKS5 server from code in a few lines: address or listener,
+//! handler options, authenticator, outbound or per-request routing, observers, limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gost_chain::Router;
+use gost_transport::Listener;
+use gost_transport::tcp::{TcpListener, TcpOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::forward::ChainOutbound;
+use crate::observe::{Observer, Observers};
+use crate::outbound::{Direct, Outbound};
+use crate::{
+    Authenticator, Routing, Service, ServiceOptions, Socks4Handler, Socks4Options, Socks5Handler,
+    Socks5Options, Users,
+};
+
+/// Why [`ServiceBuilder::build`] could not make a service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Neither [`ServiceBuilder::bind`] nor [`ServiceBuilder::listener`] was called.
+    #[error("no address to listen on: call bind() or listener()")]
+    NoAddress,
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address given to [`ServiceBuilder::bind`].
+        addr: String,
+        /// What the OS said.
+        #[source]
+        source: gost_transport::Error,
+    },
+}
+
+enum Protocol {
+    Socks5(Box<Socks5Options>),
+    Socks4(Socks4Options),
+}
+
+/// Builds a SOCKS [`Service`]; see the crate docs for a complete example.
+///
+/// Everything not set keeps the handler's and runner's defaults: no authentication, direct dialing,
+/// upstream's timeouts, 8192 connections at most.
+pub struct ServiceBuilder {
+    protocol: Protocol,
+    addr: Option<String>,
+    listener: Option<Box<dyn Listener>>,
+    tcp: TcpOptions,
+    service: ServiceOptions,
+    outbound: Option<Arc<dyn Outbound>>,
+    auth: Option<Arc<dyn Authenticator>>,
+    routing: Option<Arc<dyn Routing>>,
+    observers: Observers,
+}
+
+impl std::fmt::Debug for ServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let protocol = match self.protocol {
+            Protocol::Socks5(_) => "socks5",
+            Protocol::Socks4(_) => "socks4",
+        };
+        f.debug_struct("ServiceBuilder")
+            .field("protocol", &protocol)
+            .field("addr", &self.addr)
+            .field("name", &self.service.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceBuilder {
+    /// A SOCKS5 server with default [`Socks5Options`] (CONNECT only; BIND and UDP off, no in-band TLS).
+    pub fn socks5() -> ServiceBuilder {
+        ServiceBuilder::socks5_with(Socks5Options::default())
+    }
+
+    /// A SOCKS5 server with these options (e.g. `udp: true`, TLS methods, timeouts).
+    pub fn socks5_with(opts: Socks5Options) -> ServiceBuilder {
+        ServiceBuilder::new(Protocol::Socks5(Box::new(opts)))
+    }
+
+    /// A SOCKS4/4A server with default [`Socks4Options`].
+    pub fn socks4() -> ServiceBuilder {
+        ServiceBuilder::socks4_with(Socks4Options::default())
+    }
+
+    /// A SOCKS4/4A server with these options.
+    pub fn socks4_with(opts: Socks4Options) -> ServiceBuilder {
+        ServiceBuilder::new(Protocol::Socks4(opts))
+    }
+
+    fn new(protocol: Protocol) -> ServiceBuilder {
+        ServiceBuilder {
+            protocol,
+            addr: None,
+            listener: None,
+            tcp: TcpOptions::default(),
+            service: ServiceOptions::default(),
+            outbound: None,
+            auth: None,
+            routing: None,
+            observers: Observers::default(),
+        }
+    }
+
+    /// Listens on plain TCP at `addr` (`"127.0.0.1:1080"`, `":1080"` for every interface).
+    pub fn bind(mut self, addr: impl Into<String>) -> ServiceBuilder {
+        self.addr = Some(addr.into());
+        self
+    }
+
+    /// Socket options of the TCP listener made by [`ServiceBuilder::bind`].
+    pub fn tcp_options(mut self, opts: TcpOptions) -> ServiceBuilder {
+        self.tcp = opts;
+        self
+    }
+
+    /// Accepts from this listener instead (TLS, WebSocket, KCP, … from gost-transport); wins over `bind`.
+    pub fn listener(mut self, listener: impl Listener + 'static) -> ServiceBuilder {
+        self.listener = Some(Box::new(listener));
+        self
+    }
+
+    /// The service's name in logs, observer events and metric labels. Default `service`.
+    pub fn name(mut self, name: impl Into<String>) -> ServiceBuilder {
+        self.service.name = name.into();
+        self
+    }
+
+    /// Limits and drain deadline of the runner (the name set by [`ServiceBuilder::name`] is kept unless
+    /// `opts.name` differs from the default).
+    pub fn service_options(mut self, opts: ServiceOptions) -> ServiceBuilder {
+        let name = std::mem::take(&mut self.service.name);
+        self.service = opts;
+        if self.service.name == ServiceOptions::default().name {
+            self.service.name = name;
+        }
+        self
+    }
+
+    /// Requires authentication against a fixed user list (SOCKS4 checks userids with empty passwords).
+    pub fn users(self, users: Users) -> ServiceBuilder {
+        if users.is_empty() {
+            return self;
+        }
+        self.auth(users)
+    }
+
+    /// Requires authentication decided by `auth`.
+    pub fn auth(mut self, auth: impl Authenticator) -> ServiceBuilder {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Dials every target through `outbound` (default: [`Direct`]).
+    pub fn outbound(mut self, outbound: impl Outbound) -> ServiceBuilder {
+        self.outbound = Some(Arc::new(outbound));
+        self
+    }
+
+    /// Dials every target through a gost-chain router (a proxy chain).
+    pub fn chain(self, router: Router) -> ServiceBuilder {
+        self.outbound(ChainOutbound::new(router))
+    }
+
+    /// Picks the outbound of each CONNECT, or refuses it; [`crate::Route::Default`] means the outbound
+    /// set with [`ServiceBuilder::outbound`] / [`ServiceBuilder::chain`].
+    pub fn routing(mut self, routing: impl Routing) -> ServiceBuilder {
+        self.routing = Some(Arc::new(routing));
+        self
+    }
+
+    /// Reports connections to `observer`; call again to add more (called in order).
+    pub fn observer(mut self, observer: impl Observer) -> ServiceBuilder {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
+    /// Most connections served at once. Default 8192.
+    pub fn max_connections(mut self, n: usize) -> ServiceBuilder {
+        self.service.max_connections = n;
+        self
+    }
+
+    /// How long live connections may run after shutdown was requested. Default 30 s.
+    pub fn drain_timeout(mut self, d: Duration) -> ServiceBuilder {
+        self.service.drain_timeout = d;
+        self
+    }
+
+    /// Binds (unless a listener was given) and assembles the service; run it with [`Service::run`].
+    pub async fn build(self) -> Result<Service, BuildError> {
+        let listener: Box<dyn Listener> = match (self.listener, self.addr) {
+            (Some(l), _) => l,
+            (None, Some(addr)) => match TcpListener::bind(&addr, self.tcp).await {
+                Ok(l) => Box::new(l),
+                Err(source) => return Err(BuildError::Bind { addr, source }),
+            },
+            (None, None) => return Err(BuildError::NoAddress),
+        };
+        let outbound = self.outbound.unwrap_or_else(|| Arc::new(Direct::default()));
+        let service = match self.protocol {
+            Protocol::Socks5(opts) => {
+                let mut h = Socks5Handler::with_outbound(*opts, outbound);
+                if let Some(a) = self.auth {
+                    h = h.with_authenticator(a);
+                }
+                if let Some(r) = self.routing {
+                    h = h.with_routing(r);
+                }
+                Service::from_parts(listener, Arc::new(h), self.service)
+            }
+            Protocol::Socks4(opts) => {
+                let mut h = Socks4Handler::with_outbound(opts, outbound);
+                if let Some(a) = self.auth {
+                    h = h.with_authenticator(a);
+                }
+                if let Some(r) = self.routing {
+                    h = h.with_routing(r);
+                }
+                Service::from_parts(listener, Arc::new(h), self.service)
+            }
+        };
+        Ok(if self.observers.is_empty() {
+            service
+        } else {
+            service.with_observer(Arc::new(self.observers))
+        })
+    }
+
+    /// [`ServiceBuilder::build`], then [`Service::run`] until `shutdown` is cancelled and the live
+    /// connections drained.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), BuildError> {
+        self.build().await?.run(shutdown).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,324 @@
+//! Prometheus metrics with upstream GOST's names: [`Metrics`] counts connections as an [`Observer`] and
+//! renders the text exposition format; [`MetricsServer`] serves it over HTTP (upstream `-metrics` /
+//! `metrics:`).
+//!
+//! | metric | type | labels | meaning |
+//! |---|---|---|---|
+//! | `gost_services` | gauge | host | services currently listening |
+//! | `gost_service_requests_total` | counter | host, service | connections accepted |
+//! | `gost_service_requests_in_flight` | gauge | host, service | connections being served |
+//! | `gost_service_request_duration_seconds` | histogram | host, service | connection lifetimes |
+//! | `gost_service_transfer_input_bytes_total` | counter | host, service | bytes read from clients |
+//! | `gost_service_transfer_output_bytes_total` | counter | host, service | bytes written to clients |
+//! | `gost_service_handler_errors_total` | counter | host, service | connections whose handler failed |
+//!
+//! Byte counters grow when a connection closes (see [`crate::observe`]). `host` is this machine's
+//! hostname unless set with [`Metrics::with_host`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use gost_service::metrics::Metrics;
+//!
+//! let metrics = Arc::new(Metrics::with_host("h"));
+//! // Pass `metrics.clone()` to `ServiceBuilder::observer`, then scrape:
+//! let text = metrics.render();
+//! assert!(text.contains("gost_services{host=\"h\"} 0"));
+//! ```
+
+mod http;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+pub use http::{MetricsServer, serve};
+
+use crate::observe::{Closed, Conn, Observer, Outcome};
+
+/// Upper bounds (seconds) of the request duration buckets, as upstream.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0,
+];
+
+/// The counters of every service, fed as an [`Observer`]. Share one `Arc<Metrics>` between all services
+/// and the [`MetricsServer`].
+#[derive(Debug)]
+pub struct Metrics {
+    host: String,
+    running: Mutex<BTreeMap<String, u64>>,
+    services: RwLock<BTreeMap<String, Arc<ServiceStats>>>,
+}
+
+#[derive(Debug, Default)]
+struct ServiceStats {
+    requests: AtomicU64,
+    in_flight: AtomicI64,
+    input: AtomicU64,
+    output: AtomicU64,
+    errors: AtomicU64,
+    /// Observations per bucket (not cumulative), the last one past every bound.
+    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
+    duration_nanos: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics labelled with this machine's hostname.
+    pub fn new() -> Metrics {
+        Metrics::with_host(hostname())
+    }
+
+    /// Empty metrics with this `host` label.
+    pub fn with_host(host: impl Into<String>) -> Metrics {
+        Metrics {
+            host: host.into(),
+            running: Mutex::default(),
+            services: RwLock::default(),
+        }
+    }
+
+    fn stats(&self, service: &str) -> Arc<ServiceStats> {
+        let read = self.services.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = read.get(service) {
+            return s.clone();
+        }
+        drop(read);
+        let mut write = self
+            .services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        write.entry(service.to_owned()).or_default().clone()
+    }
+
+    /// The metrics in Prometheus text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let host = escape(&self.host);
+        let mut out = String::with_capacity(4096);
+        let running: u64 = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum();
+        header(
+            &mut out,
+            "gost_services",
+            "gauge",
+            "Current number of services",
+        );
+        let _ = writeln!(out, "gost_services{{host=\"{host}\"}} {running}");
+        let services = self.services.read().unwrap_or_else(PoisonError::into_inner);
+        let rows: Vec<(String, &ServiceStats)> = services
+            .iter()
+            .map(|(name, s)| {
+                (
+                    format!("host=\"{host}\",service=\"{}\"", escape(name)),
+                    &**s,
+                )
+            })
+            .collect();
+        let simple: [(&str, &str, &str, fn(&ServiceStats) -> i128); 5] = [
+            (
+                "gost_service_requests_total",
+                "counter",
+                "Total number of requests",
+                |s| s.requests.load(Relaxed).into(),
+            ),
+            (
+                "gost_service_requests_in_flight",
+                "gauge",
+                "Current in-flight requests",
+                |s| s.in_flight.load(Relaxed).into(),
+            ),
+            (
+                "gost_service_transfer_input_bytes_total",
+                "counter",
+                "Total service input data transfer size in bytes",
+                |s| s.input.load(Relaxed).into(),
+            ),
+            (
+                "gost_service_transfer_output_bytes_total",
+                "counter",
+                "Total service output data transfer size in bytes",
+                |s| s.output.load(Relaxed).into(),
+            ),
+            (
+                "gost_service_handler_errors_total",
+                "counter",
+                "Total service handler errors",
+                |s| s.errors.load(Relaxed).into(),
+            ),
+        ];
+        for (name, kind, help, value) in simple {
+            header(&mut out, name, kind, help);
+            for (labels, s) in &rows {
+                let _ = writeln!(out, "{name}{{{labels}}} {}", value(s));
+            }
+        }
+        let name = "gost_service_request_duration_seconds";
+        header(
+            &mut out,
+            name,
+            "histogram",
+            "Distribution of request latencies",
+        );
+        for (labels, s) in &rows {
+            let mut cumulative = 0;
+            for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+                cumulative += s.buckets[i].load(Relaxed);
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+            }
+            cumulative += s.buckets[DURATION_BUCKETS.len()].load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+            let sum = Duration::from_nanos(s.duration_nanos.load(Relaxed)).as_secs_f64();
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+        }
+        out
+    }
+}
+
+impl Observer for Metrics {
+    fn service_started(&self, service: &str, _addr: SocketAddr) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        *running.entry(service.to_owned()).or_default() += 1;
+        drop(running);
+        // Listed with zeros from the start, so dashboards see the service before its first client.
+        self.stats(service);
+    }
+
+    fn service_stopped(&self, service: &str) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = running.get_mut(service) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                running.remove(service);
+            }
+        }
+    }
+
+    fn accepted(&self, conn: &Conn) {
+        let s = self.stats(conn.service());
+        s.requests.fetch_add(1, Relaxed);
+        s.in_flight.fetch_add(1, Relaxed);
+    }
+
+    fn closed(&self, conn: &Conn, c: &Closed<'_>) {
+        let s = self.stats(conn.service());
+        s.in_flight.fetch_sub(1, Relaxed);
+        s.input.fetch_add(c.transferred.a_to_b, Relaxed);
+        s.output.fetch_add(c.transferred.b_to_a, Relaxed);
+        if matches!(c.outcome, Outcome::Failed(_)) {
+            s.errors.fetch_add(1, Relaxed);
+        }
+        let secs = c.duration.as_secs_f64();
+        let bucket = DURATION_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(DURATION_BUCKETS.len());
+        s.buckets[bucket].fetch_add(1, Relaxed);
+        let nanos = u64::try_from(c.duration.as_nanos()).unwrap_or(u64::MAX);
+        s.duration_nanos.fetch_add(nanos, Relaxed);
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}.\n# TYPE {name} {kind}");
+}
+
+/// A label value escaped as the exposition format requires.
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// This machine's name, as upstream labels its metrics; `localhost` when it cannot be read.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::Transferred;
+
+    fn closed(a_to_b: u64, b_to_a: u64, ms: u64, outcome: Outcome<'_>) -> Closed<'_> {
+        Closed {
+            target: None,
+            transferred: Transferred { a_to_b, b_to_a },
+            duration: Duration::from_millis(ms),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn counts_requests_bytes_errors_and_durations() {
+        let m = Arc::new(Metrics::with_host("h\"1"));
+        m.service_started("socks", SocketAddr::from(([127, 0, 0, 1], 1080)));
+        let c1 = Conn::new(
+            "socks".into(),
+            SocketAddr::from(([127, 0, 0, 1], 5)),
+            m.clone(),
+        );
+        let c2 = Conn::new(
+            "socks".into(),
+            SocketAddr::from(([127, 0, 0, 1], 6)),
+            m.clone(),
+        );
+        m.accepted(&c1);
+        m.accepted(&c2);
+        m.closed(&c1, &closed(10, 200, 3, Outcome::Ok));
+        let err = crate::Error::AuthFailed("x".into());
+        let text = m.render();
+        assert!(
+            text.contains("gost_service_requests_in_flight{host=\"h\\\"1\",service=\"socks\"} 1"),
+            "{text}"
+        );
+        m.closed(&c2, &closed(1, 2, 20_000, Outcome::Failed(&err)));
+        let text = m.render();
+        let l = "host=\"h\\\"1\",service=\"socks\"";
+        for line in [
+            "gost_services{host=\"h\\\"1\"} 1".to_owned(),
+            format!("gost_service_requests_total{{{l}}} 2"),
+            format!("gost_service_requests_in_flight{{{l}}} 0"),
+            format!("gost_service_transfer_input_bytes_total{{{l}}} 11"),
+            format!("gost_service_transfer_output_bytes_total{{{l}}} 202"),
+            format!("gost_service_handler_errors_total{{{l}}} 1"),
+            format!("gost_service_request_duration_seconds_bucket{{{l},le=\"0.005\"}} 1"),
+            format!("gost_service_request_duration_seconds_bucket{{{l},le=\"15\"}} 1"),
+            format!("gost_service_request_duration_seconds_bucket{{{l},le=\"30\"}} 2"),
+            format!("gost_service_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} 2"),
+            format!("gost_service_request_duration_seconds_sum{{{l}}} 20.003"),
+            format!("gost_service_request_duration_seconds_count{{{l}}} 2"),
+            "# TYPE gost_service_request_duration_seconds histogram".to_owned(),
+        ] {
+            assert!(
+                text.lines().any(|x| x == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        m.service_stopped("socks");
+        assert!(m.render().contains("gost_services{host=\"h\\\"1\"} 0"));
+    }
+}

@@ -1,0 +1,371 @@
+//! Per-connection events: the [`Observer`] trait, the [`Conn`] context a handler reports through, and the
+//! structured log events every connection and every failure produce.
+//!
+//! The service runner calls [`Observer::accepted`] and [`Observer::closed`]; the SOCKS handlers call
+//! [`Observer::authenticated`] and [`Observer::target`] through [`Conn`]. Callbacks are synchronous and run
+//! on the connection's task: keep them short (count, enqueue), never block.
+//!
+//! Byte counts arrive with `closed`: the relay counts as it copies (splice between plain TCP sockets) and
+//! reports once both directions are done.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use socks_wire::Address;
+use tracing::{Level, debug, info, warn};
+
+use crate::relay::Transferred;
+use crate::{Error, Report};
+
+/// Receives the life events of connections. Every method has an empty default: implement what you need.
+///
+/// One connection produces `accepted`, then `authenticated` (when the service authenticates), then
+/// `target` (once the request is read), then exactly one `closed`, also when the connection is cut at
+/// shutdown.
+pub trait Observer: Send + Sync + 'static {
+    /// A service started listening on `addr`.
+    fn service_started(&self, service: &str, addr: SocketAddr) {
+        let _ = (service, addr);
+    }
+
+    /// A service stopped accepting (its live connections may still be draining).
+    fn service_stopped(&self, service: &str) {
+        let _ = service;
+    }
+
+    /// A client connected.
+    fn accepted(&self, conn: &Conn) {
+        let _ = conn;
+    }
+
+    /// The client presented credentials for `user`; `ok` tells whether they were accepted.
+    fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
+        let _ = (conn, user, ok);
+    }
+
+    /// The client asked for `command` (`connect`, `bind`, `udp-associate`, …) to `target`.
+    fn target(&self, conn: &Conn, command: &str, target: &Address) {
+        let _ = (conn, command, target);
+    }
+
+    /// The connection ended.
+    fn closed(&self, conn: &Conn, summary: &Closed<'_>) {
+        let _ = (conn, summary);
+    }
+}
+
+impl<T: Observer + ?Sized> Observer for Arc<T> {
+    fn service_started(&self, service: &str, addr: SocketAddr) {
+        (**self).service_started(service, addr);
+    }
+    fn service_stopped(&self, service: &str) {
+        (**self).service_stopped(service);
+    }
+    fn accepted(&self, conn: &Conn) {
+        (**self).accepted(conn);
+    }
+    fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
+        (**self).authenticated(conn, user, ok);
+    }
+    fn target(&self, conn: &Conn, command: &str, target: &Address) {
+        (**self).target(conn, command, target);
+    }
+    fn closed(&self, conn: &Conn, summary: &Closed<'_>) {
+        (**self).closed(conn, summary);
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
+
+/// Several observers called in order (what [`crate::ServiceBuilder::observer`] builds when called twice).
+#[derive(Clone, Default)]
+pub struct Observers(Vec<Arc<dyn Observer>>);
+
+impl Observers {
+    /// Adds an observer at the end.
+    pub fn push(&mut self, o: Arc<dyn Observer>) {
+        self.0.push(o);
+    }
+
+    /// Whether no observer was added.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Observers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observers")
+            .field("len", &self.0.len())
+            .finish()
+    }
+}
+
+impl Observer for Observers {
+    fn service_started(&self, service: &str, addr: SocketAddr) {
+        self.0.iter().for_each(|o| o.service_started(service, addr));
+    }
+    fn service_stopped(&self, service: &str) {
+        self.0.iter().for_each(|o| o.service_stopped(service));
+    }
+    fn accepted(&self, conn: &Conn) {
+        self.0.iter().for_each(|o| o.accepted(conn));
+    }
+    fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
+        self.0.iter().for_each(|o| o.authenticated(conn, user, ok));
+    }
+    fn target(&self, conn: &Conn, command: &str, target: &Address) {
+        self.0.iter().for_each(|o| o.target(conn, command, target));
+    }
+    fn closed(&self, conn: &Conn, summary: &Closed<'_>) {
+        self.0.iter().for_each(|o| o.closed(conn, summary));
+    }
+}
+
+/// One connection as observers and handlers see it: its identity, and the channel for its events.
+pub struct Conn {
+    id: u64,
+    service: Arc<str>,
+    client: SocketAddr,
+    observer: Arc<dyn Observer>,
+    user: OnceLock<Box<str>>,
+}
+
+/// Connection ids are unique within the process, across services.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Conn {
+    /// A connection of `service` from `client`, reporting to `observer`.
+    pub fn new(service: Arc<str>, client: SocketAddr, observer: Arc<dyn Observer>) -> Conn {
+        Conn {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            service,
+            client,
+            observer,
+            user: OnceLock::new(),
+        }
+    }
+
+    /// A connection served outside a [`crate::Service`] (a handler called directly): events go nowhere.
+    pub fn detached(client: SocketAddr) -> Conn {
+        Conn::new("-".into(), client, Arc::new(NoObserver))
+    }
+
+    /// Process-wide unique id (the `conn_id` log field).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Name of the service that accepted the connection.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The client's address as seen by the listener.
+    pub fn client(&self) -> SocketAddr {
+        self.client
+    }
+
+    /// The user the client authenticated as, once it has.
+    pub fn user(&self) -> Option<&str> {
+        self.user.get().map(|u| &**u)
+    }
+
+    pub(crate) fn observer(&self) -> &dyn Observer {
+        &*self.observer
+    }
+
+    /// Reports an authentication attempt (handlers call this); a success also records the user.
+    pub fn authenticated(&self, user: &str, ok: bool) {
+        if ok {
+            let _ = self.user.set(user.into());
+        }
+        self.observer.authenticated(self, user, ok);
+    }
+
+    /// Reports the request's command and target (handlers call this).
+    pub fn target(&self, command: &str, target: &Address) {
+        self.observer.target(self, command, target);
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.id)
+            .field("service", &self.service)
+            .field("client", &self.client)
+            .field("user", &self.user())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// The handler finished without error.
+    Ok,
+    /// The handler failed with this error.
+    Failed(&'a Error),
+    /// The connection was cut before its handler finished (shutdown drain deadline, or a panic).
+    Cut,
+}
+
+/// What [`Observer::closed`] learns about a finished connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Closed<'a> {
+    /// The command and target (`"connect example.com:443"`), once the request was read.
+    pub target: Option<&'a str>,
+    /// Bytes read from the client (`a_to_b`, upstream's input) and written to it (`b_to_a`, output).
+    pub transferred: Transferred,
+    /// Time from accept to close.
+    pub duration: Duration,
+    /// Why it ended.
+    pub outcome: Outcome<'a>,
+}
+
+impl<'a> Closed<'a> {
+    /// The summary of a finished handler's report.
+    pub fn from_report(report: &'a Report, duration: Duration) -> Closed<'a> {
+        Closed {
+            target: report.target.as_deref(),
+            transferred: report.transferred,
+            duration,
+            outcome: match &report.result {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::Failed(e),
+            },
+        }
+    }
+}
+
+/// A stable, coarse class of an error: the `error_kind` log field.
+pub fn error_kind(e: &Error) -> &'static str {
+    match e {
+        Error::Io(_) => "io",
+        Error::HandshakeTimeout(_) => "handshake_timeout",
+        Error::Decode(_) | Error::Handshake(_) => "protocol",
+        Error::AuthFailed(_) => "auth",
+        Error::Disabled(_) | Error::UnsupportedCommand(_) => "command",
+        Error::Dial(crate::outbound::DialError::Policy(_)) => "refused",
+        Error::Dial(_) => "dial",
+        Error::AcceptTimeout(_) => "accept_timeout",
+        _ => "internal",
+    }
+}
+
+/// The log level of an error event: failures of this host or its upstreams are warnings, rejected
+/// credentials are info, and what a misbehaving client causes (bad bytes, timeouts, resets) is debug so a
+/// scanner cannot flood the log.
+fn error_level(kind: &str) -> Level {
+    match kind {
+        "dial" | "internal" => Level::WARN,
+        "auth" | "refused" => Level::INFO,
+        _ => Level::DEBUG,
+    }
+}
+
+/// Writes the `connection` event (every connection) and, for a failure, the `connection error` event.
+/// Field names are stable; docs/embedding.md lists them.
+pub(crate) fn log_closed(conn: &Conn, c: &Closed<'_>) {
+    let service = conn.service();
+    let conn_id = conn.id();
+    let client = conn.client();
+    let user = conn.user().unwrap_or("-");
+    let target = c.target.unwrap_or("-");
+    let (bytes_in, bytes_out) = (c.transferred.a_to_b, c.transferred.b_to_a);
+    let duration_ms = c.duration.as_millis() as u64;
+    let outcome = match c.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Failed(_) => "error",
+        Outcome::Cut => "cut",
+    };
+    info!(service, conn_id, %client, user, target, bytes_in, bytes_out, duration_ms, outcome, "connection");
+    let Outcome::Failed(e) = c.outcome else {
+        return;
+    };
+    let error_kind = error_kind(e);
+    macro_rules! event {
+        ($m:ident) => {
+            $m!(service, conn_id, %client, user, target, error_kind, error = %e, "connection error")
+        };
+    }
+    match error_level(error_kind) {
+        Level::WARN => event!(warn),
+        Level::INFO => event!(info),
+        _ => event!(debug),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Observer for Recorder {
+        fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} auth {user} {ok}", conn.id()));
+        }
+    }
+
+    #[test]
+    fn fan_out_reaches_every_observer_and_records_the_user() {
+        let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let mut all = Observers::default();
+        all.push(a.clone());
+        all.push(b.clone());
+        let conn = Conn::new(
+            "svc".into(),
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            Arc::new(all),
+        );
+        conn.authenticated("mallory", false);
+        assert_eq!(conn.user(), None);
+        conn.authenticated("alice", true);
+        assert_eq!(conn.user(), Some("alice"));
+        let id = conn.id();
+        for r in [&a, &b] {
+            let seen = r.0.lock().unwrap().clone();
+            assert_eq!(
+                seen,
+                [
+                    format!("{id} auth mallory false"),
+                    format!("{id} auth alice true")
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let c = SocketAddr::from(([127, 0, 0, 1], 1));
+        assert_ne!(Conn::detached(c).id(), Conn::detached(c).id());
+    }
+
+    #[test]
+    fn error_kinds_are_stable() {
+        use crate::outbound::DialError;
+        let refused = Error::Dial(DialError::Policy(socks_wire::ReplyCode::NotAllowed));
+        assert_eq!(error_kind(&refused), "refused");
+        assert_eq!(error_kind(&Error::AuthFailed("x".into())), "auth");
+        assert_eq!(
+            error_kind(&Error::HandshakeTimeout(Duration::ZERO)),
+            "handshake_timeout"
+        );
+        assert_eq!(error_level("dial"), Level::WARN);
+        assert_eq!(error_level("protocol"), Level::DEBUG);
+    }
+}
