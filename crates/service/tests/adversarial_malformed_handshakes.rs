@@ -57,7 +57,15 @@ fn valid_streams(target: SocketAddr) -> Vec<(To, Vec<u8>)> {
     let udp = [&[5u8, 3, 0, 1][..], &[0; 6]].concat();
     let big_auth = [&[5u8, 1, 2][..], &auth(&[b'u'; 255], &[b'p'; 255])].concat();
     let s4 = [&[4u8, 1][..], &port, &ip, b"alice\0"].concat();
-    let s4a = [&[4u8, 1][..], &port, &[0, 0, 0, 9], b"alice\0", &[b'h'; 255], b"\0"].concat();
+    let s4a = [
+        &[4u8, 1][..],
+        &port,
+        &[0, 0, 0, 9],
+        b"alice\0",
+        &[b'h'; 255],
+        b"\0",
+    ]
+    .concat();
     vec![
         (To::Socks5, [&login[..], &v4].concat()),
         (To::Socks5, [&login[..], &v6].concat()),
@@ -133,7 +141,10 @@ async fn attack(addr: SocketAddr, input: Vec<u8>, hold: bool) {
         }
     })
     .await;
-    assert!(closed.is_ok(), "server kept a malformed handshake open: {input:02x?}");
+    assert!(
+        closed.is_ok(),
+        "server kept a malformed handshake open: {input:02x?}"
+    );
 }
 
 /// One authenticated SOCKS5 CONNECT to the echo server with an echo round trip.

@@ -125,7 +125,9 @@ impl Footprint {
                 return;
             }
             if start.elapsed() > within {
-                panic!("{what}: resources did not return to baseline: before {self:?}, after {now:?}");
+                panic!(
+                    "{what}: resources did not return to baseline: before {self:?}, after {now:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
