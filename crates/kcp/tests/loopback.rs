@@ -1,14 +1,16 @@
 //! End-to-end sessions over loopback UDP: our dialer against our listener, through a lossy relay,
-//! with the full packet layer (AES, FEC 10/3) and snappy framing, plus session expiry.
+//! with the full packet layer (AES, FEC 10/3) and snappy framing; corrupted and random datagrams
+//! inside a live session; session expiry.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod support;
+
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use gost_kcp::{KcpConfig, KcpListener, KcpStream, ListenerLimits, SessionLimits, SnappyStream};
 use rand::rngs::StdRng;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{RngCore, SeedableRng};
+use support::{lossy_relay, tampering_relay, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
@@ -20,58 +22,6 @@ fn payload(len: usize) -> Vec<u8> {
     v
 }
 
-/// Counters of a relay that forwards one client's datagrams to `server`, dropping `loss` of them
-/// in each direction.
-#[derive(Default)]
-struct RelayStats {
-    forwarded: AtomicU64,
-    dropped: AtomicU64,
-}
-
-async fn lossy_relay(
-    server: SocketAddr,
-    loss: f64,
-    seed: u64,
-) -> (SocketAddr, Arc<RelayStats>, tokio::task::JoinHandle<()>) {
-    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    back.connect(server).await.unwrap();
-    let addr = front.local_addr().unwrap();
-    let stats = Arc::new(RelayStats::default());
-    let s = stats.clone();
-    let task = tokio::spawn(async move {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut client = None;
-        let (mut a, mut b) = (vec![0u8; 2048], vec![0u8; 2048]);
-        loop {
-            let (dgram, to_server) = tokio::select! {
-                r = front.recv_from(&mut a) => {
-                    let Ok((n, from)) = r else { continue };
-                    client = Some(from);
-                    (&a[..n], true)
-                }
-                r = back.recv(&mut b) => {
-                    let Ok(n) = r else { continue };
-                    (&b[..n], false)
-                }
-            };
-            if rng.random_bool(loss) {
-                s.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            s.forwarded.fetch_add(1, Ordering::Relaxed);
-            let _ = if to_server {
-                back.send(dgram).await
-            } else if let Some(c) = client {
-                front.send_to(dgram, c).await
-            } else {
-                continue;
-            };
-        }
-    });
-    (addr, stats, task)
-}
-
 fn fnv(data: &[u8], mut h: u64) -> u64 {
     for &b in data {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -81,7 +31,17 @@ fn fnv(data: &[u8], mut h: u64) -> u64 {
 
 /// Sends `data` from a dialer to our listener (optionally through a lossy relay); the server
 /// replies with the length and checksum of what it received. Returns the elapsed time.
-async fn transfer(cfg: KcpConfig, data: Vec<u8>, loss: f64) -> Duration {
+/// What sits between the dialer and the listener.
+#[derive(Clone, Copy)]
+enum Path {
+    Direct,
+    /// A relay dropping this fraction of datagrams in each direction.
+    Lossy(f64),
+    /// A relay adding a corrupted copy and a random datagram after each client datagram.
+    Tampering,
+}
+
+async fn transfer(cfg: KcpConfig, data: Vec<u8>, path: Path) -> Duration {
     let valid = cfg.validate().unwrap();
     let data_len = data.len() as u64;
     let listener = KcpListener::bind(
@@ -91,11 +51,16 @@ async fn transfer(cfg: KcpConfig, data: Vec<u8>, loss: f64) -> Duration {
     )
     .await
     .unwrap();
-    let (target, relay) = if loss > 0.0 {
-        let (addr, stats, task) = lossy_relay(listener.local_addr(), loss, 7).await;
-        (addr, Some((stats, task)))
-    } else {
-        (listener.local_addr(), None)
+    let (target, relay) = match path {
+        Path::Direct => (listener.local_addr(), None),
+        Path::Lossy(loss) => {
+            let (addr, stats, task) = lossy_relay(listener.local_addr(), loss, 7).await;
+            (addr, Some((stats, task)))
+        }
+        Path::Tampering => {
+            let (addr, stats, task) = tampering_relay(listener.local_addr()).await;
+            (addr, Some((stats, task)))
+        }
     };
     let server = tokio::spawn(async move {
         let stream = listener.accept().await.unwrap();
@@ -109,13 +74,14 @@ async fn transfer(cfg: KcpConfig, data: Vec<u8>, loss: f64) -> Duration {
             hash = fnv(&buf[..n], hash);
             len += n as u64;
         }
+        let sessions = listener.session_count();
         s.write_all(&len.to_le_bytes()).await.unwrap();
         s.write_all(&hash.to_le_bytes()).await.unwrap();
         s.flush().await.unwrap();
         // Keep the session until the client has read the answer.
         let mut rest = [0u8; 1];
         let _ = s.read(&mut rest).await;
-        listener
+        (listener, sessions)
     });
     let started = Instant::now();
     let stream = KcpStream::connect(target, &valid, SessionLimits::default())
@@ -142,19 +108,33 @@ async fn transfer(cfg: KcpConfig, data: Vec<u8>, loss: f64) -> Duration {
     );
     c.write_all(b"x").await.unwrap();
     c.flush().await.unwrap();
-    let listener = server.await.unwrap();
+    let (listener, sessions) = server.await.unwrap();
     if let Some((stats, task)) = relay {
-        let dropped = stats.dropped.load(Ordering::Relaxed);
-        let fwd = stats.forwarded.load(Ordering::Relaxed);
-        let ratio = dropped as f64 / (dropped + fwd) as f64;
-        assert!(
-            (ratio - loss).abs() < loss / 2.0,
-            "relay dropped {ratio:.3}, wanted {loss}"
-        );
         task.abort();
+        match path {
+            Path::Lossy(loss) => {
+                let ratio = stats.loss();
+                assert!(
+                    (ratio - loss).abs() < loss / 2.0,
+                    "relay dropped {ratio:.3}, wanted {loss}"
+                );
+            }
+            Path::Tampering => {
+                assert!(stats.injected.load(Ordering::Relaxed) > 1000);
+                // The junk from the session's own address neither ended it nor started another.
+                assert_eq!(sessions, 1);
+            }
+            Path::Direct => {}
+        }
     }
     drop(listener);
     elapsed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_and_random_datagrams_inside_a_live_session_are_dropped() {
+    let t = transfer(bulk_config("fast"), payload(2 * MIB), Path::Tampering).await;
+    eprintln!("2 MiB with a corrupted copy and a junk datagram after each packet: {t:?}");
 }
 
 /// Upstream's effective defaults, with the larger windows a bulk test needs (32 segments per
@@ -170,32 +150,20 @@ fn bulk_config(mode: &str) -> KcpConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_mib_cross_intact_with_upstream_default_settings() {
-    let t = transfer(KcpConfig::default(), payload(8 * MIB), 0.0).await;
+    let t = transfer(KcpConfig::default(), payload(8 * MIB), Path::Direct).await;
     eprintln!("8 MiB, default settings, no loss: {t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_mib_cross_intact_with_five_percent_loss() {
-    let t = transfer(bulk_config("fast"), payload(8 * MIB), 0.05).await;
+    let t = transfer(bulk_config("fast"), payload(8 * MIB), Path::Lossy(0.05)).await;
     eprintln!("8 MiB, 5% loss: {t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_mib_cross_intact_with_twenty_percent_loss() {
-    let t = transfer(bulk_config("fast3"), payload(8 * MIB), 0.20).await;
+    let t = transfer(bulk_config("fast3"), payload(8 * MIB), Path::Lossy(0.20)).await;
     eprintln!("8 MiB, 20% loss: {t:?}");
-}
-
-/// Polls `cond` every 10 ms for up to `limit`.
-async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    cond()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

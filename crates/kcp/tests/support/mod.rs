@@ -1,0 +1,143 @@
+//! Helpers shared by the integration tests: a lossy UDP relay and bounded polling.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+/// Counters of a [`lossy_relay`].
+#[derive(Default)]
+pub struct RelayStats {
+    pub forwarded: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Corrupted or random datagrams a tampering relay added.
+    pub injected: AtomicU64,
+}
+
+impl RelayStats {
+    /// Fraction of datagrams dropped so far.
+    pub fn loss(&self) -> f64 {
+        let dropped = self.dropped.load(Ordering::Relaxed) as f64;
+        let fwd = self.forwarded.load(Ordering::Relaxed) as f64;
+        dropped / (dropped + fwd).max(1.0)
+    }
+}
+
+/// A relay that forwards one client's datagrams to `server` and the answers back, dropping each
+/// datagram with probability `loss` (seeded, so runs repeat). Abort the handle to stop it.
+pub async fn lossy_relay(
+    server: SocketAddr,
+    loss: f64,
+    seed: u64,
+) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    back.connect(server).await.unwrap();
+    // Big buffers so the relay itself never drops: loss is only what it decides.
+    for s in [&front, &back] {
+        let s = socket2::SockRef::from(s);
+        s.set_recv_buffer_size(8 << 20).unwrap();
+        s.set_send_buffer_size(8 << 20).unwrap();
+    }
+    let addr = front.local_addr().unwrap();
+    let stats = Arc::new(RelayStats::default());
+    let s = stats.clone();
+    let task = tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut client = None;
+        let (mut a, mut b) = (vec![0u8; 2048], vec![0u8; 2048]);
+        loop {
+            let (dgram, to_server) = tokio::select! {
+                r = front.recv_from(&mut a) => {
+                    let Ok((n, from)) = r else { continue };
+                    client = Some(from);
+                    (&a[..n], true)
+                }
+                r = back.recv(&mut b) => {
+                    let Ok(n) = r else { continue };
+                    (&b[..n], false)
+                }
+            };
+            if rng.random_bool(loss) {
+                s.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            s.forwarded.fetch_add(1, Ordering::Relaxed);
+            let _ = if to_server {
+                back.send(dgram).await
+            } else if let Some(c) = client {
+                front.send_to(dgram, c).await
+            } else {
+                continue;
+            };
+        }
+    });
+    (addr, stats, task)
+}
+
+/// Polls `cond` every 10 ms for up to `limit`; true as soon as it holds.
+pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cond()
+}
+
+/// A relay that forwards one client's datagrams to `server` and back unchanged, and after every
+/// client datagram also sends the server, from the same address, a copy with one bit flipped and
+/// a datagram of random bytes: all of it arrives inside the live session.
+pub async fn tampering_relay(server: SocketAddr) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    back.connect(server).await.unwrap();
+    for s in [&front, &back] {
+        let s = socket2::SockRef::from(s);
+        s.set_recv_buffer_size(8 << 20).unwrap();
+        s.set_send_buffer_size(8 << 20).unwrap();
+    }
+    let addr = front.local_addr().unwrap();
+    let stats = Arc::new(RelayStats::default());
+    let s = stats.clone();
+    let task = tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut client = None;
+        let (mut a, mut b) = (vec![0u8; 2048], vec![0u8; 2048]);
+        loop {
+            tokio::select! {
+                r = front.recv_from(&mut a) => {
+                    let Ok((n, from)) = r else { continue };
+                    if n == 0 {
+                        continue;
+                    }
+                    client = Some(from);
+                    let _ = back.send(&a[..n]).await;
+                    s.forwarded.fetch_add(1, Ordering::Relaxed);
+                    let mut bad = a[..n].to_vec();
+                    let bit = rng.random_range(0..n * 8);
+                    bad[bit / 8] ^= 1 << (bit % 8);
+                    let _ = back.send(&bad).await;
+                    let mut junk = vec![0u8; rng.random_range(0..1400)];
+                    rng.fill_bytes(&mut junk);
+                    let _ = back.send(&junk).await;
+                    s.injected.fetch_add(2, Ordering::Relaxed);
+                }
+                r = back.recv(&mut b) => {
+                    let (Ok(n), Some(c)) = (r, client) else { continue };
+                    let _ = front.send_to(&b[..n], c).await;
+                }
+            }
+        }
+    });
+    (addr, stats, task)
+}
