@@ -1,5 +1,67 @@
-//! Server side of gost-rs: SOCKS handlers, the relay that moves bytes between a client and its target, and
-//! the service runner that accepts connections and hands them to a handler.
+//! Server side of gost-rs: SOCKS4/4A and SOCKS5 handlers, the relay that moves bytes between a client and
+//! its target, the service runner that accepts connections and hands them to a handler, port forwarding,
+//! and the hooks to embed all of it in your own proxy.
+//!
+//! # A SOCKS5 server in a few lines
+//!
+//! ```
+//! use gost_service::{ServiceBuilder, Users};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = ServiceBuilder::socks5()
+//!     .bind("127.0.0.1:0") // ":1080" for every interface
+//!     .users(Users::new([("alice", "s3cret")]))
+//!     .build()
+//!     .await?;
+//! let proxy = service.local_addr();
+//! let shutdown = CancellationToken::new();
+//! let running = tokio::spawn(service.run(shutdown.clone()));
+//!
+//! // Any SOCKS5 client works (here the tokio-socks crate) to any target (here a local listener).
+//! let target = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let client = tokio_socks::tcp::Socks5Stream::connect_with_password(
+//!     proxy,
+//!     target.local_addr()?,
+//!     "alice",
+//!     "s3cret",
+//! )
+//! .await?;
+//! let (from_proxy, _) = target.accept().await?;
+//! drop((client, from_proxy));
+//! shutdown.cancel(); // stop accepting, drain live connections, return
+//! running.await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The embedding API
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `socks5_with(opts)` / `socks4_with(opts)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
+//! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `local_addr()`, `name()`, `run(shutdown)` |
+//! | [`Authenticator`] | async `authenticate(&AuthRequest { method, user, password, client, tls }) -> bool`; [`Users`] implements it in constant time |
+//! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
+//! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
+//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
+//! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()` |
+//! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
+//! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
+//! | [`Socks5Handler`] / [`Socks4Handler`] | the handlers behind the builder: `new(opts)`, `with_outbound(opts, outbound)`, `with_authenticator(a)`, `with_routing(r)` |
+//! | [`Handler`] | your own protocol: `handle(conn, client)`; override `handle_conn(conn, &Conn)` to report events |
+//!
+//! Every `Arc<T>` of an authenticator, routing, observer or outbound is one too, so one value can be
+//! shared by several services (e.g. one `Arc<Metrics>` for all of them and the metrics endpoint).
+//!
+//! # Logs
+//!
+//! The runner writes, with `tracing`, one `info` event `connection` per connection and, when it failed,
+//! one `connection error` event, with stable field names: `service`, `conn_id`, `client`, `user`,
+//! `target`, `bytes_in`, `bytes_out`, `duration_ms`, `outcome` (`ok`, `error`, `cut`); the error event
+//! has `service`, `conn_id`, `client`, `user`, `target`, `error_kind` ([`observe::error_kind`]) and
+//! `error`. docs/embedding.md describes levels and kinds.
 
 mod auth;
 mod builder;

@@ -128,7 +128,6 @@ impl Socks4Handler {
             Socks4Command::Other(_) => "unknown",
         };
         report.target = Some(format!("socks4 {cmd} {target}"));
-        ctx.target(cmd, &target);
         let authenticated = tokio::time::timeout(timeout, self.authenticate(&req.user_id, ctx))
             .await
             .map_err(|_| Error::HandshakeTimeout(timeout))?;
@@ -138,6 +137,7 @@ impl Socks4Handler {
                 String::from_utf8_lossy(&req.user_id).into_owned(),
             ));
         }
+        ctx.target(cmd, &target);
         match req.command {
             Socks4Command::Connect => {}
             Socks4Command::Bind => {

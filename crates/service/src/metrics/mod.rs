@@ -125,7 +125,7 @@ impl Metrics {
                 )
             })
             .collect();
-        let simple: [(&str, &str, &str, fn(&ServiceStats) -> i128); 5] = [
+        let simple: [(&str, &str, &str, Sample); 5] = [
             (
                 "gost_service_requests_total",
                 "counter",
@@ -229,6 +229,9 @@ impl Observer for Metrics {
         s.duration_nanos.fetch_add(nanos, Relaxed);
     }
 }
+
+/// Reads one plain (non-histogram) sample of a service.
+type Sample = fn(&ServiceStats) -> i128;
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}.\n# TYPE {name} {kind}");
