@@ -1,5 +1,7 @@
 //! Bad and numerous clients do not disturb others: garbage and half-sent handshakes, hundreds of idle
 //! connections, 200 concurrent clients each echoing 256 KiB, and 64 MiB with a half-close through SOCKS5.
+//! After each, the process's descriptor count (`/proc/self/fd`) returns to where it was: nothing leaks.
+//! The tests take turns (one lock) so that one test's sockets do not blur another's count.
 
 mod common;
 
@@ -10,6 +12,66 @@ use common::{echo_server, expect_closed, read_reply, request, serve, socks5_noau
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// Serialises the tests of this file: descriptor counts are process-wide.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `test` alone, on its own runtime (`workers` threads; 0 = current thread), which is built after and
+/// dropped before the turn ends, so no other test's runtime or sockets are counted.
+fn alone<F: Future<Output = ()>>(workers: usize, test: impl FnOnce() -> F) {
+    let _turn = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let runtime = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    }
+    .enable_all()
+    .build()
+    .unwrap();
+    runtime.block_on(test());
+}
+
+/// Open descriptors of this process that are not pipes, and the pipes.
+///
+/// Pipes are counted apart: the splice relay keeps a bounded per-thread pool of empty pipes for reuse,
+/// which is not a leak; sockets, timers and every other kind of descriptor must all be released.
+fn open_fds() -> (usize, usize) {
+    let (mut other, mut pipes) = (0, 0);
+    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd is readable on Linux") {
+        let Ok(entry) = entry else { continue };
+        match std::fs::read_link(entry.path()) {
+            Ok(t) if t.to_string_lossy().starts_with("pipe:") => pipes += 1,
+            // Closed between the listing and the look-up.
+            Err(_) => {}
+            Ok(_) => other += 1,
+        }
+    }
+    (other, pipes)
+}
+
+/// Most pipe descriptors the relay's pools may keep: 64 pipes (2 fds each) per runtime thread.
+const POOLED_PIPE_FDS: usize = 2 * 64 * 3;
+
+/// Waits (up to 5 s) until every non-pipe descriptor opened since `baseline` is closed again and pooled
+/// pipes stay within the pools' bound; fails naming what is still open.
+async fn assert_no_fd_leak(baseline: (usize, usize)) {
+    let mut now = open_fds();
+    for _ in 0..250 {
+        if now.0 <= baseline.0 && now.1 <= baseline.1 + POOLED_PIPE_FDS {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        now = open_fds();
+    }
+    panic!(
+        "descriptors leaked: {} non-pipe open ({} before), {} pipe ends ({} before)",
+        now.0, baseline.0, now.1, baseline.1
+    );
+}
 
 /// Raises the soft descriptor limit to the hard one: hundreds of relays need thousands of descriptors.
 fn raise_nofile() {
@@ -41,8 +103,12 @@ async fn good_client(proxy: SocketAddr, target: SocketAddr) {
     .expect("a good client was not served in time");
 }
 
-#[tokio::test]
-async fn garbage_and_half_sent_handshakes_do_not_disturb_others() {
+#[test]
+fn garbage_and_half_sent_handshakes_do_not_disturb_others() {
+    alone(0, garbage_and_half_sent_handshakes);
+}
+
+async fn garbage_and_half_sent_handshakes() {
     let echo = echo_server().await;
     let opts = Socks5Options {
         handshake_timeout: Duration::from_millis(300),
@@ -54,6 +120,7 @@ async fn garbage_and_half_sent_handshakes_do_not_disturb_others() {
         ..Default::default()
     }))
     .await;
+    let baseline = open_fds();
     let inputs: [&[u8]; 8] = [
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         &[0xFF; 600],
@@ -86,13 +153,20 @@ async fn garbage_and_half_sent_handshakes_do_not_disturb_others() {
         assert!(r.is_ok(), "a bad client was left open");
     }
     good_client(proxy.addr, echo).await;
+    drop(bad);
+    assert_no_fd_leak(baseline).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_hundred_idle_connections_do_not_block_a_new_client() {
+#[test]
+fn three_hundred_idle_connections_do_not_block_a_new_client() {
+    alone(2, three_hundred_idle_connections);
+}
+
+async fn three_hundred_idle_connections() {
     raise_nofile();
     let echo = echo_server().await;
     let proxy = serve(Socks5Handler::new(Socks5Options::default())).await;
+    let baseline = open_fds();
     let mut idle = Vec::new();
     for i in 0..300 {
         let mut c = TcpStream::connect(proxy.addr).await.unwrap();
@@ -108,14 +182,22 @@ async fn three_hundred_idle_connections_do_not_block_a_new_client() {
     let mut m = [0u8; 2];
     probe.read_exact(&mut m).await.unwrap();
     assert_eq!(m, [5, 0]);
+    // Closing the idle clients ends their sessions on the server too.
+    drop((idle, probe));
+    assert_no_fd_leak(baseline).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_concurrent_clients_each_echo_256_kib() {
+#[test]
+fn two_hundred_concurrent_clients_each_echo_256_kib() {
+    alone(2, two_hundred_concurrent_clients);
+}
+
+async fn two_hundred_concurrent_clients() {
     raise_nofile();
     const SIZE: usize = 256 * 1024;
     let echo = echo_server().await;
     let proxy = serve(Socks5Handler::new(Socks5Options::default())).await;
+    let baseline = open_fds();
     let mut tasks = Vec::new();
     for id in 0..200u32 {
         let proxy = proxy.addr;
@@ -148,11 +230,17 @@ async fn two_hundred_concurrent_clients_each_echo_256_kib() {
             .expect("client stuck")
             .unwrap();
     }
+    assert_no_fd_leak(baseline).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixty_four_mib_with_half_close_through_socks5() {
+#[test]
+fn sixty_four_mib_with_half_close_through_socks5() {
+    alone(2, sixty_four_mib_with_half_close);
+}
+
+async fn sixty_four_mib_with_half_close() {
     const TOTAL: usize = 64 * 1024 * 1024;
+    let proxy = serve(Socks5Handler::new(Socks5Options::default())).await;
     // The target reads everything, then answers with the byte count after the client's FIN.
     let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let taddr = target.local_addr().unwrap();
@@ -173,7 +261,7 @@ async fn sixty_four_mib_with_half_close_through_socks5() {
         }
         s.write_all(format!("{n} {sum}").as_bytes()).await.unwrap();
     });
-    let proxy = serve(Socks5Handler::new(Socks5Options::default())).await;
+    let baseline = open_fds();
     let mut c = socks5_noauth(proxy.addr).await;
     c.write_all(&request(1, taddr)).await.unwrap();
     assert_eq!(read_reply(&mut c).await.0, 0);
@@ -194,4 +282,6 @@ async fn sixty_four_mib_with_half_close_through_socks5() {
     assert_eq!(answer, format!("{TOTAL} {expected_sum}"));
     server.await.unwrap();
     expect_closed(&mut c).await;
+    drop(c);
+    assert_no_fd_leak(baseline).await;
 }
