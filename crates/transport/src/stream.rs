@@ -78,6 +78,14 @@ impl Stream {
     }
 }
 
+/// Stores `cx`'s waker in `slot` unless an equivalent one is already there.
+pub(crate) fn register(slot: &mut Option<std::task::Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
 /// IPv4-mapped IPv6 addresses (seen on a dual-stack listener) are reported as plain IPv4.
 pub(crate) fn canonical(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip().to_canonical(), a.port())

@@ -3,10 +3,13 @@
 //! Listening on an empty host (`:1080`, as upstream GOST writes it) binds the dual-stack wildcard `[::]`
 //! with `IPV6_V6ONLY` off, falling back to `0.0.0.0` where IPv6 is unavailable. Dialing a name tries the
 //! resolved addresses Happy-Eyeballs style (RFC 8305): families interleaved, the next attempt starts when the
-//! previous one fails or after [`TcpOptions::fallback_delay`], the first to connect wins.
+//! previous one fails or after [`TcpOptions::fallback_delay`], the first to connect wins. Names are
+//! resolved by the system resolver unless the dialer is given another [`Resolver`].
 
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -75,7 +78,7 @@ impl TcpListener {
         let socket = if hp.host.is_empty() {
             bind_wildcard(hp.port, opts.backlog)?
         } else {
-            let target = resolve(hp.host, hp.port).await?[0];
+            let target = resolve(&SystemResolver, hp.host, hp.port).await?[0];
             bind_socket(target, opts.backlog, false)?
         };
         Self::from_socket(socket, opts)
@@ -134,8 +137,36 @@ fn bind_wildcard(port: u16, backlog: u32) -> io::Result<Socket> {
     }
 }
 
+/// Turns a host name into socket addresses for a [`TcpDialer`].
+///
+/// The default, [`SystemResolver`], asks the operating system (`getaddrinfo`). Another implementation can
+/// apply GOST's `hosts`/`resolver` settings, or give tests a name with several addresses.
+pub trait Resolver: Send + Sync + fmt::Debug {
+    /// The addresses of `host` with `port` set, in the order to try them. `host` is never empty and
+    /// never an IP literal (those are handled before a resolver is asked).
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>>;
+}
+
+/// The operating system's resolver, run on tokio's blocking pool.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolver for SystemResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
+    }
+}
+
 /// Resolves `host` (an IP literal is returned as is; an empty host means this machine).
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+async fn resolve(resolver: &dyn Resolver, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
     if host.is_empty() {
         return Ok(vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)]);
     }
@@ -146,10 +177,7 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
         host: host.to_owned(),
         source,
     };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(resolve_err)?
-        .collect();
+    let addrs = resolver.resolve(host, port).await.map_err(resolve_err)?;
     if addrs.is_empty() {
         return Err(resolve_err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -219,15 +247,31 @@ where
 }
 
 /// Dials TCP connections with the configured socket options, timeout and address fallback.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TcpDialer {
     opts: TcpOptions,
+    resolver: Arc<dyn Resolver>,
+}
+
+impl Default for TcpDialer {
+    fn default() -> Self {
+        TcpDialer::new(TcpOptions::default())
+    }
 }
 
 impl TcpDialer {
-    /// A dialer with these options.
+    /// A dialer with these options, resolving names with the [`SystemResolver`].
     pub fn new(opts: TcpOptions) -> TcpDialer {
-        TcpDialer { opts }
+        TcpDialer {
+            opts,
+            resolver: Arc::new(SystemResolver),
+        }
+    }
+
+    /// Resolves names with `resolver` instead of the system resolver.
+    pub fn with_resolver(mut self, resolver: Arc<dyn Resolver>) -> TcpDialer {
+        self.resolver = resolver;
+        self
     }
 
     /// The options this dialer uses.
@@ -240,7 +284,7 @@ impl TcpDialer {
         let hp = split_host_port(addr)?;
         let timeout = self.opts.connect_timeout;
         let attempt = async {
-            let addrs = resolve(hp.host, hp.port).await?;
+            let addrs = resolve(&*self.resolver, hp.host, hp.port).await?;
             connect_any(addrs, self.opts.fallback_delay)
                 .await
                 .map_err(|source| Error::Connect {
@@ -319,6 +363,64 @@ mod tests {
         );
         assert_eq!(s.peer_addr(), Some(peer));
         assert!(c.unwrap().is_tcp());
+    }
+
+    #[tokio::test]
+    async fn socket_options_are_applied_on_both_sides() {
+        let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+            .await
+            .unwrap();
+        assert!(
+            SockRef::from(&l.inner).reuse_address().unwrap(),
+            "SO_REUSEADDR"
+        );
+        let d = TcpDialer::default();
+        let addr = l.local_addr().to_string();
+        let (c, a) = tokio::join!(d.connect(&addr), l.accept_tcp());
+        for s in [c.unwrap(), a.unwrap().0] {
+            let sock = SockRef::from(&s);
+            assert!(s.nodelay().unwrap(), "TCP_NODELAY");
+            assert!(sock.keepalive().unwrap(), "SO_KEEPALIVE");
+            assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(15));
+            assert_eq!(
+                sock.tcp_keepalive_interval().unwrap(),
+                Duration::from_secs(15)
+            );
+        }
+
+        let off = TcpOptions {
+            nodelay: false,
+            keepalive: None,
+            ..TcpOptions::default()
+        };
+        let l = TcpListener::bind("127.0.0.1:0", off.clone()).await.unwrap();
+        let d = TcpDialer::new(off);
+        let addr = l.local_addr().to_string();
+        let (c, a) = tokio::join!(d.connect(&addr), l.accept_tcp());
+        for s in [c.unwrap(), a.unwrap().0] {
+            assert!(!s.nodelay().unwrap());
+            assert!(!SockRef::from(&s).keepalive().unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn empty_host_is_dual_stack() {
+        let l = TcpListener::bind(":0", TcpOptions::default())
+            .await
+            .unwrap();
+        let sock = SockRef::from(&l.inner);
+        assert!(sock.domain().unwrap() == Domain::IPV6, "bound [::]");
+        assert!(!sock.only_v6().unwrap(), "IPV6_V6ONLY off");
+        let port = l.local_addr().port();
+        let d = TcpDialer::default();
+        for (target, ip) in [
+            (format!("[::1]:{port}"), IpAddr::V6(Ipv6Addr::LOCALHOST)),
+            (format!("127.0.0.1:{port}"), IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ] {
+            let (c, a) = tokio::join!(d.dial(&target), l.accept());
+            c.unwrap();
+            assert_eq!(a.unwrap().1.ip(), ip, "{target}");
+        }
     }
 
     #[tokio::test]

@@ -106,3 +106,43 @@ async fn ws_over_ws() {
     let (c, s) = tokio::join!(dial, accept);
     half_close(c.unwrap(), s.unwrap()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_over_ws_over_tls_over_tcp() {
+    // Three layers over TCP, each added by `handshake` on what the previous hop returned: the shape
+    // of a chain `-F tls://… -F ws://…` whose last node then starts TLS end to end.
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        Some(ServerTls::self_signed().unwrap()),
+    )
+    .await
+    .unwrap();
+    let addr = l.local_addr().to_string();
+    let hops: [Box<dyn Dialer>; 3] = [
+        Box::new(TlsDialer::new(TcpDialer::default(), ClientTls::insecure())),
+        Box::new(WsDialer::new(
+            TcpDialer::default(),
+            WsOptions::default(),
+            None,
+        )),
+        Box::new(TlsDialer::new(TcpDialer::default(), ClientTls::insecure())),
+    ];
+    let dial = async {
+        let mut s = TcpDialer::default().dial(&addr).await?;
+        for hop in &hops {
+            s = hop.handshake(s, &addr).await?;
+        }
+        Ok::<_, gost_transport::Error>(s)
+    };
+    let innermost = ServerTls::self_signed().unwrap();
+    let accept = async {
+        let (s, _) = l.accept().await?;
+        innermost.accept(s).await
+    };
+    let (c, s) = tokio::join!(dial, accept);
+    let (c, s) = (c.unwrap(), s.unwrap());
+    assert_eq!(c.peer_addr(), Some(l.local_addr()));
+    bulk_both_ways(c, s).await;
+}

@@ -4,6 +4,10 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use common::*;
 use gost_transport::tcp::{TcpDialer, TcpOptions};
@@ -139,4 +143,99 @@ async fn server_that_is_not_websocket_is_reported() {
     let e = d.dial(&addr).await.unwrap_err();
     assert_eq!(e.to_string(), "ws upgrade rejected: HTTP 200");
     server.await.unwrap();
+}
+
+/// A ws dialer with client pings every `interval`.
+fn pinging_dialer(interval: Duration) -> WsDialer {
+    let opts = WsOptions {
+        keepalive: Some(interval),
+        ..WsOptions::default()
+    };
+    WsDialer::new(TcpDialer::default(), opts, None)
+}
+
+#[tokio::test]
+async fn keepalive_pings_keep_a_quiet_connection_alive() {
+    // The server is tungstenite (answers pings like gorilla) and says something only after 3 pings.
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move {
+        let (s, _) = tcp.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
+        let mut pings = 0;
+        // Ends with an error when the client closes the TCP connection without a Close frame.
+        while let Some(Ok(msg)) = ws.next().await {
+            if let Message::Ping(p) = msg {
+                assert!(p.is_empty());
+                pings += 1;
+                if pings == 3 {
+                    ws.send(Message::binary(&b"still here"[..])).await.unwrap();
+                }
+            }
+        }
+        pings
+    });
+    let interval = Duration::from_millis(100);
+    let mut c = pinging_dialer(interval).dial(&addr).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 10];
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"still here");
+    // Three intervals passed in silence but for pongs: the pongs kept the connection up.
+    assert!(started.elapsed() >= 3 * interval, "{:?}", started.elapsed());
+    drop(c);
+    assert!(server.await.unwrap() >= 3);
+}
+
+#[tokio::test]
+async fn keepalive_detects_a_silent_peer() {
+    // A server that upgrades and then neither reads nor writes anything.
+    let (l, _d, addr) = default_setup(false).await;
+    let accept = tokio::spawn(async move { l.accept().await.unwrap().0 });
+    let interval = Duration::from_millis(100);
+    let mut c = pinging_dialer(interval).dial(&addr).await.unwrap();
+    let _server_stream = accept.await.unwrap();
+    let started = Instant::now();
+    let e = c.read(&mut [0u8; 16]).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    assert!(
+        e.to_string().starts_with("ws keepalive: nothing received"),
+        "{e}"
+    );
+    assert!(
+        took >= 2 * interval && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn pings_are_answered_and_a_close_frame_is_eof() {
+    let (l, _d, addr) = default_setup(false).await;
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let url = format!("ws://{addr}/ws");
+    let (client, accepted) = tokio::join!(tokio_tungstenite::client_async(url, tcp), l.accept());
+    let (mut peer, _) = client.unwrap();
+    let (mut ours, _) = accepted.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        ours.read_to_end(&mut got).await.unwrap();
+        got
+    });
+    peer.send(Message::Ping(Bytes::from_static(b"are you there")))
+        .await
+        .unwrap();
+    assert_eq!(
+        peer.next().await.unwrap().unwrap(),
+        Message::Pong(Bytes::from_static(b"are you there"))
+    );
+    peer.send(Message::binary(&b"bye"[..])).await.unwrap();
+    peer.close(None).await.unwrap();
+    // Our side answers the Close and reports a clean end of stream after the data.
+    match peer.next().await {
+        Some(Ok(Message::Close(_))) | None => {}
+        Some(Ok(other)) => panic!("unexpected {other:?}"),
+        Some(Err(e)) => panic!("{e}"),
+    }
+    assert_eq!(reader.await.unwrap(), b"bye");
 }

@@ -5,7 +5,7 @@
 //! |----------|---------|------------------------------------------------------------------------|
 //! | false    | none    | none (upstream's default)                                              |
 //! | false    | given   | chain must lead to the CA; the host name is not checked                |
-//! | true     | none    | chain to the bundled web roots (webpki-roots) and host name            |
+//! | true     | none    | chain to the system's roots (else bundled webpki-roots) and host name  |
 //! | true     | given   | chain to the CA and host name                                          |
 //!
 //! A pin, when set, is checked in every mode before anything else.
@@ -16,9 +16,7 @@ use std::time::Duration;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 
@@ -49,9 +47,7 @@ impl ClientTls {
         let pin = opts.pin_sha256.as_deref().map(parse_pin).transpose()?;
         let roots = match (&opts.ca_file, opts.secure) {
             (Some(ca), _) => Some(pem::load_roots(ca)?),
-            (None, true) => Some(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            }),
+            (None, true) => Some(pem::system_roots()),
             (None, false) => None,
         };
         let webpki = roots

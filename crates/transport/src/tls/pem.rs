@@ -1,4 +1,4 @@
-//! Loading certificates and keys from PEM files, with errors that name the file.
+//! Loading certificates and keys from PEM files, with errors that name the file, and the system's roots.
 
 use std::path::Path;
 
@@ -39,4 +39,38 @@ pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, Error> {
             .map_err(|e| config_err("unusable CA certificate in", path, e))?;
     }
     Ok(roots)
+}
+
+/// Where Linux distributions and the BSDs keep their CA bundle (the list Go's `crypto/x509` searches).
+const SYSTEM_BUNDLES: [&str; 6] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The roots `secure=true` verifies against without a CA file, as Go's system pool: the bundle named by
+/// `SSL_CERT_FILE`, else the first system bundle with a usable certificate, else the Mozilla roots
+/// compiled in (webpki-roots) on systems without one.
+pub(crate) fn system_roots() -> RootCertStore {
+    let env = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let candidates = env
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().map(std::path::PathBuf::from));
+    for path in candidates {
+        let Ok(iter) = CertificateDer::pem_file_iter(&path) else {
+            continue;
+        };
+        let mut roots = RootCertStore::empty();
+        // Bundles hold the odd expired or malformed certificate; skip those, as Go does.
+        let (added, _skipped) = roots.add_parsable_certificates(iter.filter_map(Result::ok));
+        if added > 0 {
+            return roots;
+        }
+    }
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
 }

@@ -30,6 +30,9 @@ use crate::{BoxFuture, Dialer, Error, Listener, Stream};
 /// Upstream's default request path.
 pub const DEFAULT_PATH: &str = "/ws";
 
+/// Upstream's client ping interval when `keepalive=true` is given without `ttl`.
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
 /// Default bound for the HTTP upgrade exchange.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,6 +49,11 @@ pub struct WsOptions {
     pub headers: Vec<(String, String)>,
     /// Bound for the upgrade exchange. Default [`DEFAULT_HANDSHAKE_TIMEOUT`].
     pub handshake_timeout: Duration,
+    /// Ping interval (upstream client `keepalive=true` with `ttl`/`keepalive.interval`, default [`DEFAULT_KEEPALIVE_INTERVAL`]), or
+    /// `None` (the default, as upstream): while the stream is read, a Ping is sent every interval and the
+    /// stream fails with `TimedOut` when nothing arrived for two intervals. Works on either side; upstream
+    /// only pings from the client. Pings from the peer are always answered.
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for WsOptions {
@@ -55,6 +63,7 @@ impl Default for WsOptions {
             host: None,
             headers: Vec::new(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: None,
         }
     }
 }
@@ -120,7 +129,7 @@ async fn accept_inner(mut s: Stream, opts: &WsOptions) -> Result<Stream, Error> 
         Some(stream::config()),
     )
     .await;
-    Ok(Stream::new(WsStream::new(ws), peer, local))
+    Ok(Stream::new(WsStream::new(ws, opts.keepalive), peer, local))
 }
 
 async fn reject(mut s: Stream, status: u16, body: &str, why: String) -> Result<Stream, Error> {
@@ -180,7 +189,7 @@ async fn connect_inner(mut s: Stream, addr: &str, opts: &WsOptions) -> Result<St
         Some(stream::config()),
     )
     .await;
-    Ok(Stream::new(WsStream::new(ws), peer, local))
+    Ok(Stream::new(WsStream::new(ws, opts.keepalive), peer, local))
 }
 
 /// A `ws` or `wss` listener: TCP, TLS when configured, then the WebSocket upgrade.

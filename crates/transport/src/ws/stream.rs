@@ -8,16 +8,24 @@
 //! of the underlying stream as the end of the whole connection and refuses to write afterwards, so
 //! [`EofGuard`] hides that EOF from it and [`WsStream`] reports it to the reader instead.
 //!
+//! With keepalive on (upstream's client `keepalive`/`ttl`), a Ping goes out every interval while the
+//! stream is being read, and the stream fails with `TimedOut` once nothing at all arrived for two intervals
+//! (upstream: a read deadline of twice the interval, refreshed by pongs). The read side sends those pings;
+//! it borrows tokio-tungstenite's write-waker slot to do so, so it wakes the writer afterwards, which then
+//! registers itself again.
+//!
 //! Outgoing payloads are staged in one reusable buffer: tungstenite copies each message into its output
 //! buffer at once, so the staging allocation is reclaimed on the next write instead of allocating per chunk.
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream as _};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -92,6 +100,15 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for EofGuard<S> {
     }
 }
 
+/// Pings and the dead-peer check (see the module docs).
+struct KeepAlive {
+    tick: Interval,
+    interval: Duration,
+    /// When the last frame of any kind arrived.
+    last_rx: Instant,
+    ping_due: bool,
+}
+
 /// The byte-stream view of a [`WebSocketStream`].
 pub(crate) struct WsStream<S> {
     ws: WebSocketStream<EofGuard<S>>,
@@ -100,16 +117,78 @@ pub(crate) struct WsStream<S> {
     eof: bool,
     /// Staging buffer for outgoing payloads (see the module docs).
     write: BytesMut,
+    keepalive: Option<KeepAlive>,
+    /// The last task that wrote, woken after the reader sent a ping.
+    writer: Option<Waker>,
 }
 
 impl<S> WsStream<S> {
-    pub(crate) fn new(ws: WebSocketStream<EofGuard<S>>) -> Self {
+    /// `keepalive`: ping interval, or `None` for no pings and no dead-peer check.
+    pub(crate) fn new(ws: WebSocketStream<EofGuard<S>>, keepalive: Option<Duration>) -> Self {
+        let keepalive = keepalive.filter(|d| !d.is_zero()).map(|interval| {
+            let mut tick = tokio::time::interval_at(Instant::now() + interval, interval);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            KeepAlive {
+                tick,
+                interval,
+                last_rx: Instant::now(),
+                ping_due: false,
+            }
+        });
         WsStream {
             ws,
             read: Bytes::new(),
             eof: false,
             write: BytesMut::new(),
+            keepalive,
+            writer: None,
         }
+    }
+
+    fn note_writer(&mut self, cx: &Context<'_>) {
+        if self.keepalive.is_some() {
+            crate::stream::register(&mut self.writer, cx);
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
+    /// Runs the keepalive timer from the read side: queues pings, detects a silent peer.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        let Some(ka) = &mut self.keepalive else {
+            return Ok(());
+        };
+        while ka.tick.poll_tick(cx).is_ready() {
+            let silent = ka.last_rx.elapsed();
+            if silent >= 2 * ka.interval {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("ws keepalive: nothing received from the peer for {silent:?}"),
+                ));
+            }
+            ka.ping_due = true;
+        }
+        if !ka.ping_due {
+            return Ok(());
+        }
+        let sent = match Pin::new(&mut self.ws).poll_ready(cx) {
+            Poll::Ready(r) => {
+                r.map_err(to_io)?;
+                Pin::new(&mut self.ws)
+                    .start_send(Message::Ping(Bytes::new()))
+                    .map_err(to_io)?;
+                if let Poll::Ready(Err(e)) = Pin::new(&mut self.ws).poll_flush(cx) {
+                    return Err(to_io(e));
+                }
+                true
+            }
+            Poll::Pending => false,
+        };
+        ka.ping_due = !sent;
+        if let Some(w) = &self.writer {
+            w.wake_by_ref();
+        }
+        Ok(())
     }
 }
 
@@ -145,6 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
             if this.eof {
                 return Poll::Ready(Ok(()));
             }
+            this.poll_keepalive(cx)?;
             let next = match Pin::new(&mut this.ws).poll_next(cx) {
                 Poll::Ready(next) => next,
                 Poll::Pending if this.ws.get_ref().eof => {
@@ -153,6 +233,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 }
                 Poll::Pending => return Poll::Pending,
             };
+            if let (Some(Ok(_)), Some(ka)) = (&next, &mut this.keepalive) {
+                ka.last_rx = Instant::now();
+            }
             match next {
                 Some(Ok(Message::Binary(b))) => this.read = b,
                 Some(Ok(Message::Text(t))) => this.read = t.into(),
@@ -182,6 +265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
             return Poll::Ready(Ok(0));
         }
         let this = self.get_mut();
+        this.note_writer(cx);
         ready!(Pin::new(&mut this.ws).poll_ready(cx)).map_err(to_io)?;
         let n = buf.len().min(MAX_MESSAGE_OUT);
         this.write.reserve(n);
@@ -194,13 +278,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().ws)
-            .poll_flush(cx)
-            .map_err(to_io)
+        let this = self.get_mut();
+        this.note_writer(cx);
+        Pin::new(&mut this.ws).poll_flush(cx).map_err(to_io)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.note_writer(cx);
         ready!(Pin::new(&mut this.ws).poll_flush(cx)).map_err(to_io)?;
         Pin::new(&mut this.ws.get_mut().inner).poll_shutdown(cx)
     }
@@ -220,7 +305,7 @@ mod tests {
         let ours =
             WebSocketStream::from_raw_socket(EofGuard::new(a), Role::Client, Some(config())).await;
         let theirs = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
-        (WsStream::new(ours), theirs)
+        (WsStream::new(ours, None), theirs)
     }
 
     #[tokio::test]
