@@ -46,7 +46,7 @@
 //! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
 //! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
 //! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
-//! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()` |
+//! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
 //! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
 //! | [`Socks5Handler`] / [`Socks4Handler`] | the handlers behind the builder: `new(opts)`, `with_outbound(opts, outbound)`, `with_authenticator(a)`, `with_routing(r)` |

@@ -136,6 +136,7 @@ pub struct Conn {
     client: SocketAddr,
     observer: Arc<dyn Observer>,
     user: OnceLock<Box<str>>,
+    request: OnceLock<Box<str>>,
 }
 
 /// Connection ids are unique within the process, across services.
@@ -150,6 +151,7 @@ impl Conn {
             client,
             observer,
             user: OnceLock::new(),
+            request: OnceLock::new(),
         }
     }
 
@@ -190,8 +192,14 @@ impl Conn {
         self.observer.authenticated(self, user, ok);
     }
 
+    /// The command and target once the request was read (`"connect example.com:443"`).
+    pub fn request(&self) -> Option<&str> {
+        self.request.get().map(|r| &**r)
+    }
+
     /// Reports the request's command and target (handlers call this).
     pub fn target(&self, command: &str, target: &Address) {
+        let _ = self.request.set(format!("{command} {target}").into());
         self.observer.target(self, command, target);
     }
 }

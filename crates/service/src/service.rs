@@ -271,8 +271,10 @@ impl Live {
 impl Drop for Live {
     fn drop(&mut self) {
         if !self.closed {
+            // The handler's report is lost with its task; the request, if read, is still known.
+            let request = self.conn.request().map(str::to_owned);
             let summary = Closed {
-                target: None,
+                target: request.as_deref(),
                 transferred: Transferred::default(),
                 duration: self.started.elapsed(),
                 outcome: Outcome::Cut,

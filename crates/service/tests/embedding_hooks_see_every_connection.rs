@@ -45,8 +45,9 @@ impl Observer for Events {
         };
         let (i, o) = (c.transferred.a_to_b, c.transferred.b_to_a);
         let user = conn.user().unwrap_or("-");
+        let target = c.target.unwrap_or("-");
         let _ = self.0.send(format!(
-            "{} closed {outcome} in={i} out={o} user={user}",
+            "{} closed {outcome} in={i} out={o} user={user} target={target}",
             conn.id()
         ));
     }
@@ -90,7 +91,7 @@ async fn observer_sees_the_whole_life_of_a_connection() {
     assert_eq!(next(&mut rx).await, format!("{id} connect {echo}"));
     assert_eq!(
         next(&mut rx).await,
-        format!("{id} closed ok in=5 out=5 user=alice")
+        format!("{id} closed ok in=5 out=5 user=alice target=connect {echo}")
     );
 
     // A connection still relaying at shutdown is cut after the drain deadline, and still reported.
@@ -106,7 +107,7 @@ async fn observer_sees_the_whole_life_of_a_connection() {
     assert_eq!(next(&mut rx).await, "stopped observed");
     assert_eq!(
         next(&mut rx).await,
-        format!("{id} closed cut in=0 out=0 user=alice")
+        format!("{id} closed cut in=0 out=0 user=alice target=connect {echo}")
     );
     runner.await.unwrap();
 }
