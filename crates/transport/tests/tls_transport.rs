@@ -186,6 +186,28 @@ async fn server_handshake_times_out() {
 }
 
 #[tokio::test]
+async fn client_handshake_times_out() {
+    let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let addr = tcp.local_addr().to_string();
+    let opts = TlsClientOptions {
+        handshake_timeout: std::time::Duration::from_millis(200),
+        ..TlsClientOptions::default()
+    };
+    // The server accepts the connection and never answers the ClientHello.
+    let d = dialer(opts);
+    let (dialed, accepted) = tokio::join!(d.dial(&addr), tcp.accept());
+    let e = dialed.unwrap_err();
+    assert!(
+        matches!(e, Error::HandshakeTimeout { what: "TLS", .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "TLS handshake timed out after 200ms");
+    drop(accepted);
+}
+
+#[tokio::test]
 async fn missing_files_are_named() {
     let e = ServerTls::new(&TlsServerOptions {
         cert_file: Some("/nonexistent/cert.pem".into()),

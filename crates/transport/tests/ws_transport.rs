@@ -239,3 +239,39 @@ async fn pings_are_answered_and_a_close_frame_is_eof() {
     }
     assert_eq!(reader.await.unwrap(), b"bye");
 }
+
+#[tokio::test]
+async fn every_upgrade_has_a_deadline() {
+    let timeout = Duration::from_millis(200);
+    let opts = WsOptions {
+        handshake_timeout: timeout,
+        ..WsOptions::default()
+    };
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap().to_string();
+
+    // Client side: the server accepts the TCP connection and never answers the upgrade.
+    let d = WsDialer::new(TcpDialer::default(), opts.clone(), None);
+    let (dialed, accepted) = tokio::join!(d.dial(&addr), tcp.accept());
+    let e = dialed.unwrap_err();
+    assert!(
+        matches!(e, Error::HandshakeTimeout { what: "ws", .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "ws handshake timed out after 200ms");
+    drop(accepted);
+
+    // Server side: a client that connects and sends half a request.
+    let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(&addr), tcp.accept());
+    let mut client = client.unwrap();
+    client.write_all(b"GET /ws HTTP/1.1\r\n").await.unwrap();
+    let s = gost_transport::Stream::from_tcp(accepted.unwrap().0);
+    let started = Instant::now();
+    let e = gost_transport::ws::accept(s, &opts).await.unwrap_err();
+    assert!(
+        matches!(e, Error::HandshakeTimeout { what: "ws", .. }),
+        "{e:?}"
+    );
+    assert!(started.elapsed() >= timeout);
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::TimedOut));
+}
