@@ -48,7 +48,8 @@
 //! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
-//! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
+//! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `from_endpoint(&Endpoint, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
+//! | [`metrics::Endpoint`] | `addr`, `path`, `auth`; `FromStr` parses upstream's `-metrics` value (`user:pass@:9000?path=/metrics`) |
 //! | [`Socks5Handler`] / [`Socks4Handler`] | the handlers behind the builder: `new(opts)`, `with_outbound(opts, outbound)`, `with_authenticator(a)`, `with_routing(r)` |
 //! | [`Handler`] | your own protocol: `handle(conn, client)`; override `handle_conn(conn, &Conn)` to report events |
 //!

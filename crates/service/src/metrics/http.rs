@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::Metrics;
+use super::{Endpoint, Metrics};
 
 /// Largest request head accepted; scrapers send a few hundred bytes.
 const MAX_REQUEST: usize = 8192;
@@ -54,6 +54,19 @@ impl MetricsServer {
             path,
             metrics,
             auth: None,
+        })
+    }
+
+    /// Listens as `endpoint` says (address, path, optional Basic credentials), e.g. an [`Endpoint`]
+    /// parsed from upstream's `-metrics user:pass@:9000?path=/metrics`.
+    pub async fn from_endpoint(
+        endpoint: &Endpoint,
+        metrics: Arc<Metrics>,
+    ) -> Result<MetricsServer, gost_transport::Error> {
+        let server = MetricsServer::bind(&endpoint.addr, &endpoint.path, metrics).await?;
+        Ok(match &endpoint.auth {
+            Some((user, password)) => server.basic_auth(user, password),
+            None => server,
         })
     }
 

@@ -25,6 +25,7 @@
 //! assert!(text.contains("gost_services{host=\"h\"} 0"));
 //! ```
 
+mod endpoint;
 mod http;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+pub use endpoint::{DEFAULT_PATH, Endpoint, EndpointError};
 pub use http::{MetricsServer, serve};
 
 use crate::observe::{Closed, Conn, Observer, Outcome};
