@@ -1,6 +1,9 @@
 //! When the process runs out of file descriptors, accept(2) keeps failing with EMFILE while the client
 //! waits in the backlog. The runner must back off (not spin) and serve the client once descriptors free up.
+//! The failures are logged at a limited rate, not once per attempt.
 //! This file is its own test binary because it lowers the process-wide descriptor limit.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +66,7 @@ fn set_nofile(soft: u64) -> u64 {
 
 #[tokio::test(flavor = "current_thread")]
 async fn emfile_backs_off_then_recovers() {
+    let (logs, _guard) = common::Logs::capture();
     let attempts = Arc::new(AtomicUsize::new(0));
     let inner = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
@@ -102,6 +106,9 @@ async fn emfile_backs_off_then_recovers() {
         during <= 20,
         "accept loop spins while out of descriptors ({during} attempts in 600 ms)"
     );
+    // The first failure is logged; the following ones are counted, not logged (at most one line per 5 s).
+    let warned = logs.matching(&["WARN", "accept failed"]);
+    assert_eq!(warned.len(), 1, "accept failures logged: {warned:?}");
     drop(hog);
     set_nofile(old);
     client.set_nonblocking(true).unwrap();

@@ -1,4 +1,7 @@
-//! The service runner: connection limit, graceful shutdown with a drain deadline, per-connection reports.
+//! The service runner: connection limit, graceful shutdown with a drain deadline, per-connection reports
+//! and their log line.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -141,4 +144,46 @@ async fn connection_limit_queues_extra_clients_until_a_slot_frees() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_connection_ends_with_one_log_line() {
+    let (logs, _guard) = common::Logs::capture();
+    let (addr, token, task) = start(ServiceOptions {
+        name: "svc-log".into(),
+        ..Default::default()
+    })
+    .await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let client = c.local_addr().unwrap();
+    echo_once(&mut c, b"twelve bytes").await;
+    drop(c);
+    let client_field = format!("client={client}");
+    let parts = [
+        "INFO",
+        "message=connection",
+        "service=\"svc-log\"",
+        client_field.as_str(),
+        "target=\"echo\"",
+        "bytes_in=12",
+        "bytes_out=12",
+        "duration_ms=",
+        "outcome=\"ok\"",
+    ];
+    let mut lines = Vec::new();
+    for _ in 0..250 {
+        lines = logs.matching(&parts);
+        if !lines.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        lines.len(),
+        1,
+        "per-connection line; all lines: {:?}",
+        logs.matching(&[])
+    );
+    token.cancel();
+    task.await.unwrap();
 }

@@ -199,3 +199,36 @@ async fn bind_gives_up_after_the_accept_timeout() {
         "listener left open"
     );
 }
+
+#[tokio::test]
+async fn bind_on_the_wildcard_announces_a_reachable_address_and_early_bytes_reach_the_peer() {
+    let proxy = serve(Socks5Handler::new(Socks5Options {
+        bind: true,
+        ..Default::default()
+    }))
+    .await;
+    let mut c = socks5_noauth(proxy.addr).await;
+    c.write_all(&request(2, "0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let (rep, listen) = read_reply(&mut c).await;
+    assert_eq!(rep, 0);
+    // Not 0.0.0.0: the control connection's local IP, which the client can reach.
+    assert_eq!(listen.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    // Bytes the client sends before the peer arrives are held, then delivered first.
+    c.write_all(b"sent early").await.unwrap();
+    let mut peer = TcpStream::connect(listen).await.unwrap();
+    let (rep, announced) = read_reply(&mut c).await;
+    assert_eq!((rep, announced), (0, peer.local_addr().unwrap()));
+    let mut buf = [0u8; 10];
+    peer.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"sent early");
+    // The client closing ends the session for the peer.
+    drop(c);
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), peer.read_to_end(&mut rest))
+        .await
+        .expect("peer not closed")
+        .unwrap();
+    assert!(rest.is_empty());
+}

@@ -127,6 +127,7 @@ async fn only_the_named_port_or_the_first_one_seen_is_accepted() {
 
 #[tokio::test]
 async fn fragments_and_oversize_datagrams_are_dropped() {
+    let (logs, _guard) = common::Logs::capture();
     let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let t = target.local_addr().unwrap();
     let proxy = udp_proxy(Socks5Options {
@@ -153,6 +154,9 @@ async fn fragments_and_oversize_datagrams_are_dropped() {
         recv_within(&target, 200).await.is_none(),
         "fragment or oversize datagram forwarded"
     );
+    // The oversize datagram is reported with its size and the limit, not silently truncated.
+    let warned = logs.matching(&["WARN", "udpBufferSize", "len=101", "max=100"]);
+    assert_eq!(warned.len(), 1, "oversize warning: {warned:?}");
 }
 
 #[tokio::test]
