@@ -100,6 +100,7 @@ pub fn dialer_from_config(cfg: &DialerConfig) -> Result<Arc<dyn Dialer>, Error> 
                 path: opts.path,
                 host: opts.host,
                 headers: opts.header,
+                keepalive: opts.keepalive.then_some(opts.keepalive_interval),
                 ..WsOptions::default()
             };
             if let Some(t) = opts.handshake_timeout {
