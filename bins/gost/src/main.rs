@@ -1,5 +1,8 @@
 //! `gost`: reads `-L`/`-F`/`-C` like upstream GOST, validates the result, and either prints it (`-O`)
-//! or hands it to the service runner. Protocol-free: everything after validation is in [`run`].
+//! or hands it to the service runner ([`run`]).
+//!
+//! Exit status: 0 after a signal-requested shutdown or `-O`, 2 for a configuration that cannot be used,
+//! 1 when services cannot start (an address in use, ...).
 
 mod args;
 mod logging;
@@ -36,9 +39,18 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match run::run(config) {
+    let reload = move || {
+        let (config, warnings) = source::build(&args)?;
+        logging::report(&warnings);
+        Ok(config)
+    };
+    match run::run(config, reload) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(run::Failure::Config(e)) => {
+            eprintln!("gost: {e:#}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+        Err(run::Failure::Start(e)) => {
             eprintln!("gost: {e:#}");
             ExitCode::FAILURE
         }

@@ -1,0 +1,82 @@
+//! One configured service, bound and ready to run: a SOCKS service (listener + SOCKS handler) or a
+//! forwarding service (`tcp`, `udp`, `rtcp`, `rudp`) built by gost-service.
+
+use anyhow::{Context, bail};
+use gost_config::{Config, ServiceConfig};
+use gost_service::forward::{ForwardService, is_forward_handler};
+use gost_service::{Service, ServiceOptions};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::handler;
+use super::listener::{self, Certificates};
+
+/// A bound service.
+pub enum Bound {
+    /// A listener serving a SOCKS handler.
+    Socks(Service),
+    /// A forwarding service.
+    Forward(ForwardService),
+}
+
+impl Bound {
+    /// Builds the handler of `service` and binds its listener; errors name the service.
+    pub async fn bind(
+        config: &Config,
+        service: &ServiceConfig,
+        certs: &mut Certificates,
+    ) -> anyhow::Result<Bound> {
+        let kind = service.handler.kind.as_str();
+        if is_forward_handler(kind) {
+            // Its errors already name the service.
+            return Ok(Bound::Forward(
+                ForwardService::from_config(config, service).await?,
+            ));
+        }
+        bind_socks(config, service, certs)
+            .await
+            .with_context(|| format!("service {:?} ({})", service.name, service.addr))
+    }
+
+    /// Runs until `shutdown` is cancelled and live connections drained.
+    pub async fn run(self, shutdown: CancellationToken) {
+        match self {
+            // Service logs its own "listening" line.
+            Bound::Socks(s) => s.run(shutdown).await,
+            Bound::Forward(f) => f.run(shutdown).await,
+        }
+    }
+
+    /// Logs the "listening" line for services whose runner does not write one itself.
+    pub fn announce(&self, service: &ServiceConfig) {
+        match self {
+            Bound::Socks(_) | Bound::Forward(ForwardService::Tcp(_)) => {}
+            Bound::Forward(f) => match f.local_addr() {
+                Some(addr) => info!(service = %service.name, %addr, "listening"),
+                None => info!(
+                    service = %service.name,
+                    remote = %service.addr,
+                    "listening on the chain's last node"
+                ),
+            },
+        }
+    }
+}
+
+async fn bind_socks(
+    config: &Config,
+    service: &ServiceConfig,
+    certs: &mut Certificates,
+) -> anyhow::Result<Bound> {
+    let kind = service.handler.kind.as_str();
+    if !handler::is_socks(kind) {
+        bail!("handler {kind:?} is not supported (use socks5, socks4, tcp, udp, rtcp or rudp)");
+    }
+    let (listener, listener_tls) = listener::bind(config, service, certs).await?;
+    let handler = handler::build(config, service, listener_tls, certs)?;
+    let opts = ServiceOptions {
+        name: service.name.clone(),
+        ..ServiceOptions::default()
+    };
+    Ok(Bound::Socks(Service::new(listener, handler, opts)))
+}

@@ -1,0 +1,184 @@
+//! The set of running services: starts them all (every one bound before any runs), applies a new
+//! configuration on reload (only services whose effective settings changed are restarted), and stops
+//! them all at shutdown, letting each drain its live connections.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use gost_config::{Config, ServiceConfig};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::listener::Certificates;
+use super::service::Bound;
+
+/// How long a restarted service retries binding its address while the old instance lets it go.
+const REBIND_WINDOW: Duration = Duration::from_secs(3);
+const REBIND_PAUSE: Duration = Duration::from_millis(20);
+
+struct Running {
+    /// Everything the service's behaviour depends on; a reload restarts the service when it differs.
+    settings: Config,
+    stop: CancellationToken,
+}
+
+/// Runs services and tracks them by name.
+pub struct Supervisor {
+    root: CancellationToken,
+    running: BTreeMap<String, Running>,
+    tasks: JoinSet<()>,
+    config: Config,
+}
+
+impl Supervisor {
+    /// Binds every service of `config`, then starts them all. Nothing runs if any bind fails.
+    pub async fn start(config: Config) -> anyhow::Result<Supervisor> {
+        let mut certs = Certificates::default();
+        let mut bound = Vec::with_capacity(config.services.len());
+        for service in &config.services {
+            bound.push(Bound::bind(&config, service, &mut certs).await?);
+        }
+        let mut sup = Supervisor {
+            root: CancellationToken::new(),
+            running: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            config: Config::default(),
+        };
+        for (service, b) in config.services.iter().zip(bound) {
+            sup.spawn(&config, service, b);
+        }
+        sup.config = config;
+        Ok(sup)
+    }
+
+    fn spawn(&mut self, config: &Config, service: &ServiceConfig, bound: Bound) {
+        bound.announce(service);
+        let stop = self.root.child_token();
+        self.tasks.spawn(bound.run(stop.clone()));
+        let settings = settings_of(config, service);
+        self.running
+            .insert(service.name.clone(), Running { settings, stop });
+    }
+
+    /// Switches to `new`: stops removed services, restarts changed ones, starts added ones; unchanged
+    /// services keep their listeners and connections. If a service of `new` cannot be started, the
+    /// services it replaced are restarted with their old settings and the error is returned.
+    pub async fn reload(&mut self, new: Config) -> anyhow::Result<()> {
+        let old = std::mem::take(&mut self.config);
+        let wanted: BTreeMap<&str, (&ServiceConfig, Config)> = new
+            .services
+            .iter()
+            .map(|s| (s.name.as_str(), (s, settings_of(&new, s))))
+            .collect();
+        let stopped: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(name, r)| {
+                wanted
+                    .get(name.as_str())
+                    .is_none_or(|(_, s)| *s != r.settings)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &stopped {
+            if let Some(r) = self.running.remove(name) {
+                r.stop.cancel();
+            }
+        }
+        let starting: Vec<&ServiceConfig> = wanted
+            .iter()
+            .filter(|(name, _)| !self.running.contains_key(**name))
+            .map(|(_, (s, _))| *s)
+            .collect();
+        let unchanged = self.running.len();
+        match bind_all(&new, &starting, !stopped.is_empty()).await {
+            Ok(bound) => {
+                for (service, b) in starting.iter().zip(bound) {
+                    self.spawn(&new, service, b);
+                }
+                info!(
+                    stopped = stopped.len(),
+                    started = starting.len(),
+                    unchanged,
+                    "configuration reloaded"
+                );
+                self.config = new;
+                Ok(())
+            }
+            Err(e) => {
+                let restore: Vec<&ServiceConfig> = old
+                    .services
+                    .iter()
+                    .filter(|s| stopped.contains(&s.name))
+                    .collect();
+                match bind_all(&old, &restore, true).await {
+                    Ok(bound) => {
+                        for (service, b) in restore.iter().zip(bound) {
+                            self.spawn(&old, service, b);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %format!("{e:#}"), "cannot restore the previous services")
+                    }
+                }
+                self.config = old;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops every service and waits until each has drained (or `force` fires).
+    pub async fn shutdown(mut self, force: impl std::future::Future<Output = ()>) {
+        self.root.cancel();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        tokio::select! {
+            _ = all => info!("all services stopped"),
+            _ = force => warn!("second signal: exiting without waiting for connections to drain"),
+        }
+    }
+}
+
+/// Binds `services` of `config`; with `retry`, an address still held by a service that was just stopped
+/// is retried for a short while.
+async fn bind_all(
+    config: &Config,
+    services: &[&ServiceConfig],
+    retry: bool,
+) -> anyhow::Result<Vec<Bound>> {
+    let mut certs = Certificates::default();
+    let mut bound = Vec::with_capacity(services.len());
+    for service in services {
+        let deadline = Instant::now() + REBIND_WINDOW;
+        let b = loop {
+            match Bound::bind(config, service, &mut certs).await {
+                Ok(b) => break b,
+                Err(_) if retry && Instant::now() < deadline => {
+                    tokio::time::sleep(REBIND_PAUSE).await
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        bound.push(b);
+    }
+    Ok(bound)
+}
+
+/// The part of `config` that `service` depends on: itself, its chain, its authers and the global
+/// certificate.
+fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
+    let h = &service.handler;
+    let authers = h.auther.iter().chain(&h.authers);
+    Config {
+        services: vec![service.clone()],
+        chains: service
+            .chain()
+            .and_then(|c| config.chain(c))
+            .cloned()
+            .into_iter()
+            .collect(),
+        authers: authers.filter_map(|a| config.auther(a)).cloned().collect(),
+        tls: config.tls.clone(),
+        ..Config::default()
+    }
+}

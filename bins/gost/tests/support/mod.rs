@@ -1,0 +1,246 @@
+//! Helpers for tests that run the built `gost` binary: a child process that is always killed, its
+//! "listening" log lines parsed into addresses, a loopback HTTP server, and curl.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+/// Upper bound for anything a test waits for; generous for a loaded CI machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running `gost`, killed when dropped.
+pub struct Gost {
+    child: Child,
+    lines: Receiver<String>,
+    /// Every stderr line read so far.
+    pub log: Vec<String>,
+}
+
+impl Gost {
+    /// Starts `gost ARGS` with its log on stderr (text format, info level).
+    pub fn spawn(args: &[&str]) -> Gost {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gost"))
+            .args(args)
+            .env_remove("GOST_LOGGER_LEVEL")
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run gost");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Gost {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing every one of `needles`; panics with the log so far after
+    /// [`PATIENCE`] or when the process ends first.
+    pub fn wait_for(&mut self, needles: &[&str]) -> String {
+        if let Some(l) = self
+            .log
+            .iter()
+            .find(|l| needles.iter().all(|n| l.contains(n)))
+        {
+            return l.clone();
+        }
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if needles.iter().all(|n| line.contains(n)) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no log line with {needles:?}; log:\n{}",
+                        self.log.join("\n")
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "gost exited ({:?}) before logging {needles:?}; log:\n{}",
+                    self.child.try_wait(),
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The address service `name` listens on, from its "listening" line.
+    pub fn addr(&mut self, name: &str) -> SocketAddr {
+        let service = format!("service={name} ");
+        let line = self.wait_for(&["listening", &service]);
+        field(&line, "addr")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no addr in {line:?}"))
+    }
+
+    /// The addresses of services `service-0` .. `service-{n-1}` (the `-L` flags in order).
+    pub fn addrs(&mut self, n: usize) -> Vec<SocketAddr> {
+        (0..n).map(|i| self.addr(&format!("service-{i}"))).collect()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`).
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) with our own child's pid has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.drain_log();
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Collects the log lines already written.
+    pub fn drain_log(&mut self) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.log.push(line);
+        }
+    }
+}
+
+impl Gost {
+    /// Waits for a per-connection log line whose outcome is `ok`.
+    pub fn wait_connection_ok(&mut self) -> String {
+        let line = self.wait_for(&["connection", "outcome="]);
+        assert_eq!(field(&line, "outcome"), Some("ok"), "{line}");
+        line
+    }
+}
+
+impl Drop for Gost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=value` in a text log line (quotes around the value removed).
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(prefix.as_str()))
+        .map(|v| v.trim_matches('"'))
+}
+
+/// The body every request to [`http_server`] gets.
+pub const BODY: &str = "hello through gost";
+
+/// Starts an HTTP/1.1 server on 127.0.0.1:0 answering every request with [`BODY`]; returns its address.
+/// Its thread ends with the test process.
+pub fn http_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            std::thread::spawn(move || serve_http(conn));
+        }
+    });
+    addr
+}
+
+fn serve_http(mut conn: TcpStream) {
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = conn.write_all(reply.as_bytes());
+}
+
+/// Sends a GET over a plain TCP connection to `addr` (e.g. a forwarding port) and returns the response.
+pub fn http_get(addr: SocketAddr) -> String {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Whether curl can run; when it cannot, fails under `CI` and otherwise prints a notice (the caller
+/// then skips).
+pub fn have_curl() -> bool {
+    let found = Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "curl is required for this test (install the curl package)"
+        );
+        eprintln!("NOTICE: curl not found; skipping");
+    }
+    found
+}
+
+/// Runs `curl -sS --max-time 20 ARGS URL`.
+pub fn curl(args: &[&str], url: &str) -> Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .arg(url)
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("all_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("ALL_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("NO_PROXY")
+        .output()
+        .expect("run curl")
+}
+
+/// Asserts curl succeeded and got [`BODY`].
+#[track_caller]
+pub fn assert_body(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), BODY, "{what}");
+}
