@@ -191,3 +191,37 @@ async fn wrong_password_is_status_1_and_close() {
     assert_eq!(m, [1, 1]);
     expect_closed(&mut c).await;
 }
+
+/// Refuses every target on one port, the way a bypass rule does.
+struct RefusePort(u16);
+
+impl gost_service::Routing for RefusePort {
+    fn route<'a>(
+        &'a self,
+        req: &'a gost_service::RouteRequest<'a>,
+    ) -> gost_service::BoxFuture<'a, gost_service::Route> {
+        let route = if req.target.port() == self.0 {
+            gost_service::Route::Refuse(gost_service::socks_wire::ReplyCode::NotAllowed)
+        } else {
+            gost_service::Route::Default
+        };
+        Box::pin(std::future::ready(route))
+    }
+}
+
+#[tokio::test]
+async fn a_target_forbidden_by_policy_is_0x02_and_never_dialled() {
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let taddr = target.local_addr().unwrap();
+    let handler = Socks5Handler::new(Socks5Options::default())
+        .with_routing(Arc::new(RefusePort(taddr.port())));
+    let proxy = serve(handler).await;
+    let mut c = socks5_noauth(proxy.addr).await;
+    c.write_all(&request(1, taddr)).await.unwrap();
+    let mut r = [0u8; 10];
+    c.read_exact(&mut r).await.unwrap();
+    assert_eq!(r, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+    expect_closed(&mut c).await;
+    let dialled = tokio::time::timeout(Duration::from_millis(100), target.accept()).await;
+    assert!(dialled.is_err(), "the forbidden target was dialled");
+}
