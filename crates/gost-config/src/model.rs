@@ -31,6 +31,9 @@ pub struct Config {
     /// Logging.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogConfig>,
+    /// Prometheus metrics endpoint (`metrics:`, or upstream's `-metrics` flag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// One service: a listener accepting connections and a handler serving them.
@@ -207,6 +210,20 @@ pub struct AuthConfig {
     /// Password; empty for SOCKS4 user ids.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub password: String,
+}
+
+/// `metrics:`: where the Prometheus text endpoint listens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Listen address `host:port`; an empty host means all interfaces.
+    pub addr: String,
+    /// URL path served (default `/metrics`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// HTTP Basic credentials a scraper must send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthConfig>,
 }
 
 /// A named list of credentials (`authers:`).

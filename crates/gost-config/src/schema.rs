@@ -221,6 +221,15 @@ const LOG: Schema = Schema {
     upstream: &["rotation"],
 };
 
+const METRICS: Schema = Schema {
+    fields: &[
+        ("addr", Shape::Str),
+        ("path", Shape::Str),
+        ("auth", Shape::Obj(&AUTH)),
+    ],
+    upstream: &["auther", "admission"],
+};
+
 const ROOT: Schema = Schema {
     fields: &[
         ("services", Shape::List(&SERVICE)),
@@ -228,6 +237,7 @@ const ROOT: Schema = Schema {
         ("authers", Shape::List(&AUTHER)),
         ("tls", Shape::Obj(&TLS)),
         ("log", Shape::Obj(&LOG)),
+        ("metrics", Shape::Obj(&METRICS)),
     ],
     upstream: &[
         "hops",
@@ -246,7 +256,6 @@ const ROOT: Schema = Schema {
         "loggers",
         "profiling",
         "api",
-        "metrics",
     ],
 };
 

@@ -291,6 +291,22 @@ const YAML_CASES: &[(&str, &[&str])] = &[
     ),
     ("services: [", &["YAML syntax error"]),
     (
+        "metrics: {path: /metrics}",
+        &["metrics: metrics.addr: is missing", "`:9000`"],
+    ),
+    (
+        "metrics: {addr: ':9000', path: metrics}",
+        &["metrics.path `metrics` must start with `/`"],
+    ),
+    (
+        "metrics: {addr: ':99999'}",
+        &["metrics.addr `:99999` is not valid"],
+    ),
+    (
+        "metrics: {addr: ':9000', pth: /m}",
+        &["did you mean `path`?"],
+    ),
+    (
         "log: {level: loud}",
         &[
             "log: log.level `loud` is not a supported value",

@@ -64,6 +64,7 @@ authers:
   auths: [{username: carol}]
 tls: {certFile: cert.pem, keyFile: key.pem}
 log: {level: debug, format: json, output: stderr}
+metrics: {addr: "127.0.0.1:9000", path: /m, auth: {username: prom, password: s3cret}}
 "##;
 
 fn load(yaml: &str) -> Config {

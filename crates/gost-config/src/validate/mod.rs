@@ -60,7 +60,49 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
         check_choice("log", "log.level", log.level.as_deref(), LOG_LEVELS)?;
         check_choice("log", "log.format", log.format.as_deref(), LOG_FORMATS)?;
     }
+    if let Some(metrics) = &config.metrics {
+        check_metrics(metrics)?;
+    }
     Ok(warnings)
+}
+
+fn check_metrics(m: &MetricsConfig) -> Result<(), ConfigError> {
+    if m.addr.is_empty() {
+        return Err(ConfigError::invalid(
+            "metrics",
+            "metrics.addr",
+            "",
+            "is missing; expected host:port, e.g. `:9000`",
+        ));
+    }
+    let hp = split_host_ports(&m.addr, true).map_err(|e| {
+        ConfigError::invalid(
+            "metrics",
+            "metrics.addr",
+            &m.addr,
+            format!("is not valid: {e}"),
+        )
+    })?;
+    if hp.first != hp.last {
+        return Err(ConfigError::invalid(
+            "metrics",
+            "metrics.addr",
+            &m.addr,
+            "is a port range; the metrics endpoint listens on one port",
+        ));
+    }
+    if let Some(path) = m.path.as_deref().filter(|p| !p.starts_with('/')) {
+        return Err(ConfigError::invalid(
+            "metrics",
+            "metrics.path",
+            path,
+            "must start with `/`, e.g. `/metrics`",
+        ));
+    }
+    if let Some(auth) = &m.auth {
+        check_auth("metrics", "metrics.auth", auth)?;
+    }
+    Ok(())
 }
 
 fn check_unique<'a>(names: impl Iterator<Item = &'a str>, what: &str) -> Result<(), ConfigError> {
