@@ -194,7 +194,7 @@ fn lossy_link_config() -> KcpConfig {
 async fn socks5_over_kcp_stays_intact_with_ten_percent_loss() {
     let echo = echo_server().await;
     for (cfg, len, what) in [
-        (KcpConfig::default(), 128 * KIB, "default settings"),
+        (KcpConfig::default(), 32 * KIB, "default settings"),
         (lossy_link_config(), 1024 * KIB, "fast3, windows 256"),
     ] {
         let server = kcp_socks5_server("127.0.0.1:0", cfg.clone(), ListenerLimits::default()).await;
