@@ -227,18 +227,13 @@ async fn sessions_expire_and_dropping_everything_frees_every_task() {
     let before_server = alive_tasks();
     let limits = ListenerLimits {
         session: SessionLimits {
-            idle_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_secs(1),
         },
         ..ListenerLimits::default()
     };
     let server = kcp_socks5_server("127.0.0.1:0", KcpConfig::default(), limits).await;
-    // The service, the kcp demultiplexer and the smux accept loop are all up once a first
-    // (failed, session-less) accept has been polled; give the runtime a moment to start them.
-    assert!(
-        wait_until(Duration::from_secs(2), || alive_tasks()
-            >= before_server + 3)
-        .await
-    );
+    // Spawned by now: the service, the kcp demultiplexer and the smux accept loop.
+    assert!(alive_tasks() >= before_server + 3);
     let idle_server = alive_tasks();
 
     let dialer = KcpDialer::new(KcpConfig::default()).unwrap();
@@ -251,13 +246,13 @@ async fn sessions_expire_and_dropping_everything_frees_every_task() {
     // and takes its KCP driver, smux driver and stream tasks with it.
     drop(dialer);
     assert!(
-        wait_until(Duration::from_secs(5), || alive_tasks() == idle_server).await,
+        wait_until(Duration::from_secs(10), || alive_tasks() == idle_server).await,
         "server tasks left: {} (idle server: {idle_server})",
         alive_tasks()
     );
     server.stop().await;
     assert!(
-        wait_until(Duration::from_secs(5), || alive_tasks() == before_server).await,
+        wait_until(Duration::from_secs(10), || alive_tasks() == before_server).await,
         "tasks left after the listener was dropped: {} (before: {before_server})",
         alive_tasks()
     );
@@ -277,7 +272,7 @@ async fn dropping_the_listener_ends_its_live_sessions() {
     let dialer = KcpDialer::with_limits(
         KcpConfig::default(),
         SessionLimits {
-            idle_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_secs(1),
         },
     )
     .unwrap();
@@ -286,7 +281,7 @@ async fn dropping_the_listener_ends_its_live_sessions() {
     drop(s);
     drop(dialer);
     assert!(
-        wait_until(Duration::from_secs(5), || alive_tasks() == before_server).await,
+        wait_until(Duration::from_secs(10), || alive_tasks() == before_server).await,
         "tasks left: {} (before: {before_server})",
         alive_tasks()
     );
@@ -305,7 +300,7 @@ async fn dialer_opens_a_new_session_when_the_old_one_died() {
     let dialer = KcpDialer::with_limits(
         KcpConfig::default(),
         SessionLimits {
-            idle_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_secs(1),
         },
     )
     .unwrap();
@@ -313,7 +308,7 @@ async fn dialer_opens_a_new_session_when_the_old_one_died() {
     assert_eq!(dialer.session_count(), 1);
     // The server restarts: the old session goes silent and ends on the client's idle timeout.
     first.stop().await;
-    assert!(wait_until(Duration::from_secs(5), || dialer.session_count() == 0).await);
+    assert!(wait_until(Duration::from_secs(10), || dialer.session_count() == 0).await);
     let mut second = None;
     for _ in 0..100 {
         match KcpListener::bind(&addr.to_string(), KcpConfig::default()).await {
