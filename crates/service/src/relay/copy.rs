@@ -112,44 +112,65 @@ impl Direction {
     }
 }
 
-/// Copies `a → b` and `b → a` until both directions reached EOF, propagating each EOF as a shutdown of the
-/// other side's write half. An error in either direction ends both.
+/// A buffered relay between two streams: copies `a → b` and `b → a` until both directions reached EOF,
+/// propagating each EOF as a shutdown of the other side's write half. An error in either direction ends
+/// both. A plain struct polled by hand (not an `async fn`), so an idle relay costs only its fields.
+pub(crate) struct Copy<A, B> {
+    a: A,
+    b: B,
+    ab: Direction,
+    ba: Direction,
+}
+
+impl<A, B> Copy<A, B>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    pub(crate) fn new(a: A, b: B) -> Self {
+        Copy {
+            a,
+            b,
+            ab: Direction::default(),
+            ba: Direction::default(),
+        }
+    }
+
+    /// Drives both directions; `Ready` once both are done or one failed, with the bytes moved so far.
+    pub(crate) fn poll_relay(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Transferred, io::Result<()>)> {
+        let ab = self
+            .ab
+            .poll_copy(cx, Pin::new(&mut self.a), Pin::new(&mut self.b));
+        let ba = match ab {
+            Poll::Ready(Err(_)) => Poll::Pending,
+            _ => self
+                .ba
+                .poll_copy(cx, Pin::new(&mut self.b), Pin::new(&mut self.a)),
+        };
+        let result = match (ab, ba) {
+            (Poll::Ready(Err(e)), _) | (_, Poll::Ready(Err(e))) => Err(e),
+            (Poll::Ready(Ok(())), Poll::Ready(Ok(()))) => Ok(()),
+            _ => return Poll::Pending,
+        };
+        let transferred = Transferred {
+            a_to_b: self.ab.total,
+            b_to_a: self.ba.total,
+        };
+        Poll::Ready((transferred, result))
+    }
+}
+
+/// [`Copy`] between two borrowed streams, as a future.
 pub(crate) async fn copy_bidirectional<A, B>(a: &mut A, b: &mut B) -> (Transferred, io::Result<()>)
 where
     A: AsyncRead + AsyncWrite + Unpin + ?Sized,
     B: AsyncRead + AsyncWrite + Unpin + ?Sized,
 {
-    let mut ab = Direction::default();
-    let mut ba = Direction::default();
-    let mut ab_done = false;
-    let mut ba_done = false;
-    let result = poll_fn(|cx| {
-        if !ab_done {
-            match ab.poll_copy(cx, Pin::new(&mut *a), Pin::new(&mut *b)) {
-                Poll::Ready(Ok(())) => ab_done = true,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
-            }
-        }
-        if !ba_done {
-            match ba.poll_copy(cx, Pin::new(&mut *b), Pin::new(&mut *a)) {
-                Poll::Ready(Ok(())) => ba_done = true,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
-            }
-        }
-        if ab_done && ba_done {
-            Poll::Ready(Ok(()))
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    let transferred = Transferred {
-        a_to_b: ab.total,
-        b_to_a: ba.total,
-    };
-    (transferred, result)
+    let mut relay = Copy::new(a, b);
+    poll_fn(|cx| relay.poll_relay(cx)).await
 }
 
 #[cfg(test)]

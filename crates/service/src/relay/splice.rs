@@ -1,19 +1,25 @@
 //! Zero-copy relay between two plain TCP sockets on Linux: splice(2) socket → pipe → socket.
 //!
-//! Each direction owns a pipe pair (created when the relay starts and closed when it ends); bytes move
-//! kernel-side and never enter user memory. The sockets stay registered with tokio, so readiness comes from
-//! the runtime's reactor and both directions run in one task.
+//! A pipe is the kernel-side buffer of one direction. It is created only when the first bytes arrive (a
+//! 1-byte `MSG_PEEK` tells data from EOF before that), and closed when the relay ends: a session that
+//! never carries data in a direction never opens a pipe for it (2 fds per idle session instead of 6), and
+//! a connection closed right after the handshake needs no pipe at all.
+//!
+//! Both directions run in one task as a hand-written state machine over tokio's readiness
+//! (`poll_read_ready`/`poll_write_ready`, each used by exactly one direction), which keeps the relay's
+//! future small: it is part of every idle session's memory.
 
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::Transferred;
 
-/// Bytes moved per splice call: the default pipe capacity on Linux.
+/// Bytes asked of one splice call into a pipe: the default pipe capacity on Linux.
 const CHUNK: usize = 64 * 1024;
 
 /// A pipe used as the kernel-side buffer of one direction.
@@ -33,6 +39,25 @@ impl Pipe {
         // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         Ok(Pipe { read, write })
+    }
+}
+
+/// Whether `fd` has bytes to read (`Ok(true)`) or is at EOF (`Ok(false)`), without consuming anything.
+fn peek(fd: RawFd) -> io::Result<bool> {
+    let mut byte = 0u8;
+    // SAFETY: `byte` is valid for one byte of writes; MSG_PEEK leaves it in the socket.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n > 0)
     }
 }
 
@@ -57,42 +82,190 @@ fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     }
 }
 
-/// Moves bytes from `src` to `dst` until EOF on `src`, then shuts down `dst`'s write half.
-async fn one_way(src: &TcpStream, dst: &TcpStream, total: &mut u64) -> io::Result<()> {
-    let pipe = Pipe::new()?;
-    let (pipe_r, pipe_w) = (pipe.read.as_raw_fd(), pipe.write.as_raw_fd());
-    let (src_fd, dst_fd) = (src.as_raw_fd(), dst.as_raw_fd());
-    loop {
-        // try_io clears tokio's readiness on WouldBlock, so the next readable() really waits.
-        let n = loop {
-            src.readable().await?;
-            match src.try_io(Interest::READABLE, || splice(src_fd, pipe_w, CHUNK)) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        };
-        if n == 0 {
-            return socket2::SockRef::from(dst).shutdown(Shutdown::Write);
-        }
-        let mut left = n;
-        while left > 0 {
-            dst.writable().await?;
-            match dst.try_io(Interest::WRITABLE, || splice(pipe_r, dst_fd, left)) {
-                Ok(m) => {
-                    left -= m;
-                    *total += m as u64;
+/// One direction: socket → pipe → socket, until EOF on the source and shutdown of the destination.
+#[derive(Default)]
+struct Half {
+    /// Created on the first bytes (see the module docs).
+    pipe: Option<Pipe>,
+    /// Bytes in the pipe not yet written to the destination.
+    in_pipe: usize,
+    total: u64,
+    done: bool,
+}
+
+impl Half {
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &TcpStream,
+        dst: &TcpStream,
+    ) -> Poll<io::Result<()>> {
+        while !self.done {
+            if self.in_pipe > 0 {
+                ready!(dst.poll_write_ready(cx))?;
+                let pipe = self.pipe.as_ref().expect("bytes in flight live in a pipe");
+                let (from, len) = (pipe.read.as_raw_fd(), self.in_pipe);
+                // try_io clears tokio's readiness on WouldBlock, so the next poll really waits.
+                match dst.try_io(Interest::WRITABLE, || splice(from, dst.as_raw_fd(), len)) {
+                    Ok(m) => {
+                        self.in_pipe -= m;
+                        self.total += m as u64;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Poll::Ready(Err(e)),
                 }
+                continue;
+            }
+            ready!(src.poll_read_ready(cx))?;
+            let read = match &self.pipe {
+                Some(pipe) => {
+                    let to = pipe.write.as_raw_fd();
+                    src.try_io(Interest::READABLE, || splice(src.as_raw_fd(), to, CHUNK))
+                }
+                None => match src.try_io(Interest::READABLE, || peek(src.as_raw_fd())) {
+                    Ok(true) => {
+                        self.pipe = Some(Pipe::new()?);
+                        continue;
+                    }
+                    Ok(false) => Ok(0),
+                    Err(e) => Err(e),
+                },
+            };
+            match read {
+                Ok(0) => {
+                    socket2::SockRef::from(dst).shutdown(Shutdown::Write)?;
+                    self.done = true;
+                }
+                Ok(n) => self.in_pipe = n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
+        Poll::Ready(Ok(()))
     }
 }
 
-/// Relays between two TCP sockets with splice(2) until both directions reached EOF; an error ends both.
-pub(crate) async fn relay_tcp(a: &TcpStream, b: &TcpStream) -> (Transferred, io::Result<()>) {
-    let mut t = Transferred::default();
-    let result = tokio::try_join!(one_way(a, b, &mut t.a_to_b), one_way(b, a, &mut t.b_to_a));
-    (t, result.map(|_| ()))
+/// A splice(2) relay between two TCP sockets it owns: runs until both directions reached EOF; an error in
+/// either ends both. Polled by hand, so an idle relay costs only its fields.
+pub(crate) struct Splice {
+    a: TcpStream,
+    b: TcpStream,
+    ab: Half,
+    ba: Half,
+}
+
+impl Splice {
+    pub(crate) fn new(a: TcpStream, b: TcpStream) -> Splice {
+        Splice {
+            a,
+            b,
+            ab: Half::default(),
+            ba: Half::default(),
+        }
+    }
+
+    /// Drives both directions; `Ready` once both are done or one failed, with the bytes moved so far.
+    pub(crate) fn poll_relay(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Transferred, io::Result<()>)> {
+        let result = match self.ab.poll(cx, &self.a, &self.b) {
+            Poll::Ready(Err(e)) => Err(e),
+            ab => match self.ba.poll(cx, &self.b, &self.a) {
+                Poll::Ready(Err(e)) => Err(e),
+                Poll::Ready(Ok(())) if ab.is_ready() => Ok(()),
+                _ => return Poll::Pending,
+            },
+        };
+        let transferred = Transferred {
+            a_to_b: self.ab.total,
+            b_to_a: self.ba.total,
+        };
+        Poll::Ready((transferred, result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (c, s)
+    }
+
+    /// Polls `half` until it would wait for input.
+    async fn run_until_idle(half: &mut Half, src: &TcpStream, dst: &TcpStream) {
+        poll_fn(|cx| match half.poll(cx, src, dst) {
+            Poll::Pending if half.in_pipe == 0 => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => panic!("direction ended: {r:?}"),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_direction_opens_its_pipe_on_the_first_bytes_only() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (mut client, a) = pair(&l).await;
+        let (b, mut target) = pair(&l).await;
+        let mut half = Half::default();
+        run_until_idle(&mut half, &a, &b).await;
+        assert!(half.pipe.is_none(), "an idle direction opened a pipe");
+
+        client.write_all(b"hello through a pipe").await.unwrap();
+        a.readable().await.unwrap();
+        run_until_idle(&mut half, &a, &b).await;
+        assert!(half.pipe.is_some());
+        let mut got = [0u8; 20];
+        target.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello through a pipe");
+        assert_eq!(half.total, 20);
+    }
+
+    #[tokio::test]
+    async fn eof_before_any_bytes_shuts_down_without_a_pipe() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (mut client, a) = pair(&l).await;
+        let (b, mut target) = pair(&l).await;
+        client.shutdown().await.unwrap();
+        let mut half = Half::default();
+        poll_fn(|cx| half.poll(cx, &a, &b)).await.unwrap();
+        assert!(half.pipe.is_none());
+        let mut rest = Vec::new();
+        target.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    }
+
+    #[tokio::test]
+    async fn bulk_both_ways_with_half_close_arrives_intact() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (mut client, a) = pair(&l).await;
+        let (b, mut target) = pair(&l).await;
+        let mut relay = Splice::new(a, b);
+        let relay = tokio::spawn(poll_fn(move |cx| relay.poll_relay(cx)));
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let writer = tokio::spawn(async move {
+            client.write_all(&sent).await.unwrap();
+            client.shutdown().await.unwrap();
+            let mut back = Vec::new();
+            client.read_to_end(&mut back).await.unwrap();
+            back
+        });
+        let mut got = Vec::new();
+        target.read_to_end(&mut got).await.unwrap();
+        assert!(got == data, "bytes changed in transit");
+        // The client's direction is closed; the other one still carries the answer.
+        target.write_all(b"bye").await.unwrap();
+        drop(target);
+        assert_eq!(writer.await.unwrap(), b"bye");
+        let (t, r) = relay.await.unwrap();
+        r.unwrap();
+        assert_eq!((t.a_to_b, t.b_to_a), (3_000_000, 3));
+    }
 }
