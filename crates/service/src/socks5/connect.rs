@@ -32,9 +32,12 @@ pub(super) async fn serve(
     if !early.is_empty() {
         upstream.write_all(&early).await?;
     }
+    // The handshake buffer is not needed during the relay, which may idle for hours.
+    let early_len = early.len() as u64;
+    drop(early);
     let (t, result) = relay_streams(conn, upstream).await;
     report.transferred = Transferred {
-        a_to_b: t.a_to_b + early.len() as u64,
+        a_to_b: t.a_to_b + early_len,
         b_to_a: t.b_to_a,
     };
     Ok(result?)

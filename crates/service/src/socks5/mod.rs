@@ -211,11 +211,13 @@ impl Socks5Handler {
     async fn serve(&self, conn: Stream, ctx: &Conn, report: &mut Report) -> Result<(), Error> {
         let timeout = self.opts.handshake_timeout;
         let client = ctx.client();
+        // Boxed: the handshake's state (and the rarer commands' below) would otherwise be part of every
+        // CONNECT session's future, i.e. of every idle session's memory, for the whole relay.
         let Negotiated {
             mut conn,
             request,
             early,
-        } = tokio::time::timeout(timeout, self.negotiate(conn, ctx))
+        } = tokio::time::timeout(timeout, Box::pin(self.negotiate(conn, ctx)))
             .await
             .map_err(|_| Error::HandshakeTimeout(timeout))??;
         let Request { command, addr } = request;
@@ -243,14 +245,20 @@ impl Socks5Handler {
                     }
                 }
             }
-            Command::Bind if o.bind => bind::serve(self, conn, &addr, early, report).await,
-            Command::UdpAssociate if o.udp => udp::serve(self, conn, client, &addr, report).await,
-            Command::MuxBind if o.bind => mbind::serve(self, conn, &addr, early, report).await,
+            Command::Bind if o.bind => {
+                Box::pin(bind::serve(self, conn, &addr, early, report)).await
+            }
+            Command::UdpAssociate if o.udp => {
+                Box::pin(udp::serve(self, conn, client, &addr, report)).await
+            }
+            Command::MuxBind if o.bind => {
+                Box::pin(mbind::serve(self, conn, &addr, early, report)).await
+            }
             Command::UdpTun if addr.port() == 0 && o.udp => {
-                udp_tun::serve(self, conn, None, early, report).await
+                Box::pin(udp_tun::serve(self, conn, None, early, report)).await
             }
             Command::UdpTun if addr.port() != 0 && o.bind => {
-                udp_tun::serve(self, conn, Some(&addr), early, report).await
+                Box::pin(udp_tun::serve(self, conn, Some(&addr), early, report)).await
             }
             Command::Bind | Command::UdpAssociate | Command::MuxBind | Command::UdpTun => {
                 reply(&mut conn, ReplyCode::NotAllowed, &Address::UNSPECIFIED).await?;
