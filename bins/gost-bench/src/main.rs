@@ -52,7 +52,7 @@ pub struct RunArgs {
     /// Measurement window in seconds for throughput and setup rate (after a short warm-up).
     #[arg(long, default_value_t = 1.0)]
     pub secs: f64,
-    /// Servers to run: ours, dante, microsocks, go, merino, fast-socks5.
+    /// Servers to run: ours, baseline (needs --baseline), dante, microsocks, go, merino, fast-socks5.
     #[arg(
         long,
         value_delimiter = ',',
@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Our `gost` binary.
     #[arg(long, default_value = "target/release/gost")]
     pub gost: PathBuf,
+    /// Another build of our `gost` (e.g. before a change), measured as the `baseline` column,
+    /// interleaved with everything else.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Directory holding the peers built by bench/run.sh (go-socks5, merino, fast-socks5-server).
     #[arg(long, default_value = "bench/.peers/bin")]
     pub peers: PathBuf,

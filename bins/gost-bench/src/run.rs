@@ -362,7 +362,16 @@ impl Bench {
         }
     }
 
-    async fn idle_round(&mut self) {
+    /// Restarts every server before measuring its idle sessions: an allocator keeps the memory freed by
+    /// earlier rounds (a previous run's 8k sessions) and would hand it out again without growing RSS, so
+    /// only a fresh process shows the real cost per session.
+    async fn idle_round(&mut self, bins: &Bins) {
+        for e in &mut self.entries {
+            match Server::start(e.server.kind, bins) {
+                Ok(fresh) => e.server = fresh,
+                Err(err) => eprintln!("  ! restarting {}: {err:#}", e.server.kind.name()),
+            }
+        }
         for (i, e) in self.entries.iter().enumerate() {
             let steps = &self.plan.session_steps;
             match idle::measure(e.server.addr, e.server.proc.pid, &e.targets.hold, steps).await {
@@ -433,6 +442,7 @@ pub async fn run(a: RunArgs) -> Result<()> {
     }
     let bins = Bins {
         gost: a.gost.clone(),
+        baseline: a.baseline.clone(),
         peers: a.peers.clone(),
     };
     let load_before = procfs::loadavg();
@@ -481,7 +491,7 @@ pub async fn run(a: RunArgs) -> Result<()> {
         }
         b.chain_round().await;
         if want("idle") {
-            b.idle_round().await;
+            b.idle_round(&bins).await;
         }
     }
     notes.extend(b.failures.notes());

@@ -13,6 +13,8 @@ use anyhow::{Context, Result, bail};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Ours,
+    /// Our server from another build (`--baseline`), for before/after comparisons in one run.
+    Baseline,
     Dante,
     Microsocks,
     Go,
@@ -21,8 +23,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Ours,
+        Kind::Baseline,
         Kind::Dante,
         Kind::Microsocks,
         Kind::Go,
@@ -34,6 +37,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ours => "ours",
+            Kind::Baseline => "baseline",
             Kind::Dante => "dante",
             Kind::Microsocks => "microsocks",
             Kind::Go => "go",
@@ -46,6 +50,7 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::Ours => "gost-rs (ours)",
+            Kind::Baseline => "gost-rs baseline build",
             Kind::Dante => "dante 1.4.2",
             Kind::Microsocks => "microsocks 1.0.3 (1 KiB buffer)",
             Kind::Go => "go (armon/go-socks5, like upstream GOST's io.Copy relay)",
@@ -58,6 +63,7 @@ impl Kind {
     pub fn legend(self) -> &'static str {
         match self {
             Kind::Ours => "gost-rs (ours)",
+            Kind::Baseline => "gost-rs baseline",
             Kind::Microsocks => "microsocks 1.0.3 (1 KiB buffer)",
             Kind::Go => "go (armon/go-socks5)",
             k => k.name(),
@@ -66,7 +72,10 @@ impl Kind {
 
     /// Whether the server relays UDP ASSOCIATE in the configuration we start it with.
     pub fn udp(self) -> bool {
-        matches!(self, Kind::Ours | Kind::Dante | Kind::FastSocks5)
+        matches!(
+            self,
+            Kind::Ours | Kind::Baseline | Kind::Dante | Kind::FastSocks5
+        )
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -77,6 +86,8 @@ impl Kind {
 /// Where the binaries are.
 pub struct Bins {
     pub gost: PathBuf,
+    /// Another build of `gost`, run as the `baseline` column.
+    pub baseline: Option<PathBuf>,
     pub peers: PathBuf,
 }
 
@@ -209,8 +220,13 @@ impl Server {
         let peer = |name: &str| bins.peers.join(name);
         let mut scratch = None;
         let cmd = match kind {
-            Kind::Ours => {
-                let mut c = Command::new(require(&bins.gost)?);
+            Kind::Ours | Kind::Baseline => {
+                let gost = match (kind, &bins.baseline) {
+                    (Kind::Ours, _) => &bins.gost,
+                    (_, Some(b)) => b,
+                    (_, None) => bail!("the baseline server needs --baseline PATH"),
+                };
+                let mut c = Command::new(require(gost)?);
                 c.arg("-L")
                     .arg(format!("socks5://{listen}?notls=true&udp=true"));
                 c

@@ -43,7 +43,10 @@ fn targets(o: &Outcome) -> Vec<String> {
         return out;
     };
     let t = &o.main;
-    let peers: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::Ours).collect();
+    let peers: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| !matches!(k, Kind::Ours | Kind::Baseline))
+        .collect();
     for &(row, _, streams) in o.rows.bulk.iter().filter(|b| b.2 == 1) {
         let _ = streams;
         let (Some(m), Some((best, bc))) = (t.median(row, ours), best_of(o, row, &peers)) else {
