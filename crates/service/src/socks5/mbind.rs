@@ -7,6 +7,7 @@
 //! relayed. Streams the remote side opens are closed at once. The listener lives as long as the session.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use gost_smux::Session;
 use gost_transport::Stream;
@@ -20,6 +21,10 @@ use super::{Socks5Handler, reply};
 use crate::conn::unread;
 use crate::relay::{Transferred, relay};
 use crate::{Error, Report};
+
+/// First and longest pause after a failed accept on the bound port.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 pub(super) async fn serve(
     h: &Socks5Handler,
@@ -44,6 +49,12 @@ pub(super) async fn serve(
         .map_err(|e| Error::Mux(e.to_string()))?;
     let mut peers: JoinSet<Transferred> = JoinSet::new();
     let mut total = Transferred::default();
+    // After a failed accept (e.g. out of descriptors, which leaves the peer queued), pause before the next
+    // one instead of spinning.
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let resume = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(resume);
+    let mut paused = false;
     let reason = loop {
         tokio::select! {
             reason = session.closed() => break reason,
@@ -55,11 +66,18 @@ pub(super) async fn serve(
                     total.b_to_a += t.b_to_a;
                 }
             }
-            accepted = listener.accept() => {
+            () = &mut resume, if paused => paused = false,
+            accepted = listener.accept(), if !paused => {
                 let (peer, from) = match accepted {
-                    Ok(p) => p,
+                    Ok(p) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
+                        p
+                    }
                     Err(e) => {
-                        debug!(error = %e, "mbind accept failed");
+                        debug!(error = %e, retry_in = ?backoff, "mbind accept failed");
+                        resume.as_mut().reset(tokio::time::Instant::now() + backoff);
+                        paused = true;
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                         continue;
                     }
                 };
