@@ -66,6 +66,14 @@ impl Node {
     pub fn marker(&self) -> &FailMarker {
         &self.marker
     }
+
+    /// Marks the node failed after `e`, unless the node answered properly and only refused the request
+    /// (an unreachable target or a disabled command is not the node's fault).
+    fn failed(&self, e: &Error) {
+        if !matches!(e, Error::Refused { .. } | Error::Socks4Refused { .. }) {
+            self.marker.mark();
+        }
+    }
 }
 
 /// A set of interchangeable nodes and how to pick one.
@@ -194,7 +202,11 @@ impl Route {
     pub async fn dial(&self, target: &str, timeout: Duration) -> Result<Stream, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
-        let s = last.connector.connect(stream, last.addr(), target).await?;
+        let s = last
+            .connector
+            .connect(stream, last.addr(), target)
+            .await
+            .inspect_err(|e| last.failed(e))?;
         self.succeeded();
         Ok(s)
     }
@@ -203,7 +215,11 @@ impl Route {
     pub async fn udp(&self, timeout: Duration) -> Result<PacketConn, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
-        let conn = last.connector.udp(stream, last.addr()).await?;
+        let conn = last
+            .connector
+            .udp(stream, last.addr())
+            .await
+            .inspect_err(|e| last.failed(e))?;
         self.succeeded();
         Ok(conn)
     }
@@ -212,7 +228,11 @@ impl Route {
     pub async fn udp_bind(&self, laddr: &str, timeout: Duration) -> Result<PacketConn, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
-        let conn = last.connector.udp_bind(stream, last.addr(), laddr).await?;
+        let conn = last
+            .connector
+            .udp_bind(stream, last.addr(), laddr)
+            .await
+            .inspect_err(|e| last.failed(e))?;
         self.succeeded();
         Ok(conn)
     }
@@ -221,7 +241,11 @@ impl Route {
     pub async fn bind(&self, laddr: &str, timeout: Duration) -> Result<BindListener, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
-        let l = last.connector.bind(stream, last.addr(), laddr).await?;
+        let l = last
+            .connector
+            .bind(stream, last.addr(), laddr)
+            .await
+            .inspect_err(|e| last.failed(e))?;
         self.succeeded();
         Ok(l)
     }
@@ -230,7 +254,11 @@ impl Route {
     pub async fn mux_bind(&self, laddr: &str, timeout: Duration) -> Result<MuxBindListener, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
-        let l = last.connector.mux_bind(stream, last.addr(), laddr).await?;
+        let l = last
+            .connector
+            .mux_bind(stream, last.addr(), laddr)
+            .await
+            .inspect_err(|e| last.failed(e))?;
         self.succeeded();
         Ok(l)
     }

@@ -42,6 +42,18 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// A SOCKS5 node hung up instead of answering a request: what plain SOCKS5 servers (dante, for
+    /// one) do with GOST's extension commands.
+    #[error("SOCKS5 server {node} closed the connection instead of answering {command}{hint}")]
+    HungUp {
+        /// The node address.
+        node: String,
+        /// The command (`MBIND`, `UDP-TUN`, ...).
+        command: &'static str,
+        /// What to change (e.g. "; ... set relay=udp on the node").
+        hint: &'static str,
+    },
+
     /// A SOCKS4 node answered a request with a failure code.
     #[error("SOCKS4 server {node} refused CONNECT {target}: {code}")]
     Socks4Refused {
@@ -107,6 +119,18 @@ impl Error {
         }
     }
 
+    /// True when the server does not know the command: it answered "command not supported" (0x07) or
+    /// hung up on the request. Remote forwarding then falls back from MBIND to plain BIND.
+    pub fn command_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Refused {
+                code: ReplyCode::CommandNotSupported,
+                ..
+            } | Error::HungUp { .. }
+        )
+    }
+
     /// The reply code of a refusing SOCKS5 server, if that is what happened.
     pub fn reply_code(&self) -> Option<ReplyCode> {
         match self {
@@ -135,6 +159,7 @@ impl From<Error> for io::Error {
                         code: ReplyCode::NetworkUnreachable,
                         ..
                     } => io::ErrorKind::NetworkUnreachable,
+                    Error::HungUp { .. } => io::ErrorKind::ConnectionAborted,
                     Error::InvalidAddress { .. } | Error::Config(_) => io::ErrorKind::InvalidInput,
                     Error::Unsupported(_) => io::ErrorKind::Unsupported,
                     _ => io::ErrorKind::Other,

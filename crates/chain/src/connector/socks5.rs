@@ -9,8 +9,8 @@ use gost_config::options::Socks5ConnectorOptions;
 use gost_transport::Stream;
 use gost_transport::tls::ClientTls;
 use socks_wire::{
-    Address, ClientConfig, ClientEvent, ClientHandshake, Command, Reply, ReplyCode, Request,
-    UserPassRequest,
+    Address, ClientConfig, ClientEvent, ClientHandshake, Command, Encode, Reply, ReplyCode,
+    Request, UserPassRequest,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
@@ -190,7 +190,15 @@ impl Socks5Connector {
             node,
             self.exchange(stream, node, request),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            Error::HungUp { node, .. } => Error::HungUp {
+                node,
+                command: what,
+                hint: hung_up_hint(command),
+            },
+            other => other,
+        })?;
         if done.reply.code != ReplyCode::Succeeded {
             return Err(Error::Refused {
                 node: node.to_owned(),
@@ -211,8 +219,13 @@ impl Socks5Connector {
         node: &str,
         request: Request,
     ) -> Result<Exchanged, Error> {
+        let request_wire = request.to_vec().map_err(|e| Error::InvalidAddress {
+            addr: request.addr.to_string(),
+            reason: e.to_string(),
+        })?;
         let mut hs = ClientHandshake::new(self.config.clone(), request);
         let (mut input, mut out) = (Vec::new(), Vec::new());
+        let mut request_sent = false;
         loop {
             let step = hs
                 .advance(&input, &mut out)
@@ -221,13 +234,24 @@ impl Socks5Connector {
                     source,
                 })?;
             if !out.is_empty() {
+                // The machine writes the request alone, once the method (and credentials) are agreed.
+                request_sent |= out == request_wire;
                 stream.write_all(&out).await?;
                 stream.flush().await?;
                 out.clear();
             }
             input.drain(..step.consumed);
             match step.event {
-                ClientEvent::NeedMore(_) => read_more(&mut stream, &mut input, node).await?,
+                ClientEvent::NeedMore(_) => read_more(&mut stream, &mut input, node)
+                    .await
+                    .map_err(|e| match e.io_kind() {
+                        Some(std::io::ErrorKind::UnexpectedEof) if request_sent => Error::HungUp {
+                            node: node.to_owned(),
+                            command: "the request",
+                            hint: "",
+                        },
+                        _ => e,
+                    })?,
                 ClientEvent::StartTls => {
                     if !input.is_empty() {
                         return Err(Error::Unsupported(format!(
@@ -263,6 +287,17 @@ fn hint(command: Command, code: ReplyCode) -> &'static str {
         (Command::MuxBind | Command::UdpTun, ReplyCode::CommandNotSupported) => {
             "; the server does not speak GOST's extensions (for UDP use relay=udp on the node)"
         }
+        _ => "",
+    }
+}
+
+/// What to tell the user when a server hangs up on `command` instead of answering it.
+fn hung_up_hint(command: Command) -> &'static str {
+    match command {
+        Command::UdpTun => {
+            "; it does not speak GOST's UDP-TUN: for a plain SOCKS5 server set relay=udp on the node"
+        }
+        Command::MuxBind => "; it does not speak GOST's MBIND (rtcp then uses plain BIND)",
         _ => "",
     }
 }

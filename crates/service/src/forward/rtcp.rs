@@ -2,19 +2,32 @@
 //! each peer that connects there arrives as a multiplexed stream and is relayed to `target`, dialled from
 //! this host. When the control connection drops, the port is re-opened after 1 s, 2 s, 4 s, then every 5 s.
 //!
-//! Against a server without GOST's MBIND (it answers "command not supported"), plain BIND is used instead:
-//! one BIND per peer, re-issued after each peer arrives.
+//! Against a server without GOST's MBIND (it answers "command not supported", or hangs up as dante does),
+//! plain BIND is used instead: one BIND per peer, re-issued as soon as each peer arrives.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gost_chain::{Error as ChainError, Router};
 use gost_transport::Stream;
-use socks_wire::ReplyCode;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::{Targets, backoff};
 use crate::relay::relay_streams;
+
+/// How often a plain BIND is retried while the requested port is still taken by the previous peer.
+const PORT_BUSY_RETRY: Duration = Duration::from_millis(200);
+
+/// How a remote listener ended.
+enum Served {
+    /// The MBIND session was established and later lost.
+    Lost,
+    /// A plain BIND delivered its one peer.
+    Peer,
+    /// A plain BIND was granted on another port than the one asked for.
+    PortBusy,
+}
 
 /// A remote TCP forwarding service.
 #[derive(Debug, Clone)]
@@ -46,14 +59,13 @@ impl RtcpForwarder {
                 r = self.serve_once(&mut plain_bind) => r,
             };
             let delay = match served {
-                Ok(()) => {
+                Ok(Served::Lost) => {
                     failures = 0;
-                    if plain_bind {
-                        // A BIND serves one peer; the next one is issued at once.
-                        continue;
-                    }
                     backoff(0)
                 }
+                // A BIND serves one peer; the next one is issued at once.
+                Ok(Served::Peer) => continue,
+                Ok(Served::PortBusy) => PORT_BUSY_RETRY,
                 Err(e) => {
                     let d = backoff(failures);
                     failures = failures.saturating_add(1);
@@ -68,15 +80,15 @@ impl RtcpForwarder {
         }
     }
 
-    /// One remote listener's life: Ok when it was established and later lost, Err when it could not be opened.
-    async fn serve_once(&self, plain_bind: &mut bool) -> Result<(), ChainError> {
+    /// One remote listener's life; Err when it could not be opened.
+    async fn serve_once(&self, plain_bind: &mut bool) -> Result<Served, ChainError> {
         if *plain_bind {
             return self.serve_plain_bind().await;
         }
         let mut listener = match self.router.mux_bind(&self.laddr).await {
             Ok(l) => l,
-            Err(e) if e.reply_code() == Some(ReplyCode::CommandNotSupported) => {
-                info!(laddr = %self.laddr, "rtcp: the server has no MBIND; using plain BIND");
+            Err(e) if e.command_unknown() => {
+                info!(laddr = %self.laddr, error = %e, "rtcp: the server has no MBIND; using plain BIND");
                 *plain_bind = true;
                 return self.serve_plain_bind().await;
             }
@@ -91,19 +103,32 @@ impl RtcpForwarder {
                 }
                 Err(e) => {
                     info!(laddr = %self.laddr, error = %e, "rtcp: remote listener closed");
-                    return Ok(());
+                    return Ok(Served::Lost);
                 }
             }
         }
     }
 
-    async fn serve_plain_bind(&self) -> Result<(), ChainError> {
-        let listener = self.router.bind(&self.laddr).await?;
+    async fn serve_plain_bind(&self) -> Result<Served, ChainError> {
+        // RFC 1928 servers read BIND's address as the peer they should expect, and dante only keeps the
+        // requested port when that address is unspecified: ask for `0.0.0.0:R`.
+        let port = self.laddr.rsplit_once(':').map_or("0", |(_, p)| p);
+        let listener = self.router.bind(&format!(":{port}")).await?;
+        let bound = listener.bound().port();
+        if port
+            .parse::<u16>()
+            .is_ok_and(|want| want != 0 && want != bound)
+        {
+            // The port is still held by the previous peer's connection and the server picked another one,
+            // which nobody would find: give it up and ask again shortly.
+            debug!(laddr = %self.laddr, bound, "rtcp: BIND got another port; retrying");
+            return Ok(Served::PortBusy);
+        }
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: BIND waiting for a peer");
         let (stream, peer) = listener.accept().await?;
         debug!(%peer, "rtcp: peer connected");
         self.forward(stream);
-        Ok(())
+        Ok(Served::Peer)
     }
 
     fn forward(&self, stream: Stream) {

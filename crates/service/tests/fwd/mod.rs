@@ -2,6 +2,8 @@
 //! command-line URLs exactly as the `gost` binary builds them, echo servers and a streaming checksum.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod external;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,16 +90,22 @@ pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
 
 /// Starts the forwarding service described by `-L service` and `-F` `nodes`, as the binary would.
 pub async fn forward(service: &str, nodes: &[String]) -> Running {
+    try_forward(service, nodes).await.unwrap()
+}
+
+/// [`forward`], returning why the service could not be built or bound.
+pub async fn try_forward(
+    service: &str,
+    nodes: &[String],
+) -> Result<Running, gost_service::forward::BuildError> {
     let (config, _) = gost_config::from_cli(&[service], nodes).unwrap();
-    let svc = ForwardService::from_config(&config, &config.services[0])
-        .await
-        .unwrap();
+    let svc = ForwardService::from_config(&config, &config.services[0]).await?;
     let addr = svc
         .local_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let token = CancellationToken::new();
     tokio::spawn(svc.run(token.clone()));
-    Running { addr, token }
+    Ok(Running { addr, token })
 }
 
 /// A TCP server echoing every connection until EOF.
@@ -166,9 +174,29 @@ pub fn pattern(offset: usize, len: usize, seed: u8) -> Vec<u8> {
 }
 
 /// Sends `total` bytes through `addr` (an echo behind it) and checks what comes back, byte for byte,
-/// by checksum.
+/// by checksum. The sender half-closes when done and the echo must then end the stream.
 pub async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
-    let s = TcpStream::connect(addr).await.unwrap();
+    echo(addr, total, seed, true).await;
+}
+
+/// Like [`echo_through`] without half-close: the sender keeps its side open until all `total` bytes are
+/// back. smux streams (rtcp over MBIND) have no half-close, as upstream: a FIN ends both directions.
+pub async fn echo_exchange(addr: SocketAddr, total: usize, seed: u8) {
+    echo(addr, total, seed, false).await;
+}
+
+async fn echo(addr: SocketAddr, total: usize, seed: u8, half_close: bool) {
+    echo_on(
+        TcpStream::connect(addr).await.unwrap(),
+        total,
+        seed,
+        half_close,
+    )
+    .await;
+}
+
+/// The exchange of [`echo_through`] (`half_close`) or [`echo_exchange`] on a connected stream.
+pub async fn echo_on(s: TcpStream, total: usize, seed: u8, half_close: bool) {
     let (mut r, mut w) = s.into_split();
     let writer = tokio::spawn(async move {
         let mut sum = Checksum::default();
@@ -179,13 +207,15 @@ pub async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
             w.write_all(&chunk).await.unwrap();
             off += chunk.len();
         }
-        w.shutdown().await.unwrap();
-        sum
+        if half_close {
+            w.shutdown().await.unwrap();
+        }
+        (sum, w)
     });
     let mut sum = Checksum::default();
     let mut got = 0;
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
+    while half_close || got < total {
         let n = tokio::time::timeout(Duration::from_secs(20), r.read(&mut buf))
             .await
             .expect("echo stalled")
@@ -197,7 +227,11 @@ pub async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
         got += n;
     }
     assert_eq!(got, total, "bytes echoed");
-    assert_eq!(sum, writer.await.unwrap(), "checksum of the echoed stream");
+    assert_eq!(
+        sum,
+        writer.await.unwrap().0,
+        "checksum of the echoed stream"
+    );
 }
 
 /// Whether `program` can run; when it cannot: panics under CI, else prints a skip notice and returns false.
@@ -215,4 +249,85 @@ pub fn have(program: &str, probe: &[&str]) -> bool {
         eprintln!("SKIPPED: {program} is not installed; this test needs it (CI fails instead)");
     }
     ok
+}
+
+/// A TCP relay to `upstream` whose live connections can be cut at will (to kill a control connection).
+pub struct Cutter {
+    pub addr: SocketAddr,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Cutter {
+    pub async fn start(upstream: SocketAddr) -> Cutter {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let list = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut a, _)) = l.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut b) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+                    }
+                });
+                list.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Cutter {
+            addr,
+            conns,
+            accept,
+        }
+    }
+
+    /// How many connections were relayed since the last [`Cutter::cut`].
+    pub fn relayed(&self) -> usize {
+        self.conns.lock().unwrap().len()
+    }
+
+    /// Drops every connection relayed so far (both sockets close at once).
+    pub fn cut(&self) -> usize {
+        let conns = std::mem::take(&mut *self.conns.lock().unwrap());
+        conns.iter().for_each(|c| c.abort());
+        conns.len()
+    }
+}
+
+impl Drop for Cutter {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls until a short echo through `addr` works (at most `within`).
+pub async fn wait_for_echo(addr: SocketAddr, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let attempt = async {
+            let mut s = TcpStream::connect(addr).await?;
+            s.write_all(b"probe").await?;
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).await?;
+            Ok::<_, std::io::Error>(buf == *b"probe")
+        };
+        if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_millis(500), attempt).await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no echo through {addr} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

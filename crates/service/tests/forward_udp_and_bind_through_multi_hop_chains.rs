@@ -1,0 +1,135 @@
+//! UDP and remote listeners through chains of several hops over mixed transports: the association or the
+//! listener is opened on the last hop, reached through the others (tls, ws, wss), for `udp://` with both
+//! UDP-TUN and `relay=udp`, `rtcp://` (MBIND) and `rudp://` (UDP-TUN bind mode). A refusal by the last
+//! hop says which server option to turn on.
+
+mod fwd;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fwd::{
+    Transport, echo_exchange, echo_server, forward, free_port, socks5, udp_echo, wait_for_echo,
+};
+use gost_service::Socks5Options;
+use tokio::net::UdpSocket;
+
+fn last_hop_opts() -> Socks5Options {
+    Socks5Options {
+        udp: true,
+        bind: true,
+        udp_buffer_size: 65535,
+        ..Default::default()
+    }
+}
+
+fn node(t: Transport, addr: SocketAddr, query: &str) -> String {
+    format!("{}://{addr}{query}", t.scheme())
+}
+
+/// Sends `count` datagrams of mixed sizes to `to` one at a time and checks every echo.
+async fn udp_round_trips(to: SocketAddr, count: usize) {
+    let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    c.connect(to).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    for i in 0..count {
+        let len = [3, 700, 1400, 9000, 30000][i % 5];
+        let d: Vec<u8> = (0..len).map(|j| (i * 31 + j) as u8).collect();
+        c.send(&d).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("datagram {i} ({len} bytes) was not echoed"))
+            .unwrap();
+        assert!(buf[..n] == d[..], "echo {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_forward_through_tls_then_ws_hops_with_udp_tun_and_relay() {
+    let echo = udp_echo().await;
+    let first = socks5(Transport::Tls, Socks5Options::default()).await;
+    let last = socks5(Transport::Ws, last_hop_opts()).await;
+    for query in ["", "?relay=udp&udpBufferSize=65535"] {
+        let fwd = forward(
+            &format!("udp://127.0.0.1:0/{echo}?keepalive=true&readBufferSize=65535"),
+            &[
+                node(Transport::Tls, first.addr, ""),
+                node(Transport::Ws, last.addr, query),
+            ],
+        )
+        .await;
+        udp_round_trips(fwd.addr, 100).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_and_rudp_open_their_port_on_the_last_of_three_hops() {
+    let first = socks5(Transport::Wss, Socks5Options::default()).await;
+    let middle = socks5(Transport::Tcp, Socks5Options::default()).await;
+    let last = socks5(Transport::Tls, last_hop_opts()).await;
+    let chain = [
+        node(Transport::Wss, first.addr, ""),
+        node(Transport::Tcp, middle.addr, ""),
+        node(Transport::Tls, last.addr, ""),
+    ];
+
+    let echo = echo_server().await;
+    let port = free_port();
+    let _rtcp = forward(&format!("rtcp://127.0.0.1:{port}/{echo}"), &chain).await;
+    let remote = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for_echo(remote, Duration::from_secs(5)).await;
+    let peers: Vec<_> = (0..10u8)
+        .map(|i| tokio::spawn(echo_exchange(remote, 128 * 1024, i)))
+        .collect();
+    for p in peers {
+        p.await.unwrap();
+    }
+
+    let uecho = udp_echo().await;
+    let uport = free_port();
+    let _rudp = forward(&format!("rudp://127.0.0.1:{uport}/{uecho}"), &chain).await;
+    let remote = SocketAddr::from(([127, 0, 0, 1], uport));
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = [0u8; 256];
+    let mut delivered = 0;
+    for round in 0..100u32 {
+        let msg = format!("rudp round {round}");
+        peer.send_to(msg.as_bytes(), remote).await.unwrap();
+        match tokio::time::timeout(Duration::from_millis(200), peer.recv_from(&mut buf)).await {
+            Ok(Ok((n, from))) => {
+                assert_eq!((from, &buf[..n]), (remote, msg.as_bytes()));
+                delivered += 1;
+                if delivered == 20 {
+                    return;
+                }
+            }
+            // The remote port opens asynchronously; once it works, nothing may be lost on loopback.
+            _ => assert_eq!(delivered, 0, "a datagram was lost after the tunnel was up"),
+        }
+    }
+    panic!("only {delivered} datagrams came back through rudp");
+}
+
+#[tokio::test]
+async fn a_last_hop_without_udp_or_bind_says_what_to_enable() {
+    let first = socks5(Transport::Ws, Socks5Options::default()).await;
+    let last = socks5(Transport::Tcp, Socks5Options::default()).await;
+    for (query, expect) in [
+        ("?relay=udp", "start it with udp=true"),
+        ("", "start it with udp=true"),
+    ] {
+        let (config, _) = gost_config::from_cli(
+            &["udp://:0/:53"],
+            &[
+                node(Transport::Ws, first.addr, ""),
+                node(Transport::Tcp, last.addr, query),
+            ],
+        )
+        .unwrap();
+        let router = gost_chain::build::router(&config, config.services[0].chain()).unwrap();
+        let e = router.udp().await.unwrap_err().to_string();
+        assert!(e.contains(expect), "{query}: {e}");
+        let e = router.mux_bind(":0").await.unwrap_err().to_string();
+        assert!(e.contains("start it with bind=true"), "{e}");
+    }
+}
