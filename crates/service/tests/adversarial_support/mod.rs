@@ -74,6 +74,26 @@ impl Outbound for Fenced {
     }
 }
 
+/// Descriptors are counted process-wide, and a tokio runtime owns some: tests of one binary that
+/// compare counts run through [`serial`], one at a time, each in a runtime created and dropped under
+/// the lock, so a neighbour's sockets and runtime never show up in their figures.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `test` alone in a fresh runtime (current-thread for 1 worker, else multi-thread).
+pub fn serial(workers: usize, test: impl std::future::Future<Output = ()>) {
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut builder = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    builder.enable_all().build().unwrap().block_on(test);
+}
+
 /// Open descriptors of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")

@@ -1,0 +1,259 @@
+//! Faults on the client side of a chain: a dead node in a multi-node hop (the selector moves on and
+//! retries it only after `failTimeout`), a hop that black-holes the handshake (the dial times out),
+//! a hop that answers garbage, and a hop that dies in the middle of a transfer (the caller sees the
+//! stream end). No panic, and every descriptor is released.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use gost_chain::Router;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Descriptors are process-wide: tests comparing counts run one at a time, each in its own runtime
+/// created and dropped while holding the lock (a runtime owns descriptors too).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial(test: impl std::future::Future<Output = ()>) {
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(test);
+}
+
+fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn fd_list() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Polls until the descriptor count is back to `baseline` (at most 5 s).
+async fn fds_back_to(baseline: usize, what: &str) {
+    let start = Instant::now();
+    while fd_count() > baseline {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what}: {} descriptors open, {baseline} before: {:?}",
+            fd_count(),
+            fd_list()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How a test hop behaves after accepting a connection.
+#[derive(Clone, Copy)]
+enum Hop {
+    /// SOCKS5 without auth; after a successful CONNECT reply it echoes, at most `limit` bytes, then
+    /// drops the connection.
+    Echo { limit: usize },
+    /// Accepts and never says anything.
+    Silent,
+    /// Answers the greeting with garbage.
+    Garbage,
+}
+
+/// Serves `hop` on 127.0.0.1; returns its address.
+async fn hop(kind: Hop) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(serve_one(s, kind));
+        }
+    });
+    addr
+}
+
+async fn serve_one(mut s: TcpStream, kind: Hop) {
+    let limit = match kind {
+        Hop::Silent => {
+            let mut sink = [0u8; 256];
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+            return;
+        }
+        Hop::Garbage => {
+            let _ = s.write_all(&[0xFF; 16]).await;
+            return;
+        }
+        Hop::Echo { limit } => limit,
+    };
+    let mut head = [0u8; 2];
+    if s.read_exact(&mut head).await.is_err() {
+        return;
+    }
+    let mut methods = vec![0u8; usize::from(head[1])];
+    if s.read_exact(&mut methods).await.is_err() || s.write_all(&[5, 0]).await.is_err() {
+        return;
+    }
+    // CONNECT request: VER CMD RSV ATYP, then the address.
+    let mut req = [0u8; 4];
+    if s.read_exact(&mut req).await.is_err() {
+        return;
+    }
+    let addr_len = match req[3] {
+        1 => 4,
+        4 => 16,
+        _ => match s.read_u8().await {
+            Ok(n) => usize::from(n),
+            Err(_) => return,
+        },
+    };
+    let mut rest = vec![0u8; addr_len + 2];
+    if s.read_exact(&mut rest).await.is_err() {
+        return;
+    }
+    if s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 80])
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut echoed = 0;
+    let mut buf = [0u8; 4096];
+    while echoed < limit {
+        let n = match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n.min(limit - echoed),
+        };
+        if s.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+        echoed += n;
+    }
+    // Dies: the connection is dropped with whatever the client still sends unread.
+}
+
+fn router(node_flag: &str, timeout: Duration) -> Router {
+    let (config, _) =
+        gost_config::from_cli(&["tcp://127.0.0.1:0/127.0.0.1:1"], &[node_flag]).unwrap();
+    gost_chain::build::router(&config, config.services[0].chain())
+        .unwrap()
+        .with_timeout(timeout)
+}
+
+async fn echo_once(router: &Router) -> Result<(), gost_chain::Error> {
+    let mut s = router.dial("127.0.0.1:9").await?;
+    s.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    Ok(())
+}
+
+#[test]
+fn dead_node_is_skipped_until_its_fail_timeout() {
+    serial(async {
+        let live = hop(Hop::Echo { limit: usize::MAX }).await;
+        let dead = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        let fail_timeout = Duration::from_millis(400);
+        let r = router(
+            &format!(
+                "socks5://{dead},{live}?notls=true&strategy=round&maxFails=1&failTimeout=400ms"
+            ),
+            Duration::from_secs(2),
+        );
+        let baseline = fd_count();
+        let mut failures = 0;
+        for _ in 0..20 {
+            if echo_once(&r).await.is_err() {
+                failures += 1;
+            }
+        }
+        assert_eq!(failures, 1, "the dead node is tried once, then skipped");
+        // Once failTimeout has passed the node is given another chance (and fails once more).
+        tokio::time::sleep(fail_timeout + Duration::from_millis(100)).await;
+        let mut failures = 0;
+        for _ in 0..20 {
+            if echo_once(&r).await.is_err() {
+                failures += 1;
+            }
+        }
+        assert_eq!(failures, 1, "retried after failTimeout, then skipped again");
+        fds_back_to(baseline, "dead node").await;
+    });
+}
+
+#[test]
+fn black_holed_hop_times_out() {
+    serial(async {
+        let silent = hop(Hop::Silent).await;
+        // The node's `timeout` bounds its handshake (the router's bounds each dial).
+        let r = router(
+            &format!("socks5://{silent}?notls=true&timeout=300ms"),
+            Duration::from_millis(300),
+        );
+        let baseline = fd_count();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let err = r.dial("127.0.0.1:9").await.expect_err("nothing answers");
+            assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+            assert!(!err.to_string().is_empty());
+        }
+        fds_back_to(baseline, "black-holed hop").await;
+    });
+}
+
+#[test]
+fn garbage_from_a_hop_is_an_error() {
+    serial(async {
+        let bad = hop(Hop::Garbage).await;
+        for flag in [
+            format!("socks5://{bad}?notls=true"),
+            format!("socks5://{bad}"),
+            format!("socks4://{bad}"),
+        ] {
+            let r = router(&flag, Duration::from_secs(2));
+            let baseline = fd_count();
+            let err = r.dial("127.0.0.1:9").await.expect_err("garbage reply");
+            assert!(!err.to_string().is_empty());
+            fds_back_to(baseline, &flag).await;
+        }
+    });
+}
+
+#[test]
+fn hop_dying_mid_transfer_ends_the_stream() {
+    serial(async {
+        let dying = hop(Hop::Echo { limit: 10_000 }).await;
+        let r = router(
+            &format!("socks5://{dying}?notls=true"),
+            Duration::from_secs(2),
+        );
+        let baseline = fd_count();
+        for _ in 0..10 {
+            let s = r.dial("127.0.0.1:9").await.unwrap();
+            let (mut rd, mut wr) = tokio::io::split(s);
+            let writer = tokio::spawn(async move {
+                // Keeps sending past the point where the hop dies; the write side must fail, not hang.
+                for _ in 0..100 {
+                    if wr.write_all(&[3; 1000]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut got = Vec::new();
+            let end = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut got)).await;
+            assert!(end.is_ok(), "the stream did not end when the hop died");
+            assert!(got.len() <= 10_000 && got.iter().all(|&b| b == 3));
+            tokio::time::timeout(Duration::from_secs(5), writer)
+                .await
+                .expect("writer hung")
+                .unwrap();
+        }
+        fds_back_to(baseline, "dying hop").await;
+    });
+}
