@@ -1,5 +1,6 @@
 //! The handlers run unchanged on every transport listener: socks5+tls, socks5+ws, socks5+wss, socks4+tls,
-//! with the relay falling back from splice(2) to the buffered copy for layered streams.
+//! with the relay falling back from splice(2) to the buffered copy for layered streams; UDP ASSOCIATE and
+//! BIND announce reachable addresses taken from the layered connection.
 
 mod common;
 
@@ -109,4 +110,99 @@ async fn socks4_over_tls() {
     s.read_exact(&mut r).await.unwrap();
     assert_eq!(r, [0, 0x5A, 0, 0, 0, 0, 0, 0]);
     echo_mib(s).await;
+}
+
+/// Reads one IPv4 SOCKS5 reply from `s`: REP and the address.
+async fn reply_v4(s: &mut Stream) -> (u8, SocketAddr) {
+    let mut r = [0u8; 10];
+    s.read_exact(&mut r).await.unwrap();
+    assert_eq!((r[0], r[3]), (5, 1), "reply header {r:?}");
+    let addr = SocketAddr::from(([r[4], r[5], r[6], r[7]], u16::from_be_bytes([r[8], r[9]])));
+    (r[1], addr)
+}
+
+async fn greet_noauth(s: &mut Stream) {
+    s.write_all(&[5, 1, 0]).await.unwrap();
+    s.flush().await.unwrap();
+    let mut m = [0u8; 2];
+    s.read_exact(&mut m).await.unwrap();
+    assert_eq!(m, [5, 0]);
+}
+
+#[tokio::test]
+async fn udp_associate_over_wss_and_bind_over_tls() {
+    let opts = || Socks5Options {
+        udp: true,
+        bind: true,
+        ..Default::default()
+    };
+    // UDP ASSOCIATE on a wss control connection: the relay sits on the connection's local IP.
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        Some(ServerTls::self_signed().unwrap()),
+    )
+    .await
+    .unwrap();
+    let proxy = serve_on(l, Socks5Handler::new(opts())).await;
+    let dialer = WsDialer::new(
+        tcp_dialer(),
+        WsOptions::default(),
+        Some(ClientTls::insecure()),
+    );
+    let mut ctl = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    greet_noauth(&mut ctl).await;
+    ctl.write_all(&request(3, "0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap();
+    ctl.flush().await.unwrap();
+    let (rep, relay) = reply_v4(&mut ctl).await;
+    assert_eq!(
+        (rep, relay.ip()),
+        (0, std::net::IpAddr::from([127, 0, 0, 1]))
+    );
+    let echo = common::udp_echo().await;
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut datagram = request(0, echo);
+    datagram[..3].copy_from_slice(&[0, 0, 0]);
+    datagram.extend_from_slice(b"over wss");
+    client.send_to(&datagram, relay).await.unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        client.recv_from(&mut buf),
+    )
+    .await
+    .expect("no UDP answer through the wss association")
+    .unwrap();
+    assert_eq!(&buf[..n], &datagram[..]);
+
+    // BIND on a tls control connection: a reachable address, then the peer, then data.
+    let l = TlsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        ServerTls::self_signed().unwrap(),
+    )
+    .await
+    .unwrap();
+    let proxy = serve_on(l, Socks5Handler::new(opts())).await;
+    let dialer = TlsDialer::new(tcp_dialer(), ClientTls::insecure());
+    let mut c = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    greet_noauth(&mut c).await;
+    c.write_all(&request(2, "0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap();
+    c.flush().await.unwrap();
+    let (rep, listen) = reply_v4(&mut c).await;
+    assert_eq!(
+        (rep, listen.ip()),
+        (0, std::net::IpAddr::from([127, 0, 0, 1]))
+    );
+    let mut peer = tokio::net::TcpStream::connect(listen).await.unwrap();
+    assert_eq!(reply_v4(&mut c).await, (0, peer.local_addr().unwrap()));
+    peer.write_all(b"peer over tls").await.unwrap();
+    let mut got = [0u8; 13];
+    c.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"peer over tls");
 }
