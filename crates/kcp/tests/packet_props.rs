@@ -21,9 +21,16 @@ fn method() -> impl Strategy<Value = CryptMethod> {
     ]
 }
 
-/// KCP-looking payloads: at least a segment header's worth of bytes.
+/// KCP-looking payloads: at least a segment header's worth of bytes, with a KCP command (81..=84)
+/// at offset 4. The command byte is what tells a raw KCP packet from an FEC one (whose type 0xF1 or
+/// 0xF2 sits there), in kcp-go as here, so random bytes in that place would be a different packet.
 fn payloads() -> impl Strategy<Value = Vec<Vec<u8>>> {
-    prop::collection::vec(prop::collection::vec(any::<u8>(), 24..400), 1..40)
+    let segment =
+        (prop::collection::vec(any::<u8>(), 24..400), 81u8..=84).prop_map(|(mut v, cmd)| {
+            v[4] = cmd;
+            v
+        });
+    prop::collection::vec(segment, 1..40)
 }
 
 proptest! {
