@@ -123,6 +123,31 @@ async fn disabled_commands_are_0x02() {
         assert_eq!(r, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0], "cmd {cmd:#x}");
         expect_closed(&mut c).await;
     }
+    // Each switch enables only its own commands: UDP-TUN bind mode needs `bind`, relay mode needs `udp`.
+    let udp_only = serve(Socks5Handler::new(Socks5Options {
+        udp: true,
+        ..Default::default()
+    }))
+    .await;
+    let bind_only = serve(Socks5Handler::new(Socks5Options {
+        bind: true,
+        ..Default::default()
+    }))
+    .await;
+    for (proxy, cmd, addr) in [
+        (udp_only.addr, 0xF3, some),
+        (udp_only.addr, 0x02, any),
+        (udp_only.addr, 0xF2, any),
+        (bind_only.addr, 0xF3, any),
+        (bind_only.addr, 0x03, any),
+    ] {
+        let mut c = socks5_noauth(proxy).await;
+        c.write_all(&request(cmd, addr)).await.unwrap();
+        let mut r = [0u8; 10];
+        c.read_exact(&mut r).await.unwrap();
+        assert_eq!(r, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0], "cmd {cmd:#x} to {addr}");
+        expect_closed(&mut c).await;
+    }
 }
 
 #[tokio::test]

@@ -224,3 +224,40 @@ async fn idle_association_expires_and_closes_the_control_connection() {
     let (mut ctl, _relay) = associate(proxy.addr, "0.0.0.0:0".parse().unwrap()).await;
     expect_closed(&mut ctl).await;
 }
+
+#[tokio::test]
+async fn targets_beyond_the_cap_push_out_the_least_recently_used() {
+    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let proxy = udp_proxy(Socks5Options {
+        udp_max_targets: 1,
+        ..Default::default()
+    })
+    .await;
+    let (_ctl, relay) = associate(proxy.addr, "0.0.0.0:0".parse().unwrap()).await;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = [0u8; 64];
+    let mut outbound = None;
+    for t in [&a, &b] {
+        let to = t.local_addr().unwrap();
+        client
+            .send_to(&datagram(0, to, b"hello"), relay)
+            .await
+            .unwrap();
+        let (_, from) = timeout(Duration::from_secs(5), t.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        outbound = Some(from);
+    }
+    let outbound = outbound.unwrap();
+    // Only one target is remembered: the newest (b). a's answer is now unsolicited.
+    a.send_to(b"from a", outbound).await.unwrap();
+    b.send_to(b"from b", outbound).await.unwrap();
+    let got = recv_within(&client, 5000).await.unwrap();
+    assert_eq!(got, datagram(0, b.local_addr().unwrap(), b"from b"));
+    assert!(
+        recv_within(&client, 200).await.is_none(),
+        "a forgotten target got through"
+    );
+}
