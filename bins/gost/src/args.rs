@@ -27,9 +27,24 @@ pub struct Args {
     #[arg(short = 'O', value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
 
+    /// Serve Prometheus metrics on this address (upstream `-metrics :9000`; path `/metrics`).
+    #[arg(long = "metrics", value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// Log format (default: `log.format` of the config, else text).
     #[arg(long = "log-format", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+}
+
+impl Args {
+    /// Parses the process arguments, accepting upstream's single-dash spelling of long flags
+    /// (`-metrics :9000`, `-metrics=:9000`).
+    pub fn from_env() -> Args {
+        Args::parse_from(std::env::args_os().map(|a| match a.to_str() {
+            Some(s) if s == "-metrics" || s.starts_with("-metrics=") => format!("-{s}").into(),
+            _ => a,
+        }))
+    }
 }
 
 /// `-O` formats.

@@ -11,15 +11,13 @@ mod source;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::args::{Args, OutputFormat};
 
 /// Exit status for a configuration that cannot be used (as for a usage error).
 const EXIT_BAD_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::from_env();
     let (config, warnings) = match source::build(&args) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -39,12 +37,23 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let metrics = config.metrics.as_ref().map(|m| run::Endpoint {
+        addr: m.addr.clone(),
+        path: m
+            .path
+            .clone()
+            .unwrap_or_else(|| run::DEFAULT_METRICS_PATH.into()),
+        auth: m
+            .auth
+            .as_ref()
+            .map(|a| (a.username.clone(), a.password.clone())),
+    });
     let reload = move || {
         let (config, warnings) = source::build(&args)?;
         logging::report(&warnings);
         Ok(config)
     };
-    match run::run(config, reload) {
+    match run::run(config, metrics, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(run::Failure::Config(e)) => {
             eprintln!("gost: {e:#}");

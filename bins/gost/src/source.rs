@@ -1,10 +1,10 @@
 //! Where the configuration comes from: `-C` (a file, `-` for standard input, or inline JSON), upstream's
-//! default file locations when nothing is given, and the `-L`/`-F` flags merged on top.
+//! default file locations when nothing is given, and the `-L`/`-F`/`-metrics` flags merged on top.
 
 use std::io::Read;
 use std::path::PathBuf;
 
-use gost_config::{Config, ConfigError, Warning};
+use gost_config::{Config, ConfigError, MetricsConfig, Warning};
 
 use crate::args::Args;
 
@@ -20,7 +20,7 @@ pub fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
         }
         Some(inline) if inline.trim_start().starts_with('{') => gost_config::from_json_str(inline)?,
         Some(path) => gost_config::load_file(path)?,
-        None if args.services.is_empty() => match default_file() {
+        None if args.services.is_empty() && args.metrics.is_none() => match default_file() {
             Some(path) => gost_config::load_file(path)?,
             None => anyhow::bail!(
                 "nothing to run: give a service with -L (e.g. -L socks5://:1080) or a config file with -C \
@@ -34,6 +34,13 @@ pub fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
         anyhow::bail!("-F builds a chain for -L services, but no -L was given");
     }
     config.merge(cli);
+    if let Some(addr) = &args.metrics {
+        // Like upstream, the flag sets the address and keeps the file's path and credentials.
+        config
+            .metrics
+            .get_or_insert_with(MetricsConfig::default)
+            .addr = addr.clone();
+    }
     warnings.extend(cli_warnings);
     warnings.extend(gost_config::validate(&config)?);
     Ok((config, warnings))

@@ -6,14 +6,20 @@
 
 mod handler;
 mod listener;
+mod metrics;
 mod service;
 mod signals;
 mod supervisor;
 
+use std::sync::Arc;
+
 use gost_config::Config;
+use gost_service::Observer;
 use gost_service::forward::BuildError;
+use gost_service::metrics::Metrics;
 use tracing::{error, info};
 
+pub use self::metrics::{DEFAULT_PATH as DEFAULT_METRICS_PATH, Endpoint};
 use self::signals::{Request, Signals};
 use self::supervisor::Supervisor;
 
@@ -26,10 +32,11 @@ pub enum Failure {
     Start(anyhow::Error),
 }
 
-/// Starts every service of `config` and runs until shutdown. `reload` produces the configuration
-/// to switch to on SIGHUP.
+/// Starts every service of `config` (and the metrics endpoint, if any) and runs until shutdown.
+/// `reload` produces the configuration to switch to on SIGHUP.
 pub fn run(
     config: Config,
+    metrics: Option<Endpoint>,
     reload: impl Fn() -> anyhow::Result<Config> + Send + 'static,
 ) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -37,12 +44,28 @@ pub fn run(
         .thread_name("gost")
         .build()
         .map_err(|e| Failure::Start(anyhow::anyhow!("cannot start the tokio runtime: {e}")))?;
-    runtime.block_on(serve(config, reload))
+    runtime.block_on(serve(config, metrics, reload))
 }
 
-async fn serve(config: Config, reload: impl Fn() -> anyhow::Result<Config>) -> Result<(), Failure> {
+async fn serve(
+    config: Config,
+    endpoint: Option<Endpoint>,
+    reload: impl Fn() -> anyhow::Result<Config>,
+) -> Result<(), Failure> {
     let mut signals = Signals::install().map_err(Failure::Start)?;
-    let mut services = Supervisor::start(config).await.map_err(classify)?;
+    // Bound before any service runs, like the services themselves.
+    let metrics = endpoint.as_ref().map(|_| Arc::new(Metrics::new()));
+    let server = match (&endpoint, &metrics) {
+        (Some(e), Some(m)) => Some(metrics::bind(e, m.clone()).await.map_err(Failure::Start)?),
+        _ => None,
+    };
+    let observer = metrics.map(|m| m as Arc<dyn Observer>);
+    let mut services = Supervisor::start(config, observer)
+        .await
+        .map_err(classify)?;
+    if let Some(server) = server {
+        tokio::spawn(server.run(services.shutdown_token()));
+    }
     while signals.next().await == Request::Reload {
         info!("SIGHUP: reloading the configuration");
         let applied = match reload() {

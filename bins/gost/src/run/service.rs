@@ -1,10 +1,12 @@
 //! One configured service, bound and ready to run: a SOCKS service (listener + SOCKS handler) or a
 //! forwarding service (`tcp`, `udp`, `rtcp`, `rudp`) built by gost-service.
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
 use gost_config::{Config, ServiceConfig};
 use gost_service::forward::{ForwardService, is_forward_handler};
-use gost_service::{Service, ServiceOptions};
+use gost_service::{Observer, Service, ServiceOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -44,6 +46,19 @@ impl Bound {
             // Service logs its own "listening" line.
             Bound::Socks(s) => s.run(shutdown).await,
             Bound::Forward(f) => f.run(shutdown).await,
+        }
+    }
+
+    /// Reports connections to `observer` (the metrics). Only services run by gost-service's
+    /// [`Service`] (SOCKS and `tcp` forwarding) have connections to report.
+    pub fn observed(self, observer: Option<Arc<dyn Observer>>) -> Bound {
+        let Some(o) = observer else { return self };
+        match self {
+            Bound::Socks(s) => Bound::Socks(s.with_observer(o)),
+            Bound::Forward(ForwardService::Tcp(s)) => {
+                Bound::Forward(ForwardService::Tcp(s.with_observer(o)))
+            }
+            other => other,
         }
     }
 

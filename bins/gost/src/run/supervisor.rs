@@ -3,9 +3,11 @@
 //! them all at shutdown, letting each drain its live connections.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gost_config::{Config, ServiceConfig};
+use gost_service::Observer;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -29,11 +31,16 @@ pub struct Supervisor {
     running: BTreeMap<String, Running>,
     tasks: JoinSet<()>,
     config: Config,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Supervisor {
-    /// Binds every service of `config`, then starts them all. Nothing runs if any bind fails.
-    pub async fn start(config: Config) -> anyhow::Result<Supervisor> {
+    /// Binds every service of `config`, then starts them all, each reporting to `observer`. Nothing
+    /// runs if any bind fails.
+    pub async fn start(
+        config: Config,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> anyhow::Result<Supervisor> {
         let mut certs = Certificates::default();
         let mut bound = Vec::with_capacity(config.services.len());
         for service in &config.services {
@@ -44,6 +51,7 @@ impl Supervisor {
             running: BTreeMap::new(),
             tasks: JoinSet::new(),
             config: Config::default(),
+            observer,
         };
         for (service, b) in config.services.iter().zip(bound) {
             sup.spawn(&config, service, b);
@@ -54,6 +62,7 @@ impl Supervisor {
 
     fn spawn(&mut self, config: &Config, service: &ServiceConfig, bound: Bound) {
         bound.announce(service);
+        let bound = bound.observed(self.observer.clone());
         let stop = self.root.child_token();
         self.tasks.spawn(bound.run(stop.clone()));
         let settings = settings_of(config, service);
@@ -126,6 +135,11 @@ impl Supervisor {
                 Err(e)
             }
         }
+    }
+
+    /// A token cancelled at shutdown, for tasks that live as long as the services (the metrics endpoint).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.root.child_token()
     }
 
     /// Stops every service and waits until each has drained (or `force` fires).

@@ -130,10 +130,25 @@ impl Gost {
 }
 
 impl Gost {
+    /// Waits for a per-connection log line that moved bytes both ways.
+    pub fn wait_connection_relayed(&mut self) -> String {
+        let line = self.wait_for(&["connection", "bytes_out="]);
+        for key in ["bytes_in", "bytes_out"] {
+            if field(&line, key).is_none_or(|n| n == "0") {
+                self.drain_log();
+                panic!("no {key}: {line}\nlog:\n{}", self.log.join("\n"));
+            }
+        }
+        line
+    }
+
     /// Waits for a per-connection log line whose outcome is `ok`.
     pub fn wait_connection_ok(&mut self) -> String {
         let line = self.wait_for(&["connection", "outcome="]);
-        assert_eq!(field(&line, "outcome"), Some("ok"), "{line}");
+        if field(&line, "outcome") != Some("ok") {
+            self.drain_log();
+            panic!("connection failed: {line}\nlog:\n{}", self.log.join("\n"));
+        }
         line
     }
 }
@@ -243,4 +258,39 @@ pub fn assert_body(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), BODY, "{what}");
+}
+
+/// Starts a TCP echo server on 127.0.0.1:0; its threads end with the test process.
+pub fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = conn.try_clone().unwrap();
+                let _ = std::io::copy(&mut reader, &mut conn);
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `msg` on `conn` and asserts it comes back.
+#[track_caller]
+pub fn echo_round_trip(conn: &mut TcpStream, msg: &str) {
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    conn.write_all(msg.as_bytes()).unwrap();
+    let mut back = vec![0; msg.len()];
+    conn.read_exact(&mut back).unwrap();
+    assert_eq!(String::from_utf8_lossy(&back), msg);
+}
+
+/// A port that was free a moment ago on 127.0.0.1 (for configs that must name their port up front).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -1,0 +1,233 @@
+//! The `gost` process as an operator sees it: a YAML `-C` file, exit statuses (0 after SIGTERM/SIGINT,
+//! 2 for an unusable configuration, 1 when an address is taken), JSON log lines, and SIGHUP reloading
+//! the file while unchanged services and their connections keep running.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use support::{
+    Gost, PATIENCE, assert_body, curl, echo_round_trip, echo_server, have_curl, http_get,
+    http_server,
+};
+
+/// A `tcp` forwarding service entry of a YAML file.
+fn forward_entry(name: &str, port: u16, target: SocketAddr) -> String {
+    format!(
+        "- name: {name}\n  addr: 127.0.0.1:{port}\n  handler:\n    type: tcp\n  listener:\n    type: tcp\n  \
+         forwarder:\n    nodes:\n    - name: {name}-target\n      addr: {target}\n"
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn yaml_config_file_runs_its_services() {
+    if !have_curl() {
+        return;
+    }
+    let web = http_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gost.yaml");
+    write(
+        &file,
+        &format!(
+            "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n    auther: users\n  \
+             listener:\n    type: tcp\n{}authers:\n- name: users\n  auths:\n  - username: alice\n    password: s3cret\n",
+            forward_entry("web", 0, web)
+        ),
+    );
+    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    let proxy = gost.addr("proxy");
+    let forward = gost.addr("web");
+    let out = curl(
+        &["--socks5", &format!("alice:s3cret@{proxy}")],
+        &format!("http://{web}/"),
+    );
+    assert_body(&out, "socks5 service from the YAML file");
+    assert!(http_get(forward).ends_with(support::BODY));
+}
+
+#[test]
+fn sigterm_and_sigint_exit_zero_promptly() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let web = http_server();
+        let mut gost = Gost::spawn(&["-L", &format!("tcp://127.0.0.1:0/{web}")]);
+        let addr = gost.addr("service-0");
+        assert!(http_get(addr).ends_with(support::BODY));
+        gost.signal(signal);
+        let status = gost.wait_exit(Duration::from_secs(10));
+        let status = status.unwrap_or_else(|| panic!("still running 10 s after signal {signal}"));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "signal {signal}: {}",
+            gost.log.join("\n")
+        );
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "port still open after exit"
+        );
+    }
+}
+
+/// Runs `gost ARGS`, expects exit status 2, and returns the log.
+fn exits_2(args: &[&str]) -> String {
+    let mut gost = Gost::spawn(args);
+    let status = gost.wait_exit(PATIENCE).expect("gost kept running");
+    let log = gost.log.join("\n");
+    assert_eq!(status.code(), Some(2), "{args:?}: {log}");
+    log
+}
+
+#[test]
+fn unusable_config_exits_2_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls_service = |cert: &Path, key: &Path| {
+        format!(
+            "services:\n- name: s\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n  listener:\n    type: tls\n    \
+             tls:\n      certFile: {}\n      keyFile: {}\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let missing = dir.path().join("missing.yaml");
+    let nowhere = Path::new("/nonexistent/cert.pem");
+    write(&missing, &tls_service(nowhere, nowhere));
+    let log = exits_2(&["-C", missing.to_str().unwrap()]);
+    assert!(
+        log.contains("`s`") && log.contains("/nonexistent/cert.pem"),
+        "{log}"
+    );
+
+    // Files that exist but hold no PEM: found only when the certificate is loaded.
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    write(&cert, "not a certificate");
+    write(&key, "not a key");
+    let garbage = dir.path().join("garbage.yaml");
+    write(&garbage, &tls_service(&cert, &key));
+    let log = exits_2(&["-C", garbage.to_str().unwrap()]);
+    assert!(log.contains("\"s\"") && log.contains("cert.pem"), "{log}");
+
+    let log = exits_2(&["-L", "socks5://127.0.0.1:0?udpBufferSize=lots"]);
+    assert!(log.contains("udpBufferSize"), "{log}");
+}
+
+#[test]
+fn taken_address_exits_1_and_nothing_starts() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut gost = Gost::spawn(&[
+        "-L",
+        "socks5://127.0.0.1:0",
+        "-L",
+        &format!("socks5://127.0.0.1:{port}"),
+    ]);
+    let status = gost.wait_exit(PATIENCE).expect("gost kept running");
+    let log = gost.log.join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains(&format!("127.0.0.1:{port}")), "{log}");
+    assert!(
+        !log.contains("listening"),
+        "a service ran before all were bound:\n{log}"
+    );
+}
+
+#[test]
+fn json_log_lines() {
+    let mut gost = Gost::spawn(&["-L", "socks5://127.0.0.1:0", "--log-format", "json"]);
+    let line = gost.wait_for(&["listening"]);
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON object per line");
+    assert_eq!(event["level"], "INFO");
+    assert_eq!(event["fields"]["message"], "listening");
+    let addr: SocketAddr = event["fields"]["addr"].as_str().unwrap().parse().unwrap();
+    assert!(TcpStream::connect(addr).is_ok());
+}
+
+#[test]
+fn sighup_reload_adds_removes_and_keeps_services() {
+    let echo = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gost.yaml");
+    let (keep, gone, added) = (
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    );
+    write(
+        &file,
+        &format!(
+            "services:\n{}{}",
+            forward_entry("keep", keep, echo),
+            forward_entry("gone", gone, echo)
+        ),
+    );
+    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    gost.addr("keep");
+    gost.addr("gone");
+    let mut live = TcpStream::connect(("127.0.0.1", keep)).unwrap();
+    echo_round_trip(&mut live, "before reload");
+
+    write(
+        &file,
+        &format!(
+            "services:\n{}{}",
+            forward_entry("keep", keep, echo),
+            forward_entry("added", added, echo)
+        ),
+    );
+    gost.signal(libc::SIGHUP);
+    gost.wait_for(&[
+        "configuration reloaded",
+        "stopped=1",
+        "started=1",
+        "unchanged=1",
+    ]);
+    gost.addr("added");
+    echo_round_trip(&mut live, "through the reload");
+    let mut fresh = TcpStream::connect(("127.0.0.1", added)).unwrap();
+    echo_round_trip(&mut fresh, "new service");
+    assert!(
+        TcpStream::connect(("127.0.0.1", gone)).is_err(),
+        "the removed service still accepts"
+    );
+
+    write(
+        &file,
+        "services:\n- name: broken\n  handler: [not, a, map\n",
+    );
+    gost.signal(libc::SIGHUP);
+    gost.wait_for(&["reload failed"]);
+    echo_round_trip(&mut live, "after a bad reload");
+    echo_round_trip(&mut fresh, "after a bad reload");
+    let mut again = TcpStream::connect(("127.0.0.1", keep)).unwrap();
+    echo_round_trip(&mut again, "keep still accepts");
+}
+
+#[test]
+fn sighup_restarts_a_changed_service_on_the_same_port() {
+    let (first, second) = (http_server(), echo_server());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gost.yaml");
+    let port = support::free_port();
+    write(
+        &file,
+        &format!("services:\n{}", forward_entry("svc", port, first)),
+    );
+    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    let addr = gost.addr("svc");
+    assert!(http_get(addr).ends_with(support::BODY));
+
+    write(
+        &file,
+        &format!("services:\n{}", forward_entry("svc", port, second)),
+    );
+    gost.signal(libc::SIGHUP);
+    gost.wait_for(&["configuration reloaded", "stopped=1", "started=1"]);
+    let mut conn = TcpStream::connect(addr).unwrap();
+    echo_round_trip(&mut conn, "now an echo");
+}

@@ -1,0 +1,86 @@
+//! `-metrics ADDR` and the `metrics:` section serve upstream GOST's Prometheus metrics; after traffic
+//! the request and byte counters of the service that carried it are non-zero.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::{Gost, PATIENCE, field, http_get, http_server};
+
+/// GET `path` from `addr` with optional extra header lines; returns the whole response.
+fn scrape(addr: SocketAddr, path: &str, headers: &str) -> String {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: m\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The value of the sample whose line starts with `metric{` and contains `label`.
+fn sample(text: &str, metric: &str, label: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(label))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn metrics_addr(gost: &mut Gost) -> SocketAddr {
+    let line = gost.wait_for(&["metrics endpoint listening"]);
+    field(&line, "addr").unwrap().parse().unwrap()
+}
+
+#[test]
+fn metrics_flag_counts_requests_and_bytes() {
+    let web = http_server();
+    let forward = format!("tcp://127.0.0.1:0/{web}");
+    let mut gost = Gost::spawn(&["-L", &forward, "-metrics", "127.0.0.1:0"]);
+    let entry = gost.addr("service-0");
+    let metrics = metrics_addr(&mut gost);
+    for _ in 0..3 {
+        assert!(http_get(entry).ends_with(support::BODY));
+    }
+    let service = "service=\"service-0\"";
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = scrape(metrics, "/metrics", "");
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        let requests = sample(&text, "gost_service_requests_total", service);
+        let input = sample(&text, "gost_service_transfer_input_bytes_total", service);
+        let output = sample(&text, "gost_service_transfer_output_bytes_total", service);
+        if requests == Some(3.0) && input > Some(0.0) && output > Some(0.0) {
+            assert_eq!(sample(&text, "gost_services", "host="), Some(1.0), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "counters never reached 3 requests with bytes:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn metrics_section_with_path_and_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gost.yaml");
+    std::fs::write(
+        &file,
+        "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n  listener:\n    type: tcp\n\
+         metrics:\n  addr: 127.0.0.1:0\n  path: /m\n  auth:\n    username: prom\n    password: pw\n",
+    )
+    .unwrap();
+    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    gost.addr("proxy");
+    let metrics = metrics_addr(&mut gost);
+    let denied = scrape(metrics, "/m", "");
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+    let ok = scrape(metrics, "/m", "Authorization: Basic cHJvbTpwdw==\r\n");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains("gost_services"), "{ok}");
+}
