@@ -1,5 +1,6 @@
 //! UDP-TUN (GOST 0xF3) byte for byte against the recorded upstream sessions: relay mode (port 0) and bind
-//! mode (port ≠ 0, used by `rudp`), plus the rule that a zero-length datagram is never framed.
+//! mode (port ≠ 0, used by `rudp`), plus the rules that a zero-length datagram is never framed, an oversize one
+//! is dropped and logged (never truncated), and an idle relay ends.
 
 mod common;
 
@@ -171,4 +172,42 @@ fn with_port_at(b: &[u8], at: usize, port: u16) -> Vec<u8> {
     let mut v = b.to_vec();
     v[at..at + 2].copy_from_slice(&port.to_be_bytes());
     v
+}
+
+#[tokio::test]
+async fn oversize_datagrams_are_dropped_and_idle_relays_end() {
+    let (logs, _guard) = common::Logs::capture();
+    let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let proxy = serve(Socks5Handler::new(Socks5Options {
+        udp: true,
+        udp_buffer_size: 1024,
+        udp_idle_timeout: Duration::from_millis(300),
+        ..Default::default()
+    }))
+    .await;
+    let mut c = socks5_noauth(proxy.addr).await;
+    c.write_all(&common::request(0xF3, "0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(read_reply(&mut c).await.0, 0);
+    let t = target.local_addr().unwrap();
+    let mut frame = vec![0, 2, 0xFF, 1, 127, 0, 0, 1];
+    frame.extend_from_slice(&t.port().to_be_bytes());
+    frame.extend_from_slice(b"hi");
+    c.write_all(&frame).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let (_, outbound) = target.recv_from(&mut buf).await.unwrap();
+    // 1025 bytes do not fit udpBufferSize = 1024: dropped whole and logged, never truncated.
+    target.send_to(&[9u8; 1025], outbound).await.unwrap();
+    target.send_to(&[7u8; 1024], outbound).await.unwrap();
+    let back = read_frame(&mut c).await;
+    assert_eq!(back.len(), 10 + 1024);
+    assert!(
+        back[10..].iter().all(|b| *b == 7),
+        "first frame must be the fitting datagram"
+    );
+    let warned = logs.matching(&["WARN", "udpBufferSize", "len=1025", "max=1024"]);
+    assert_eq!(warned.len(), 1, "oversize warning: {warned:?}");
+    // No datagram either way for udp_idle_timeout: the tunnel and its connection end.
+    common::expect_closed(&mut c).await;
 }
