@@ -187,7 +187,11 @@ fn losses(
     let mut start = 0;
     while start < seqids.len() {
         let gid = seqids[start] / group;
-        let end = start + seqids[start..].iter().take_while(|&&s| s / group == gid).count();
+        let end = start
+            + seqids[start..]
+                .iter()
+                .take_while(|&&s| s / group == gid)
+                .count();
         if end - start == group as usize {
             let drop = (rng as usize) % (p + 1);
             for _ in 0..drop {

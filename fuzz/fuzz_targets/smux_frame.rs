@@ -26,7 +26,9 @@ fn check_one(buf: &[u8]) -> Option<usize> {
         Ok(Decoded::Frame { frame, consumed }) => {
             assert_eq!(consumed, frame.encoded_len());
             let mut encoded = Vec::new();
-            frame.encode(&mut encoded).expect("a decoded frame must encode");
+            frame
+                .encode(&mut encoded)
+                .expect("a decoded frame must encode");
             assert_eq!(&encoded[..], &buf[..consumed], "re-encoding is exact");
             assert_eq!(via_buf, Ok(Some(frame.clone())));
             assert_eq!(&owned[..], &buf[consumed..], "decode_buf leaves the rest");
