@@ -8,7 +8,7 @@
 #   scripts/soak.sh [-m MINUTES] [-c CLIENTS] [-b GOST_BINARY] [-o OUT_DIR]
 #     defaults: 10 minutes, 64 concurrent clients, target/release/gost, target/soak
 #
-# Needs python3. Every socket is on 127.0.0.1 (ports 38100-38106 must be free). The processes run
+# Needs python3. Every socket is on 127.0.0.1, on ports free at start. The processes run
 # under the issue's descriptor hard limit of 20 000. Prints a summary; exits non-zero if a byte was
 # wrong, a process died, or a process ended with more descriptors than it started with.
 set -euo pipefail
@@ -30,14 +30,29 @@ done
 [ -x "$gost" ] || { echo "soak: $gost not found (cargo build --release -p gost)" >&2; exit 1; }
 mkdir -p "$out"
 
-base=38100
-direct=$base       # socks5, udp + bind
-tls_hop=$((base + 1))
-ws_hop=$((base + 2))
-via_tls=$((base + 3))
-via_ws=$((base + 4))
-udp_fwd=$((base + 5))  # udp:// forward through the tls chain to the driver's UDP echo
-udp_echo=$((base + 6))
+# Seven ports free for TCP and UDP, below the kernel's ephemeral range so that the outgoing
+# connections of a busy machine cannot take them between this check and the bind.
+read -r direct tls_hop ws_hop via_tls via_ws udp_fwd udp_echo < <(python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+ports, held = [], []
+while len(ports) < 7:
+    port = random.randrange(max(1024, low - 12000), low)
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        t.close(); continue
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close(); continue
+    held += [t, u]; ports.append(port)
+print(*ports)
+PY
+)
+# direct: socks5 with udp + bind; udp_fwd: udp:// forward through the tls chain to the driver's UDP echo
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
