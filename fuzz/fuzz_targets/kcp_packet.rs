@@ -5,9 +5,9 @@
 //! * mode 0: the datagrams are fed as received ciphertext (garbage is dropped, never a panic);
 //! * mode 1: the datagrams are plaintext (FEC header and KCP segments) sealed with a valid nonce and
 //!   CRC first, so FEC groups and the ARQ state machine see arbitrary well-sealed input;
-//! * mode 2/3: the datagrams are KCP output buffers sent through `PacketEncoder`; some packets of
-//!   each complete FEC group are lost (at most the parity count) and the decoder must deliver
-//!   every buffer exactly once with its exact bytes.
+//! * mode 2/3: the datagrams are KCP output buffers (command byte forced to a KCP command) sent
+//!   through `PacketEncoder`; some packets of each complete FEC group are lost (at most the parity
+//!   count) and the decoder must deliver every buffer exactly once with its exact bytes.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -131,12 +131,15 @@ fn round_trip(crypt: &BlockCrypt, fec: Option<(usize, usize)>, data: &[u8]) {
     let Some((&loss_seed, rest)) = data.split_first() else {
         return;
     };
-    // The decoder only delivers buffers holding at least one segment header.
+    // KCP output buffers start with a segment header whose command byte (offset 4, 81..=84) is
+    // what tells a raw packet from a FEC one (0xF1/0xF2 there), as in kcp-go; the decoder only
+    // delivers buffers holding at least one header.
     let inputs: Vec<Vec<u8>> = chunks(rest)
         .into_iter()
         .map(|c| {
             let mut v = c.to_vec();
             v.resize(v.len().max(KCP_OVERHEAD), 0x51);
+            v[4] = 81 + v[4] % 4;
             v
         })
         .collect();
