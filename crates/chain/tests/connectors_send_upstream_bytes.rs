@@ -214,7 +214,7 @@ async fn udp_tun_bind_mode_serves_the_remote_peer_as_upstreams_rudp() {
             (len, &peer),
             "the peer's datagram, framed with its address"
         );
-        conn.send_to(&buf[..n].to_vec(), &peer).await.unwrap();
+        conn.send_to(&buf[..n], &peer).await.unwrap();
     }
     server.await.unwrap();
 }

@@ -40,7 +40,11 @@ async fn tcp_forward_through_dante_with_socks5_and_socks4() {
     .iter()
     .enumerate()
     {
-        let fwd = forward(&format!("tcp://127.0.0.1:0/{echo}"), &[node.clone()]).await;
+        let fwd = forward(
+            &format!("tcp://127.0.0.1:0/{echo}"),
+            std::slice::from_ref(node),
+        )
+        .await;
         echo_through(fwd.addr, FOUR_MIB, i as u8).await;
     }
 }
