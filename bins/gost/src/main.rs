@@ -49,6 +49,11 @@ fn main() -> ExitCode {
             .map(|a| (a.username.clone(), a.password.clone())),
     });
     let reload = move || {
+        if args.config.as_deref() == Some("-") {
+            anyhow::bail!(
+                "the configuration came from standard input (-C -), which cannot be read again"
+            );
+        }
         let (config, warnings) = source::build(&args)?;
         logging::report(&warnings);
         Ok(config)

@@ -67,3 +67,35 @@ fn one_process_serves_socks5_and_socks4_side_by_side() {
     assert_body(&curl(&["--socks5", &addrs[0].to_string()], &url), "socks5");
     assert_body(&curl(&["--socks4", &addrs[1].to_string()], &url), "socks4");
 }
+
+#[test]
+fn auto_handler_serves_socks4_and_socks5_on_one_port() {
+    if !have_curl() {
+        return;
+    }
+    let web = http_server();
+    // No scheme: upstream's `auto` handler.
+    let mut gost = Gost::spawn(&["-L", "127.0.0.1:0"]);
+    let proxy = gost.addr("service-0").to_string();
+    let url = format!("http://{web}/");
+    assert_body(&curl(&["--socks5", &proxy], &url), "auto: socks5");
+    assert_body(&curl(&["--socks4", &proxy], &url), "auto: socks4");
+    let named = format!("http://localhost:{}/", web.port());
+    assert_body(&curl(&["--socks4a", &proxy], &named), "auto: socks4a");
+    assert_body(
+        &curl(&["--socks5-hostname", &proxy], &named),
+        "auto: socks5h",
+    );
+}
+
+#[test]
+fn auto_handler_behind_a_tls_listener() {
+    // `tls://` is upstream's auto handler over a tls listener; reached here by a SOCKS4 chain node.
+    let web = http_server();
+    let mut server = Gost::spawn(&["-L", "tls://127.0.0.1:0"]);
+    let node = format!("socks4+tls://{}", server.addr("service-0"));
+    let forward = format!("tcp://127.0.0.1:0/{web}");
+    let mut front = Gost::spawn(&["-L", &forward, "-F", &node]);
+    let response = support::http_get(front.addr("service-0"));
+    assert!(response.ends_with(BODY), "{response:?}");
+}

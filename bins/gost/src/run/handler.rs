@@ -1,7 +1,6 @@
-//! SOCKS handlers by `handler.type` (`socks5`/`socks`, `socks4`/`socks4a`), configured from the
+//! SOCKS handlers by `handler.type` (`socks5`/`socks`, `socks4`/`socks4a`, `auto`), configured from the
 //! handler's metadata, its users, its chain and the certificate for SOCKS5's in-band TLS.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -9,34 +8,15 @@ use gost_config::options::{MuxOptions, Socks4HandlerOptions, Socks5HandlerOption
 use gost_config::{Config, ServiceConfig};
 use gost_service::forward::chain_outbound;
 use gost_service::outbound::Outbound;
-use gost_service::{
-    Handler, Report, Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users,
-};
+use gost_service::{Handler, Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
 use gost_transport::tls::ServerTls;
-use gost_transport::{BoxFuture, Stream};
 
+use super::auto::AutoHandler;
 use super::listener::Certificates;
-
-/// A SOCKS handler of either version.
-pub enum SocksHandler {
-    /// `socks5`, `socks`.
-    V5(Socks5Handler),
-    /// `socks4`, `socks4a`.
-    V4(Socks4Handler),
-}
-
-impl Handler for SocksHandler {
-    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
-        match self {
-            SocksHandler::V5(h) => h.handle(conn, client),
-            SocksHandler::V4(h) => h.handle(conn, client),
-        }
-    }
-}
 
 /// Whether `kind` is a SOCKS handler type this module builds.
 pub fn is_socks(kind: &str) -> bool {
-    matches!(kind, "socks5" | "socks" | "socks4" | "socks4a")
+    matches!(kind, "socks5" | "socks" | "socks4" | "socks4a" | "auto")
 }
 
 /// Builds the SOCKS handler of `service`. `listener_tls` is the certificate its listener serves, which
@@ -46,7 +26,7 @@ pub fn build(
     service: &ServiceConfig,
     listener_tls: Option<ServerTls>,
     certs: &mut Certificates,
-) -> anyhow::Result<SocksHandler> {
+) -> anyhow::Result<Arc<dyn Handler>> {
     let h = &service.handler;
     let users = Users::new(
         config
@@ -55,16 +35,19 @@ pub fn build(
             .map(|a| (a.username, a.password)),
     );
     let outbound: Option<Arc<dyn Outbound>> = chain_outbound(config, service)?;
-    if matches!(h.kind.as_str(), "socks4" | "socks4a") {
+    let v4 = || -> anyhow::Result<Socks4Handler> {
         let o = Socks4HandlerOptions::from_metadata(&h.metadata).context("handler metadata")?;
         let opts = Socks4Options {
-            users,
+            users: users.clone(),
             handshake_timeout: o.read_timeout,
         };
-        return Ok(SocksHandler::V4(match outbound {
-            Some(out) => Socks4Handler::with_outbound(opts, out),
+        Ok(match &outbound {
+            Some(out) => Socks4Handler::with_outbound(opts, out.clone()),
             None => Socks4Handler::new(opts),
-        }));
+        })
+    };
+    if matches!(h.kind.as_str(), "socks4" | "socks4a") {
+        return Ok(Arc::new(v4()?));
     }
     let o = Socks5HandlerOptions::from_metadata(&h.metadata).context("handler metadata")?;
     let tls = if o.notls {
@@ -77,7 +60,7 @@ pub fn build(
     let mux = smux_config(&o.mux);
     mux.validate().context("handler mux.* options")?;
     let opts = Socks5Options {
-        users,
+        users: users.clone(),
         tls,
         bind: o.bind,
         udp: o.udp,
@@ -88,10 +71,16 @@ pub fn build(
         mux,
         ..Socks5Options::default()
     };
-    Ok(SocksHandler::V5(match outbound {
-        Some(out) => Socks5Handler::with_outbound(opts, out),
+    let timeout = opts.handshake_timeout;
+    let v5 = match &outbound {
+        Some(out) => Socks5Handler::with_outbound(opts, out.clone()),
         None => Socks5Handler::new(opts),
-    }))
+    };
+    if h.kind == "auto" {
+        let v4 = v4()?;
+        return Ok(Arc::new(AutoHandler { v4, v5, timeout }));
+    }
+    Ok(Arc::new(v5))
 }
 
 fn smux_config(m: &MuxOptions) -> gost_smux::Config {

@@ -4,6 +4,7 @@
 //! Listeners come from gost-transport, handlers and forwarding services from gost-service, chains from
 //! gost-chain; this module only picks them by the configuration's types and wires them together.
 
+mod auto;
 mod handler;
 mod listener;
 mod metrics;

@@ -85,7 +85,9 @@ async fn bind_socks(
 ) -> anyhow::Result<Bound> {
     let kind = service.handler.kind.as_str();
     if !handler::is_socks(kind) {
-        bail!("handler {kind:?} is not supported (use socks5, socks4, tcp, udp, rtcp or rudp)");
+        bail!(
+            "handler {kind:?} is not supported (use socks5, socks4, auto, tcp, udp, rtcp or rudp)"
+        );
     }
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
     let handler = handler::build(config, service, listener_tls, certs)?;
@@ -93,5 +95,9 @@ async fn bind_socks(
         name: service.name.clone(),
         ..ServiceOptions::default()
     };
-    Ok(Bound::Socks(Service::new(listener, handler, opts)))
+    Ok(Bound::Socks(Service::from_parts(
+        Box::new(listener),
+        handler,
+        opts,
+    )))
 }

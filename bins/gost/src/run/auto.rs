@@ -1,0 +1,122 @@
+//! The `auto` handler (upstream's default for `-L :port`): SOCKS4/4A or SOCKS5, told apart by the
+//! first byte the client sends. Upstream also detects HTTP here, which gost-rs does not serve.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use gost_service::observe::Conn;
+use gost_service::{Error, Handler, Report, Socks4Handler, Socks5Handler};
+use gost_transport::{BoxFuture, Stream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+
+/// Serves SOCKS4/4A and SOCKS5 clients on one port.
+pub struct AutoHandler {
+    /// For clients whose first byte is 4.
+    pub v4: Socks4Handler,
+    /// For everyone else (a non-SOCKS client gets SOCKS5's refusal).
+    pub v5: Socks5Handler,
+    /// How long to wait for the first byte (the handlers' `readTimeout`).
+    pub timeout: Duration,
+}
+
+impl AutoHandler {
+    async fn serve(&self, conn: Stream, client: SocketAddr, ctx: Option<&Conn>) -> Report {
+        let (conn, version) = match tokio::time::timeout(self.timeout, first_byte(conn)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return failed(Error::Io(e)),
+            Err(_) => return failed(Error::HandshakeTimeout(self.timeout)),
+        };
+        match (version, ctx) {
+            (4, Some(ctx)) => self.v4.handle_conn(conn, ctx).await,
+            (4, None) => self.v4.handle(conn, client).await,
+            (_, Some(ctx)) => self.v5.handle_conn(conn, ctx).await,
+            (_, None) => self.v5.handle(conn, client).await,
+        }
+    }
+}
+
+impl Handler for AutoHandler {
+    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
+        Box::pin(self.serve(conn, client, None))
+    }
+
+    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
+        Box::pin(self.serve(conn, ctx.client(), Some(ctx)))
+    }
+}
+
+fn failed(e: Error) -> Report {
+    Report {
+        result: Err(e),
+        ..Report::default()
+    }
+}
+
+/// The first byte of `conn`, left in place: peeked on plain TCP (which stays spliceable), otherwise
+/// read and replayed.
+async fn first_byte(conn: Stream) -> io::Result<(Stream, u8)> {
+    let mut byte = [0u8; 1];
+    let conn = match conn.into_tcp() {
+        Ok(tcp) => {
+            if tcp.peek(&mut byte).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            Stream::from_tcp(tcp)
+        }
+        Err(mut conn) => {
+            conn.read_exact(&mut byte).await?;
+            let (peer, local) = (conn.peer_addr(), conn.local_addr());
+            Stream::new(
+                Replay {
+                    first: Some(byte[0]),
+                    inner: conn,
+                },
+                peer,
+                local,
+            )
+        }
+    };
+    Ok((conn, byte[0]))
+}
+
+/// A stream whose first read returns one byte already taken from it.
+struct Replay {
+    first: Option<u8>,
+    inner: Stream,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(b) = this.first.take() {
+            buf.put_slice(&[b]);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
