@@ -159,6 +159,24 @@ async fn socks4_connect_in_4a_form_and_plain() {
 }
 
 #[tokio::test]
+async fn socks4_sends_the_urls_username_as_user_id() {
+    // The recorded 4A request with USERID "alice" in place of the empty one.
+    let steps = vec![
+        (
+            true,
+            unhex("04017d0100000001616c696365003132372e302e302e3100"),
+        ),
+        (false, unhex("005a000000000000")),
+    ];
+    let (s, addr, server) = scripted(steps).await;
+    Socks4Connector::new(Socks4ConnectorOptions::default(), "alice")
+        .connect(s, &addr, "127.0.0.1:32001")
+        .await
+        .unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
 async fn tls_methods_are_offered_and_tls_starts_right_after_the_choice() {
     for (name, creds) in [
         ("socks5_greeting_tls", None),
