@@ -1,12 +1,14 @@
 //! `tcp://:L/target` forwards 16 MiB intact directly and through chains of 1, 2 and 3 hops mixing tcp,
-//! tls, ws and wss transports and SOCKS5's in-band TLS; several targets are used round-robin.
+//! tls, ws and wss transports and SOCKS5's in-band TLS; several targets are used round-robin; our SOCKS5
+//! server is reached with credentials over methods 0x82 and 0x02, our SOCKS4 server with a user id in 4A
+//! and plain form.
 
 mod fwd;
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use fwd::{Transport, counting_echo_server, echo_server, echo_through, forward, socks5};
-use gost_service::Socks5Options;
+use fwd::{Transport, counting_echo_server, echo_server, echo_through, forward, socks4, socks5};
+use gost_service::{Socks4Options, Socks5Options, Users};
 use gost_transport::tls::ServerTls;
 
 const SIXTEEN_MIB: usize = 16 << 20;
@@ -53,4 +55,62 @@ async fn empty_target_host_is_the_servers_loopback_and_targets_rotate() {
         echo_through(fwd.addr, 4096, seed).await;
     }
     assert_eq!((a_count.load(SeqCst), b_count.load(SeqCst)), (2, 2));
+}
+
+#[tokio::test]
+async fn credentials_with_and_without_in_band_tls_and_socks4_user_ids() {
+    let echo = echo_server().await;
+    let users = || Users::new([("alice", "s3cret")]);
+    // Offer 00 02 80 82: our server with TLS picks 0x82 (TLS, then RFC 1929 inside it).
+    let tls_auth = socks5(
+        Transport::Tcp,
+        Socks5Options {
+            users: users(),
+            tls: Some(ServerTls::self_signed().unwrap()),
+            ..Default::default()
+        },
+    )
+    .await;
+    // notls: offer 00 02, the server picks 0x02.
+    let plain_auth = socks5(
+        Transport::Tcp,
+        Socks5Options {
+            users: users(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let s4 = socks4(Socks4Options {
+        users: Users::new([("alice", "")]),
+        ..Default::default()
+    })
+    .await;
+    for (i, node) in [
+        format!("socks5://alice:s3cret@{}", tls_auth.addr),
+        format!("socks5://alice:s3cret@{}?notls=true", plain_auth.addr),
+        format!("socks4://alice@{}", s4.addr),
+        format!("socks4://alice@{}?disable4a=true", s4.addr),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let fwd = forward(
+            &format!("tcp://127.0.0.1:0/{echo}"),
+            std::slice::from_ref(node),
+        )
+        .await;
+        echo_through(fwd.addr, 1 << 20, i as u8).await;
+    }
+    // A wrong password is a clear handshake error, not a hang.
+    let (config, _) = gost_config::from_cli(
+        &["tcp://:0/:1"],
+        &[format!(
+            "socks5://alice:wrong@{}?notls=true",
+            plain_auth.addr
+        )],
+    )
+    .unwrap();
+    let router = gost_chain::build::router(&config, config.services[0].chain()).unwrap();
+    let e = router.dial(&echo.to_string()).await.unwrap_err();
+    assert!(matches!(e, gost_chain::Error::Handshake { .. }), "{e}");
 }

@@ -88,6 +88,22 @@ pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
     Running { addr, token }
 }
 
+/// Our SOCKS4 server on 127.0.0.1:0 over TCP with `opts`.
+pub async fn socks4(opts: gost_service::Socks4Options) -> Running {
+    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let svc = Service::new(
+        l,
+        gost_service::Socks4Handler::new(opts),
+        ServiceOptions::default(),
+    );
+    let addr = svc.local_addr();
+    let token = CancellationToken::new();
+    tokio::spawn(svc.run(token.clone()));
+    Running { addr, token }
+}
+
 /// Starts the forwarding service described by `-L service` and `-F` `nodes`, as the binary would.
 pub async fn forward(service: &str, nodes: &[String]) -> Running {
     try_forward(service, nodes).await.unwrap()
