@@ -231,3 +231,43 @@ fn sighup_restarts_a_changed_service_on_the_same_port() {
     let mut conn = TcpStream::connect(addr).unwrap();
     echo_round_trip(&mut conn, "now an echo");
 }
+
+#[test]
+fn sigterm_drains_live_connections_and_a_second_signal_cuts_them() {
+    let echo = echo_server();
+    let forward = format!("tcp://127.0.0.1:0/{echo}");
+
+    // Graceful: the live connection keeps working after SIGTERM; gost exits once it closes.
+    let mut gost = Gost::spawn(&["-L", &forward]);
+    let addr = gost.addr("service-0");
+    let mut live = TcpStream::connect(addr).unwrap();
+    echo_round_trip(&mut live, "before SIGTERM");
+    gost.signal(libc::SIGTERM);
+    gost.wait_for(&["draining"]);
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still accepting after SIGTERM"
+    );
+    echo_round_trip(&mut live, "while draining");
+    assert!(
+        gost.wait_exit(Duration::from_millis(300)).is_none(),
+        "exited with a live connection"
+    );
+    drop(live);
+    let status = gost
+        .wait_exit(PATIENCE)
+        .expect("no exit after the last connection closed");
+    assert_eq!(status.code(), Some(0));
+
+    // Impatient: a second signal exits without waiting for the drain.
+    let mut gost = Gost::spawn(&["-L", &forward]);
+    let mut live = TcpStream::connect(gost.addr("service-0")).unwrap();
+    echo_round_trip(&mut live, "before SIGTERM");
+    gost.signal(libc::SIGTERM);
+    gost.wait_for(&["draining"]);
+    gost.signal(libc::SIGINT);
+    let status = gost
+        .wait_exit(PATIENCE)
+        .expect("a second signal did not stop gost");
+    assert_eq!(status.code(), Some(0));
+}
