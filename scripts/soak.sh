@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Soak test (not run in CI): N minutes of mixed load against real `gost` processes on loopback —
 # CONNECT, UDP ASSOCIATE and BIND on a direct SOCKS5 server, CONNECT through chains over a TLS hop
-# and a WebSocket hop, UDP forwarded through the TLS chain (UDP ASSOCIATE through a chain is not
-# supported by the handler; `-L udp://` forwarding is) — checking every transferred byte, sampling each process's resident
+# and a WebSocket hop, UDP forwarded through the TLS chain with keepalive (UDP ASSOCIATE through a
+# chain is not supported by the handler; `-L udp://` forwarding is) — checking every transferred byte, sampling each process's resident
 # memory and open descriptors, and checking the descriptors return to their starting count.
 #
 #   scripts/soak.sh [-m MINUTES] [-c CLIENTS] [-b GOST_BINARY] [-o OUT_DIR]
@@ -32,26 +32,24 @@ mkdir -p "$out"
 
 # Seven ports free for TCP and UDP, below the kernel's ephemeral range so that the outgoing
 # connections of a busy machine cannot take them between this check and the bind.
-read -r direct tls_hop ws_hop via_tls via_ws udp_fwd udp_echo < <(python3 - <<'PY'
+ports=$(python3 - <<'PY'
 import random, socket
 low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-ports, held = [], []
+ports = []
 while len(ports) < 7:
     port = random.randrange(max(1024, low - 12000), low)
-    t = socket.socket()
     try:
-        t.bind(("127.0.0.1", port))
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", port))
     except OSError:
-        t.close(); continue
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close(); continue
-    held += [t, u]; ports.append(port)
+        continue
+    if port not in ports:
+        ports.append(port)
 print(*ports)
 PY
 )
+read -r direct tls_hop ws_hop via_tls via_ws udp_fwd udp_echo <<<"$ports"
 # direct: socks5 with udp + bind; udp_fwd: udp:// forward through the tls chain to the driver's UDP echo
 
 pids=()
@@ -67,13 +65,13 @@ start() { # name, args...
 {
   start servers -L "socks5://127.0.0.1:$direct?udp=true&bind=true" \
     -L "socks5+tls://127.0.0.1:$tls_hop?udp=true" -L "socks5+ws://127.0.0.1:$ws_hop?udp=true"
-  start via_tls -L "socks5://127.0.0.1:$via_tls" -L "udp://127.0.0.1:$udp_fwd/127.0.0.1:$udp_echo" \
+  start via_tls -L "socks5://127.0.0.1:$via_tls" -L "udp://127.0.0.1:$udp_fwd/127.0.0.1:$udp_echo?keepalive=true" \
     -F "socks5+tls://127.0.0.1:$tls_hop"
   start via_ws -L "socks5://127.0.0.1:$via_ws" -F "socks5+ws://127.0.0.1:$ws_hop"
 } >"$out/pids"
 
 python3 - "$minutes" "$clients" "$out" "$direct" "$via_tls" "$via_ws" "$udp_fwd" "$udp_echo" "$gost" <<'PY'
-import asyncio, os, random, socket, struct, sys, time
+import asyncio, os, random, re, socket, struct, sys, time
 
 minutes, clients, out = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 direct, via_tls, via_ws, udp_fwd, udp_echo = (int(p) for p in sys.argv[4:9])
@@ -305,10 +303,11 @@ async def main():
     uecho = udp_echo
     for p in (direct, via_tls, via_ws):
         await wait_port(p)
-    # Warm up (TLS sessions, allocator arenas), let it settle, then take the baseline.
+    # The descriptor baseline is the idle process; then warm up (TLS sessions, allocator arenas).
+    await asyncio.sleep(1)
+    idle = {n: rss_fds(p) for n, p in procs.items()}
     await asyncio.gather(*(worker(i, time.monotonic() + 3, echo, uecho) for i in range(6)))
-    await asyncio.sleep(3)
-    start = {n: rss_fds(p) for n, p in procs.items()}
+    start = {n: (rss_fds(p)[0], idle[n][1]) for n, p in procs.items()}
     stats.clear()
     samples, stop = [], asyncio.Event()
     sampling = asyncio.create_task(sampler(samples, stop))
@@ -316,7 +315,7 @@ async def main():
     deadline = t0 + minutes * 60
     await asyncio.gather(*(worker(i, deadline, echo, uecho) for i in range(clients)))
     elapsed = time.monotonic() - t0
-    await asyncio.sleep(5)  # connections close, UDP associations end with their control connection
+    await asyncio.sleep(8)  # connections close, UDP associations and forwards expire
     stop.set()
     await sampling
     end = {n: rss_fds(p) for n, p in procs.items() if os.path.exists(f"/proc/{p}")}
@@ -336,8 +335,13 @@ async def main():
                      f" fds start {s_fds}, max {max_fds}, end {e_fds}")
         if e_fds > s_fds:
             failures.append(f"{name}: {e_fds} descriptors at the end, {s_fds} at the start")
-    for f in failures[:20]:
-        lines.append(f"  FAIL {f}")
+    # One line per kind of failure (numbers folded), with how often it happened.
+    kinds = {}
+    for f in failures:
+        key = re.sub(r"[0-9]+", "N", f)
+        kinds.setdefault(key, [0, f])[0] += 1
+    for key, (n, example) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"  FAIL x{n}: {example}")
     report = "\n".join(lines)
     print(report)
     open(f"{out}/summary.txt", "w").write(report + "\n")
