@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
-use crate::arq::Arq;
+use crate::arq::{Arq, CMD_PUSH, InputError, SegmentHeader};
 use crate::config::{ArqSettings, ValidConfig};
 use crate::packet::{PacketDecoder, PacketEncoder};
 
@@ -63,6 +63,8 @@ enum End {
     DeadLink,
     /// Nothing received within the idle timeout.
     Idle,
+    /// The peer's address started another conversation (listener side).
+    Replaced,
 }
 
 impl End {
@@ -74,6 +76,10 @@ impl End {
                 "kcp peer unreachable (dead link)",
             ),
             End::Idle => io::Error::new(io::ErrorKind::TimedOut, "kcp peer silent for too long"),
+            End::Replaced => io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "kcp peer restarted with a new conversation",
+            ),
         }
     }
 }
@@ -146,8 +152,22 @@ impl Shared {
         }
         let now = self.now_ms();
         let Core { arq, decoder, .. } = &mut *core;
-        let mut accepted = false;
-        let ok = decoder.decode(datagram, &mut |kcp| accepted |= arq.input(kcp, now).is_ok());
+        let (mut accepted, mut restarted) = (false, false);
+        let ok = decoder.decode(datagram, &mut |kcp| match arq.input(kcp, now) {
+            Ok(()) => accepted = true,
+            Err(InputError::Conv(_)) => restarted |= starts_a_conversation(kcp),
+            Err(_) => {}
+        });
+        if ok.is_ok() && restarted && matches!(self.sink, Sink::To(..)) {
+            // kcp-go's listener rule: a valid first segment (PUSH, sn 0) of another conversation
+            // from this address means the client restarted. End this session; once it is
+            // unregistered the client's retransmission of that segment starts the new one.
+            core.end = Some(End::Replaced);
+            core.wake_all();
+            drop(core);
+            self.notify.notify_one();
+            return;
+        }
         if ok.is_err() || !accepted {
             return;
         }
@@ -380,6 +400,11 @@ impl KcpStream {
     pub fn is_closed(&self) -> bool {
         self.shared.lock().end.is_some()
     }
+}
+
+/// Whether `kcp` begins with the first data segment of a conversation (PUSH with sn 0).
+fn starts_a_conversation(kcp: &[u8]) -> bool {
+    SegmentHeader::parse(kcp).is_some_and(|(h, _, _)| h.cmd == CMD_PUSH && h.sn == 0)
 }
 
 fn new_arq(conv: u32, mtu: usize, s: &ArqSettings) -> Arq {

@@ -277,3 +277,61 @@ async fn garbage_and_wrong_keys_create_no_sessions() {
     assert_eq!(&buf, b"hi");
     assert_eq!(listener.session_count(), 1);
 }
+
+/// The datagrams a fresh client with conversation `conv` sends first: `data` as PUSH sn 0.
+fn first_datagrams(valid: &gost_kcp::ValidConfig, conv: u32, data: &[u8]) -> Vec<Vec<u8>> {
+    let mut enc = gost_kcp::packet::PacketEncoder::new(valid.crypt.clone(), valid.fec).unwrap();
+    let mut arq = gost_kcp::arq::Arq::new(conv, valid.mtu - enc.overhead());
+    arq.send(data);
+    let mut out = Vec::new();
+    // Like ikcp, a fresh engine opens its congestion window (to 1) on the first flush and sends
+    // on the next.
+    for _ in 0..2 {
+        arq.flush_now(0, &mut |kcp| {
+            enc.encode(kcp, 0, 100, &mut |d| out.push(d.to_vec()))
+        });
+    }
+    assert!(!out.is_empty());
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_restarting_from_the_same_address_replaces_its_session() {
+    let valid = KcpConfig::default().validate().unwrap();
+    let listener = KcpListener::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        valid.clone(),
+        ListenerLimits::default(),
+    )
+    .await
+    .unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let to = listener.local_addr();
+    for d in first_datagrams(&valid, 0x1111, b"first run") {
+        client.send_to(&d, to).await.unwrap();
+    }
+    let mut old = listener.accept().await.unwrap();
+    let mut buf = [0u8; 9];
+    old.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"first run");
+    assert_eq!(old.conv(), 0x1111);
+
+    // Same address, new conversation: the old session ends ...
+    let restart = first_datagrams(&valid, 0x2222, b"second run");
+    for d in &restart {
+        client.send_to(d, to).await.unwrap();
+    }
+    let err = old.read(&mut buf).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    assert!(wait_until(Duration::from_secs(5), || listener.session_count() == 0).await);
+    // ... and the client's retransmission starts the new one.
+    for d in &restart {
+        client.send_to(d, to).await.unwrap();
+    }
+    let mut new = listener.accept().await.unwrap();
+    let mut buf = [0u8; 10];
+    new.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"second run");
+    assert_eq!(new.conv(), 0x2222);
+    assert_eq!(listener.session_count(), 1);
+}
