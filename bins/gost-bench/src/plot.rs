@@ -23,6 +23,11 @@ pub struct Panel {
     pub log: bool,
 }
 
+/// Fill colours by table column (0 is direct loopback).
+const PALETTE: [&str; 8] = [
+    "#808080", "#9400d3", "#009e73", "#56b4e9", "#e69f00", "#f0e442", "#0072b2", "#d55e00",
+];
+
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "'"))
 }
@@ -82,12 +87,28 @@ pub fn render(
         } else {
             "unset logscale y\nset yrange [0:*]\n"
         });
+        // One colour per table column in every panel, so a server looks the same everywhere.
+        let clauses: Vec<String> = p
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let src = if i == 0 { f.as_str() } else { "''" };
+                format!(
+                    "{src} using {}{} title columnheader({}) lc rgb '{}'",
+                    i + 2,
+                    if i == 0 { ":xtic(1)" } else { "" },
+                    i + 2,
+                    PALETTE[c % PALETTE.len()]
+                )
+            })
+            .collect();
         let _ = writeln!(
             script,
-            "set title {}\nset ylabel {}\nplot for [i=2:{}] {f} using i:xtic(1) title columnheader(i)",
+            "set title {}\nset ylabel {}\nplot {}",
             quote(&p.title),
             quote(&p.ylabel),
-            p.columns.len() + 1
+            clauses.join(", ")
         );
     }
     script.push_str("unset multiplot\n");
