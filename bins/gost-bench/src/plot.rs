@@ -79,6 +79,15 @@ pub fn render(
         quote(&png.display().to_string())
     );
     for (i, p) in panels.iter().enumerate() {
+        // A group left out with --only has no values; gnuplot rejects an empty plot.
+        let empty = p
+            .rows
+            .iter()
+            .all(|(r, _)| p.columns.iter().all(|&c| table.median(*r, c).is_none()));
+        if empty {
+            script.push_str("set multiplot next\n");
+            continue;
+        }
         let file = scratch.join(format!("panel{i}.dat"));
         std::fs::write(&file, data(table, names, p))?;
         let f = quote(&file.display().to_string());
