@@ -149,6 +149,27 @@ fn json_log_lines() {
 }
 
 #[test]
+fn open_proxy_on_all_interfaces_is_warned_about_at_start() {
+    // Binds every interface but sends nothing: the test only reads the start-up log.
+    let mut open = Gost::spawn(&[
+        "-L",
+        "socks5://:0",
+        "-L",
+        "socks5://u:p@:0",
+        "-L",
+        "socks4://127.0.0.1:0",
+    ]);
+    let warning = open.wait_for(&["open proxy"]);
+    assert!(warning.contains("service=service-0"), "{warning}");
+    open.addrs(3);
+    let others = open.log.iter().filter(|l| l.contains("open proxy")).count();
+    assert_eq!(
+        others, 1,
+        "only the unauthenticated wildcard service is an open proxy"
+    );
+}
+
+#[test]
 fn sighup_reload_adds_removes_and_keeps_services() {
     let echo = echo_server();
     let dir = tempfile::tempdir().unwrap();

@@ -7,8 +7,9 @@ use anyhow::{Context, bail};
 use gost_config::{Config, ServiceConfig};
 use gost_service::forward::{ForwardService, is_forward_handler};
 use gost_service::{Observer, Service, ServiceOptions};
+use gost_transport::Listener;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::handler;
 use super::listener::{self, Certificates};
@@ -91,6 +92,15 @@ async fn bind_socks(
     }
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
     let handler = handler::build(config, service, listener_tls, certs)?;
+    let addr = listener.local_addr();
+    if !addr.ip().is_loopback() && config.handler_credentials(service).is_empty() {
+        warn!(
+            service = %service.name,
+            %addr,
+            "open proxy: no authentication on a non-loopback address, so anyone who can reach it \
+             can relay through it; add user:pass@ to the URL (or handler.auth) or listen on 127.0.0.1"
+        );
+    }
     let opts = ServiceOptions {
         name: service.name.clone(),
         ..ServiceOptions::default()
