@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes small seed corpora for the fuzz targets from the recorded upstream sessions and the docs.
 
-Usage: python3 seed_corpus.py [VECTORS_DIR]   (default: ../../shared/vectors, relative to this file)
+Usage: python3 seed_corpus.py [VECTORS_DIR]   (default: ../vectors, relative to this file)
 Seeds go to corpus/<target>/ (git-ignored). Every TCP stream is cut into the messages it starts
 with, so each decoder gets the messages of its type plus the rest of the stream as a tail. The smux
 targets get the MBIND session, the kcp target the recorded KCP datagrams (they decrypt with
@@ -14,7 +14,7 @@ import pathlib
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-VECTORS = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "../../shared/vectors"
+VECTORS = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "../vectors"
 
 
 DOCS = HERE / "../docs"

@@ -17,16 +17,7 @@ fn vectors_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("GOST_VECTORS") {
         return PathBuf::from(dir);
     }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        manifest.join("../../../shared/vectors"),
-        manifest.join("../../vectors"),
-        PathBuf::from("/work/shared/vectors"),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| p.join("socks5_over_kcp.jsonl").exists())
-        .expect("vector directory not found (set GOST_VECTORS)")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
 }
 
 /// (direction, datagram) records of one capture file.

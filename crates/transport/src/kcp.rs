@@ -352,7 +352,7 @@ mod tests {
         let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let dir = std::env::var("GOST_VECTORS")
             .map(Into::into)
-            .unwrap_or_else(|_| manifest.join("../../../shared/vectors"));
+            .unwrap_or_else(|_| manifest.join("../../vectors"));
         let path = dir.join("socks5_over_kcp_notls.jsonl");
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -15,8 +15,7 @@ struct Session {
 }
 
 fn load() -> Session {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/vectors/socks5_over_ws.jsonl");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/socks5_over_ws.jsonl");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read vector file {}: {e}", path.display()));
     let mut s = Session {

@@ -19,7 +19,7 @@ pub struct Vector {
 }
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
 }
 
 fn unhex(s: &str) -> Vec<u8> {
