@@ -87,12 +87,18 @@ pub(super) async fn serve(
     Ok(result?)
 }
 
-/// Binds exactly `addr` (no SO_REUSEADDR, so a port in use fails as upstream's "strict" bind does).
+/// Binds exactly `addr`: a port another socket listens on fails, as upstream's "strict" bind does.
+///
+/// SO_REUSEADDR is set as Go sets it on every listener: on Linux it still refuses a port with a live
+/// listener, but lets a remote-forwarding port be bound again while connections of its previous listener
+/// sit in TIME_WAIT (otherwise `rtcp` cannot come back after its control connection drops). The backlog
+/// is large enough for a burst of peers; a full accept queue makes some stacks reset new connections.
 pub(super) fn bind_strict(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
+    socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(16)
+    socket.listen(1024)
 }
