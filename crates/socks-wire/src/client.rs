@@ -3,7 +3,7 @@
 
 use bytes::BufMut;
 
-use crate::handshake::{HandshakeError, Step};
+use crate::handshake::{HandshakeError, Step, after_method};
 use crate::{
     Decode, Decoded, Encode, Method, MethodReply, MethodRequest, Reply, Request, UserPassRequest,
     UserPassResponse,
@@ -153,22 +153,18 @@ impl ClientHandshake {
                     consumed += len;
                     let method = reply.method;
                     self.method = Some(method);
-                    if method == Method::NoAcceptable {
-                        return Err(HandshakeError::NoAcceptableMethod);
-                    }
+                    let (next, tls) = after_method(
+                        method,
+                        State::SendCredentials,
+                        State::SendRequest,
+                        ClientEvent::StartTls,
+                    )?;
                     if !self.config.can_use(method) {
                         return Err(HandshakeError::UnexpectedMethod(method));
                     }
-                    self.state = if method.needs_credentials() {
-                        State::SendCredentials
-                    } else {
-                        State::SendRequest
-                    };
-                    if method.starts_tls() {
-                        return Ok(Step {
-                            consumed,
-                            event: ClientEvent::StartTls,
-                        });
+                    self.state = next;
+                    if let Some(event) = tls {
+                        return Ok(Step { consumed, event });
                     }
                 }
                 State::SendCredentials => {

@@ -1,4 +1,5 @@
-//! What the two handshake state machines share: the step result and the handshake error.
+//! What the two handshake state machines share: the step result, the handshake error, and the
+//! step that follows the method selection.
 
 use thiserror::Error;
 
@@ -44,4 +45,43 @@ pub enum HandshakeError {
     /// pending, or after the handshake finished or failed).
     #[error("handshake driven out of order: {0}")]
     OutOfOrder(&'static str),
+}
+
+/// Where a handshake goes once the method is settled, the same on both sides: `05 FF` ends it;
+/// otherwise the next state is `credentials` when the method runs the RFC 1929 sub-negotiation
+/// and `request` when it does not, and `Some(start_tls)` is the event to hand the caller at once
+/// when the method switches the connection to in-band TLS first.
+pub(crate) fn after_method<S, E>(
+    method: Method,
+    credentials: S,
+    request: S,
+    start_tls: E,
+) -> Result<(S, Option<E>), HandshakeError> {
+    if method == Method::NoAcceptable {
+        return Err(HandshakeError::NoAcceptableMethod);
+    }
+    let next = if method.needs_credentials() {
+        credentials
+    } else {
+        request
+    };
+    Ok((next, method.starts_tls().then_some(start_tls)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_method_covers_every_method() {
+        let next = |m| after_method(m, "creds", "request", "tls");
+        assert_eq!(next(Method::NoAuth), Ok(("request", None)));
+        assert_eq!(next(Method::UserPass), Ok(("creds", None)));
+        assert_eq!(next(Method::Tls), Ok(("request", Some("tls"))));
+        assert_eq!(next(Method::TlsAuth), Ok(("creds", Some("tls"))));
+        assert_eq!(
+            next(Method::NoAcceptable),
+            Err(HandshakeError::NoAcceptableMethod)
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use bytes::BufMut;
 
-use crate::handshake::{HandshakeError, Step};
+use crate::handshake::{HandshakeError, Step, after_method};
 use crate::{
     Decode, DecodeError, Decoded, Encode, Method, MethodReply, MethodRequest, Reply, ReplyCode,
     Request, UserPassRequest, UserPassResponse,
@@ -159,20 +159,15 @@ impl ServerHandshake {
                     let method = choose_method(&greeting.methods, self.config);
                     MethodReply { method }.encode(out)?;
                     self.method = Some(method);
-                    self.state = if method.needs_credentials() {
-                        State::Credentials
-                    } else {
-                        State::Request
-                    };
-                    match method {
-                        Method::NoAcceptable => return Err(HandshakeError::NoAcceptableMethod),
-                        m if m.starts_tls() => {
-                            return Ok(Step {
-                                consumed,
-                                event: ServerEvent::StartTls,
-                            });
-                        }
-                        _ => {}
+                    let (next, tls) = after_method(
+                        method,
+                        State::Credentials,
+                        State::Request,
+                        ServerEvent::StartTls,
+                    )?;
+                    self.state = next;
+                    if let Some(event) = tls {
+                        return Ok(Step { consumed, event });
                     }
                 }
                 State::Credentials => {
