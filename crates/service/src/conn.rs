@@ -95,8 +95,31 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
     }
 }
 
-/// `conn` with `early` bytes put back in front, boxed only when there are any.
-pub(crate) fn unread(early: Vec<u8>, conn: Stream) -> Stream {
+/// `conn` with `early` bytes put back in front, boxed only when there are any: for a handler that
+/// had to read (not peek) the start of a connection before passing it on, e.g. to tell protocols
+/// apart by their first byte. Reads return `early` first, then what `conn` receives; writes and
+/// the addresses are `conn`'s.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use gost_service::unread;
+/// use gost_transport::Stream;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let (ours, mut theirs) = tokio::io::duplex(64);
+/// theirs.write_all(b"\x05\x01\x00").await?;
+/// let mut conn = Stream::new(ours, None, None);
+/// let mut version = [0u8; 1];
+/// conn.read_exact(&mut version).await?;
+/// let mut conn = unread(version.to_vec(), conn);
+/// let mut greeting = [0u8; 3];
+/// conn.read_exact(&mut greeting).await?;
+/// assert_eq!(greeting, [5, 1, 0]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn unread(early: Vec<u8>, conn: Stream) -> Stream {
     if early.is_empty() {
         return conn;
     }
