@@ -66,6 +66,7 @@
 
 mod auth;
 mod builder;
+mod climit;
 mod conn;
 mod error;
 pub mod forward;
@@ -80,7 +81,9 @@ pub mod socks5;
 
 pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use builder::{BuildError, ServiceBuilder};
+pub use conn::unread;
 pub use error::Error;
+pub use gost_config::climit::ConnLimits;
 pub use gost_transport::BoxFuture;
 pub use observe::{Closed, Conn, Observer, Outcome};
 pub use outbound::{DialError, Direct, Outbound};
