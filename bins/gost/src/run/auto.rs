@@ -3,14 +3,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use gost_service::observe::Conn;
-use gost_service::{Error, Handler, Report, Socks4Handler, Socks5Handler};
+use gost_service::{Error, Handler, Report, Socks4Handler, Socks5Handler, unread};
 use gost_transport::{BoxFuture, Stream};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::AsyncReadExt;
 
 /// Serves SOCKS4/4A and SOCKS5 clients on one port.
 pub struct AutoHandler {
@@ -68,55 +66,8 @@ async fn first_byte(conn: Stream) -> io::Result<(Stream, u8)> {
         }
         Err(mut conn) => {
             conn.read_exact(&mut byte).await?;
-            let (peer, local) = (conn.peer_addr(), conn.local_addr());
-            Stream::new(
-                Replay {
-                    first: Some(byte[0]),
-                    inner: conn,
-                },
-                peer,
-                local,
-            )
+            unread(byte.to_vec(), conn)
         }
     };
     Ok((conn, byte[0]))
-}
-
-/// A stream whose first read returns one byte already taken from it.
-struct Replay {
-    first: Option<u8>,
-    inner: Stream,
-}
-
-impl AsyncRead for Replay {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if let Some(b) = this.first.take() {
-            buf.put_slice(&[b]);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Replay {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
 }
