@@ -213,22 +213,28 @@ pub fn http_get(addr: SocketAddr) -> String {
     response
 }
 
-/// Whether curl can run; when it cannot, fails under `CI` and otherwise prints a notice (the caller
-/// then skips).
-pub fn have_curl() -> bool {
-    let found = Command::new("curl")
+/// Whether `program` runs (`program --version` succeeds); when it does not, fails under `CI` and
+/// otherwise prints a notice (the caller then skips). `package` is the Debian package to install.
+pub fn have_program(program: &str, package: &str) -> bool {
+    let found = Command::new(program)
         .arg("--version")
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !found {
         assert!(
             std::env::var_os("CI").is_none(),
-            "curl is required for this test (install the curl package)"
+            "{program} is required for this test (apt-get install {package}; .ci/run does)"
         );
-        eprintln!("NOTICE: curl not found; skipping");
+        eprintln!("NOTICE: {program} not found (apt-get install {package}); skipping");
     }
     found
+}
+
+/// [`have_program`] for curl.
+pub fn have_curl() -> bool {
+    have_program("curl", "curl")
 }
 
 /// Runs `curl -sS --max-time 20 ARGS URL`.
@@ -293,4 +299,17 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A port number free for both TCP and UDP on 127.0.0.1 a moment ago (for a tcp and a udp service
+/// that must share one number, as iperf3's control connection and data do).
+pub fn free_tcp_and_udp_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port number free for both TCP and UDP on 127.0.0.1");
 }
