@@ -66,7 +66,6 @@
 
 mod auth;
 mod builder;
-mod climit;
 mod conn;
 mod error;
 pub mod forward;
@@ -83,7 +82,6 @@ pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use builder::{BuildError, ServiceBuilder};
 pub use conn::unread;
 pub use error::Error;
-pub use gost_config::climit::ConnLimits;
 pub use gost_transport::BoxFuture;
 pub use observe::{Closed, Conn, Observer, Outcome};
 pub use outbound::{DialError, Direct, Outbound};
