@@ -20,6 +20,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureSch
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 
+use super::stream::TlsStream;
 use super::{TlsClientOptions, handshake_error, pem, provider};
 use crate::{Error, Stream};
 
@@ -124,7 +125,7 @@ impl ClientTls {
                 timeout: self.handshake_timeout,
             })?
             .map_err(handshake_error)?;
-        Ok(Stream::new(tls, peer, local))
+        Ok(Stream::new(TlsStream::new(tls), peer, local))
     }
 }
 

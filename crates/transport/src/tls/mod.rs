@@ -8,6 +8,7 @@
 mod client;
 mod pem;
 mod server;
+mod stream;
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use rustls::crypto::CryptoProvider;
 
 pub use client::ClientTls;
 pub use server::ServerTls;
+pub use stream::{CLOSE_DRAIN_LIMIT, CLOSE_DRAIN_TIMEOUT};
 
 use crate::addr::split_host_port;
 use crate::layered::Layered;

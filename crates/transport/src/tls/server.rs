@@ -12,6 +12,7 @@ use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use super::stream::TlsStream;
 use super::{TlsServerOptions, handshake_error, pem, provider};
 use crate::{Error, Stream};
 
@@ -93,7 +94,7 @@ impl ServerTls {
                 timeout: self.handshake_timeout,
             })?
             .map_err(handshake_error)?;
-        Ok(Stream::new(tls, peer, local))
+        Ok(Stream::new(TlsStream::new(tls), peer, local))
     }
 }
 
