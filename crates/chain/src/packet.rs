@@ -33,10 +33,13 @@ enum Kind {
         socket: UdpSocket,
         /// The TCP control connection (the association lives as long as it) and the receive buffer.
         recv: Mutex<(Stream, Vec<u8>)>,
+        /// Where outgoing datagrams get their header, reused so sending allocates nothing.
+        send: Mutex<Vec<u8>>,
     },
     Tun {
         reader: Mutex<(ReadHalf<Stream>, BytesMut)>,
-        writer: Mutex<WriteHalf<Stream>>,
+        /// The write half and the buffer each frame is encoded into (reused, so sending allocates nothing).
+        writer: Mutex<(WriteHalf<Stream>, Vec<u8>)>,
     },
 }
 
@@ -56,6 +59,7 @@ impl PacketConn {
             kind: Kind::Relay {
                 socket,
                 recv: Mutex::new((control, vec![0; buffer_size.max(16)])),
+                send: Mutex::new(Vec::new()),
             },
             bound: None,
         }
@@ -68,9 +72,21 @@ impl PacketConn {
         PacketConn {
             kind: Kind::Tun {
                 reader: Mutex::new((r, BytesMut::with_capacity(16 * 1024))),
-                writer: Mutex::new(w),
+                writer: Mutex::new((w, Vec::new())),
             },
             bound,
+        }
+    }
+
+    /// The local socket of a [`PacketConn::direct`], for hot paths that drive it themselves (e.g. with
+    /// batched system calls); a connection through a proxy is handed back unchanged.
+    pub fn into_udp_socket(self) -> Result<UdpSocket, Box<PacketConn>> {
+        match self.kind {
+            Kind::Direct(socket) => Ok(socket),
+            kind => Err(Box::new(PacketConn {
+                kind,
+                bound: self.bound,
+            })),
         }
     }
 
@@ -89,11 +105,13 @@ impl PacketConn {
                 let to = resolve_address(to).await?;
                 socket.send_to(payload, to).await?;
             }
-            Kind::Relay { socket, .. } => {
+            Kind::Relay { socket, send, .. } => {
                 let to = Address::Ip(resolve_address(to).await?);
-                let header = UdpHeader::new(to);
-                let mut datagram = Vec::with_capacity(header.encoded_len() + payload.len());
-                header.encode(&mut datagram).map_err(io::Error::other)?;
+                let mut datagram = send.lock().await;
+                datagram.clear();
+                UdpHeader::new(to)
+                    .encode(&mut *datagram)
+                    .map_err(io::Error::other)?;
                 datagram.extend_from_slice(payload);
                 socket.send(&datagram).await?;
             }
@@ -108,11 +126,13 @@ impl PacketConn {
                     )));
                 }
                 let to = Address::Ip(resolve_address(to).await?);
-                let frame = UdpTunFrame::new(to, payload);
-                let mut wire = Vec::with_capacity(frame.encoded_len());
-                frame.encode(&mut wire).map_err(io::Error::other)?;
-                let mut w = writer.lock().await;
-                w.write_all(&wire).await?;
+                let mut guard = writer.lock().await;
+                let (w, wire) = &mut *guard;
+                wire.clear();
+                UdpTunFrame::new(to, payload)
+                    .encode(&mut *wire)
+                    .map_err(io::Error::other)?;
+                w.write_all(wire).await?;
                 w.flush().await?;
             }
         }
@@ -128,7 +148,7 @@ impl PacketConn {
                 let (n, from) = socket.recv_from(buf).await?;
                 Ok((n, Address::Ip(canonical(from))))
             }
-            Kind::Relay { socket, recv } => {
+            Kind::Relay { socket, recv, .. } => {
                 let mut guard = recv.lock().await;
                 let (control, data) = &mut *guard;
                 loop {

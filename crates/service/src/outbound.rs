@@ -1,8 +1,10 @@
 //! Where handlers get their outbound connections: the [`Outbound`] seam and its [`Direct`] implementation.
 //!
-//! Handlers never dial by themselves; they ask an `Outbound` for a TCP stream to a target or for a UDP
-//! socket. [`Direct`] dials from this host. A proxy chain plugs in as another implementation without any
-//! handler change. Dial failures keep enough detail to pick the precise SOCKS reply code.
+//! Handlers never dial by themselves; they ask an `Outbound` for a TCP stream to a target or for a
+//! [`PacketConn`] that carries datagrams to any target. [`Direct`] dials from this host (its `PacketConn`
+//! is a plain UDP socket). A proxy chain plugs in as another implementation without any handler change
+//! (its `PacketConn` is a UDP association on the chain's last hop). Dial failures keep enough detail to
+//! pick the precise SOCKS reply code.
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -12,6 +14,8 @@ use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::{BoxFuture, Stream};
 use socks_wire::{Address, ReplyCode, Socks4ReplyCode};
 use tokio::net::UdpSocket;
+
+pub use gost_chain::PacketConn;
 
 /// Why an outbound connection could not be made, classified for the reply code.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +93,9 @@ pub trait Outbound: Send + Sync + 'static {
     /// Resolves `target` to one socket address (for UDP datagrams addressed by name).
     fn resolve<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<SocketAddr, DialError>>;
 
-    /// An unconnected UDP socket from which datagrams to any target can be sent.
-    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>>;
+    /// A datagram connection that sends to, and receives from, any target: a local UDP socket
+    /// ([`PacketConn::direct`], which the UDP relays drive directly) or a UDP association through a proxy.
+    fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>>;
 }
 
 impl<T: Outbound + ?Sized> Outbound for std::sync::Arc<T> {
@@ -102,8 +107,8 @@ impl<T: Outbound + ?Sized> Outbound for std::sync::Arc<T> {
         (**self).resolve(target)
     }
 
-    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>> {
-        (**self).udp_socket()
+    fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>> {
+        (**self).udp()
     }
 }
 
@@ -166,8 +171,12 @@ impl Outbound for Direct {
         })
     }
 
-    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>> {
-        Box::pin(async move { dual_stack_udp() })
+    fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>> {
+        Box::pin(async move {
+            dual_stack_udp()
+                .map(PacketConn::direct)
+                .map_err(DialError::Other)
+        })
     }
 }
 

@@ -1,15 +1,14 @@
 //! [`ChainOutbound`]: the SOCKS handlers' [`Outbound`] seam implemented with a gost-chain [`Router`], so
-//! `-L socks5://:1080 -F socks5://hop:1080` dials every CONNECT through the chain.
+//! `-L socks5://:1080 -F socks5://hop:1080` dials every CONNECT through the chain and relays every UDP
+//! ASSOCIATE through a UDP association on the chain's last hop (UDP-TUN, or UDP ASSOCIATE with `relay=udp`).
 
-use std::io;
 use std::net::SocketAddr;
 
 use gost_chain::Router;
 use gost_transport::{BoxFuture, Stream};
 use socks_wire::Address;
-use tokio::net::UdpSocket;
 
-use crate::outbound::{DialError, Direct, Outbound};
+use crate::outbound::{DialError, Direct, Outbound, PacketConn};
 
 /// Dials through a chain. Name resolution for UDP stays local, as upstream's client resolves UDP targets.
 #[derive(Debug, Clone)]
@@ -42,17 +41,12 @@ impl Outbound for ChainOutbound {
         self.direct.resolve(target)
     }
 
-    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>> {
+    fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>> {
         Box::pin(async move {
-            if self.router.chain().is_none() {
-                return self.direct.udp_socket().await;
-            }
-            // A plain socket would silently bypass the chain; refuse instead (the client gets 0x01).
-            Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "UDP ASSOCIATE through a chain is not supported by this handler; \
-                 forward UDP with -L udp://:port/target -F ... instead",
-            ))
+            self.router
+                .udp()
+                .await
+                .map_err(|e| DialError::from_io(e.into()))
         })
     }
 }

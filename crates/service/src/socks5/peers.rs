@@ -1,13 +1,16 @@
-//! Bookkeeping shared by the UDP relays (UDP ASSOCIATE, UDP-TUN relay mode): which targets a client
-//! talked to (only their answers are forwarded back) and a small cache of resolved names.
+//! What the UDP relays (UDP ASSOCIATE, UDP-TUN relay mode) share: the side facing the targets
+//! ([`Targets`]: a local socket, or a UDP association through a chain), which targets a client talked to
+//! (only their answers are forwarded back) and a small cache of resolved names.
 
 use std::collections::HashMap;
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use socks_wire::{Address, Domain};
+use tokio::net::UdpSocket;
 
-use crate::outbound::Outbound;
+use crate::outbound::{Outbound, PacketConn};
 
 /// Most names one relay keeps resolved.
 const MAX_NAMES: usize = 64;
@@ -31,6 +34,70 @@ pub(super) fn for_socket(sa: SocketAddr, socket_is_v6: bool) -> SocketAddr {
             SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
         }
         other => other,
+    }
+}
+
+/// The side of a UDP relay facing the targets. A local socket is driven directly (the fast path, no
+/// per-datagram indirection); through a chain, each answer's source is the address in the header the
+/// last hop returns.
+pub(super) enum Targets {
+    /// A local UDP socket; `v6` says whether IPv4 targets must be given as mapped IPv6 addresses.
+    Socket { socket: UdpSocket, v6: bool },
+    /// A UDP association on a chain's last hop.
+    Chain(Box<PacketConn>),
+}
+
+impl Targets {
+    /// The target side of `conn`, unwrapping a direct one into its socket.
+    pub(super) fn new(conn: PacketConn) -> io::Result<Targets> {
+        match conn.into_udp_socket() {
+            Ok(socket) => {
+                let v6 = socket.local_addr()?.is_ipv6();
+                Ok(Targets::Socket { socket, v6 })
+            }
+            Err(conn) => Ok(Targets::Chain(conn)),
+        }
+    }
+
+    /// The local socket's address; `None` through a chain (the datagrams leave from the last hop).
+    pub(super) fn local_addr(&self) -> io::Result<Option<SocketAddr>> {
+        match self {
+            Targets::Socket { socket, .. } => socket.local_addr().map(|a| Some(canonical(a))),
+            Targets::Chain(_) => Ok(None),
+        }
+    }
+
+    /// Sends `payload` to `target`.
+    pub(super) async fn send_to(&self, payload: &[u8], target: SocketAddr) -> io::Result<()> {
+        match self {
+            Targets::Socket { socket, v6 } => socket
+                .send_to(payload, for_socket(target, *v6))
+                .await
+                .map(drop),
+            Targets::Chain(conn) => conn
+                .send_to(payload, &Address::Ip(target))
+                .await
+                .map_err(io::Error::from),
+        }
+    }
+
+    /// Receives one answer into `buf` (a longer one is cut to `buf.len()`, so a buffer one byte larger
+    /// than allowed detects oversize). The source is `None` when a hop names it by a domain name, which
+    /// cannot be a target the client sent to. Fails when a chain's association ends.
+    pub(super) async fn recv_from(
+        &self,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, Option<SocketAddr>)> {
+        match self {
+            Targets::Socket { socket, .. } => {
+                let (n, from) = socket.recv_from(buf).await?;
+                Ok((n, Some(canonical(from))))
+            }
+            Targets::Chain(conn) => {
+                let (n, from) = conn.recv_from(buf).await.map_err(io::Error::from)?;
+                Ok((n, from.to_socket_addr().map(canonical)))
+            }
+        }
     }
 }
 

@@ -6,6 +6,10 @@
 //! targets this client has sent to (at most `udp_max_targets`, least recently used forgotten first);
 //! datagrams too big for `udpBufferSize` are dropped and logged instead of being truncated; and the
 //! association ends after `udp_idle_timeout` without traffic. No buffer is allocated per datagram.
+//!
+//! With a chain (`-F`), the datagrams go through a UDP association on the chain's last hop and every rule
+//! above still holds; an answer's source is the address the hop names in its header. The association
+//! ends when the chain's does.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -15,7 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
-use super::peers::{Peers, canonical, for_socket};
+use super::peers::{Peers, Targets, canonical};
 use super::{Socks5Handler, reply};
 use crate::relay::Transferred;
 use crate::{Error, Report};
@@ -36,15 +40,21 @@ pub(super) async fn serve(
     let local_ip = conn
         .local_addr()
         .map_or_else(|| unspecified_like(client_ip), |a| a.ip().to_canonical());
-    let sockets = async {
-        let relay = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
-        let out = h.outbound.udp_socket().await?;
-        Ok::<_, std::io::Error>((relay, out))
-    };
-    let (relay, out) = match sockets.await {
+    let relay = match UdpSocket::bind(SocketAddr::new(local_ip, 0)).await {
         Ok(s) => s,
         Err(e) => {
             reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+            return Err(e.into());
+        }
+    };
+    let out = match h.outbound.udp().await.map(Targets::new) {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+            return Err(e.into());
+        }
+        Err(e) => {
+            reply(&mut conn, e.socks5_code(), &Address::UNSPECIFIED).await?;
             return Err(e.into());
         }
     };
@@ -58,7 +68,6 @@ pub(super) async fn serve(
     let mut assoc = Association {
         h,
         relay,
-        out_v6: out.local_addr()?.is_ipv6(),
         out,
         client_ip,
         client_port: (named_port != 0).then_some(named_port),
@@ -103,8 +112,7 @@ struct Association<'h> {
     /// Faces the client.
     relay: UdpSocket,
     /// Faces the targets.
-    out: UdpSocket,
-    out_v6: bool,
+    out: Targets,
     client_ip: IpAddr,
     /// The client's UDP port: named in the request, or locked to the first one seen.
     client_port: Option<u16>,
@@ -136,6 +144,7 @@ impl Association<'_> {
                     }
                 }
                 r = self.out.recv_from(&mut to_client[HEADER_ROOM..]) => {
+                    // Through a chain, an error means the hop ended the association: so does this one.
                     let (n, src) = r?;
                     if self.forward_to_client(&mut to_client, n, src, max_answer).await {
                         last = tokio::time::Instant::now();
@@ -176,11 +185,7 @@ impl Association<'_> {
             self.counts.bad += 1;
             return false;
         };
-        match self
-            .out
-            .send_to(payload, for_socket(target, self.out_v6))
-            .await
-        {
+        match self.out.send_to(payload, target).await {
             Ok(_) => {
                 self.peers.remember(target);
                 self.counts.transferred.a_to_b += payload.len() as u64;
@@ -198,14 +203,13 @@ impl Association<'_> {
         &mut self,
         buf: &mut [u8],
         n: usize,
-        src: SocketAddr,
+        src: Option<SocketAddr>,
         max: usize,
     ) -> bool {
-        let src = canonical(src);
-        if !self.peers.answers_from(src) {
+        let Some(src) = src.filter(|s| self.peers.answers_from(*s)) else {
             self.counts.unsolicited += 1;
             return false;
-        }
+        };
         if n > max {
             self.oversize("target", n, max);
             return false;

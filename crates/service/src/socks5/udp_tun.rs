@@ -3,7 +3,7 @@
 //! Frame, both ways: `LEN(2, BE) FRAG=0xFF ATYP ADDR PORT DATA(LEN)`; the address is the destination
 //! (client → server) or the source (server → client). DST.PORT = 0 is relay mode (`udp=true`): datagrams go
 //! out of a fresh unconnected socket to any target, and, unlike upstream, only answers from targets this
-//! client sent to come back. DST.PORT ≠ 0 is bind mode (`bind=true`, used by `rudp`): the server listens
+//! client sent to come back (with a chain, they go through a UDP association on its last hop). DST.PORT ≠ 0 is bind mode (`bind=true`, used by `rudp`): the server listens
 //! on DST and tunnels datagrams from every peer. A zero-length datagram is never framed (a peer reading
 //! LEN = 0 desynchronises); frames always go out whole in one write.
 
@@ -16,9 +16,10 @@ use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
 use super::bind::listen_addr;
-use super::peers::{Peers, canonical, for_socket};
+use super::peers::{Peers, Targets};
 use super::{Socks5Handler, reply};
 use crate::conn::send;
+use crate::outbound::PacketConn;
 use crate::relay::Transferred;
 use crate::{Error, Report};
 
@@ -34,22 +35,27 @@ pub(super) async fn serve(
     early: Vec<u8>,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let socket = match bind {
-        None => h.outbound.udp_socket().await,
+    let targets = match bind {
+        None => h.outbound.udp().await.map_err(Error::from),
         Some(addr) => match listen_addr(addr).await {
-            Ok(sa) => UdpSocket::bind(sa).await,
-            Err(e) => Err(e),
+            Ok(sa) => UdpSocket::bind(sa)
+                .await
+                .map(PacketConn::direct)
+                .map_err(Error::from),
+            Err(e) => Err(e.into()),
         },
     };
-    let socket = match socket {
+    let socket = match targets.and_then(|t| Ok(Targets::new(t)?)) {
         Ok(s) => s,
         Err(e) => {
             reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
-            return Err(e.into());
+            return Err(e);
         }
     };
-    let local = socket.local_addr()?;
-    let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+    // Through a chain the datagrams leave from the last hop: the reply names no local socket.
+    let local = socket
+        .local_addr()?
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     reply(&mut conn, ReplyCode::Succeeded, &Address::from(local)).await?;
     report.target = Some(match bind {
         None => format!("udp-tun relay {local}"),
@@ -57,7 +63,6 @@ pub(super) async fn serve(
     });
     let mut tun = Tunnel {
         h,
-        v6: local.is_ipv6(),
         socket,
         relay_mode: bind.is_none(),
         peers: Peers::new(h.opts.udp_max_targets),
@@ -71,8 +76,7 @@ pub(super) async fn serve(
 
 struct Tunnel<'h> {
     h: &'h Socks5Handler,
-    socket: UdpSocket,
-    v6: bool,
+    socket: Targets,
     relay_mode: bool,
     /// Relay mode: targets the client sent to (answers from others are dropped).
     peers: Peers,
@@ -83,8 +87,9 @@ struct Tunnel<'h> {
 enum Event {
     /// This many more bytes arrived on the stream (0 = EOF).
     Stream(usize),
-    /// A datagram of this length (stored after the header room) came from this address.
-    Datagram(usize, SocketAddr),
+    /// A datagram of this length (stored after the header room) came from this address (`None`: a source
+    /// a chain's hop named by domain).
+    Datagram(usize, Option<SocketAddr>),
     Idle,
 }
 
@@ -147,11 +152,7 @@ impl Tunnel<'_> {
         let Some(target) = self.peers.resolve(&*self.h.outbound, &frame.addr).await else {
             return;
         };
-        match self
-            .socket
-            .send_to(frame.payload, for_socket(target, self.v6))
-            .await
-        {
+        match self.socket.send_to(frame.payload, target).await {
             Ok(_) => {
                 self.transferred.a_to_b += frame.payload.len() as u64;
                 if self.relay_mode {
@@ -168,10 +169,12 @@ impl Tunnel<'_> {
         conn: &mut Stream,
         out: &mut [u8],
         n: usize,
-        from: SocketAddr,
+        from: Option<SocketAddr>,
         size: usize,
     ) -> Result<bool, Error> {
-        let from = canonical(from);
+        let Some(from) = from else {
+            return Ok(false);
+        };
         if self.relay_mode && !self.peers.answers_from(from) {
             return Ok(false);
         }

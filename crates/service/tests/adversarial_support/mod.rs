@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gost_service::outbound::PacketConn;
 use gost_service::socks_wire::Address;
 use gost_service::{BoxFuture, DialError, Direct, Outbound};
 use gost_transport::Stream;
@@ -69,8 +70,13 @@ impl Outbound for Fenced {
         Box::pin(async move { self.check(target) })
     }
 
-    fn udp_socket(&self) -> BoxFuture<'_, io::Result<UdpSocket>> {
-        Box::pin(async move { UdpSocket::bind("127.0.0.1:0").await })
+    fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>> {
+        Box::pin(async move {
+            UdpSocket::bind("127.0.0.1:0")
+                .await
+                .map(PacketConn::direct)
+                .map_err(DialError::Other)
+        })
     }
 }
 

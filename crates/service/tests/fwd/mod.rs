@@ -88,6 +88,30 @@ pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
     Running { addr, token }
 }
 
+/// Our SOCKS5 server on 127.0.0.1:0 over TCP with `opts` whose requests go through the chain of `-F`
+/// `nodes`, built as the binary builds it for `-L socks5://... -F ...`.
+pub async fn socks5_through(opts: Socks5Options, nodes: &[String]) -> Running {
+    let (config, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], nodes).unwrap();
+    let outbound = gost_service::forward::chain_outbound(&config, &config.services[0])
+        .unwrap()
+        .expect("-F nodes make a chain");
+    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let svc = Service::new(
+        l,
+        Socks5Handler::with_outbound(opts, outbound),
+        ServiceOptions {
+            drain_timeout: Duration::from_millis(100),
+            ..Default::default()
+        },
+    );
+    let addr = svc.local_addr();
+    let token = CancellationToken::new();
+    tokio::spawn(svc.run(token.clone()));
+    Running { addr, token }
+}
+
 /// Our SOCKS4 server on 127.0.0.1:0 over TCP with `opts`.
 pub async fn socks4(opts: gost_service::Socks4Options) -> Running {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
