@@ -7,7 +7,9 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gost_kcp::{KcpConfig, KcpListener, KcpStream, ListenerLimits, SessionLimits, SnappyStream};
+use gost_kcp::{
+    KcpConfig, KcpListener, KcpStream, ListenerLimits, SessionLimits, SnappyStream, ValidConfig,
+};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use support::{lossy_relay, tampering_relay, wait_until};
@@ -20,6 +22,13 @@ fn payload(len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     StdRng::seed_from_u64(42).fill_bytes(&mut v);
     v
+}
+
+/// Our listener on 127.0.0.1:0.
+async fn listen(valid: &ValidConfig, limits: ListenerLimits) -> KcpListener {
+    KcpListener::bind("127.0.0.1:0".parse().unwrap(), valid.clone(), limits)
+        .await
+        .unwrap()
 }
 
 fn fnv(data: &[u8], mut h: u64) -> u64 {
@@ -44,13 +53,7 @@ enum Path {
 async fn transfer(cfg: KcpConfig, data: Vec<u8>, path: Path) -> Duration {
     let valid = cfg.validate().unwrap();
     let data_len = data.len() as u64;
-    let listener = KcpListener::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        valid.clone(),
-        ListenerLimits::default(),
-    )
-    .await
-    .unwrap();
+    let listener = listen(&valid, ListenerLimits::default()).await;
     let (target, relay) = match path {
         Path::Direct => (listener.local_addr(), None),
         Path::Lossy(loss) => {
@@ -177,9 +180,7 @@ async fn sessions_expire_when_the_peer_disappears() {
         },
         ..ListenerLimits::default()
     };
-    let listener = KcpListener::bind("127.0.0.1:0".parse().unwrap(), valid.clone(), limits)
-        .await
-        .unwrap();
+    let listener = listen(&valid, limits).await;
     let mut clients = Vec::new();
     let mut accepted = Vec::new();
     for i in 0..5u8 {
@@ -207,13 +208,7 @@ async fn sessions_expire_when_the_peer_disappears() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dialer_gives_up_when_the_server_vanishes() {
     let valid = KcpConfig::default().validate().unwrap();
-    let listener = KcpListener::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        valid.clone(),
-        ListenerLimits::default(),
-    )
-    .await
-    .unwrap();
+    let listener = listen(&valid, ListenerLimits::default()).await;
     let limits = SessionLimits {
         idle_timeout: Duration::from_millis(300),
     };
@@ -234,13 +229,7 @@ async fn dialer_gives_up_when_the_server_vanishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_wrong_keys_create_no_sessions() {
     let valid = KcpConfig::default().validate().unwrap();
-    let listener = KcpListener::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        valid.clone(),
-        ListenerLimits::default(),
-    )
-    .await
-    .unwrap();
+    let listener = listen(&valid, ListenerLimits::default()).await;
     let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut rng = StdRng::seed_from_u64(1);
     for len in [0usize, 1, 20, 27, 28, 52, 200, 1400] {
@@ -281,7 +270,7 @@ async fn garbage_and_wrong_keys_create_no_sessions() {
 }
 
 /// The datagrams a fresh client with conversation `conv` sends first: `data` as PUSH sn 0.
-fn first_datagrams(valid: &gost_kcp::ValidConfig, conv: u32, data: &[u8]) -> Vec<Vec<u8>> {
+fn first_datagrams(valid: &ValidConfig, conv: u32, data: &[u8]) -> Vec<Vec<u8>> {
     let mut enc = gost_kcp::packet::PacketEncoder::new(valid.crypt.clone(), valid.fec).unwrap();
     let mut arq = gost_kcp::arq::Arq::new(conv, valid.mtu - enc.overhead());
     arq.send(data);
@@ -300,13 +289,7 @@ fn first_datagrams(valid: &gost_kcp::ValidConfig, conv: u32, data: &[u8]) -> Vec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_restarting_from_the_same_address_replaces_its_session() {
     let valid = KcpConfig::default().validate().unwrap();
-    let listener = KcpListener::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        valid.clone(),
-        ListenerLimits::default(),
-    )
-    .await
-    .unwrap();
+    let listener = listen(&valid, ListenerLimits::default()).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let to = listener.local_addr();
     for d in first_datagrams(&valid, 0x1111, b"first run") {

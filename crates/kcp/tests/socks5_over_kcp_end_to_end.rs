@@ -64,9 +64,9 @@ fn serve(listener: impl gost_transport::Listener + 'static, handler: Socks5Handl
     Running { addr, token, task }
 }
 
-/// `socks5+kcp://addr`: the SOCKS5 handler (direct outbound) on our kcp listener.
-async fn kcp_socks5_server(addr: &str, cfg: KcpConfig, limits: ListenerLimits) -> Running {
-    let l = KcpListener::bind_with_limits(addr, cfg, limits)
+/// `socks5+kcp://127.0.0.1:0`: the SOCKS5 handler (direct outbound) on our kcp listener.
+async fn kcp_socks5_server(cfg: KcpConfig, limits: ListenerLimits) -> Running {
+    let l = KcpListener::bind_with_limits("127.0.0.1:0", cfg, limits)
         .await
         .unwrap();
     serve(l, Socks5Handler::new(Socks5Options::default()))
@@ -108,6 +108,14 @@ where
     drop(writer.await.unwrap());
 }
 
+/// A dialer with default settings whose sessions end after 1 s without a word from the server.
+fn short_lived_dialer() -> KcpDialer {
+    let limits = SessionLimits {
+        idle_timeout: Duration::from_secs(1),
+    };
+    KcpDialer::with_limits(KcpConfig::default(), limits).unwrap()
+}
+
 async fn dial_socks5(dialer: &KcpDialer, server: SocketAddr, target: SocketAddr) -> Stream {
     let mut s = dialer.dial(&server.to_string()).await.unwrap();
     socks5_connect(&mut s, target).await;
@@ -117,12 +125,7 @@ async fn dial_socks5(dialer: &KcpDialer, server: SocketAddr, target: SocketAddr)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socks5_connect_over_kcp_with_upstream_default_settings() {
     let echo = echo_server().await;
-    let server = kcp_socks5_server(
-        "127.0.0.1:0",
-        KcpConfig::default(),
-        ListenerLimits::default(),
-    )
-    .await;
+    let server = kcp_socks5_server(KcpConfig::default(), ListenerLimits::default()).await;
     let dialer = KcpDialer::new(KcpConfig::default()).unwrap();
     let mut conns = Vec::new();
     for i in 0..3 {
@@ -157,7 +160,7 @@ async fn dash_f_socks5_kcp_chain_reaches_a_kcp_server() {
         (kcp.key.as_str(), kcp.crypt.as_str()),
         ("s3cret", "aes-128")
     );
-    let server = kcp_socks5_server("127.0.0.1:0", kcp, ListenerLimits::default()).await;
+    let server = kcp_socks5_server(kcp, ListenerLimits::default()).await;
 
     let node = format!("socks5+kcp://127.0.0.1:{}?{query}", server.addr.port());
     let (cfg, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], &[node]).unwrap();
@@ -197,7 +200,7 @@ async fn socks5_over_kcp_stays_intact_with_ten_percent_loss() {
         (KcpConfig::default(), 32 * KIB, "default settings"),
         (lossy_link_config(), 1024 * KIB, "fast3, windows 256"),
     ] {
-        let server = kcp_socks5_server("127.0.0.1:0", cfg.clone(), ListenerLimits::default()).await;
+        let server = kcp_socks5_server(cfg.clone(), ListenerLimits::default()).await;
         let (relay, stats, relay_task) = lossy_relay(server.addr, 0.10, 11).await;
         let dialer = KcpDialer::new(cfg).unwrap();
         let started = std::time::Instant::now();
@@ -231,7 +234,7 @@ async fn sessions_expire_and_dropping_everything_frees_every_task() {
         },
         ..ListenerLimits::default()
     };
-    let server = kcp_socks5_server("127.0.0.1:0", KcpConfig::default(), limits).await;
+    let server = kcp_socks5_server(KcpConfig::default(), limits).await;
     // Spawned by now: the service, the kcp demultiplexer and the smux accept loop.
     assert!(alive_tasks() >= before_server + 3);
     let idle_server = alive_tasks();
@@ -262,20 +265,9 @@ async fn sessions_expire_and_dropping_everything_frees_every_task() {
 async fn dropping_the_listener_ends_its_live_sessions() {
     let echo = echo_server().await;
     let before_server = alive_tasks();
-    let server = kcp_socks5_server(
-        "127.0.0.1:0",
-        KcpConfig::default(),
-        ListenerLimits::default(),
-    )
-    .await;
+    let server = kcp_socks5_server(KcpConfig::default(), ListenerLimits::default()).await;
     // A client that keeps its session (and a stream) open while the server goes away.
-    let dialer = KcpDialer::with_limits(
-        KcpConfig::default(),
-        SessionLimits {
-            idle_timeout: Duration::from_secs(1),
-        },
-    )
-    .unwrap();
+    let dialer = short_lived_dialer();
     let s = dial_socks5(&dialer, server.addr, echo).await;
     server.stop().await;
     drop(s);
@@ -290,20 +282,9 @@ async fn dropping_the_listener_ends_its_live_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dialer_opens_a_new_session_when_the_old_one_died() {
     let echo = echo_server().await;
-    let first = kcp_socks5_server(
-        "127.0.0.1:0",
-        KcpConfig::default(),
-        ListenerLimits::default(),
-    )
-    .await;
+    let first = kcp_socks5_server(KcpConfig::default(), ListenerLimits::default()).await;
     let addr = first.addr;
-    let dialer = KcpDialer::with_limits(
-        KcpConfig::default(),
-        SessionLimits {
-            idle_timeout: Duration::from_secs(1),
-        },
-    )
-    .unwrap();
+    let dialer = short_lived_dialer();
     echo_roundtrip(dial_socks5(&dialer, addr, echo).await, 16 * KIB, 30).await;
     assert_eq!(dialer.session_count(), 1);
     // The server restarts: the old session goes silent and ends on the client's idle timeout.

@@ -37,15 +37,7 @@ pub async fn lossy_relay(
     loss: f64,
     seed: u64,
 ) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
-    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    back.connect(server).await.unwrap();
-    // Big buffers so the relay itself never drops: loss is only what it decides.
-    for s in [&front, &back] {
-        let s = socket2::SockRef::from(s);
-        s.set_recv_buffer_size(8 << 20).unwrap();
-        s.set_send_buffer_size(8 << 20).unwrap();
-    }
+    let (front, back) = relay_sockets(server).await;
     let addr = front.local_addr().unwrap();
     let stats = Arc::new(RelayStats::default());
     let s = stats.clone();
@@ -82,6 +74,20 @@ pub async fn lossy_relay(
     (addr, stats, task)
 }
 
+/// A relay's two sockets on 127.0.0.1: `front` for the client, `back` connected to `server`. Big
+/// buffers, so the relay itself never drops: loss is only what it decides.
+async fn relay_sockets(server: SocketAddr) -> (UdpSocket, UdpSocket) {
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    back.connect(server).await.unwrap();
+    for s in [&front, &back] {
+        let s = socket2::SockRef::from(s);
+        s.set_recv_buffer_size(8 << 20).unwrap();
+        s.set_send_buffer_size(8 << 20).unwrap();
+    }
+    (front, back)
+}
+
 /// Polls `cond` every 10 ms for up to `limit`; true as soon as it holds.
 pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
@@ -98,14 +104,7 @@ pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// client datagram also sends the server, from the same address, a copy with one bit flipped and
 /// a datagram of random bytes: all of it arrives inside the live session.
 pub async fn tampering_relay(server: SocketAddr) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
-    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    back.connect(server).await.unwrap();
-    for s in [&front, &back] {
-        let s = socket2::SockRef::from(s);
-        s.set_recv_buffer_size(8 << 20).unwrap();
-        s.set_send_buffer_size(8 << 20).unwrap();
-    }
+    let (front, back) = relay_sockets(server).await;
     let addr = front.local_addr().unwrap();
     let stats = Arc::new(RelayStats::default());
     let s = stats.clone();
