@@ -25,6 +25,7 @@
 //! ```
 
 mod cli;
+pub mod climit;
 pub mod duration;
 mod error;
 mod load;

@@ -138,9 +138,9 @@ impl Config {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Adds command-line services and chains to a file config, as upstream does. A command-line name
-    /// that the file already uses (`service-0`, `chain-0`) is moved to the next free number, and the
-    /// references to a renamed chain follow it.
+    /// Adds command-line services, chains and climiters to a file config, as upstream does. A
+    /// command-line name that the file already uses (`service-0`, `chain-0`, `climiter-0`) is moved to
+    /// the next free number, and the references to a renamed chain or climiter follow it.
     pub fn merge(&mut self, cli: Config) {
         let mut chain_renames = Vec::new();
         for mut chain in cli.chains {
@@ -151,7 +151,21 @@ impl Config {
             }
             self.chains.push(chain);
         }
+        let mut climiter_renames = Vec::new();
+        for mut limiter in cli.climiters {
+            if self.climiter(&limiter.name).is_some() {
+                let new = free_name(|n| self.climiter(n).is_some(), "climiter");
+                climiter_renames.push((limiter.name.clone(), new.clone()));
+                limiter.name = new;
+            }
+            self.climiters.push(limiter);
+        }
         for mut svc in cli.services {
+            if let Some(name) = &mut svc.climiter
+                && let Some((_, new)) = climiter_renames.iter().find(|(old, _)| old == name)
+            {
+                *name = new.clone();
+            }
             if self.services.iter().any(|s| s.name == svc.name) {
                 svc.name = free_name(|n| self.services.iter().any(|s| s.name == n), "service");
             }
@@ -211,5 +225,19 @@ mod tests {
         assert_eq!(file.services[1].name, "service-1");
         assert_eq!(file.chains[1].name, "chain-1");
         assert_eq!(file.services[1].handler.chain.as_deref(), Some("chain-1"));
+    }
+
+    #[test]
+    fn merge_keeps_cli_climiters_and_renames_clashing_ones() {
+        let (mut file, _) = from_yaml_str(
+            "services: [{name: s, addr: ':1', climiter: climiter-0}]\nclimiters: [{name: climiter-0, limits: ['$$ 1']}]",
+        )
+        .unwrap();
+        let (cli, _) = crate::from_cli(&["socks5://:2?climiter=7"], &[] as &[&str]).unwrap();
+        file.merge(cli);
+        assert_eq!(file.services[1].climiter.as_deref(), Some("climiter-1"));
+        assert_eq!(file.climiter("climiter-1").unwrap().limits, ["$ 7"]);
+        assert_eq!(file.climiter("climiter-0").unwrap().limits, ["$$ 1"]);
+        crate::validate(&file).unwrap();
     }
 }

@@ -34,6 +34,10 @@ pub struct Config {
     /// Prometheus metrics endpoint (`metrics:`, or upstream's `-metrics` flag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// Named concurrent-connection limits referenced by `service.climiter` (`?climiter=N` on the
+    /// command line makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub climiters: Vec<LimiterConfig>,
 }
 
 /// One service: a listener accepting connections and a handler serving them.
@@ -51,6 +55,9 @@ pub struct ServiceConfig {
     /// Forwarding targets of `tcp`/`udp`/`rtcp`/`rudp`/`forward` handlers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarder: Option<ForwarderConfig>,
+    /// Name of the `climiters:` entry limiting this service's concurrent connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub climiter: Option<String>,
     /// Service-level metadata (upstream: `interface`, `so_mark`, …; none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -226,6 +233,16 @@ pub struct MetricsConfig {
     pub auth: Option<AuthConfig>,
 }
 
+/// A named limiter (`climiters:`): upstream's `limits:` lines, read by [`crate::climit::ConnLimits`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimiterConfig {
+    /// Name referenced by `service.climiter`.
+    pub name: String,
+    /// `SCOPE LIMIT` lines: `$ 1000`, `$$ 100`, `192.168.1.1 10`, `10.0.0.0/8 5`.
+    pub limits: Vec<String>,
+}
+
 /// A named list of credentials (`authers:`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -329,6 +346,11 @@ impl Config {
     /// The chain called `name`.
     pub fn chain(&self, name: &str) -> Option<&ChainConfig> {
         self.chains.iter().find(|c| c.name == name)
+    }
+
+    /// The `climiters:` entry called `name`.
+    pub fn climiter(&self, name: &str) -> Option<&LimiterConfig> {
+        self.climiters.iter().find(|l| l.name == name)
     }
 
     /// The auther called `name`.

@@ -111,6 +111,7 @@ const SERVICE: Schema = Schema {
         ("handler", Shape::Obj(&HANDLER)),
         ("listener", Shape::Obj(&LISTENER)),
         ("forwarder", Shape::Obj(&FORWARDER)),
+        ("climiter", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
@@ -123,7 +124,6 @@ const SERVICE: Schema = Schema {
         "resolver",
         "hosts",
         "limiter",
-        "climiter",
         "rlimiter",
         "logger",
         "loggers",
@@ -212,6 +212,11 @@ const AUTHER: Schema = Schema {
     upstream: &["reload", "file", "redis", "http", "plugin"],
 };
 
+const CLIMITER: Schema = Schema {
+    fields: &[("name", Shape::Str), ("limits", Shape::StrList)],
+    upstream: &["reload", "file", "redis", "http", "plugin"],
+};
+
 const LOG: Schema = Schema {
     fields: &[
         ("level", Shape::Str),
@@ -238,6 +243,7 @@ const ROOT: Schema = Schema {
         ("tls", Shape::Obj(&TLS)),
         ("log", Shape::Obj(&LOG)),
         ("metrics", Shape::Obj(&METRICS)),
+        ("climiters", Shape::List(&CLIMITER)),
     ],
     upstream: &[
         "hops",
@@ -250,7 +256,6 @@ const ROOT: Schema = Schema {
         "sds",
         "recorders",
         "limiters",
-        "climiters",
         "rlimiters",
         "observers",
         "loggers",

@@ -237,6 +237,16 @@ const CLI_CASES: &[(&[&str], &[&str], &[&str])] = &[
         &["socks5+ws://h:1?header=x"],
         &["dialer.metadata.header `x` is not a map"],
     ),
+    (
+        &["socks5://:1080?climiter=lots"],
+        &[],
+        &[
+            "-L `socks5://:1080?climiter=lots`",
+            "climiter",
+            "lots",
+            "integer",
+        ],
+    ),
 ];
 
 const YAML_CASES: &[(&str, &[&str])] = &[
@@ -355,6 +365,47 @@ const YAML_CASES: &[(&str, &[&str])] = &[
     (
         "services: [{name: a, addr: ':1', listener: {type: kcp, metadata: {kcp.config: {crypt: aes}}}}]",
         &["kcp.config", "kcp.smuxbuf and kcp.streambuf"],
+    ),
+    (
+        "services: [{name: s, addr: ':1', climiter: nope}]\nclimiters: [{name: c, limits: ['$ 1']}]",
+        &[
+            "service `s`",
+            "climiter `nope`",
+            "not defined in `climiters:`",
+            "defined: c",
+        ],
+    ),
+    (
+        "climiters: [{name: c, limits: ['$ 1', '$$ many']}]",
+        &[
+            "climiter `c`",
+            "limits[1] `$$ many`",
+            "limit `many` is not an integer",
+        ],
+    ),
+    (
+        "climiters: [{name: c, limits: ['host.example 3']}]",
+        &[
+            "climiter `c`",
+            "limits[0]",
+            "scope `host.example` is not `$`, `$$`, an IP",
+        ],
+    ),
+    (
+        "climiters: [{name: c, limits: ['10.0.0.0/40 3']}]",
+        &["limits[0] `10.0.0.0/40 3`", "prefix length must be 0..=32"],
+    ),
+    (
+        "climiters: [{name: c, limits: ['$$']}]",
+        &["limits[0] `$$`", "limit is missing"],
+    ),
+    (
+        "climiters: [{name: c, limits: {a: 1}}]",
+        &["climiters[0](c).limits", "a list"],
+    ),
+    (
+        "climiters: [{name: c, limits: ['$ 1']}, {name: c, limits: ['$ 2']}]",
+        &["climiter `c`", "used twice"],
     ),
 ];
 

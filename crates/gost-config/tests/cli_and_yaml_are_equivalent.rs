@@ -559,3 +559,31 @@ chains:
     );
     assert_valid(&c);
 }
+
+#[test]
+fn climiter_on_the_command_line_is_a_service_wide_climiters_entry() {
+    let c = assert_equivalent(
+        &["socks5://:1080?climiter=100", "socks4://:1081"],
+        &[],
+        r#"
+services:
+- name: service-0
+  addr: :1080
+  climiter: climiter-0
+  handler: {type: socks5}
+  listener: {type: tcp}
+- name: service-1
+  addr: :1081
+  handler: {type: socks4}
+  listener: {type: tcp}
+climiters:
+- name: climiter-0
+  limits: ["$ 100"]
+"#,
+    );
+    assert_valid(&c);
+    let limits = gost_config::climit::ConnLimits::parse(&c.climiters[0].limits).unwrap();
+    assert_eq!((limits.service, limits.per_ip), (Some(100), None));
+    let (zero, _) = from_cli(&["socks5://:1080?climiter=0"], &[] as &[&str]).unwrap();
+    assert!(zero.climiters.is_empty() && zero.services[0].climiter.is_none());
+}

@@ -1,6 +1,6 @@
 //! Property tests: no command line or config text makes the parsers panic, credentials and option
 //! values of any content survive the URL grammar and a YAML round trip, and Go durations print and
-//! parse back exactly.
+//! parse back exactly; `climiters:` limit lines of any content parse or fail cleanly.
 
 use std::time::Duration;
 
@@ -32,6 +32,22 @@ proptest! {
         let arg = format!("{scheme}://{host}:{port}{path}{query}");
         if let Ok((config, _)) = from_cli(&[arg.as_str()], &[arg.as_str()]) {
             let _ = validate(&config);
+        }
+    }
+
+    #[test]
+    fn limit_lines_never_panic_and_lookups_agree_with_them(
+        scope in "(\\$|\\$\\$|[0-9.:a-f]{1,20}(/[0-9]{1,3})?|.{0,12})",
+        limit in "(-?[0-9]{1,4}|.{0,6})",
+        ip in any::<std::net::IpAddr>(),
+    ) {
+        let line = format!("{scope} {limit}");
+        if let Ok(limits) = gost_config::climit::ConnLimits::parse(&[line.as_str()]) {
+            let per_client = limits.per_client(ip);
+            prop_assert!(per_client.is_none_or(|n| n > 0));
+            if limits.hosts.is_empty() {
+                prop_assert_eq!(per_client, limits.per_ip);
+            }
         }
     }
 

@@ -35,7 +35,11 @@ services:
     selector: {strategy: fifo, maxFails: 2, failTimeout: 1m30s}
     nodes:
     - {name: target-0, addr: ":22"}
+  climiter: limits-0
   metadata: {interface: eth0}
+climiters:
+- name: limits-0
+  limits: ["$ 1000", "$$ 100", "192.168.1.1  10", "10.0.0.0/8 5", "$$ 0"]
 chains:
 - name: chain-0
   metadata: {x: 1}
@@ -108,6 +112,8 @@ fn printed_keys_use_upstream_spelling() {
         "maxFails:",
         "failTimeout: 1m30s",
         "secure: true",
+        "climiter: limits-0",
+        "climiters:",
     ] {
         assert!(printed.contains(key), "missing {key} in\n{printed}");
     }

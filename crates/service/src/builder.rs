@@ -13,8 +13,8 @@ use crate::forward::ChainOutbound;
 use crate::observe::{Observer, Observers};
 use crate::outbound::{Direct, Outbound};
 use crate::{
-    Authenticator, Routing, Service, ServiceOptions, Socks4Handler, Socks4Options, Socks5Handler,
-    Socks5Options, Users,
+    Authenticator, ConnLimits, Routing, Service, ServiceOptions, Socks4Handler, Socks4Options,
+    Socks5Handler, Socks5Options, Users,
 };
 
 /// Why [`ServiceBuilder::build`] could not make a service.
@@ -181,6 +181,19 @@ impl ServiceBuilder {
     /// Most connections served at once. Default 8192.
     pub fn max_connections(mut self, n: usize) -> ServiceBuilder {
         self.service.max_connections = n;
+        self
+    }
+
+    /// Upstream's `climiter`: clients over these limits (service-wide `$`, per client IP `$$`, IP and
+    /// network lines) are closed at once. Default: no limit.
+    ///
+    /// ```
+    /// let limits = gost_service::ConnLimits::parse(&["$$ 100"]).unwrap();
+    /// let builder = gost_service::ServiceBuilder::socks5().conn_limits(limits);
+    /// # drop(builder);
+    /// ```
+    pub fn conn_limits(mut self, limits: ConnLimits) -> ServiceBuilder {
+        self.service.conn_limits = limits;
         self
     }
 

@@ -40,12 +40,13 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `socks5_with(opts)` / `socks4_with(opts)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
-//! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `local_addr()`, `name()`, `run(shutdown)` |
+//! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `socks5_with(opts)` / `socks4_with(opts)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `conn_limits`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
+//! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `with_conn_limits(ConnLimits)`, `local_addr()`, `name()`, `run(shutdown)` |
 //! | [`Authenticator`] | async `authenticate(&AuthRequest { method, user, password, client, tls }) -> bool`; [`Users`] implements it in constant time |
 //! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
 //! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
-//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
+//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
+//! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; `ConnLimits::parse(&lines)` |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
 //! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `from_endpoint(&Endpoint, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
@@ -66,6 +67,7 @@
 
 mod auth;
 mod builder;
+mod climit;
 mod conn;
 mod error;
 pub mod forward;
@@ -82,6 +84,7 @@ pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use builder::{BuildError, ServiceBuilder};
 pub use conn::unread;
 pub use error::Error;
+pub use gost_config::climit::ConnLimits;
 pub use gost_transport::BoxFuture;
 pub use observe::{Closed, Conn, Observer, Outcome};
 pub use outbound::{DialError, Direct, Outbound};

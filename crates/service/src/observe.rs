@@ -41,6 +41,13 @@ pub trait Observer: Send + Sync + 'static {
         let _ = conn;
     }
 
+    /// A client connected while the service or its IP held its connection limit
+    /// ([`crate::ServiceOptions::conn_limits`]); the connection was closed at once and produces no
+    /// other event.
+    fn refused(&self, service: &str, client: SocketAddr) {
+        let _ = (service, client);
+    }
+
     /// The client presented credentials for `user`; `ok` tells whether they were accepted.
     fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
         let _ = (conn, user, ok);
@@ -66,6 +73,9 @@ impl<T: Observer + ?Sized> Observer for Arc<T> {
     }
     fn accepted(&self, conn: &Conn) {
         (**self).accepted(conn);
+    }
+    fn refused(&self, service: &str, client: SocketAddr) {
+        (**self).refused(service, client);
     }
     fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
         (**self).authenticated(conn, user, ok);
@@ -117,6 +127,9 @@ impl Observer for Observers {
     }
     fn accepted(&self, conn: &Conn) {
         self.0.iter().for_each(|o| o.accepted(conn));
+    }
+    fn refused(&self, service: &str, client: SocketAddr) {
+        self.0.iter().for_each(|o| o.refused(service, client));
     }
     fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
         self.0.iter().for_each(|o| o.authenticated(conn, user, ok));

@@ -1,7 +1,8 @@
 //! The service runner: one listener, one handler, and the accept loop between them.
 //!
-//! The loop bounds the number of live connections, backs off instead of spinning when the process runs out
-//! of file descriptors, logs accept errors at a limited rate, reports each connection to the service's
+//! The loop bounds the number of live connections, closes at once the clients over the service's
+//! connection limits (upstream's `climiter`, [`ServiceOptions::conn_limits`]), backs off instead of
+//! spinning when the process runs out of file descriptors, logs accept errors at a limited rate, reports each connection to the service's
 //! [`Observer`] and writes its structured log events (see [`crate::observe`]), and shuts down gracefully: on
 //! the shutdown signal it stops accepting, lets live connections finish up to a drain deadline, then cuts
 //! the rest.
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gost_config::climit::ConnLimits;
 use gost_transport::{BoxFuture, Listener, Stream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -18,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Error;
+use crate::climit::ConnCounter;
 use crate::observe::{self, Closed, Conn, NoObserver, Observer, Outcome};
 use crate::relay::Transferred;
 
@@ -66,6 +69,10 @@ pub struct ServiceOptions {
     pub max_connections: usize,
     /// How long live connections may keep running after shutdown was requested. Default 30 s.
     pub drain_timeout: Duration,
+    /// Upstream's `climiter`: most connections at once for the service (`$`) and per client IP (`$$`,
+    /// IP and network lines). A client over a limit is closed at once, unlike `max_connections`, which
+    /// makes clients wait. Default: no limit.
+    pub conn_limits: ConnLimits,
 }
 
 impl Default for ServiceOptions {
@@ -74,6 +81,7 @@ impl Default for ServiceOptions {
             name: "service".into(),
             max_connections: 8192,
             drain_timeout: Duration::from_secs(30),
+            conn_limits: ConnLimits::default(),
         }
     }
 }
@@ -136,6 +144,12 @@ impl Service {
         self
     }
 
+    /// Replaces the service's connection limits ([`ServiceOptions::conn_limits`]).
+    pub fn with_conn_limits(mut self, limits: ConnLimits) -> Self {
+        self.opts.conn_limits = limits;
+        self
+    }
+
     /// The service's name (from [`ServiceOptions::name`]).
     pub fn name(&self) -> &str {
         &self.opts.name
@@ -158,6 +172,8 @@ impl Service {
         let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
         let mut conns = JoinSet::new();
         let mut errors = RateLimited::new(Duration::from_secs(5));
+        let counter = ConnCounter::new(opts.conn_limits.clone());
+        let mut refusals = RateLimited::new(Duration::from_secs(5));
         let mut backoff = BACKOFF_MIN;
         info!(service = %name, addr = %listener.local_addr(), "listening");
         observer.service_started(&name, listener.local_addr());
@@ -192,12 +208,27 @@ impl Service {
                 Ok((conn, client)) => {
                     backoff = BACKOFF_MIN;
                     accepting = next(Duration::ZERO);
+                    let slot = match counter.as_ref().map(|c| c.try_acquire(client.ip())) {
+                        None => None,
+                        Some(Ok(slot)) => Some(slot),
+                        Some(Err(refused)) => {
+                            drop((conn, permit));
+                            observer.refused(&name, client);
+                            if let Some(suppressed) = refusals.allow() {
+                                warn!(service = %name, %client, scope = refused.scope(),
+                                    limit = refused.limit(), suppressed,
+                                    "connection limit reached; connection closed");
+                            }
+                            continue;
+                        }
+                    };
                     let handler = handler.clone();
                     let live = Live::new(Conn::new(name.clone(), client, observer.clone()));
                     conns.spawn(async move {
                         let report = handler.handle_conn(conn, &live.conn).await;
+                        // Places free before the report, so whoever sees `closed` finds them free.
+                        drop((slot, permit));
                         live.finish(&report);
-                        drop(permit);
                     });
                 }
                 Err(e) => {

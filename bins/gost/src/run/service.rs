@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use gost_config::{Config, ServiceConfig};
 use gost_service::forward::{ForwardService, is_forward_handler};
-use gost_service::{Observer, Service, ServiceOptions};
+use gost_service::{ConnLimits, Observer, Service, ServiceOptions};
 use gost_transport::Listener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -30,13 +30,18 @@ impl Bound {
         certs: &mut Certificates,
     ) -> anyhow::Result<Bound> {
         let kind = service.handler.kind.as_str();
+        let limits = conn_limits(config, service)
+            .with_context(|| format!("service {:?} ({})", service.name, service.addr))?;
         if is_forward_handler(kind) {
             // Its errors already name the service.
-            return Ok(Bound::Forward(
-                ForwardService::from_config(config, service).await?,
-            ));
+            return Ok(match ForwardService::from_config(config, service).await? {
+                ForwardService::Tcp(s) => {
+                    Bound::Forward(ForwardService::Tcp(s.with_conn_limits(limits)))
+                }
+                other => Bound::Forward(other),
+            });
         }
-        bind_socks(config, service, certs)
+        bind_socks(config, service, certs, limits)
             .await
             .with_context(|| format!("service {:?} ({})", service.name, service.addr))
     }
@@ -79,10 +84,22 @@ impl Bound {
     }
 }
 
+/// The limits of the `climiters:` entry the service names (validation made sure it exists and reads).
+fn conn_limits(config: &Config, service: &ServiceConfig) -> anyhow::Result<ConnLimits> {
+    let Some(name) = &service.climiter else {
+        return Ok(ConnLimits::default());
+    };
+    let limiter = config
+        .climiter(name)
+        .with_context(|| format!("climiter {name:?} is not defined in `climiters:`"))?;
+    ConnLimits::parse(&limiter.limits).with_context(|| format!("climiter {name:?}"))
+}
+
 async fn bind_socks(
     config: &Config,
     service: &ServiceConfig,
     certs: &mut Certificates,
+    conn_limits: ConnLimits,
 ) -> anyhow::Result<Bound> {
     let kind = service.handler.kind.as_str();
     if !handler::is_socks(kind) {
@@ -103,6 +120,7 @@ async fn bind_socks(
     }
     let opts = ServiceOptions {
         name: service.name.clone(),
+        conn_limits,
         ..ServiceOptions::default()
     };
     Ok(Bound::Socks(Service::from_parts(

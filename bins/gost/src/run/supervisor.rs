@@ -178,8 +178,8 @@ async fn bind_all(
     Ok(bound)
 }
 
-/// The part of `config` that `service` depends on: itself, its chain, its authers and the global
-/// certificate.
+/// The part of `config` that `service` depends on: itself, its chain, its authers, its climiter and
+/// the global certificate.
 fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
     let h = &service.handler;
     let authers = h.auther.iter().chain(&h.authers);
@@ -192,6 +192,13 @@ fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
             .into_iter()
             .collect(),
         authers: authers.filter_map(|a| config.auther(a)).cloned().collect(),
+        climiters: service
+            .climiter
+            .as_deref()
+            .and_then(|c| config.climiter(c))
+            .cloned()
+            .into_iter()
+            .collect(),
         tls: config.tls.clone(),
         ..Config::default()
     }

@@ -13,6 +13,7 @@ mod node;
 mod query;
 mod service;
 
+use crate::climit::LimitLine;
 use crate::error::{ConfigError, Warning};
 use crate::model::*;
 
@@ -45,8 +46,18 @@ pub fn from_cli(
         config.chains.push(chain);
     }
     for arg in services {
-        for mut svc in service::build_services(arg.as_ref(), &mut warnings)? {
+        let (built, climit) = service::build_services(arg.as_ref(), &mut warnings)?;
+        for mut svc in built {
             svc.name = format!("service-{}", config.services.len());
+            if let Some(n) = climit {
+                // One limiter per service, named as upstream names them.
+                let name = format!("climiter-{}", config.climiters.len());
+                config.climiters.push(LimiterConfig {
+                    name: name.clone(),
+                    limits: vec![LimitLine::Service(Some(n)).to_string()],
+                });
+                svc.climiter = Some(name);
+            }
             if !config.chains.is_empty() {
                 if matches!(svc.listener.kind.as_str(), "rtcp" | "rudp" | "runix") {
                     svc.listener.chain = Some("chain-0".into());

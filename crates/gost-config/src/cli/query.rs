@@ -226,7 +226,6 @@ const UNSUPPORTED_OBJECTS: &[&str] = &[
     "limiter.out",
     "limiter.conn.in",
     "limiter.conn.out",
-    "climiter",
     "rlimiter",
     "retries",
 ];

@@ -16,11 +16,12 @@ const OWN_HANDLER: &[&str] = &[
 /// Service-level keys upstream keeps in the service metadata.
 const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"];
 
-/// The services of one `-L` argument (several for a port range), not yet named.
+/// The services of one `-L` argument (several for a port range), not yet named, and the service-wide
+/// connection limit of `?climiter=N` (upstream turns it into a `climiters:` entry `$ N`).
 pub(super) fn build_services(
     arg: &str,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<ServiceConfig>, ConfigError> {
+) -> Result<(Vec<ServiceConfig>, Option<usize>), ConfigError> {
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (handler, listener) = kinds(arg, &u.scheme)?;
     let ports = url::split_host_ports(&u.host, true).map_err(|m| url_err(FLAG, arg, m))?;
@@ -32,6 +33,7 @@ pub(super) fn build_services(
     };
     let tls = listener_tls(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
+    let climit = take_climit(arg, &mut md)?;
     drop_unsupported(FLAG, arg, &mut md, warnings);
 
     let mut svc = ServiceConfig {
@@ -83,13 +85,23 @@ pub(super) fn build_services(
             "selector options without forwarding targets; ignored",
         ));
     }
-    Ok(ports
+    let services = ports
         .addrs()
         .map(|addr| ServiceConfig {
             addr,
             ..svc.clone()
         })
-        .collect())
+        .collect();
+    Ok((services, climit))
+}
+
+/// `climiter=N`: a positive N limits the service; 0 or below means no limit, as upstream.
+fn take_climit(arg: &str, md: &mut crate::Metadata) -> Result<Option<usize>, ConfigError> {
+    let n = md
+        .get_int(&["climiter"])
+        .map_err(|e| url_err(FLAG, arg, e.to_string()))?;
+    md.remove("climiter");
+    Ok(n.and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0))
 }
 
 /// Handler and listener types from the scheme. A single name is the handler if upstream has such a

@@ -7,6 +7,7 @@ mod components;
 
 use std::path::Path;
 
+use crate::climit::LimitLine;
 use crate::error::{ConfigError, Warning};
 use crate::model::*;
 use crate::registry;
@@ -37,6 +38,10 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
     check_unique(config.services.iter().map(|s| s.name.as_str()), "service")?;
     check_unique(config.chains.iter().map(|c| c.name.as_str()), "chain")?;
     check_unique(config.authers.iter().map(|a| a.name.as_str()), "auther")?;
+    check_unique(config.climiters.iter().map(|l| l.name.as_str()), "climiter")?;
+    for limiter in &config.climiters {
+        check_climiter(limiter, &mut warnings)?;
+    }
     for svc in &config.services {
         check_service(config, svc, &mut warnings)?;
     }
@@ -101,6 +106,59 @@ fn check_metrics(m: &MetricsConfig) -> Result<(), ConfigError> {
     }
     if let Some(auth) = &m.auth {
         check_auth("metrics", "metrics.auth", auth)?;
+    }
+    Ok(())
+}
+
+/// Every `limits:` line must read; lines that limit nothing are worth a warning.
+fn check_climiter(limiter: &LimiterConfig, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
+    let subject = format!("climiter `{}`", limiter.name);
+    for (i, line) in limiter.limits.iter().enumerate() {
+        let key = format!("limits[{i}]");
+        match LimitLine::parse(line) {
+            Err(problem) => return Err(ConfigError::invalid(&subject, key, line, problem)),
+            Ok(Some(l)) if l.limit().is_none() => warnings.push(Warning::new(
+                format!("{subject}: {key}"),
+                format!("`{line}`: a limit of 0 or below means no limit (as upstream)"),
+            )),
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Services run by the connection runner (SOCKS, `auto`, `tcp` forwarding) honour `climiter`.
+fn check_climiter_ref(
+    config: &Config,
+    s: &str,
+    svc: &ServiceConfig,
+    name: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), ConfigError> {
+    if config.climiter(name).is_none() {
+        let known: Vec<&str> = config.climiters.iter().map(|l| l.name.as_str()).collect();
+        return Err(ConfigError::invalid(
+            s,
+            "climiter",
+            name,
+            format!(
+                "is not defined in `climiters:` (defined: {})",
+                list_or_none(&known)
+            ),
+        ));
+    }
+    let handler = svc.handler.kind.as_str();
+    if !matches!(
+        handler,
+        "socks5" | "socks" | "socks4" | "socks4a" | "auto" | "tcp"
+    ) {
+        warnings.push(Warning::new(
+            format!("{s}: climiter"),
+            format!(
+                "connection limits apply to SOCKS, auto and tcp-forwarding services; \
+                 ignored for handler `{handler}`"
+            ),
+        ));
     }
     Ok(())
 }
@@ -179,6 +237,9 @@ fn check_service(
                 ),
             ));
         }
+    }
+    if let Some(name) = &svc.climiter {
+        check_climiter_ref(config, s, svc, name, warnings)?;
     }
     for (key, tls) in [
         ("handler.tls", &svc.handler.tls),
