@@ -3,35 +3,15 @@
 
 mod support;
 
-use support::{BODY, Gost, assert_body, curl, have_curl, http_get, http_server};
+use support::{Gost, assert_body, curl, have_curl, http_server, http_through_chain};
 
-/// `gost -L tcp://127.0.0.1:0/WEB -F NODE` in front of a server started with `server`, whose one
-/// service's address replaces `{}` in `node`; checks an HTTP request arrives through both and the
-/// server logs the connection with bytes both ways.
+/// [`http_through_chain`], then checks the server logs the connection with bytes both ways.
 ///
 /// The outcome logged is not checked: since the relay rewrite (3ed0afd) the server sometimes logs a
 /// cleanly finished in-band TLS connection as "error" (no TLS close_notify from the chain side), a
 /// gost-service matter.
 fn forward_through(server: &str, node: &str) {
-    forward_through_and_back(server, node).wait_connection_relayed();
-}
-
-/// [`forward_through`] without waiting for the server's connection line; returns the server.
-fn forward_through_and_back(server: &str, node: &str) -> Gost {
-    let web = http_server();
-    let mut upstream = Gost::spawn(&["-L", server]);
-    let proxy = upstream.addr("service-0");
-    let forward = format!("tcp://127.0.0.1:0/{web}");
-    let node = node.replace("{}", &proxy.to_string());
-    let mut front = Gost::spawn(&["-L", &forward, "-F", &node]);
-    let entry = front.addr("service-0");
-    let response = http_get(entry);
-    assert!(
-        response.starts_with("HTTP/1.1 200") && response.ends_with(BODY),
-        "through {node}: {response:?}\nfront log:\n{}",
-        front.log.join("\n")
-    );
-    upstream
+    http_through_chain(server, node).wait_connection_relayed();
 }
 
 #[test]
@@ -87,5 +67,5 @@ fn socks5_service_with_a_chain_serves_curl() {
 fn socks5_over_kcp_listener() {
     // The response arriving is the proof. The server's connection line is not awaited: smux (under
     // kcp) has no half-close, so when the stream is reported closed depends on the session.
-    forward_through_and_back("socks5+kcp://127.0.0.1:0", "socks5+kcp://{}");
+    http_through_chain("socks5+kcp://127.0.0.1:0", "socks5+kcp://{}");
 }

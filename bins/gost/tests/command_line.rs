@@ -1,10 +1,13 @@
 //! The built `gost` binary: `-O` prints configs that load back, config sources (`-C` file, stdin,
 //! inline JSON) merge with `-L`/`-F`, and a bad line is one readable error with exit status 2.
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use gost_config::{Config, from_json_str, from_yaml_str};
+use support::ConfigFile;
 
 fn gost(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gost"))
@@ -208,14 +211,10 @@ fn bad_line_is_one_error_and_exit_2() {
 
 #[test]
 fn config_file_is_merged_with_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gost.yaml");
-    std::fs::write(
-        &path,
+    let file = ConfigFile::new(
         "services:\n- name: service-0\n  addr: :1081\n  handler: {type: socks4}\n  listener: {type: tcp}\nlog: {level: debug}\n",
-    )
-    .unwrap();
-    let printed = printed_yaml(&["-C", path.to_str().unwrap(), "-L", "socks5://:1082"]);
+    );
+    let printed = printed_yaml(&["-C", file.arg(), "-L", "socks5://:1082"]);
     let addrs: Vec<(&str, &str)> = printed
         .services
         .iter()

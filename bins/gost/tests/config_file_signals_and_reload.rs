@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::{
-    Gost, PATIENCE, assert_body, curl, echo_round_trip, echo_server, have_curl, http_get,
-    http_server,
+    ConfigFile, Gost, PATIENCE, assert_body, curl, echo_round_trip, echo_server, have_curl,
+    http_get, http_server,
 };
 
 /// A `tcp` forwarding service entry of a YAML file.
@@ -31,17 +31,12 @@ fn yaml_config_file_runs_its_services() {
         return;
     }
     let web = http_server();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gost.yaml");
-    write(
-        &file,
-        &format!(
-            "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n    auther: users\n  \
-             listener:\n    type: tcp\n{}authers:\n- name: users\n  auths:\n  - username: alice\n    password: s3cret\n",
-            forward_entry("web", 0, web)
-        ),
-    );
-    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    let file = ConfigFile::new(&format!(
+        "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n    auther: users\n  \
+         listener:\n    type: tcp\n{}authers:\n- name: users\n  auths:\n  - username: alice\n    password: s3cret\n",
+        forward_entry("web", 0, web)
+    ));
+    let mut gost = Gost::spawn(&["-C", file.arg()]);
     let proxy = gost.addr("proxy");
     let forward = gost.addr("web");
     let out = curl(
@@ -172,35 +167,27 @@ fn open_proxy_on_all_interfaces_is_warned_about_at_start() {
 #[test]
 fn sighup_reload_adds_removes_and_keeps_services() {
     let echo = echo_server();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gost.yaml");
     let (keep, gone, added) = (
         support::free_port(),
         support::free_port(),
         support::free_port(),
     );
-    write(
-        &file,
-        &format!(
-            "services:\n{}{}",
-            forward_entry("keep", keep, echo),
-            forward_entry("gone", gone, echo)
-        ),
-    );
-    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    let file = ConfigFile::new(&format!(
+        "services:\n{}{}",
+        forward_entry("keep", keep, echo),
+        forward_entry("gone", gone, echo)
+    ));
+    let mut gost = Gost::spawn(&["-C", file.arg()]);
     gost.addr("keep");
     gost.addr("gone");
     let mut live = TcpStream::connect(("127.0.0.1", keep)).unwrap();
     echo_round_trip(&mut live, "before reload");
 
-    write(
-        &file,
-        &format!(
-            "services:\n{}{}",
-            forward_entry("keep", keep, echo),
-            forward_entry("added", added, echo)
-        ),
-    );
+    file.write(&format!(
+        "services:\n{}{}",
+        forward_entry("keep", keep, echo),
+        forward_entry("added", added, echo)
+    ));
     gost.signal(libc::SIGHUP);
     gost.wait_for(&[
         "configuration reloaded",
@@ -212,15 +199,18 @@ fn sighup_reload_adds_removes_and_keeps_services() {
     echo_round_trip(&mut live, "through the reload");
     let mut fresh = TcpStream::connect(("127.0.0.1", added)).unwrap();
     echo_round_trip(&mut fresh, "new service");
-    assert!(
-        TcpStream::connect(("127.0.0.1", gone)).is_err(),
-        "the removed service still accepts"
-    );
+    // The reload cancels the removed service and logs without waiting for its listener to close,
+    // so the port may accept for a moment after the line.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while TcpStream::connect(("127.0.0.1", gone)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the removed service still accepts"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
-    write(
-        &file,
-        "services:\n- name: broken\n  handler: [not, a, map\n",
-    );
+    file.write("services:\n- name: broken\n  handler: [not, a, map\n");
     gost.signal(libc::SIGHUP);
     gost.wait_for(&["reload failed"]);
     echo_round_trip(&mut live, "after a bad reload");
@@ -232,21 +222,16 @@ fn sighup_reload_adds_removes_and_keeps_services() {
 #[test]
 fn sighup_restarts_a_changed_service_on_the_same_port() {
     let (first, second) = (http_server(), echo_server());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gost.yaml");
     let port = support::free_port();
-    write(
-        &file,
-        &format!("services:\n{}", forward_entry("svc", port, first)),
-    );
-    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    let file = ConfigFile::new(&format!("services:\n{}", forward_entry("svc", port, first)));
+    let mut gost = Gost::spawn(&["-C", file.arg()]);
     let addr = gost.addr("svc");
     assert!(http_get(addr).ends_with(support::BODY));
 
-    write(
-        &file,
-        &format!("services:\n{}", forward_entry("svc", port, second)),
-    );
+    file.write(&format!(
+        "services:\n{}",
+        forward_entry("svc", port, second)
+    ));
     gost.signal(libc::SIGHUP);
     gost.wait_for(&["configuration reloaded", "stopped=1", "started=1"]);
     let mut conn = TcpStream::connect(addr).unwrap();

@@ -91,11 +91,5 @@ fn auto_handler_serves_socks4_and_socks5_on_one_port() {
 #[test]
 fn auto_handler_behind_a_tls_listener() {
     // `tls://` is upstream's auto handler over a tls listener; reached here by a SOCKS4 chain node.
-    let web = http_server();
-    let mut server = Gost::spawn(&["-L", "tls://127.0.0.1:0"]);
-    let node = format!("socks4+tls://{}", server.addr("service-0"));
-    let forward = format!("tcp://127.0.0.1:0/{web}");
-    let mut front = Gost::spawn(&["-L", &forward, "-F", &node]);
-    let response = support::http_get(front.addr("service-0"));
-    assert!(response.ends_with(BODY), "{response:?}");
+    support::http_through_chain("tls://127.0.0.1:0", "socks4+tls://{}");
 }

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{Gost, PATIENCE, field, http_get, http_server};
+use support::{ConfigFile, Gost, PATIENCE, field, http_get, http_server};
 
 /// GET `path` from `addr` with optional extra header lines; returns the whole response.
 fn scrape(addr: SocketAddr, path: &str, headers: &str) -> String {
@@ -67,15 +67,11 @@ fn metrics_flag_counts_requests_and_bytes() {
 
 #[test]
 fn metrics_section_with_path_and_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("gost.yaml");
-    std::fs::write(
-        &file,
+    let file = ConfigFile::new(
         "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n  listener:\n    type: tcp\n\
          metrics:\n  addr: 127.0.0.1:0\n  path: /m\n  auth:\n    username: prom\n    password: pw\n",
-    )
-    .unwrap();
-    let mut gost = Gost::spawn(&["-C", file.to_str().unwrap()]);
+    );
+    let mut gost = Gost::spawn(&["-C", file.arg()]);
     gost.addr("proxy");
     let metrics = metrics_addr(&mut gost);
     let denied = scrape(metrics, "/m", "");

@@ -1,10 +1,12 @@
 //! Helpers for tests that run the built `gost` binary: a child process that is always killed, its
-//! "listening" log lines parsed into addresses, a loopback HTTP server, and curl.
+//! "listening" log lines parsed into addresses, config files, a loopback HTTP server, an HTTP
+//! request through a two-process chain, and curl.
 
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -312,4 +314,51 @@ pub fn free_tcp_and_udp_port() -> u16 {
         }
     }
     panic!("no port number free for both TCP and UDP on 127.0.0.1");
+}
+
+/// A `gost.yaml` in a temporary directory of its own, removed when dropped.
+pub struct ConfigFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl ConfigFile {
+    /// The file, holding `text`.
+    pub fn new(text: &str) -> ConfigFile {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ConfigFile {
+            path: dir.path().join("gost.yaml"),
+            _dir: dir,
+        };
+        file.write(text);
+        file
+    }
+
+    /// Replaces what the file holds (e.g. before a SIGHUP reload).
+    pub fn write(&self, text: &str) {
+        std::fs::write(&self.path, text).unwrap();
+    }
+
+    /// The path, for `-C`.
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+/// Starts `gost -L SERVER`, then `gost -L tcp://127.0.0.1:0/WEB -F NODE` in front of it, where the
+/// server's one service's address replaces `{}` in `node` and WEB is an [`http_server`]; asserts an
+/// HTTP request to the front's port gets [`BODY`] back through both. Returns the server process.
+pub fn http_through_chain(server: &str, node: &str) -> Gost {
+    let web = http_server();
+    let mut upstream = Gost::spawn(&["-L", server]);
+    let node = node.replace("{}", &upstream.addr("service-0").to_string());
+    let forward = format!("tcp://127.0.0.1:0/{web}");
+    let mut front = Gost::spawn(&["-L", &forward, "-F", &node]);
+    let response = http_get(front.addr("service-0"));
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.ends_with(BODY),
+        "through {node}: {response:?}\nfront log:\n{}",
+        front.log.join("\n")
+    );
+    upstream
 }
