@@ -6,8 +6,8 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{echo_server, request, serve_on};
-use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
+use common::{Running, echo_server, request, serve_on};
+use gost_service::{Handler, Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, ServerTls, TlsDialer, TlsListener};
 use gost_transport::ws::{WsDialer, WsListener, WsOptions};
@@ -16,11 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// SOCKS5 CONNECT to `target` over `s`, then 1 MiB echoed back intact.
 async fn socks5_session(mut s: Stream, target: SocketAddr) {
-    s.write_all(&[5, 1, 0]).await.unwrap();
-    s.flush().await.unwrap();
-    let mut m = [0u8; 2];
-    s.read_exact(&mut m).await.unwrap();
-    assert_eq!(m, [5, 0]);
+    greet_noauth(&mut s).await;
     s.write_all(&request(1, target)).await.unwrap();
     s.flush().await.unwrap();
     let mut r = [0u8; 10];
@@ -51,9 +47,8 @@ fn tcp_dialer() -> TcpDialer {
     TcpDialer::new(TcpOptions::default())
 }
 
-#[tokio::test]
-async fn socks5_over_tls() {
-    let echo = echo_server().await;
+/// `handler` on a TLS listener (self-signed) on 127.0.0.1:0, and a TLS connection to it.
+async fn over_tls(handler: impl Handler) -> (Running, Stream) {
     let l = TlsListener::bind(
         "127.0.0.1:0",
         TcpOptions::default(),
@@ -61,29 +56,42 @@ async fn socks5_over_tls() {
     )
     .await
     .unwrap();
-    let proxy = serve_on(l, Socks5Handler::new(Socks5Options::default())).await;
+    let proxy = serve_on(l, handler).await;
     let dialer = TlsDialer::new(tcp_dialer(), ClientTls::insecure());
-    let s = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    let conn = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    (proxy, conn)
+}
+
+/// `handler` on a ws (or, `secure`, a self-signed wss) listener on 127.0.0.1:0, and a connection.
+async fn over_ws(handler: impl Handler, secure: bool) -> (Running, Stream) {
+    let tls = secure.then(|| ServerTls::self_signed().unwrap());
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        tls,
+    )
+    .await
+    .unwrap();
+    let proxy = serve_on(l, handler).await;
+    let client_tls = secure.then(ClientTls::insecure);
+    let dialer = WsDialer::new(tcp_dialer(), WsOptions::default(), client_tls);
+    let conn = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    (proxy, conn)
+}
+
+#[tokio::test]
+async fn socks5_over_tls() {
+    let echo = echo_server().await;
+    let (_proxy, s) = over_tls(Socks5Handler::new(Socks5Options::default())).await;
     socks5_session(s, echo).await;
 }
 
 #[tokio::test]
 async fn socks5_over_ws_and_wss() {
     let echo = echo_server().await;
-    for tls in [None, Some(ServerTls::self_signed().unwrap())] {
-        let secure = tls.is_some();
-        let l = WsListener::bind(
-            "127.0.0.1:0",
-            TcpOptions::default(),
-            WsOptions::default(),
-            tls,
-        )
-        .await
-        .unwrap();
-        let proxy = serve_on(l, Socks5Handler::new(Socks5Options::default())).await;
-        let client_tls = secure.then(ClientTls::insecure);
-        let dialer = WsDialer::new(tcp_dialer(), WsOptions::default(), client_tls);
-        let s = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    for secure in [false, true] {
+        let (_proxy, s) = over_ws(Socks5Handler::new(Socks5Options::default()), secure).await;
         socks5_session(s, echo).await;
     }
 }
@@ -91,16 +99,7 @@ async fn socks5_over_ws_and_wss() {
 #[tokio::test]
 async fn socks4_over_tls() {
     let echo = echo_server().await;
-    let l = TlsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        ServerTls::self_signed().unwrap(),
-    )
-    .await
-    .unwrap();
-    let proxy = serve_on(l, Socks4Handler::new(Socks4Options::default())).await;
-    let dialer = TlsDialer::new(tcp_dialer(), ClientTls::insecure());
-    let mut s = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    let (_proxy, mut s) = over_tls(Socks4Handler::new(Socks4Options::default())).await;
     let mut req = vec![4, 1];
     req.extend_from_slice(&echo.port().to_be_bytes());
     req.extend_from_slice(&[127, 0, 0, 1, 0]);
@@ -137,21 +136,7 @@ async fn udp_associate_over_wss_and_bind_over_tls() {
         ..Default::default()
     };
     // UDP ASSOCIATE on a wss control connection: the relay sits on the connection's local IP.
-    let l = WsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        WsOptions::default(),
-        Some(ServerTls::self_signed().unwrap()),
-    )
-    .await
-    .unwrap();
-    let proxy = serve_on(l, Socks5Handler::new(opts())).await;
-    let dialer = WsDialer::new(
-        tcp_dialer(),
-        WsOptions::default(),
-        Some(ClientTls::insecure()),
-    );
-    let mut ctl = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    let (_wss_proxy, mut ctl) = over_ws(Socks5Handler::new(opts()), true).await;
     greet_noauth(&mut ctl).await;
     ctl.write_all(&request(3, "0.0.0.0:0".parse().unwrap()))
         .await
@@ -179,16 +164,7 @@ async fn udp_associate_over_wss_and_bind_over_tls() {
     assert_eq!(&buf[..n], &datagram[..]);
 
     // BIND on a tls control connection: a reachable address, then the peer, then data.
-    let l = TlsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        ServerTls::self_signed().unwrap(),
-    )
-    .await
-    .unwrap();
-    let proxy = serve_on(l, Socks5Handler::new(opts())).await;
-    let dialer = TlsDialer::new(tcp_dialer(), ClientTls::insecure());
-    let mut c = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    let (_tls_proxy, mut c) = over_tls(Socks5Handler::new(opts())).await;
     greet_noauth(&mut c).await;
     c.write_all(&request(2, "0.0.0.0:0".parse().unwrap()))
         .await
