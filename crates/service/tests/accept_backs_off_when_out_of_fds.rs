@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::set_nofile;
 use gost_service::relay::Transferred;
 use gost_service::{Handler, Report, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
@@ -46,21 +47,6 @@ impl Handler for Hello {
                 result,
             }
         })
-    }
-}
-
-fn set_nofile(soft: u64) -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on a valid struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        let old = lim.rlim_cur;
-        lim.rlim_cur = soft.min(lim.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        old
     }
 }
 

@@ -7,24 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Logs, read_reply, request, serve, socks5_noauth};
+use common::{Logs, read_reply, request, serve, set_nofile, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn set_nofile(soft: u64) -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on a valid struct.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        let old = lim.rlim_cur;
-        lim.rlim_cur = soft.min(lim.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        old
-    }
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn mbind_accept_pauses_while_out_of_fds_then_serves_the_peer() {
