@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::set_nofile;
+use common::OutOfFds;
 use gost_service::relay::Transferred;
 use gost_service::{Handler, Report, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
@@ -70,15 +70,7 @@ async fn emfile_backs_off_then_recovers() {
     let task = tokio::spawn(svc.run(token.clone()));
     // The client socket exists before the limit is hit; connecting it needs no new descriptor.
     let client = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let old = set_nofile(512);
-    let mut hog = Vec::new();
-    loop {
-        match std::fs::File::open("/dev/null") {
-            Ok(f) => hog.push(f),
-            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
-            Err(e) => panic!("unexpected error filling the descriptor table: {e}"),
-        }
-    }
+    let out_of_fds = OutOfFds::now();
     client.connect(&addr.into()).unwrap();
     let before = attempts.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -95,8 +87,7 @@ async fn emfile_backs_off_then_recovers() {
     // The first failure is logged; the following ones are counted, not logged (at most one line per 5 s).
     let warned = logs.matching(&["WARN", "accept failed"]);
     assert_eq!(warned.len(), 1, "accept failures logged: {warned:?}");
-    drop(hog);
-    set_nofile(old);
+    drop(out_of_fds);
     client.set_nonblocking(true).unwrap();
     let mut stream = tokio::net::TcpStream::from_std(client.into()).unwrap();
     let mut buf = [0u8; 5];

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Logs, read_reply, request, serve, set_nofile, socks5_noauth};
+use common::{Logs, OutOfFds, read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -30,20 +30,11 @@ async fn mbind_accept_pauses_while_out_of_fds_then_serves_the_peer() {
 
     // The peer socket exists before the limit is hit; connecting it needs no new descriptor.
     let peer = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let old = set_nofile(512);
-    let mut hog = Vec::new();
-    loop {
-        match std::fs::File::open("/dev/null") {
-            Ok(f) => hog.push(f),
-            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
-            Err(e) => panic!("unexpected error filling the descriptor table: {e}"),
-        }
-    }
+    let out_of_fds = OutOfFds::now();
     peer.connect(&listen.into()).unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     let failures = logs.matching(&["mbind accept failed"]).len();
-    drop(hog);
-    set_nofile(old);
+    drop(out_of_fds);
     // A spinning loop fails thousands of times in 600 ms; 5 ms doubling up to 1 s fails about 7 times.
     assert!(
         failures >= 1,

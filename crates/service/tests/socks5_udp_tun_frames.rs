@@ -7,10 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{read_reply, serve, socks5_noauth, stream_of, udp_echo, vector};
+use common::{Running, read_reply, serve, socks5_noauth, stream_of, udp_echo, vector};
 use gost_service::{Socks5Handler, Socks5Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UdpSocket;
+use tokio::net::{TcpStream, UdpSocket};
 
 /// Splits a stream of UDP-TUN frames (the header's LEN counts only the payload).
 fn frames(mut s: &[u8]) -> Vec<Vec<u8>> {
@@ -88,15 +88,14 @@ async fn relay_mode_matches_upstream_frames() {
     }
 }
 
-#[tokio::test]
-async fn relay_mode_drops_unsolicited_and_empty_datagrams() {
-    let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let proxy = serve(Socks5Handler::new(Socks5Options {
-        udp: true,
-        ..Default::default()
-    }))
-    .await;
+/// A SOCKS5 server with `opts`, a UDP-TUN relay opened on it (0xF3 to 0.0.0.0:0) and one "hi"
+/// datagram sent through it to `target`: returns the server, the tunnel's connection and the
+/// relay's outbound address, as `target` saw it.
+async fn relay_that_said_hi(
+    opts: Socks5Options,
+    target: &UdpSocket,
+) -> (Running, TcpStream, SocketAddr) {
+    let proxy = serve(Socks5Handler::new(opts)).await;
     let mut c = socks5_noauth(proxy.addr).await;
     c.write_all(&common::request(0xF3, "0.0.0.0:0".parse().unwrap()))
         .await
@@ -110,6 +109,19 @@ async fn relay_mode_drops_unsolicited_and_empty_datagrams() {
     let mut buf = [0u8; 16];
     let (n, outbound) = target.recv_from(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"hi");
+    (proxy, c, outbound)
+}
+
+#[tokio::test]
+async fn relay_mode_drops_unsolicited_and_empty_datagrams() {
+    let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let opts = Socks5Options {
+        udp: true,
+        ..Default::default()
+    };
+    let (_proxy, mut c, outbound) = relay_that_said_hi(opts, &target).await;
+    let t = target.local_addr().unwrap();
     stranger.send_to(b"unsolicited", outbound).await.unwrap();
     target.send_to(b"", outbound).await.unwrap();
     target.send_to(b"answer", outbound).await.unwrap();
@@ -178,25 +190,13 @@ fn with_port_at(b: &[u8], at: usize, port: u16) -> Vec<u8> {
 async fn oversize_datagrams_are_dropped_and_idle_relays_end() {
     let (logs, _guard) = common::Logs::capture();
     let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let proxy = serve(Socks5Handler::new(Socks5Options {
+    let opts = Socks5Options {
         udp: true,
         udp_buffer_size: 1024,
         udp_idle_timeout: Duration::from_millis(300),
         ..Default::default()
-    }))
-    .await;
-    let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&common::request(0xF3, "0.0.0.0:0".parse().unwrap()))
-        .await
-        .unwrap();
-    assert_eq!(read_reply(&mut c).await.0, 0);
-    let t = target.local_addr().unwrap();
-    let mut frame = vec![0, 2, 0xFF, 1, 127, 0, 0, 1];
-    frame.extend_from_slice(&t.port().to_be_bytes());
-    frame.extend_from_slice(b"hi");
-    c.write_all(&frame).await.unwrap();
-    let mut buf = [0u8; 2048];
-    let (_, outbound) = target.recv_from(&mut buf).await.unwrap();
+    };
+    let (_proxy, mut c, outbound) = relay_that_said_hi(opts, &target).await;
     // 1025 bytes do not fit udpBufferSize = 1024: dropped whole and logged, never truncated.
     target.send_to(&[9u8; 1025], outbound).await.unwrap();
     target.send_to(&[7u8; 1024], outbound).await.unwrap();

@@ -128,6 +128,22 @@ async fn greet_noauth(s: &mut Stream) {
     assert_eq!(m, [5, 0]);
 }
 
+/// Greets, sends command `cmd` for 0.0.0.0:0 and checks the reply grants it on 127.0.0.1, the
+/// layered connection's local IP; returns the address announced.
+async fn granted_on_loopback(s: &mut Stream, cmd: u8) -> SocketAddr {
+    greet_noauth(s).await;
+    s.write_all(&request(cmd, "0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    let (rep, addr) = reply_v4(s).await;
+    assert_eq!(
+        (rep, addr.ip()),
+        (0, std::net::IpAddr::from([127, 0, 0, 1]))
+    );
+    addr
+}
+
 #[tokio::test]
 async fn udp_associate_over_wss_and_bind_over_tls() {
     let opts = || Socks5Options {
@@ -137,16 +153,7 @@ async fn udp_associate_over_wss_and_bind_over_tls() {
     };
     // UDP ASSOCIATE on a wss control connection: the relay sits on the connection's local IP.
     let (_wss_proxy, mut ctl) = over_ws(Socks5Handler::new(opts()), true).await;
-    greet_noauth(&mut ctl).await;
-    ctl.write_all(&request(3, "0.0.0.0:0".parse().unwrap()))
-        .await
-        .unwrap();
-    ctl.flush().await.unwrap();
-    let (rep, relay) = reply_v4(&mut ctl).await;
-    assert_eq!(
-        (rep, relay.ip()),
-        (0, std::net::IpAddr::from([127, 0, 0, 1]))
-    );
+    let relay = granted_on_loopback(&mut ctl, 3).await;
     let echo = common::udp_echo().await;
     let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut datagram = request(0, echo);
@@ -165,16 +172,7 @@ async fn udp_associate_over_wss_and_bind_over_tls() {
 
     // BIND on a tls control connection: a reachable address, then the peer, then data.
     let (_tls_proxy, mut c) = over_tls(Socks5Handler::new(opts())).await;
-    greet_noauth(&mut c).await;
-    c.write_all(&request(2, "0.0.0.0:0".parse().unwrap()))
-        .await
-        .unwrap();
-    c.flush().await.unwrap();
-    let (rep, listen) = reply_v4(&mut c).await;
-    assert_eq!(
-        (rep, listen.ip()),
-        (0, std::net::IpAddr::from([127, 0, 0, 1]))
-    );
+    let listen = granted_on_loopback(&mut c, 2).await;
     let mut peer = tokio::net::TcpStream::connect(listen).await.unwrap();
     assert_eq!(reply_v4(&mut c).await, (0, peer.local_addr().unwrap()));
     peer.write_all(b"peer over tls").await.unwrap();

@@ -278,9 +278,40 @@ impl tracing::Subscriber for Logs {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-/// Sets the process's soft limit of open file descriptors to `soft` (at most the hard limit) and
-/// returns the old soft limit. It is process-wide: only for a test binary of its own.
-pub fn set_nofile(soft: u64) -> u64 {
+/// The process out of file descriptors: the soft limit lowered to 512 and every free descriptor
+/// taken. Dropping it frees them and restores the limit. The limit is process-wide: only for a test
+/// binary of its own.
+pub struct OutOfFds {
+    hog: Vec<std::fs::File>,
+    old_limit: u64,
+}
+
+impl OutOfFds {
+    /// Lowers the limit and opens `/dev/null` until open(2) fails with EMFILE.
+    pub fn now() -> OutOfFds {
+        let old_limit = set_nofile(512);
+        let mut hog = Vec::new();
+        loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => hog.push(f),
+                Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+                Err(e) => panic!("unexpected error filling the descriptor table: {e}"),
+            }
+        }
+        OutOfFds { hog, old_limit }
+    }
+}
+
+impl Drop for OutOfFds {
+    fn drop(&mut self) {
+        self.hog.clear();
+        set_nofile(self.old_limit);
+    }
+}
+
+/// Sets the soft limit of open file descriptors to `soft` (at most the hard limit); returns the old
+/// soft limit.
+fn set_nofile(soft: u64) -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
