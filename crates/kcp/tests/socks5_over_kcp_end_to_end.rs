@@ -224,6 +224,15 @@ fn alive_tasks() -> usize {
         .num_alive_tasks()
 }
 
+/// Waits (up to 10 s) for the runtime's live tasks to fall back to `count`, as counted `when`.
+async fn assert_tasks_return_to(count: usize, when: &str) {
+    assert!(
+        wait_until(Duration::from_secs(10), || alive_tasks() == count).await,
+        "{} tasks alive, expected {count} ({when})",
+        alive_tasks()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_expire_and_dropping_everything_frees_every_task() {
     let echo = echo_server().await;
@@ -248,17 +257,9 @@ async fn sessions_expire_and_dropping_everything_frees_every_task() {
     // The client vanishes (KCP has no FIN): the server's session expires after its idle timeout
     // and takes its KCP driver, smux driver and stream tasks with it.
     drop(dialer);
-    assert!(
-        wait_until(Duration::from_secs(10), || alive_tasks() == idle_server).await,
-        "server tasks left: {} (idle server: {idle_server})",
-        alive_tasks()
-    );
+    assert_tasks_return_to(idle_server, "with the server idle").await;
     server.stop().await;
-    assert!(
-        wait_until(Duration::from_secs(10), || alive_tasks() == before_server).await,
-        "tasks left after the listener was dropped: {} (before: {before_server})",
-        alive_tasks()
-    );
+    assert_tasks_return_to(before_server, "before the server started").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,11 +273,7 @@ async fn dropping_the_listener_ends_its_live_sessions() {
     server.stop().await;
     drop(s);
     drop(dialer);
-    assert!(
-        wait_until(Duration::from_secs(10), || alive_tasks() == before_server).await,
-        "tasks left: {} (before: {before_server})",
-        alive_tasks()
-    );
+    assert_tasks_return_to(before_server, "before the server started").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
