@@ -47,11 +47,22 @@ pub(super) enum Targets {
     Chain(Box<PacketConn>),
 }
 
+/// Receive buffer asked for on the relays' UDP sockets (the kernel caps it at `net.core.rmem_max`).
+const SOCKET_BUFFER: usize = 1 << 20;
+
+/// Asks for a 1 MiB receive buffer on a relay socket, so a burst of datagrams that arrives while the
+/// relay task waits for a core queues instead of being dropped (the 208 KiB default holds fewer than
+/// 100 datagrams of 1200 bytes). Memory is only used while datagrams wait. Best effort.
+pub(super) fn enlarge_receive_buffer(socket: &UdpSocket) {
+    let _ = socket2::SockRef::from(socket).set_recv_buffer_size(SOCKET_BUFFER);
+}
+
 impl Targets {
     /// The target side of `conn`, unwrapping a direct one into its socket.
     pub(super) fn new(conn: PacketConn) -> io::Result<Targets> {
         match conn.into_udp_socket() {
             Ok(socket) => {
+                enlarge_receive_buffer(&socket);
                 let v6 = socket.local_addr()?.is_ipv6();
                 Ok(Targets::Socket { socket, v6 })
             }
