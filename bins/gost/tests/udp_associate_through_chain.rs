@@ -1,0 +1,87 @@
+//! Two `gost` processes: `gost -L "socks5://...?udp=true" -F NODE` in front of a SOCKS5 hop with
+//! `udp=true`. A UDP ASSOCIATE client's datagrams reach a UDP echo through the chain (UDP-TUN over a
+//! TLS hop, standard UDP ASSOCIATE with `relay=udp` over a TCP hop) and come back with the echo's
+//! address in their header.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use support::Gost;
+
+/// A UDP echo on a thread of its own; it stops after 10 s without a datagram.
+fn udp_echo() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let addr = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let _ = s.send_to(&buf[..n], from);
+        }
+    });
+    addr
+}
+
+fn header(target: SocketAddr) -> Vec<u8> {
+    let SocketAddr::V4(v4) = target else {
+        panic!("IPv4 only")
+    };
+    let mut h = vec![0, 0, 0, 1];
+    h.extend_from_slice(&v4.ip().octets());
+    h.extend_from_slice(&v4.port().to_be_bytes());
+    h
+}
+
+/// Starts the hop (`hop`) and the front with `-F node` (`{}` = the hop's address), associates, and
+/// checks 50 datagrams of mixed sizes round trip.
+fn udp_through_chain(hop: &str, node: &str) {
+    let echo = udp_echo();
+    let mut hop = Gost::spawn(&["-L", hop]);
+    let node = node.replace("{}", &hop.addr("service-0").to_string());
+    let mut front = Gost::spawn(&["-L", "socks5://127.0.0.1:0?udp=true", "-F", &node]);
+    let mut ctl = TcpStream::connect(front.addr("service-0")).unwrap();
+    ctl.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    ctl.write_all(&[5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    let mut rep = [0u8; 12];
+    ctl.read_exact(&mut rep).unwrap();
+    assert_eq!(rep[..5], [5, 0, 5, 0, 0], "UDP ASSOCIATE through {node}");
+    let relay = SocketAddr::from((
+        [rep[6], rep[7], rep[8], rep[9]],
+        u16::from_be_bytes([rep[10], rep[11]]),
+    ));
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = vec![0u8; 65536];
+    for i in 0..50usize {
+        let len = [1, 64, 512, 1400, 4000][i % 5];
+        let payload: Vec<u8> = (0..len).map(|j| (i * 7 + j) as u8).collect();
+        let mut d = header(echo);
+        d.extend_from_slice(&payload);
+        client.send_to(&d, relay).unwrap();
+        let (n, from) = client.recv_from(&mut buf).unwrap_or_else(|e| {
+            panic!(
+                "datagram {i} through {node}: {e}\nfront log:\n{}",
+                front.log.join("\n")
+            )
+        });
+        assert_eq!(from, relay);
+        assert_eq!(buf[..10], header(echo)[..], "header of answer {i}");
+        assert_eq!(&buf[10..n], &payload[..], "answer {i}");
+    }
+}
+
+#[test]
+fn udp_tun_through_a_tls_hop() {
+    udp_through_chain("socks5+tls://127.0.0.1:0?udp=true", "socks5+tls://{}");
+}
+
+#[test]
+fn relay_udp_through_a_tcp_hop() {
+    udp_through_chain("socks5://127.0.0.1:0?udp=true", "socks5://{}?relay=udp");
+}
