@@ -19,7 +19,7 @@ use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::{read_more, send};
 use crate::observe::Conn;
 use crate::outbound::{DialError, Direct, Outbound};
-use crate::relay::{Transferred, relay_streams};
+use crate::relay::relay_for;
 use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
 
@@ -178,12 +178,9 @@ impl Socks4Handler {
         if !early.is_empty() {
             upstream.write_all(&early).await?;
         }
-        let (t, result) = relay_streams(conn, upstream).await;
-        report.transferred = Transferred {
-            a_to_b: t.a_to_b + early.len() as u64,
-            b_to_a: t.b_to_a,
-        };
-        Ok(result?)
+        let early_len = early.len() as u64;
+        drop(early);
+        relay_for(ctx, conn, upstream, early_len, report).await
     }
 }
 

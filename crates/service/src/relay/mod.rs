@@ -17,6 +17,9 @@ use gost_transport::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::observe::Conn;
+use crate::{Error, Report};
+
 /// Bytes moved by a relay in each direction (counted as written to the destination).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Transferred {
@@ -70,6 +73,37 @@ pub fn relay_streams(
         Relay::Splice(r) => r.poll_relay(cx),
         Relay::Copy(r) => r.poll_relay(cx),
     })
+}
+
+/// A handler's last step: relays `client` ↔ `target` until both are done, adding to `report` the bytes
+/// moved (`early`: bytes already written to the target). Under the service runner the relay is handed
+/// off ([`Conn::hand_off`]) and runs after the handler's future is gone, so an idle session keeps only
+/// the relay's state.
+pub(crate) async fn relay_for(
+    ctx: &Conn,
+    client: Stream,
+    target: Stream,
+    early: u64,
+    report: &mut Report,
+) -> Result<(), Error> {
+    report.transferred = Transferred {
+        a_to_b: early,
+        b_to_a: 0,
+    };
+    match ctx.hand_off(client, target) {
+        None => Ok(()),
+        Some((client, target)) => add_relay(relay_streams(client, target).await, report),
+    }
+}
+
+/// Adds a finished relay's counts and outcome to `report` (an earlier error stays).
+pub(crate) fn add_relay(
+    (t, result): (Transferred, io::Result<()>),
+    report: &mut Report,
+) -> Result<(), Error> {
+    report.transferred.a_to_b += t.a_to_b;
+    report.transferred.b_to_a += t.b_to_a;
+    Ok(result?)
 }
 
 /// The relay [`relay_streams`] picked for a pair of streams.

@@ -6,12 +6,14 @@ use socks_wire::{Address, ReplyCode};
 use tokio::io::AsyncWriteExt;
 
 use super::reply;
+use crate::observe::Conn;
 use crate::outbound::Outbound;
-use crate::relay::{Transferred, relay_streams};
+use crate::relay::relay_for;
 use crate::{Error, Report};
 
 /// Serves a CONNECT dialed with `outbound` (the handler's, or the one its routing picked).
 pub(super) async fn serve(
+    ctx: &Conn,
     outbound: &dyn Outbound,
     mut conn: Stream,
     target: &Address,
@@ -35,10 +37,5 @@ pub(super) async fn serve(
     // The handshake buffer is not needed during the relay, which may idle for hours.
     let early_len = early.len() as u64;
     drop(early);
-    let (t, result) = relay_streams(conn, upstream).await;
-    report.transferred = Transferred {
-        a_to_b: t.a_to_b + early_len,
-        b_to_a: t.b_to_a,
-    };
-    Ok(result?)
+    relay_for(ctx, conn, upstream, early_len, report).await
 }

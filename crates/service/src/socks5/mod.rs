@@ -238,7 +238,9 @@ impl Socks5Handler {
                 .await
                 .map_err(|_| Error::HandshakeTimeout(timeout))?;
                 match routed {
-                    Ok(outbound) => connect::serve(&*outbound, conn, &addr, early, report).await,
+                    Ok(outbound) => {
+                        connect::serve(ctx, &*outbound, conn, &addr, early, report).await
+                    }
                     Err(code) => {
                         reply(&mut conn, code, &Address::UNSPECIFIED).await?;
                         Err(Error::Dial(DialError::Policy(code)))
