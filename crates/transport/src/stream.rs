@@ -44,6 +44,20 @@ impl Stream {
         }
     }
 
+    /// Wraps a TCP socket whose addresses the caller already knows (an accepting listener does), sparing
+    /// the `getpeername`/`getsockname` calls of [`Stream::from_tcp`].
+    pub fn from_tcp_with_addrs(
+        s: TcpStream,
+        peer: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+    ) -> Stream {
+        Stream {
+            inner: Inner::Tcp(s),
+            peer,
+            local,
+        }
+    }
+
     /// Wraps any byte stream with the addresses it runs between, when known (boxed once, here).
     pub fn new(io: impl Io, peer: Option<SocketAddr>, local: Option<SocketAddr>) -> Stream {
         let boxed: Box<dyn Io> = Box::new(io);

@@ -50,12 +50,16 @@ impl Default for TcpOptions {
 }
 
 impl TcpOptions {
-    /// Applies `nodelay` and `keepalive` to a connected socket.
-    fn apply(&self, s: &TcpStream) -> io::Result<()> {
-        s.set_nodelay(self.nodelay)?;
+    /// Applies `nodelay` and `keepalive` to a socket. On a listening socket they reach every accepted
+    /// socket too: Linux copies them at accept (`socket_options_are_applied_on_both_sides` checks it),
+    /// which saves four `setsockopt` calls per accepted connection.
+    fn apply(&self, s: SockRef<'_>) -> io::Result<()> {
+        if self.nodelay {
+            s.set_tcp_nodelay(true)?;
+        }
         if let Some(period) = self.keepalive {
             let ka = TcpKeepalive::new().with_time(period).with_interval(period);
-            SockRef::from(s).set_tcp_keepalive(&ka)?;
+            s.set_tcp_keepalive(&ka)?;
         }
         Ok(())
     }
@@ -66,7 +70,6 @@ impl TcpOptions {
 pub struct TcpListener {
     inner: tokio::net::TcpListener,
     local: SocketAddr,
-    opts: TcpOptions,
 }
 
 impl TcpListener {
@@ -85,16 +88,18 @@ impl TcpListener {
     }
 
     fn from_socket(socket: Socket, opts: TcpOptions) -> Result<TcpListener, Error> {
+        opts.apply(SockRef::from(&socket))?;
         socket.set_nonblocking(true)?;
         let inner = tokio::net::TcpListener::from_std(socket.into())?;
         let local = canonical(inner.local_addr()?);
-        Ok(TcpListener { inner, local, opts })
+        Ok(TcpListener { inner, local })
     }
 
     /// Accepts the next connection as a raw `TcpStream` with the options applied (for layered listeners).
+    ///
+    /// The options come from the listening socket (see [`TcpOptions`]); none is set again here.
     pub async fn accept_tcp(&self) -> Result<(TcpStream, SocketAddr), Error> {
         let (s, peer) = self.inner.accept().await?;
-        self.opts.apply(&s)?;
         Ok((s, canonical(peer)))
     }
 }
@@ -103,7 +108,14 @@ impl Listener for TcpListener {
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
         Box::pin(async move {
             let (s, peer) = self.accept_tcp().await?;
-            Ok((Stream::from_tcp(s), peer))
+            // accept(2) returned the peer, and a listener bound to one address is that address; only a
+            // wildcard listener has to ask which local address the client reached.
+            let local = if self.local.ip().is_unspecified() {
+                s.local_addr().ok().map(canonical)
+            } else {
+                Some(self.local)
+            };
+            Ok((Stream::from_tcp_with_addrs(s, Some(peer), local), peer))
         })
     }
 
@@ -299,7 +311,7 @@ impl TcpDialer {
                     addr: addr.to_owned(),
                     timeout,
                 })??;
-        self.opts.apply(&s)?;
+        self.opts.apply(SockRef::from(&s))?;
         Ok(s)
     }
 }
@@ -362,7 +374,28 @@ mod tests {
             "mapped v4 reported as v4"
         );
         assert_eq!(s.peer_addr(), Some(peer));
-        assert!(c.unwrap().is_tcp());
+        let c = c.unwrap();
+        assert!(c.is_tcp());
+        assert_eq!(c.local_addr(), Some(peer));
+        assert_eq!(
+            s.local_addr(),
+            c.peer_addr(),
+            "the address the client reached"
+        );
+    }
+
+    #[tokio::test]
+    async fn accepted_streams_carry_both_addresses() {
+        let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+            .await
+            .unwrap();
+        let (d, addr) = (TcpDialer::default(), l.local_addr().to_string());
+        let (c, a) = tokio::join!(d.dial(&addr), l.accept());
+        let (c, (s, peer)) = (c.unwrap(), a.unwrap());
+        assert_eq!(s.peer_addr(), Some(peer));
+        assert_eq!(c.local_addr(), Some(peer));
+        assert_eq!(s.local_addr(), Some(l.local_addr()));
+        assert_eq!(c.peer_addr(), Some(l.local_addr()));
     }
 
     #[tokio::test]
