@@ -234,6 +234,7 @@ impl Logs {
     /// Captures the events of this thread (a current-thread runtime runs every task on it) until the
     /// returned guard is dropped.
     pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        keep_callsites_asking();
         let logs = Logs::default();
         let guard = tracing::subscriber::set_default(logs.clone());
         (logs, guard)
@@ -248,6 +249,39 @@ impl Logs {
             .cloned()
             .collect()
     }
+}
+
+/// Registers, once per process, a second dispatcher that never records but answers "sometimes" for
+/// every callsite. Why: with a single registered dispatcher, tracing-core caches a callsite's interest
+/// from the subscriber of whichever thread hits it first; another test's thread (no subscriber) would
+/// cache "never" for the log line a capturing test waits for (seen: 4 failures in 40 runs of
+/// service_runner_limits_and_shutdown). With two dispatchers registered, interest is combined over
+/// all of them, so each event asks the current thread's subscriber.
+fn keep_callsites_asking() {
+    static ASKING: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    ASKING.get_or_init(|| tracing::Dispatch::new(AlwaysAsk));
+}
+
+struct AlwaysAsk;
+
+impl tracing::Subscriber for AlwaysAsk {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 struct Fields(String);
