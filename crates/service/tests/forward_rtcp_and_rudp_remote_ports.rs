@@ -55,13 +55,23 @@ async fn fifty_concurrent_peers_then_the_control_connection_is_rebuilt() {
 async fn rtcp_reports_a_server_without_bind_and_keeps_retrying() {
     let echo = echo_server().await;
     let server = socks5(Transport::Tcp, Socks5Options::default()).await;
+    // Counts the rtcp client's connections to the server: MBIND refused, plain BIND refused, then a retry.
+    let front = Cutter::start(server.addr).await;
     let port = free_port();
     let _rtcp = forward(
         &format!("rtcp://127.0.0.1:{port}/{echo}"),
-        &[format!("socks5://{}", server.addr)],
+        &[format!("socks5://{}", front.addr)],
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while front.relayed() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rtcp did not retry after the refusals ({} connections)",
+            front.relayed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
     assert!(
         refused.is_err(),

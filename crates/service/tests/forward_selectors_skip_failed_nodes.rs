@@ -101,6 +101,7 @@ async fn a_failed_node_is_skipped_after_max_fails_until_fail_timeout() {
         &[dead_node(), counters[2].addr],
         "strategy=fifo&maxFails=1&failTimeout=300ms",
     );
+    let before_failure = tokio::time::Instant::now();
     assert!(
         !dial_ok(&fifo, echo).await,
         "first pick is the (dead) first node"
@@ -112,10 +113,17 @@ async fn a_failed_node_is_skipped_after_max_fails_until_fail_timeout() {
         );
     }
     assert_eq!(counters[2].relayed(), 5);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    // Dial until the first node is tried (and fails) again: never before failTimeout, soon after it.
+    while dial_ok(&fifo, echo).await {
+        assert!(
+            before_failure.elapsed() < Duration::from_secs(5),
+            "the failed first node was never tried again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
-        !dial_ok(&fifo, echo).await,
-        "after failTimeout the first node is tried again"
+        before_failure.elapsed() >= Duration::from_millis(300),
+        "the failed first node was tried again before failTimeout"
     );
     assert!(dial_ok(&fifo, echo).await);
 }

@@ -31,18 +31,26 @@ async fn mbind_accept_pauses_while_out_of_fds_then_serves_the_peer() {
     // The peer socket exists before the limit is hit; connecting it needs no new descriptor.
     let peer = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     let out_of_fds = OutOfFds::now();
+    let started = tokio::time::Instant::now();
     peer.connect(&listen.into()).unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let failures = logs.matching(&["mbind accept failed"]).len();
+    // Wait for four failed accepts. Pausing 5, 10, then 20 ms between them puts the fourth at least
+    // 35 ms after the first; a spinning loop gets there within microseconds.
+    loop {
+        let failures = logs.matching(&["mbind accept failed"]).len();
+        if failures >= 4 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the accept failed only {failures} times: the test did not exhaust descriptors"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
     drop(out_of_fds);
-    // A spinning loop fails thousands of times in 600 ms; 5 ms doubling up to 1 s fails about 7 times.
     assert!(
-        failures >= 1,
-        "the accept never failed: the test did not exhaust descriptors"
-    );
-    assert!(
-        failures <= 20,
-        "mbind accept spins while out of descriptors ({failures} failures)"
+        elapsed >= Duration::from_millis(35),
+        "mbind accept spins while out of descriptors (4 failures in {elapsed:?})"
     );
 
     peer.set_nonblocking(true).unwrap();
