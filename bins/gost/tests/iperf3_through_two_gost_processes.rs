@@ -11,18 +11,24 @@
 //! on 127.0.0.1 ports chosen at run time. iperf3's control connection goes through the tcp forward
 //! and, with `-u`, its datagrams through the udp forward on the same port number: with `relay=udp`
 //! (the seed's line) as standard UDP ASSOCIATE, and without it as UDP-TUN (0xF3), upstream's default.
-//! Each run lasts 2 s; the test checks iperf3's JSON report and prints the figures.
+//! Each run lasts 2 s; the test checks iperf3's JSON report and prints the figures. The seed's lines
+//! also run with upstream GOST 3.2.6 (`gost-upstream`) as the SOCKS5 server and ours in front, and
+//! the other way round.
 
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Gost, PATIENCE, field, free_tcp_and_udp_port, have_program};
+use support::{Gost, PATIENCE, Peer, both_roles, field, free_tcp_and_udp_port, have_program};
+
+/// Held by each test for its whole run, so iperf3 runs never compete for CPU.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// A child process killed and reaped when dropped, so no iperf3 outlives the test.
 struct Reaped(Child);
@@ -66,14 +72,14 @@ fn iperf3_server(port: u16) -> Reaped {
     }
 }
 
-/// A front `gost` forwarding tcp and udp on one port number to the iperf3 port through the SOCKS5
-/// server at `socks`, reached with `-F socks5://SOCKS?NODE_QUERY`; returns it and the port.
-fn front(socks: SocketAddr, iperf_port: u16, node_query: &str) -> (Gost, u16) {
+/// A front gost (`peer`) forwarding tcp and udp on one port number to the iperf3 port through the
+/// SOCKS5 server at `socks`, reached with `-F socks5://SOCKS?NODE_QUERY`; returns it and the port.
+fn front(peer: &Peer, socks: SocketAddr, iperf_port: u16, node_query: &str) -> (Gost, u16) {
     let port = free_tcp_and_udp_port();
     let tcp = format!("tcp://127.0.0.1:{port}/:{iperf_port}");
     let udp = format!("udp://127.0.0.1:{port}/:{iperf_port}?keepalive=true&readBufferSize=65535");
     let node = format!("socks5://{socks}?{node_query}");
-    let mut gost = Gost::spawn(&["-L", &tcp, "-L", &udp, "-F", &node]);
+    let mut gost = peer.spawn(&["-L", &tcp, "-L", &udp, "-F", &node]);
     let addrs = gost.addrs(2);
     assert!(
         addrs.iter().all(|a| a.port() == port),
@@ -157,12 +163,12 @@ fn assert_sane(sum: &Value, what: &str) -> (f64, f64) {
     (bytes, bps)
 }
 
-/// One test runs everything in sequence so the iperf3 runs never compete for CPU.
 #[test]
 fn iperf3_tcp_and_udp_through_a_forwarding_gost_and_a_socks5_gost() {
     if !have_program("iperf3", "iperf3") {
         return;
     }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut socks = Gost::spawn(&[
         "-L",
         "socks5://127.0.0.1:0?notls=true&udp=true&udpBufferSize=65535",
@@ -171,7 +177,12 @@ fn iperf3_tcp_and_udp_through_a_forwarding_gost_and_a_socks5_gost() {
     let iperf_port = free_tcp_and_udp_port();
 
     // The seed's line: relay=udp.
-    let (relay_front, relay_port) = front(socks_addr, iperf_port, "relay=udp&udpBufferSize=65535");
+    let (relay_front, relay_port) = front(
+        &Peer::Ours,
+        socks_addr,
+        iperf_port,
+        "relay=udp&udpBufferSize=65535",
+    );
     let tcp = iperf3_client(relay_port, iperf_port, &[]);
     let (tcp_bytes, bps) = assert_sane(&tcp["end"]["sum_received"], "TCP");
     eprintln!(
@@ -181,7 +192,7 @@ fn iperf3_tcp_and_udp_through_a_forwarding_gost_and_a_socks5_gost() {
     let relay_bytes = udp_run(relay_port, iperf_port, "relay=udp (UDP ASSOCIATE)");
 
     // The same without relay=udp: UDP-TUN, what upstream's connector uses by default.
-    let (tun_front, tun_port) = front(socks_addr, iperf_port, "udpBufferSize=65535");
+    let (tun_front, tun_port) = front(&Peer::Ours, socks_addr, iperf_port, "udpBufferSize=65535");
     let tun_bytes = udp_run(tun_port, iperf_port, "UDP-TUN");
 
     // Each run went through the SOCKS5 gost the intended way: its log has the TCP data connection,
@@ -191,6 +202,33 @@ fn iperf3_tcp_and_udp_through_a_forwarding_gost_and_a_socks5_gost() {
     assert_carried(&mut socks, "connect ", tcp_bytes);
     assert_carried(&mut socks, "udp-associate ", relay_bytes);
     assert_carried(&mut socks, "udp-tun ", tun_bytes);
+}
+
+/// The seed's lines with upstream GOST as the SOCKS5 server and ours in front, then the reverse.
+#[test]
+fn iperf3_with_gost_upstream_in_either_role() {
+    if !have_program("iperf3", "iperf3") {
+        return;
+    }
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    both_roles(|server, client| {
+        let mut socks = server.spawn(&[
+            "-L",
+            "socks5://127.0.0.1:0?notls=true&udp=true&udpBufferSize=65535",
+        ]);
+        let socks_addr = socks.addr("service-0");
+        let iperf_port = free_tcp_and_udp_port();
+        let query = "relay=udp&udpBufferSize=65535";
+        let (_front, port) = front(client, socks_addr, iperf_port, query);
+        let how = format!("{client:?} in front of {server:?}");
+        let tcp = iperf3_client(port, iperf_port, &[]);
+        let (bytes, bps) = assert_sane(&tcp["end"]["sum_received"], &how);
+        eprintln!(
+            "F6 TCP, {how}: {bytes} bytes in 2 s, {:.2} Gbit/s",
+            bps / 1e9
+        );
+        udp_run(port, iperf_port, &format!("relay=udp, {how}"));
+    });
 }
 
 /// Waits for `socks`'s connection lines whose target starts with `kind` and asserts the largest

@@ -9,21 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use support::Gost;
-
-/// A UDP echo on a thread of its own; it stops after 10 s without a datagram.
-fn udp_echo() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let addr = s.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    addr
-}
+use support::{Gost, udp_echo};
 
 fn header(target: SocketAddr) -> Vec<u8> {
     let SocketAddr::V4(v4) = target else {

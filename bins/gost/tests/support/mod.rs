@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -20,12 +20,24 @@ pub struct Gost {
     lines: Receiver<String>,
     /// Every stderr line read so far.
     pub log: Vec<String>,
+    /// Whether this is upstream GOST (JSON log lines) rather than ours.
+    upstream: bool,
 }
 
 impl Gost {
     /// Starts `gost ARGS` with its log on stderr (text format, info level).
     pub fn spawn(args: &[&str]) -> Gost {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gost"))
+        Gost::spawn_program(env!("CARGO_BIN_EXE_gost").as_ref(), args, false)
+    }
+
+    /// Starts upstream GOST (`program`, from [`gost_upstream`]) with `ARGS` the way [`Gost::spawn`]
+    /// starts ours; [`Gost::addr`] then reads its JSON log.
+    pub fn spawn_upstream(program: &std::path::Path, args: &[&str]) -> Gost {
+        Gost::spawn_program(program, args, true)
+    }
+
+    fn spawn_program(program: &std::path::Path, args: &[&str], upstream: bool) -> Gost {
+        let mut child = Command::new(program)
             .args(args)
             .env_remove("GOST_LOGGER_LEVEL")
             .current_dir(env!("CARGO_TARGET_TMPDIR"))
@@ -33,7 +45,7 @@ impl Gost {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("run gost");
+            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = channel();
         std::thread::spawn(move || {
@@ -48,6 +60,7 @@ impl Gost {
             child,
             lines,
             log: Vec::new(),
+            upstream,
         }
     }
 
@@ -88,6 +101,9 @@ impl Gost {
 
     /// The address service `name` listens on, from its "listening" line.
     pub fn addr(&mut self, name: &str) -> SocketAddr {
+        if self.upstream {
+            return self.upstream_addr(name);
+        }
         let service = format!("service={name} ");
         let line = self.wait_for(&["listening", &service]);
         field(&line, "addr")
@@ -132,6 +148,17 @@ impl Gost {
 }
 
 impl Gost {
+    /// The address upstream GOST's service `name` listens on, from its JSON "listening on ADDR/PROTO" line.
+    fn upstream_addr(&mut self, name: &str) -> SocketAddr {
+        let service = format!("\"service\":\"{name}\"");
+        let line = self.wait_for(&["\"msg\":\"listening on ", &service]);
+        line.split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     /// Waits for a per-connection log line that moved bytes both ways.
     pub fn wait_connection_relayed(&mut self) -> String {
         let line = self.wait_for(&["connection", "bytes_out="]);
@@ -234,6 +261,70 @@ pub fn have_program(program: &str, package: &str) -> bool {
     found
 }
 
+/// The upstream GOST binary (`gost-upstream`, GOST 3.2.6): `GOST_UPSTREAM` if set, else `gost-upstream`
+/// on `PATH` (`.ci/run` puts `../shared/peers/bin` there). When missing, fails under `CI` and
+/// otherwise prints a notice and returns `None` (the caller then skips).
+pub fn gost_upstream() -> Option<PathBuf> {
+    let found = match std::env::var_os("GOST_UPSTREAM") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("gost-upstream"))
+                .find(|p| p.is_file())
+        }),
+    };
+    let runs = found.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if runs {
+        return found;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "gost-upstream (GOST 3.2.6) is required for this test and {}: put it on PATH \
+         (.ci/run adds ../shared/peers/bin) or set GOST_UPSTREAM=/path/to/gost",
+        match &found {
+            Some(p) => format!("{} does not run", p.display()),
+            None => "it is neither on PATH nor named by GOST_UPSTREAM".to_string(),
+        }
+    );
+    eprintln!("NOTICE: gost-upstream not found (PATH or GOST_UPSTREAM); skipping");
+    None
+}
+
+/// One of the two programs in an interop test.
+#[derive(Debug)]
+pub enum Peer {
+    /// Our `gost`.
+    Ours,
+    /// Upstream GOST at this path.
+    Upstream(PathBuf),
+}
+
+impl Peer {
+    /// Starts this program with `args`.
+    pub fn spawn(&self, args: &[&str]) -> Gost {
+        match self {
+            Peer::Ours => Gost::spawn(args),
+            Peer::Upstream(path) => Gost::spawn_upstream(path, args),
+        }
+    }
+}
+
+/// Runs `case(server, client)` with upstream GOST serving our client, then with ours serving
+/// upstream's client; skips (or fails under `CI`) as [`gost_upstream`] does when it is missing.
+pub fn both_roles(case: impl Fn(&Peer, &Peer)) {
+    let Some(path) = gost_upstream() else { return };
+    let upstream = Peer::Upstream(path);
+    case(&upstream, &Peer::Ours);
+    case(&Peer::Ours, &upstream);
+}
+
 /// [`have_program`] for curl.
 pub fn have_curl() -> bool {
     have_program("curl", "curl")
@@ -279,6 +370,20 @@ pub fn echo_server() -> SocketAddr {
                 let mut reader = conn.try_clone().unwrap();
                 let _ = std::io::copy(&mut reader, &mut conn);
             });
+        }
+    });
+    addr
+}
+
+/// A UDP echo on a thread of its own; it stops after 10 s without a datagram.
+pub fn udp_echo() -> SocketAddr {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let addr = s.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let _ = s.send_to(&buf[..n], from);
         }
     });
     addr
