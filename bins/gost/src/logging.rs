@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use gost_config::{LogConfig, Warning, WarningKind};
+use gost_config::{LogConfig, Warning};
 use tracing::Level;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
@@ -71,12 +71,10 @@ fn parse_level(name: Option<&str>) -> Level {
     }
 }
 
-/// Logs what loading and validation tolerated.
+/// Logs what loading and validation tolerated, at warn so that every ignored option is visible at the
+/// default level (upstream ignores unknown keys silently; an operator should see what has no effect).
 pub fn report(warnings: &[Warning]) {
     for w in warnings {
-        match w.kind {
-            WarningKind::UnknownKey => tracing::debug!(target: "gost::config", "{w}"),
-            _ => tracing::warn!(target: "gost::config", "{w}"),
-        }
+        tracing::warn!(target: "gost::config", "{w}");
     }
 }

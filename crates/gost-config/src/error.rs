@@ -55,6 +55,20 @@ pub enum ConfigError {
         /// What is wrong and what would be valid.
         message: String,
     },
+    /// An upstream option that grants or restricts access and that gost-rs does not implement. Running
+    /// without it would leave the service more open than the operator configured it, so it stops the
+    /// start (and a reload) instead of being ignored: fail closed.
+    #[error(
+        "{path}: `{option}` grants or restricts access, and gost-rs does not implement it yet; \
+         refusing to run without it (remove it to accept the service without this control; \
+         docs/configuration.md lists the refused options)"
+    )]
+    AccessNotBuilt {
+        /// Where, e.g. `services[0](service-0)` or `-L socks5://:1080?bypass=…`.
+        path: String,
+        /// The option as upstream spells it, e.g. `admission` or `authers[].redis`.
+        option: String,
+    },
     /// A semantic error found by [`crate::validate`].
     #[error("{}", render_invalid(subject, key, value, problem))]
     Invalid {
@@ -94,8 +108,8 @@ impl ConfigError {
     }
 }
 
-/// Something tolerated but worth telling. The binary logs [`WarningKind::UnknownKey`] at debug level
-/// (upstream ignores unknown keys silently) and the others at warn level.
+/// Something tolerated but worth telling. The binary logs every kind at warn level, so that an ignored
+/// option is visible at the default level (upstream ignores unknown keys silently).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     /// What kind of oddity this is.

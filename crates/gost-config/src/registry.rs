@@ -300,7 +300,6 @@ pub(crate) const UPSTREAM_ONLY_KEYS: &[&str] = &[
     "tor",
     "enableTor",
     "socks5.tor",
-    "skipauth",
     "interface",
     "so_mark",
     "proxyProtocol",
@@ -315,14 +314,24 @@ pub(crate) const UPSTREAM_ONLY_KEYS: &[&str] = &[
     "stateless",
     "dialTimeout",
     "retries",
-    "bypass",
-    "admission",
     "resolver",
     "hosts",
     "limiter",
     "climiter",
-    "rlimiter",
 ];
+
+/// Metadata and command-line options upstream reads that grant or restrict access and that gost-rs
+/// does not implement. Using one is an error, never a warning: ignoring it would leave the service more
+/// open than configured (fail closed).
+pub(crate) const ACCESS_KEYS: &[&str] = &["skipauth", "bypass", "admission", "rlimiter"];
+
+/// The spelling in [`ACCESS_KEYS`] of `key`, when `key` is an access-control option gost-rs refuses.
+pub(crate) fn access_key(key: &str) -> Option<&'static str> {
+    ACCESS_KEYS
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(key))
+}
 
 /// The metadata keys a handler type reads.
 pub fn handler_keys(kind: &str) -> Vec<KeySpec> {
@@ -409,6 +418,7 @@ pub(crate) fn is_upstream_only_key(key: &str) -> bool {
 pub(crate) fn is_known_key(key: &str) -> bool {
     all_known_keys()
         .chain(UPSTREAM_ONLY_KEYS.iter().copied())
+        .chain(ACCESS_KEYS.iter().copied())
         .any(|k| k.eq_ignore_ascii_case(key))
 }
 
@@ -416,6 +426,8 @@ pub(crate) fn is_known_key(key: &str) -> bool {
 pub(crate) fn suggest_key(key: &str) -> Option<&'static str> {
     crate::suggest::closest(
         key,
-        all_known_keys().chain(UPSTREAM_ONLY_KEYS.iter().copied()),
+        all_known_keys()
+            .chain(UPSTREAM_ONLY_KEYS.iter().copied())
+            .chain(ACCESS_KEYS.iter().copied()),
     )
 }

@@ -28,13 +28,18 @@ enum Shape {
 /// The keys of one kind of map.
 struct Schema {
     fields: &'static [(&'static str, Shape)],
-    /// Keys upstream accepts here that gost-rs does not implement: ignored with a warning.
+    /// Keys upstream accepts here that gost-rs does not implement and that neither grant nor restrict
+    /// access: ignored with a warning.
     upstream: &'static [&'static str],
+    /// Keys upstream accepts here that grant or restrict access and that gost-rs does not implement:
+    /// an error, because ignoring them would run the service more open than configured (fail closed).
+    refused: &'static [&'static str],
 }
 
 const AUTH: Schema = Schema {
     fields: &[("username", Shape::Str), ("password", Shape::Str)],
     upstream: &[],
+    refused: &["file"],
 };
 
 const TLS: Schema = Schema {
@@ -46,6 +51,7 @@ const TLS: Schema = Schema {
         ("serverName", Shape::Str),
     ],
     upstream: &["options", "validity", "commonName", "organization"],
+    refused: &[],
 };
 
 const SELECTOR: Schema = Schema {
@@ -55,6 +61,7 @@ const SELECTOR: Schema = Schema {
         ("failTimeout", Shape::Duration),
     ],
     upstream: &[],
+    refused: &[],
 };
 
 const HANDLER: Schema = Schema {
@@ -76,6 +83,7 @@ const HANDLER: Schema = Schema {
         "router",
         "sd",
     ],
+    refused: &[],
 };
 
 const LISTENER: Schema = Schema {
@@ -85,15 +93,16 @@ const LISTENER: Schema = Schema {
         ("tls", Shape::Obj(&TLS)),
         ("metadata", Shape::Metadata),
     ],
-    upstream: &["chainGroup", "auther", "authers", "auth"],
+    upstream: &["chainGroup"],
+    refused: &["auther", "authers", "auth"],
 };
 
 const FORWARD_NODE: Schema = Schema {
     fields: &[("name", Shape::Str), ("addr", Shape::Str)],
     upstream: &[
-        "network", "bypass", "bypasses", "protocol", "host", "path", "http", "tls", "auth",
-        "filter", "matcher", "metadata",
+        "network", "protocol", "host", "path", "http", "tls", "filter", "matcher", "metadata",
     ],
+    refused: &["bypass", "bypasses", "auth"],
 };
 
 const FORWARDER: Schema = Schema {
@@ -102,6 +111,7 @@ const FORWARDER: Schema = Schema {
         ("nodes", Shape::List(&FORWARD_NODE)),
     ],
     upstream: &["name", "targets", "hop"],
+    refused: &[],
 };
 
 const SERVICE: Schema = Schema {
@@ -117,20 +127,16 @@ const SERVICE: Schema = Schema {
     upstream: &[
         "interface",
         "sockopts",
-        "admission",
-        "admissions",
-        "bypass",
-        "bypasses",
         "resolver",
         "hosts",
         "limiter",
-        "rlimiter",
         "logger",
         "loggers",
         "observer",
         "recorders",
         "status",
     ],
+    refused: &["admission", "admissions", "bypass", "bypasses", "rlimiter"],
 };
 
 const CONNECTOR: Schema = Schema {
@@ -141,6 +147,7 @@ const CONNECTOR: Schema = Schema {
         ("metadata", Shape::Metadata),
     ],
     upstream: &[],
+    refused: &[],
 };
 
 const DIALER: Schema = Schema {
@@ -150,6 +157,7 @@ const DIALER: Schema = Schema {
         ("metadata", Shape::Metadata),
     ],
     upstream: &["auth"],
+    refused: &[],
 };
 
 const NODE: Schema = Schema {
@@ -162,8 +170,6 @@ const NODE: Schema = Schema {
     ],
     upstream: &[
         "network",
-        "bypass",
-        "bypasses",
         "resolver",
         "hosts",
         "interface",
@@ -174,6 +180,7 @@ const NODE: Schema = Schema {
         "http",
         "tls",
     ],
+    refused: &["bypass", "bypasses"],
 };
 
 const HOP: Schema = Schema {
@@ -186,8 +193,6 @@ const HOP: Schema = Schema {
     upstream: &[
         "interface",
         "sockopts",
-        "bypass",
-        "bypasses",
         "resolver",
         "hosts",
         "reload",
@@ -196,6 +201,7 @@ const HOP: Schema = Schema {
         "http",
         "plugin",
     ],
+    refused: &["bypass", "bypasses"],
 };
 
 const CHAIN: Schema = Schema {
@@ -205,16 +211,19 @@ const CHAIN: Schema = Schema {
         ("metadata", Shape::Metadata),
     ],
     upstream: &["selector"],
+    refused: &[],
 };
 
 const AUTHER: Schema = Schema {
     fields: &[("name", Shape::Str), ("auths", Shape::List(&AUTH))],
-    upstream: &["reload", "file", "redis", "http", "plugin"],
+    upstream: &[],
+    refused: &["reload", "file", "redis", "http", "plugin"],
 };
 
 const CLIMITER: Schema = Schema {
     fields: &[("name", Shape::Str), ("limits", Shape::StrList)],
-    upstream: &["reload", "file", "redis", "http", "plugin"],
+    upstream: &[],
+    refused: &["reload", "file", "redis", "http", "plugin"],
 };
 
 const LOG: Schema = Schema {
@@ -224,6 +233,7 @@ const LOG: Schema = Schema {
         ("output", Shape::Str),
     ],
     upstream: &["rotation"],
+    refused: &[],
 };
 
 const METRICS: Schema = Schema {
@@ -232,7 +242,8 @@ const METRICS: Schema = Schema {
         ("path", Shape::Str),
         ("auth", Shape::Obj(&AUTH)),
     ],
-    upstream: &["auther", "admission"],
+    upstream: &[],
+    refused: &["auther", "admission"],
 };
 
 const ROOT: Schema = Schema {
@@ -247,8 +258,6 @@ const ROOT: Schema = Schema {
     ],
     upstream: &[
         "hops",
-        "admissions",
-        "bypasses",
         "resolvers",
         "hosts",
         "ingresses",
@@ -256,12 +265,12 @@ const ROOT: Schema = Schema {
         "sds",
         "recorders",
         "limiters",
-        "rlimiters",
         "observers",
         "loggers",
         "profiling",
         "api",
     ],
+    refused: &["admissions", "bypasses", "rlimiters"],
 };
 
 /// Normalises a whole config tree (see the module docs).
@@ -277,6 +286,13 @@ pub(crate) fn normalise_root(
             value: render(&other),
             expected: "a map with `services:`, `chains:`, …".into(),
         }),
+    }
+}
+
+fn path_or_top(path: &str) -> String {
+    match path {
+        "" => "(top level)".to_owned(),
+        _ => path.to_owned(),
     }
 }
 
@@ -312,6 +328,12 @@ fn normalise_object(
             continue;
         }
         let here = join(path, &key);
+        if let Some(known) = schema.refused.iter().find(|k| k.eq_ignore_ascii_case(&key)) {
+            return Err(ConfigError::AccessNotBuilt {
+                path: path_or_top(path),
+                option: (*known).to_owned(),
+            });
+        }
         if let Some(known) = schema
             .upstream
             .iter()
@@ -327,7 +349,8 @@ fn normalise_object(
             .fields
             .iter()
             .map(|(k, _)| *k)
-            .chain(schema.upstream.iter().copied());
+            .chain(schema.upstream.iter().copied())
+            .chain(schema.refused.iter().copied());
         if let Some(suggestion) = closest(&key, candidates) {
             return Err(ConfigError::UnknownKey {
                 path: here,
@@ -478,9 +501,24 @@ mod tests {
     #[test]
     fn upstream_and_unknown_keys_are_warnings() {
         let (v, w) =
-            norm(json!({"api": {"addr": ":18080"}, "services": [{"bypass": "b", "zzzzzz": 1}]}));
+            norm(json!({"api": {"addr": ":18080"}, "services": [{"hosts": "h", "zzzzzz": 1}]}));
         assert_eq!(v.unwrap(), json!({"services": [{}]}));
         assert_eq!(w.len(), 3, "{w:?}");
+    }
+
+    #[test]
+    fn access_keys_not_built_are_errors_not_warnings() {
+        let (v, w) = norm(json!({"services": [{"name": "svc", "ADMISSION": "a"}]}));
+        match v.unwrap_err() {
+            ConfigError::AccessNotBuilt { path, option } => {
+                assert_eq!(
+                    (path.as_str(), option.as_str()),
+                    ("services[0](svc)", "admission")
+                );
+            }
+            other => panic!("{other}"),
+        }
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub(super) fn build_hop(
     }
     let tls = DialerTls::take(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
-    drop_unsupported(FLAG, arg, &mut md, warnings);
+    drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
     let mut hop = HopConfig {
         name: format!("hop-{index}"),

@@ -216,26 +216,33 @@ pub(super) fn take_prefixed(md: &mut Metadata, prefix: &str, dest: &mut Metadata
     }
 }
 
-/// Upstream objects the command line can create that gost-rs does not implement.
+/// Upstream objects the command line can create that gost-rs does not implement and that neither
+/// grant nor restrict access: ignored with a warning.
 const UNSUPPORTED_OBJECTS: &[&str] = &[
-    "bypass",
-    "admission",
     "resolver",
     "hosts",
     "limiter.in",
     "limiter.out",
     "limiter.conn.in",
     "limiter.conn.out",
-    "rlimiter",
     "retries",
 ];
 
+/// Drops the options of [`UNSUPPORTED_OBJECTS`] with a warning, and refuses the access-control options
+/// gost-rs does not implement ([`registry::ACCESS_KEYS`]): running without them would leave the service
+/// more open than the command line asks (fail closed).
 pub(super) fn drop_unsupported(
     flag: &'static str,
     arg: &str,
     md: &mut Metadata,
     warnings: &mut Vec<Warning>,
-) {
+) -> Result<(), ConfigError> {
+    if let Some(key) = md.iter().map(|(k, _)| k).find_map(registry::access_key) {
+        return Err(ConfigError::AccessNotBuilt {
+            path: format!("{flag} {arg}"),
+            option: key.to_owned(),
+        });
+    }
     for key in UNSUPPORTED_OBJECTS {
         if md.remove(key).is_some() {
             warnings.push(Warning::unsupported(
@@ -244,6 +251,7 @@ pub(super) fn drop_unsupported(
             ));
         }
     }
+    Ok(())
 }
 
 /// The parts every argument has: its URL, its query as metadata (credentials removed), and the

@@ -34,7 +34,7 @@ pub(super) fn build_services(
     let tls = listener_tls(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
     let climit = take_climit(arg, &mut md)?;
-    drop_unsupported(FLAG, arg, &mut md, warnings);
+    drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
     let mut svc = ServiceConfig {
         handler: HandlerConfig {

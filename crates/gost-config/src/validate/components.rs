@@ -60,6 +60,12 @@ fn check_keys(
         if registry::find_key(specs, key).is_some() {
             continue;
         }
+        if let Some(option) = registry::access_key(key) {
+            return Err(ConfigError::AccessNotBuilt {
+                path: format!("{s}: {section}.metadata"),
+                option: option.to_owned(),
+            });
+        }
         if registry::is_upstream_only_key(key) {
             warnings.push(Warning::unsupported(
                 format!("{s}: {section}.metadata.{key}"),

@@ -1,0 +1,219 @@
+//! Fail closed: every upstream option that grants or restricts access and that gost-rs does not
+//! implement is an error naming the option and where it stands, on the command line, in YAML and in
+//! component metadata — never a warning that leaves the service more open than configured.
+
+use gost_config::{ConfigError, from_cli, from_yaml_str, validate};
+
+/// Loads and validates; returns the error, which must be the fail-closed one.
+fn refusal(loaded: Result<gost_config::Loaded, ConfigError>) -> (String, String) {
+    let err = match loaded {
+        Err(e) => e,
+        Ok((config, warnings)) => match validate(&config) {
+            Err(e) => e,
+            Ok(_) => panic!("accepted; warnings: {warnings:?}"),
+        },
+    };
+    let text = err.to_string();
+    match err {
+        ConfigError::AccessNotBuilt { path, option } => {
+            assert!(
+                text.contains("grants or restricts access"),
+                "the message must say why it is refused: {text}"
+            );
+            (path, option)
+        }
+        other => panic!("not the fail-closed error: {other}"),
+    }
+}
+
+/// `(YAML, the option named, a fragment of the place named)`.
+const YAML_CASES: &[(&str, &str, &str)] = &[
+    (
+        "services:\n- name: s\n  addr: :1080\n  admission: adm\n  handler: {type: socks5}",
+        "admission",
+        "services[0](s)",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  admissions: [a, b]\n  handler: {type: socks5}",
+        "admissions",
+        "services[0](s)",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5}",
+        "bypass",
+        "services[0](s)",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  Bypasses: [byp]\n  handler: {type: socks5}",
+        "bypasses",
+        "services[0](s)",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  rlimiter: rl\n  handler: {type: socks5}",
+        "rlimiter",
+        "services[0](s)",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5}\n  listener: {type: tcp, auther: a}",
+        "auther",
+        "services[0](s).listener",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5}\n  listener: {type: tcp, auth: {username: u, password: p}}",
+        "auth",
+        "services[0](s).listener",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5, metadata: {skipauth: 127.0.0.1}}",
+        "skipauth",
+        "service `s`: handler.metadata",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5, auth: {file: /etc/users}}",
+        "file",
+        "services[0](s).handler.auth",
+    ),
+    (
+        "services:\n- name: f\n  addr: :1080\n  handler: {type: tcp}\n  forwarder:\n    nodes:\n    - name: t\n      addr: 127.0.0.1:80\n      bypass: byp",
+        "bypass",
+        "forwarder.nodes[0](t)",
+    ),
+    (
+        "services:\n- name: f\n  addr: :1080\n  handler: {type: tcp}\n  forwarder:\n    nodes:\n    - name: t\n      addr: 127.0.0.1:80\n      auth: {username: u, password: p}",
+        "auth",
+        "forwarder.nodes[0](t)",
+    ),
+    (
+        "authers:\n- name: users\n  file: {path: /etc/users}",
+        "file",
+        "authers[0](users)",
+    ),
+    (
+        "authers:\n- name: users\n  redis: {addr: 127.0.0.1:6379, key: gost:authers}",
+        "redis",
+        "authers[0](users)",
+    ),
+    (
+        "authers:\n- name: users\n  http: {url: http://127.0.0.1/users}",
+        "http",
+        "authers[0](users)",
+    ),
+    (
+        "authers:\n- name: users\n  plugin: {type: http, addr: http://127.0.0.1:8000/auth}",
+        "plugin",
+        "authers[0](users)",
+    ),
+    (
+        "authers:\n- name: users\n  reload: 10s\n  auths: [{username: u, password: p}]",
+        "reload",
+        "authers[0](users)",
+    ),
+    (
+        "climiters:\n- name: c\n  redis: {addr: 127.0.0.1:6379, key: gost:climiters}",
+        "redis",
+        "climiters[0](c)",
+    ),
+    (
+        "admissions:\n- name: adm\n  matchers: [127.0.0.1]",
+        "admissions",
+        "(top level)",
+    ),
+    (
+        "bypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
+        "bypasses",
+        "(top level)",
+    ),
+    (
+        "rlimiters:\n- name: rl\n  limits: ['$ 10']",
+        "rlimiters",
+        "(top level)",
+    ),
+    (
+        "metrics:\n  addr: 127.0.0.1:9000\n  auther: users",
+        "auther",
+        "metrics",
+    ),
+    (
+        "metrics:\n  addr: 127.0.0.1:9000\n  admission: adm",
+        "admission",
+        "metrics",
+    ),
+    (
+        "chains:\n- name: c\n  hops:\n  - name: h\n    bypass: byp\n    nodes: [{name: n, addr: 127.0.0.1:1080}]",
+        "bypass",
+        "chains[0](c).hops[0](h)",
+    ),
+    (
+        "chains:\n- name: c\n  hops:\n  - name: h\n    nodes: [{name: n, addr: 127.0.0.1:1080, bypasses: [byp]}]",
+        "bypasses",
+        "nodes[0](n)",
+    ),
+];
+
+#[test]
+fn yaml_access_options_not_built_are_errors_naming_option_and_place() {
+    for (yaml, option, place) in YAML_CASES {
+        let (path, named) = refusal(from_yaml_str(yaml));
+        assert_eq!(named, *option, "{yaml}");
+        assert!(
+            path.contains(place),
+            "{yaml}: `{path}` does not name {place}"
+        );
+    }
+}
+
+#[test]
+fn command_line_access_options_not_built_are_errors_naming_option_and_argument() {
+    let services: &[(&str, &str)] = &[
+        ("socks5://:1080?bypass=10.0.0.0/8", "bypass"),
+        ("socks5://:1080?bypass=~example.com", "bypass"),
+        ("socks5://:1080?admission=127.0.0.1", "admission"),
+        ("socks5://:1080?skipauth=127.0.0.1", "skipauth"),
+        ("socks5://u:p@:1080?SkipAuth=true", "skipauth"),
+        ("socks4://:1080?rlimiter=10", "rlimiter"),
+        (
+            "tcp://:2222/127.0.0.1:22?admission=~127.0.0.0/8",
+            "admission",
+        ),
+    ];
+    for (arg, option) in services {
+        let (path, named) = refusal(from_cli(&[*arg], &[] as &[&str]));
+        assert_eq!(named, *option, "{arg}");
+        assert_eq!(path, format!("-L {arg}"));
+    }
+    let (path, named) = refusal(from_cli(
+        &["socks5://:1080"],
+        &["socks5://127.0.0.1:1081?bypass=172.16.0.0/12"],
+    ));
+    assert_eq!(named, "bypass");
+    assert!(path.starts_with("-F socks5://127.0.0.1:1081"), "{path}");
+}
+
+#[test]
+fn options_that_do_not_touch_access_still_only_warn() {
+    let (config, warnings) = from_yaml_str(
+        "services:\n- name: s\n  addr: :1080\n  resolver: r\n  hosts: h\n  limiter: l\n  handler: {type: socks5}\n\
+         resolvers:\n- name: r\nlog:\n  rotation: {maxSize: 10}",
+    )
+    .unwrap();
+    validate(&config).unwrap();
+    let warned: Vec<&str> = warnings.iter().map(|w| w.path.as_str()).collect();
+    for key in [
+        "services[0](s).resolver",
+        "services[0](s).hosts",
+        "services[0](s).limiter",
+        "resolvers",
+        "log.rotation",
+    ] {
+        assert!(warned.contains(&key), "{key} not warned about: {warned:?}");
+    }
+    let (_, warnings) = from_cli(
+        &["socks5://:1080?hosts=example.org:127.0.0.1"],
+        &[] as &[&str],
+    )
+    .unwrap();
+    assert!(
+        warnings.iter().any(|w| w.message.contains("`hosts`")),
+        "{warnings:?}"
+    );
+}
