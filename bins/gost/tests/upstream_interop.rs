@@ -7,11 +7,13 @@
 
 mod support;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Gost, PATIENCE, Peer, both_roles, echo_server, free_port, udp_echo};
+use support::{
+    Gost, PATIENCE, Peer, both_roles, connect_when_listening, echo_server, free_port, udp_echo,
+};
 
 /// Bytes sent through each TCP case (and echoed back).
 const TCP_BYTES: usize = 300_000;
@@ -188,21 +190,6 @@ fn udp_over_udp_associate_with_relay_udp() {
             "socks5://{}?relay=udp",
         );
     });
-}
-
-/// Connects to `addr` until something listens there (the remote end of an rtcp forward appears
-/// once the client's MBIND went through), bounded by [`PATIENCE`].
-fn connect_when_listening(addr: SocketAddr) -> Result<(), String> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match TcpStream::connect(addr) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(format!("{addr} never listened: {e}")),
-        }
-    }
 }
 
 #[test]

@@ -323,6 +323,19 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::Dial(crate::outbound::DialError::Policy(_)) => "refused",
         Error::Dial(_) => "dial",
         Error::AcceptTimeout(_) => "accept_timeout",
+        Error::Transport(t) => transport_error_kind(t),
+        _ => "internal",
+    }
+}
+
+/// The class of a transport error met while serving a client (the in-band TLS handshake): what the
+/// client's bytes or hang-up cause is the client's doing, not this host's failure.
+fn transport_error_kind(e: &gost_transport::Error) -> &'static str {
+    use gost_transport::Error as T;
+    match e {
+        T::Io(_) => "io",
+        T::HandshakeTimeout { .. } => "handshake_timeout",
+        T::Tls(_) | T::Ws(_) | T::WsRejected { .. } => "protocol",
         _ => "internal",
     }
 }
@@ -431,6 +444,11 @@ mod tests {
             error_kind(&Error::HandshakeTimeout(Duration::ZERO)),
             "handshake_timeout"
         );
+        // A client hanging up during the in-band TLS handshake is its doing: debug, not a warning.
+        let hung_up = gost_transport::Error::Tls("the peer closed the connection".into());
+        assert_eq!(error_kind(&Error::Transport(hung_up)), "protocol");
+        let config = gost_transport::Error::TlsConfig("no certificate".into());
+        assert_eq!(error_kind(&Error::Transport(config)), "internal");
         assert_eq!(error_level("dial"), Level::WARN);
         assert_eq!(error_level("protocol"), Level::DEBUG);
     }

@@ -399,6 +399,24 @@ pub fn echo_round_trip(conn: &mut TcpStream, msg: &str) {
     assert_eq!(String::from_utf8_lossy(&back), msg);
 }
 
+/// Connects to `addr` once something listens there (e.g. the remote port of an rtcp forward, open
+/// once its MBIND went through), retrying refused connects until [`PATIENCE`] passes.
+pub fn connect_when_listening(addr: SocketAddr) -> Result<TcpStream, String> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(conn) => return Ok(conn),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("{addr} never listened: {e}")),
+        }
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1 (for configs that must name their port up front).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

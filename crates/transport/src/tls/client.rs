@@ -10,6 +10,7 @@
 //!
 //! A pin, when set, is checked in every mode before anything else.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,11 +112,18 @@ impl ClientTls {
     /// Runs the client side of a TLS handshake over `s`.
     ///
     /// `server_name` (normally the node's host) is used for SNI and verification unless the options set
-    /// one; an IP literal is verified as an address and sends no SNI. The result keeps `s`'s addresses.
+    /// one; an IP literal is verified as an address and sends no SNI, and so does an empty name (a node
+    /// written `:port`), verified as 127.0.0.1. The result keeps `s`'s addresses.
     pub async fn connect(&self, s: Stream, server_name: &str) -> Result<Stream, Error> {
         let name = self.server_name.as_deref().unwrap_or(server_name);
-        let name = ServerName::try_from(name.to_owned())
-            .map_err(|e| Error::TlsConfig(format!("server name {name:?}: {e}")))?;
+        let name = if name.is_empty() {
+            // A node with an empty host (`socks5+tls://:8443`) is this machine. Upstream (Go's
+            // crypto/tls with an empty ServerName) sends no SNI; an IP name does the same here.
+            ServerName::IpAddress(Ipv4Addr::LOCALHOST.into())
+        } else {
+            ServerName::try_from(name.to_owned())
+                .map_err(|e| Error::TlsConfig(format!("server name {name:?}: {e}")))?
+        };
         let (peer, local) = (s.peer_addr(), s.local_addr());
         let connector = tokio_rustls::TlsConnector::from(self.config.clone());
         let tls = tokio::time::timeout(self.handshake_timeout, connector.connect(name, s))
