@@ -23,11 +23,12 @@ const KEEP_RECV_CAPACITY: usize = 256 * 1024;
 ///
 /// # Closing
 ///
-/// smux streams have no TCP-style half-close. [`shutdown`](tokio::io::AsyncWriteExt::shutdown)
-/// sends FIN and waits until it is written; reading stays possible until the peer's FIN. Once the
-/// peer's FIN arrived, reads return the buffered data and then EOF, and writes fail with
-/// [`io::ErrorKind::BrokenPipe`] — xtaci/smux treats FIN as the end of the whole stream and
-/// discards nothing it sent, but a Go peer will not read data sent after its own FIN.
+/// FIN is a half-close, as in TCP: [`shutdown`](tokio::io::AsyncWriteExt::shutdown) sends FIN
+/// ("no more data from me") and waits until it is written; reading stays possible until the peer's
+/// FIN. Once the peer's FIN arrived, reads return the buffered data and then EOF, and writes still
+/// go out until this side's own FIN, so a reply to a half-closed request is not lost. An xtaci/smux
+/// (Go) peer treats FIN as the end of the whole stream: its writes fail after our FIN and it drops
+/// what we send after its own, so through it a half-close ends both directions.
 /// Dropping a `Stream` sends FIN (if not sent yet) and discards unread data.
 ///
 /// When the session closes, pending and later operations fail with an error whose
@@ -59,13 +60,6 @@ impl Stream {
 
 fn closed_error(reason: Option<&CloseReason>) -> io::Error {
     reason.map_or_else(|| CloseReason::Local.to_io(), |r| r.to_io())
-}
-
-fn fin_error(id: u32) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::BrokenPipe,
-        format!("smux stream {id}: peer closed the stream (FIN); smux has no half-close"),
-    )
 }
 
 impl AsyncRead for Stream {
@@ -142,9 +136,6 @@ impl AsyncWrite for Stream {
                 io::ErrorKind::BrokenPipe,
                 format!("smux stream {id}: write after shutdown"),
             )));
-        }
-        if st.fin_received {
-            return Poll::Ready(Err(fin_error(id)));
         }
         let mut n = buf.len().min(WRITE_CHUNK);
         if cfg.version == 2 {

@@ -1,5 +1,5 @@
-//! Closing: FIN drains then EOF, no writes after the peer's FIN (xtaci semantics, unlike TCP
-//! half-close), drop sends FIN, and a closed session fails every stream and every new open.
+//! Closing: FIN is a half-close (the peer drains, sees EOF and can still write until its own FIN),
+//! drop sends FIN, and a closed session fails every stream and every new open.
 
 mod common;
 
@@ -10,21 +10,29 @@ use gost_smux::{CloseReason, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
-async fn fin_lets_the_peer_drain_then_see_eof_and_refuses_its_writes() {
+async fn fin_is_a_half_close_the_peer_drains_sees_eof_and_still_answers() {
     for version in [1, 2] {
         let (client, server) = duplex_pair(&config(version));
         let mut a = client.open_stream().await.unwrap();
-        a.write_all(b"last words").await.unwrap();
+        a.write_all(&[7u8; 100_000]).await.unwrap();
         a.shutdown().await.unwrap();
         let mut b = server.accept_stream().await.unwrap();
         let mut got = Vec::new();
         b.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"last words");
+        assert_eq!(got, vec![7u8; 100_000]);
         assert_eq!(b.read(&mut [0u8; 4]).await.unwrap(), 0, "EOF repeats");
-        let err = b.write_all(b"too late").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
-        assert!(err.to_string().contains("FIN"), "{err}");
-        // Our own writes after shutdown fail too.
+        // The FIN meant "no more data from me": the reply, larger than any window, still flows.
+        let reply: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        let answer = tokio::spawn(async move {
+            b.write_all(&reply).await?;
+            b.shutdown().await
+        });
+        let mut back = Vec::new();
+        a.read_to_end(&mut back).await.unwrap();
+        answer.await.unwrap().unwrap();
+        assert_eq!(back.len(), 1 << 20, "version {version}");
+        assert!(back.iter().enumerate().all(|(i, &x)| x == (i % 251) as u8));
+        // Our own writes after shutdown fail.
         assert_eq!(
             a.write_all(b"x").await.unwrap_err().kind(),
             ErrorKind::BrokenPipe

@@ -220,7 +220,7 @@ pub async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
 }
 
 /// Like [`echo_through`] without half-close: the sender keeps its side open until all `total` bytes are
-/// back. smux streams (rtcp over MBIND) have no half-close, as upstream: a FIN ends both directions.
+/// back, as a client of upstream GOST's smux streams must (there a FIN ends both directions).
 pub async fn echo_exchange(addr: SocketAddr, total: usize, seed: u8) {
     echo(addr, total, seed, false).await;
 }
