@@ -197,8 +197,9 @@ async fn oversize_datagrams_are_dropped_and_idle_relays_end() {
         ..Default::default()
     };
     let (_proxy, mut c, outbound) = relay_that_said_hi(opts, &target).await;
-    // 1025 bytes do not fit udpBufferSize = 1024: dropped whole and logged, never truncated.
-    target.send_to(&[9u8; 1025], outbound).await.unwrap();
+    // 1500 bytes do not fit udpBufferSize = 1024: dropped whole and logged with their real length
+    // (not udpBufferSize + 1), never truncated.
+    target.send_to(&[9u8; 1500], outbound).await.unwrap();
     target.send_to(&[7u8; 1024], outbound).await.unwrap();
     let back = read_frame(&mut c).await;
     assert_eq!(back.len(), 10 + 1024);
@@ -206,8 +207,38 @@ async fn oversize_datagrams_are_dropped_and_idle_relays_end() {
         back[10..].iter().all(|b| *b == 7),
         "first frame must be the fitting datagram"
     );
-    let warned = logs.matching(&["WARN", "udpBufferSize", "len=1025", "max=1024"]);
+    let warned = logs.matching(&[
+        "WARN",
+        "udpBufferSize",
+        "from=\"target\"",
+        "len=1500",
+        "max=1024",
+    ]);
     assert_eq!(warned.len(), 1, "oversize warning: {warned:?}");
+    // The other way too: a client frame of 5000 B is not sent (it was), the fitting one after it is.
+    let t = target.local_addr().unwrap();
+    for payload in [&[5u8; 5000][..], &[6u8; 1024][..]] {
+        let mut frame = (payload.len() as u16).to_be_bytes().to_vec();
+        frame.extend_from_slice(&[0xFF, 1, 127, 0, 0, 1]);
+        frame.extend_from_slice(&t.port().to_be_bytes());
+        frame.extend_from_slice(payload);
+        c.write_all(&frame).await.unwrap();
+    }
+    let mut buf = vec![0u8; 8192];
+    let (n, _) = target.recv_from(&mut buf).await.unwrap();
+    assert_eq!(
+        &buf[..n],
+        &[6u8; 1024][..],
+        "the oversize datagram went out"
+    );
+    let warned = logs.matching(&[
+        "WARN",
+        "udpBufferSize",
+        "from=\"client\"",
+        "len=5000",
+        "max=1024",
+    ]);
+    assert_eq!(warned.len(), 1, "client oversize warning: {warned:?}");
     // No datagram either way for udp_idle_timeout: the tunnel and its connection end.
     common::expect_closed(&mut c).await;
 }

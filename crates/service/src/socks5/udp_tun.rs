@@ -27,6 +27,9 @@ use crate::{Error, Report};
 const HEADER_ROOM: usize = 22;
 /// Longest frame a client can send: LEN is 16 bits, the header at most 3 + 1 + 1 + 255 + 2 bytes.
 const MAX_FRAME: usize = 3 + 1 + 1 + 255 + 2 + 65535;
+/// Longest datagram a target can send; answers are received whole so an oversize one is logged with
+/// its real length.
+const MAX_DATAGRAM: usize = 65535;
 
 pub(super) async fn serve(
     h: &Socks5Handler,
@@ -67,7 +70,7 @@ pub(super) async fn serve(
         relay_mode: bind.is_none(),
         peers: Peers::new(h.opts.udp_max_targets),
         transferred: Transferred::default(),
-        oversize: 0,
+        oversize: Oversize::default(),
     };
     let result = tun.run(&mut conn, early).await;
     report.transferred = tun.transferred;
@@ -81,7 +84,33 @@ struct Tunnel<'h> {
     /// Relay mode: targets the client sent to (answers from others are dropped).
     peers: Peers,
     transferred: Transferred,
-    oversize: u64,
+    oversize: Oversize,
+}
+
+/// Datagrams dropped for being larger than `udpBufferSize`, per direction (the first of each is logged).
+#[derive(Default)]
+struct Oversize {
+    from_client: u64,
+    from_target: u64,
+}
+
+impl Oversize {
+    /// Counts one datagram of `len` bytes over `max`, logging the first from `from` at WARN.
+    fn drop(&mut self, from: &'static str, len: usize, max: usize) {
+        let count = match from {
+            "client" => &mut self.from_client,
+            _ => &mut self.from_target,
+        };
+        if *count == 0 {
+            warn!(
+                from,
+                len,
+                max,
+                "udp-tun datagram larger than udpBufferSize; dropped (raise udpBufferSize)"
+            );
+        }
+        *count += 1;
+    }
 }
 
 enum Event {
@@ -96,8 +125,8 @@ enum Event {
 impl Tunnel<'_> {
     async fn run(&mut self, conn: &mut Stream, early: Vec<u8>) -> Result<(), Error> {
         let size = self.h.opts.udp_buffer_size.max(1);
-        // One byte more than allowed, so an oversize datagram is seen as such instead of truncated.
-        let mut out = vec![0u8; HEADER_ROOM + size + 1];
+        // Room for any datagram, so an oversize one is seen whole (and its length logged), not truncated.
+        let mut out = vec![0u8; HEADER_ROOM + MAX_DATAGRAM];
         let mut input = early;
         input.reserve(4096);
         let mut start = 0;
@@ -106,7 +135,7 @@ impl Tunnel<'_> {
         loop {
             // Decode and forward every whole frame already buffered.
             while let Decoded::Complete(frame, len) = UdpTunFrame::decode(&input[start..])? {
-                self.forward_to_peer(&frame).await;
+                self.forward_to_peer(&frame, size).await;
                 start += len;
                 last = tokio::time::Instant::now();
             }
@@ -147,8 +176,12 @@ impl Tunnel<'_> {
         }
     }
 
-    /// Sends one client frame's payload to its destination.
-    async fn forward_to_peer(&mut self, frame: &UdpTunFrame<'_>) {
+    /// Sends one client frame's payload to its destination, unless it is larger than `size`.
+    async fn forward_to_peer(&mut self, frame: &UdpTunFrame<'_>, size: usize) {
+        if frame.payload.len() > size {
+            self.oversize.drop("client", frame.payload.len(), size);
+            return;
+        }
         let Some(target) = self.peers.resolve(&*self.h.outbound, &frame.addr).await else {
             return;
         };
@@ -183,14 +216,7 @@ impl Tunnel<'_> {
             return Ok(false);
         }
         if n > size {
-            if self.oversize == 0 {
-                warn!(
-                    len = n,
-                    max = size,
-                    "udp-tun datagram larger than udpBufferSize; dropped (raise udpBufferSize)"
-                );
-            }
-            self.oversize += 1;
+            self.oversize.drop("target", n, size);
             return Ok(false);
         }
         // The header goes right in front of the datagram, so the frame leaves in one write without a copy.
