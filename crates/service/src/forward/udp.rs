@@ -44,7 +44,16 @@ impl Default for UdpForwardOptions {
     }
 }
 
-type Sessions = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+/// Live sessions by client address, each with its number (so an ending session removes only itself).
+type Sessions = Arc<Mutex<HashMap<SocketAddr, (u64, mpsc::Sender<Bytes>)>>>;
+
+/// Removes `client`'s session `id` from `sessions` unless a newer one has taken its place.
+fn forget(sessions: &Sessions, client: SocketAddr, id: u64) {
+    let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
+    if map.get(&client).is_some_and(|(live, _)| *live == id) {
+        map.remove(&client);
+    }
+}
 
 /// A bound UDP forwarding service.
 #[derive(Debug)]
@@ -83,6 +92,7 @@ impl UdpForwarder {
     pub async fn run(self, shutdown: CancellationToken) {
         info!(addr = %self.local_addr(), "udp forwarding");
         let sessions: Sessions = Arc::default();
+        let mut next_id = 0u64;
         let mut buf = vec![0u8; self.opts.read_buffer_size.max(1)];
         loop {
             let (n, client) = tokio::select! {
@@ -96,15 +106,31 @@ impl UdpForwarder {
                     }
                 },
             };
-            let datagram = Bytes::copy_from_slice(&buf[..n]);
-            let tx = {
-                let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
-                map.entry(client)
-                    .or_insert_with(|| self.start_session(client, &sessions, &shutdown))
-                    .clone()
-            };
-            if tx.try_send(datagram).is_err() {
-                debug!(%client, "udp forward queue full, datagram dropped");
+            let mut datagram = Bytes::copy_from_slice(&buf[..n]);
+            // A session that ended (after its one reply, idle or failed) may still be listed for a
+            // moment: its closed queue hands the datagram back, and a fresh session takes it.
+            for _ in 0..2 {
+                let (id, tx) = {
+                    let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
+                    map.entry(client)
+                        .or_insert_with(|| {
+                            next_id += 1;
+                            let tx = self.start_session(client, next_id, &sessions, &shutdown);
+                            (next_id, tx)
+                        })
+                        .clone()
+                };
+                match tx.try_send(datagram) {
+                    Ok(()) => break,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        debug!(%client, "udp forward queue full, datagram dropped");
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(d)) => {
+                        forget(&sessions, client, id);
+                        datagram = d;
+                    }
+                }
             }
         }
     }
@@ -112,18 +138,21 @@ impl UdpForwarder {
     fn start_session(
         &self,
         client: SocketAddr,
+        id: u64,
         sessions: &Sessions,
         shutdown: &CancellationToken,
     ) -> mpsc::Sender<Bytes> {
         let (tx, rx) = mpsc::channel(self.opts.read_queue_size.max(1));
         let session = Session {
             client,
+            id,
+            sessions: sessions.clone(),
             socket: self.socket.clone(),
             router: self.router.clone(),
             targets: self.targets.clone(),
             opts: self.opts.clone(),
         };
-        let (sessions, shutdown) = (sessions.clone(), shutdown.clone());
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
                 r = session.run(rx) => if let Err(e) = r {
@@ -131,10 +160,6 @@ impl UdpForwarder {
                 },
                 _ = shutdown.cancelled() => {}
             }
-            sessions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&client);
         });
         tx
     }
@@ -143,6 +168,9 @@ impl UdpForwarder {
 /// One client's association.
 struct Session {
     client: SocketAddr,
+    /// This session's number in `sessions`, which it leaves when it ends.
+    id: u64,
+    sessions: Sessions,
     socket: Arc<UdpSocket>,
     router: Router,
     targets: Arc<Targets>,
@@ -150,7 +178,13 @@ struct Session {
 }
 
 impl Session {
-    async fn run(self, mut rx: mpsc::Receiver<Bytes>) -> Result<(), gost_chain::Error> {
+    async fn run(self, rx: mpsc::Receiver<Bytes>) -> Result<(), gost_chain::Error> {
+        let result = self.relay(rx).await;
+        forget(&self.sessions, self.client, self.id);
+        result
+    }
+
+    async fn relay(&self, mut rx: mpsc::Receiver<Bytes>) -> Result<(), gost_chain::Error> {
         let target: &Target = self.targets.pick();
         let conn = match self.open(target.addr()).await {
             Ok(c) => {
@@ -174,6 +208,12 @@ impl Session {
                 }
                 r = conn.recv_from(&mut buf) => {
                     let (n, _from) = r?;
+                    if !self.opts.keepalive {
+                        // Leave the session list before the reply goes out: the client's next
+                        // datagram, sent as soon as it has the reply, must start a new session
+                        // rather than be queued on this ending one and lost.
+                        forget(&self.sessions, self.client, self.id);
+                    }
                     if let Err(e) = self.socket.send_to(&buf[..n], self.client).await {
                         debug!(client = %self.client, error = %e, "udp forward reply not delivered");
                     }
