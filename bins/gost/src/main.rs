@@ -1,5 +1,5 @@
 //! `gost`: reads `-L`/`-F`/`-C` like upstream GOST, validates the result, and either prints it (`-O`)
-//! or hands it to the service runner ([`run`]).
+//! or hands it to gost-app to run ([`run`]).
 //!
 //! Exit status: 0 after a signal-requested shutdown or `-O`, 2 for a configuration that cannot be used,
 //! 1 when services cannot start (an address in use, ...).
@@ -7,6 +7,7 @@
 mod args;
 mod logging;
 mod run;
+mod signals;
 mod source;
 
 use std::process::ExitCode;
@@ -16,18 +17,20 @@ use crate::args::{Args, OutputFormat};
 /// Exit status for a configuration that cannot be used (as for a usage error).
 const EXIT_BAD_CONFIG: u8 = 2;
 
+/// Prints `e` and returns `code`.
+fn fail(e: anyhow::Error, code: ExitCode) -> ExitCode {
+    eprintln!("gost: {e:#}");
+    code
+}
+
 fn main() -> ExitCode {
     let args = Args::from_env();
     let (config, warnings) = match source::build(&args) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("gost: {e:#}");
-            return ExitCode::from(EXIT_BAD_CONFIG);
-        }
+        Err(e) => return fail(e, ExitCode::from(EXIT_BAD_CONFIG)),
     };
     if let Err(e) = logging::init(&args, config.log.as_ref()) {
-        eprintln!("gost: {e:#}");
-        return ExitCode::from(EXIT_BAD_CONFIG);
+        return fail(e, ExitCode::from(EXIT_BAD_CONFIG));
     }
     logging::report(&warnings);
     if let Some(format) = args.output {
@@ -37,17 +40,6 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let metrics = config.metrics.as_ref().map(|m| run::Endpoint {
-        addr: m.addr.clone(),
-        path: m
-            .path
-            .clone()
-            .unwrap_or_else(|| run::DEFAULT_METRICS_PATH.into()),
-        auth: m
-            .auth
-            .as_ref()
-            .map(|a| (a.username.clone(), a.password.clone())),
-    });
     let reload = move || {
         if args.config.as_deref() == Some("-") {
             anyhow::bail!(
@@ -58,15 +50,9 @@ fn main() -> ExitCode {
         logging::report(&warnings);
         Ok(config)
     };
-    match run::run(config, metrics, reload) {
+    match run::run(config, reload) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(run::Failure::Config(e)) => {
-            eprintln!("gost: {e:#}");
-            ExitCode::from(EXIT_BAD_CONFIG)
-        }
-        Err(run::Failure::Start(e)) => {
-            eprintln!("gost: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(run::Failure::Config(e)) => fail(e, ExitCode::from(EXIT_BAD_CONFIG)),
+        Err(run::Failure::Start(e)) => fail(e, ExitCode::FAILURE),
     }
 }

@@ -8,8 +8,8 @@
 use std::error::Error;
 use std::sync::Arc;
 
+use gost_chain::Socks5ConnectorOptions;
 use gost_chain::{Chain, Connector, Hop, Node, Router, Selector, Socks5Connector};
-use gost_config::options::Socks5ConnectorOptions;
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::ClientTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -5,7 +5,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gost_config::options::MuxOptions;
 use gost_smux::{Config as MuxConfig, Session};
 use gost_transport::Stream;
 use socks_wire::{Address, ReplyCode};
@@ -67,22 +66,13 @@ impl MuxBindListener {
     pub(crate) fn start(
         io: Stream,
         bound: Address,
-        mux: &MuxOptions,
+        mux: &MuxConfig,
         reply_timeout: Duration,
     ) -> Result<MuxBindListener, Error> {
-        let config = MuxConfig {
-            version: mux.version,
-            keep_alive_disabled: mux.keepalive_disabled,
-            keep_alive_interval: mux.keepalive_interval,
-            keep_alive_timeout: mux.keepalive_timeout,
-            max_frame_size: mux.max_frame_size,
-            max_receive_buffer: mux.max_receive_buffer,
-            max_stream_buffer: mux.max_stream_buffer,
-        };
         let node = io
             .peer_addr()
             .map_or_else(|| "MBIND".into(), |a| a.to_string());
-        let session = Arc::new(Session::server(io, config)?);
+        let session = Arc::new(Session::server(io, mux.clone())?);
         let (tx, incoming) = mpsc::channel(64);
         let task = tokio::spawn(accept_loop(session.clone(), tx, reply_timeout, node));
         Ok(MuxBindListener {

@@ -11,17 +11,25 @@
 //! * [`Router`]: dials a target directly or through a chain; UDP associations and remote listeners use the
 //!   chain's last node. [`PacketConn`] is the datagram side, [`MuxBindListener`] / [`BindListener`] the
 //!   remote listeners.
-//! * [`build`]: chains and routers from gost-config's model.
 //!
 //! The protocol logic is socks-wire's sans-io machines; this crate only moves bytes, and bounds every
 //! handshake with a timeout (the node's `timeout` option, else [`DEFAULT_HANDSHAKE_TIMEOUT`]).
 //!
 //! ```no_run
-//! use gost_chain::Router;
+//! use std::sync::Arc;
+//! use gost_chain::{Chain, Connector, Hop, Node, Router, Selector, Socks5Connector};
+//! use gost_transport::tcp::{TcpDialer, TcpOptions};
+//! use gost_transport::tls::ClientTls;
 //! # async fn demo() -> Result<(), gost_chain::Error> {
-//! let (config, _) = gost_config::from_cli(&["tcp://:8080/:80"], &["socks5://127.0.0.1:1080"])
-//!     .expect("valid flags");
-//! let router = gost_chain::build::router(&config, config.services[0].chain())?;
+//! let socks5 = Socks5Connector::new(Default::default(), None, ClientTls::insecure());
+//! let node = Node::new(
+//!     "node-0",
+//!     "127.0.0.1:1080",
+//!     Connector::Socks5(socks5),
+//!     Arc::new(TcpDialer::new(TcpOptions::default())),
+//! );
+//! let hop = Hop::new("hop-0", vec![node], Selector::default())?;
+//! let router = Router::new(Some(Chain::new("chain-0", vec![hop])?));
 //! let stream = router.dial("example.com:80").await?; // CONNECT through 127.0.0.1:1080
 //! # drop(stream); Ok(()) }
 //! ```
@@ -31,7 +39,6 @@
 
 pub mod addr;
 mod bind;
-pub mod build;
 mod chain;
 mod connector;
 mod error;
@@ -44,7 +51,9 @@ use std::time::Duration;
 
 pub use bind::{BindListener, MuxBindListener};
 pub use chain::{Chain, Hop, Node, Route};
-pub use connector::{Connector, Socks4Connector, Socks5Connector};
+pub use connector::{
+    Connector, Socks4Connector, Socks4ConnectorOptions, Socks5Connector, Socks5ConnectorOptions,
+};
 pub use error::Error;
 pub use packet::{MAX_TUN_PAYLOAD, PacketConn};
 pub use router::{DEFAULT_DIAL_TIMEOUT, Router};

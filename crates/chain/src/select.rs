@@ -10,8 +10,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gost_config::SelectorConfig;
-
 use crate::Error;
 
 /// Upstream's default `maxFails`.
@@ -106,23 +104,6 @@ impl Selector {
             fail_timeout,
             next: AtomicUsize::new(0),
         }
-    }
-
-    /// From a `selector:` block (`strategy`, `maxFails`, `failTimeout`); absent means the defaults.
-    pub fn from_config(cfg: Option<&SelectorConfig>) -> Result<Selector, Error> {
-        let Some(cfg) = cfg else {
-            return Ok(Selector::default());
-        };
-        let strategy = Strategy::parse(cfg.strategy.as_deref().unwrap_or(""))?;
-        let max_fails = cfg
-            .max_fails
-            .filter(|n| *n > 0)
-            .map_or(DEFAULT_MAX_FAILS, |n| u32::try_from(n).unwrap_or(u32::MAX));
-        let fail_timeout = cfg
-            .fail_timeout
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_FAIL_TIMEOUT);
-        Ok(Selector::new(strategy, max_fails, fail_timeout))
     }
 
     /// Picks one of `items`, preferring those whose marker (from `marker`) is not down. `None` only for an

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use gost_chain::{Error, Socks4Connector, Socks5Connector};
-use gost_config::options::{Socks4ConnectorOptions, Socks5ConnectorOptions};
+use gost_chain::{Socks4ConnectorOptions, Socks5ConnectorOptions};
 use gost_transport::Stream;
 use gost_transport::tls::ClientTls;
 use serde_json::Value;

@@ -4,9 +4,15 @@
 //! stream end). No panic, and every descriptor is released.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gost_chain::Router;
+use gost_chain::{
+    Chain, Connector, Node, Router, Selector, Socks4Connector, Socks5Connector,
+    Socks5ConnectorOptions, Strategy,
+};
+use gost_transport::tcp::{TcpDialer, TcpOptions};
+use gost_transport::tls::ClientTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -134,12 +140,34 @@ async fn serve_one(mut s: TcpStream, kind: Hop) {
     // Dies: the connection is dropped with whatever the client still sends unread.
 }
 
-fn router(node_flag: &str, timeout: Duration) -> Router {
-    let (config, _) =
-        gost_config::from_cli(&["tcp://127.0.0.1:0/127.0.0.1:1"], &[node_flag]).unwrap();
-    gost_chain::build::router(&config, config.services[0].chain())
-        .unwrap()
-        .with_timeout(timeout)
+/// A SOCKS5 node at `addr` (upstream `-F socks5://addr`, `?notls=true` with `notls`, `?timeout=`).
+fn socks5(addr: SocketAddr, notls: bool, timeout: Option<Duration>) -> Node {
+    let opts = Socks5ConnectorOptions {
+        notls,
+        timeout,
+        ..Default::default()
+    };
+    let connector = Socks5Connector::new(opts, None, ClientTls::insecure());
+    node(addr, Connector::Socks5(connector))
+}
+
+/// A SOCKS4 node at `addr` (`-F socks4://addr`).
+fn socks4(addr: SocketAddr) -> Node {
+    node(
+        addr,
+        Connector::Socks4(Socks4Connector::new(Default::default(), "")),
+    )
+}
+
+fn node(addr: SocketAddr, connector: Connector) -> Node {
+    let tcp = Arc::new(TcpDialer::new(TcpOptions::default()));
+    Node::new(addr.to_string(), addr.to_string(), connector, tcp)
+}
+
+/// A one-hop chain of `nodes` picked by `selector`.
+fn router(nodes: Vec<Node>, selector: Selector, timeout: Duration) -> Router {
+    let hop = gost_chain::Hop::new("hop-0", nodes, selector).unwrap();
+    Router::new(Some(Chain::new("chain-0", vec![hop]).unwrap())).with_timeout(timeout)
 }
 
 async fn echo_once(router: &Router) -> Result<(), gost_chain::Error> {
@@ -160,10 +188,10 @@ fn dead_node_is_skipped_until_its_fail_timeout() {
             l.local_addr().unwrap()
         };
         let fail_timeout = Duration::from_millis(400);
+        // -F "socks5://{dead},{live}?notls=true&strategy=round&maxFails=1&failTimeout=400ms"
         let r = router(
-            &format!(
-                "socks5://{dead},{live}?notls=true&strategy=round&maxFails=1&failTimeout=400ms"
-            ),
+            vec![socks5(dead, true, None), socks5(live, true, None)],
+            Selector::new(Strategy::RoundRobin, 1, fail_timeout),
             Duration::from_secs(2),
         );
         let baseline = fd_count();
@@ -207,9 +235,11 @@ fn black_holed_hop_times_out() {
     serial(async {
         let silent = hop(Hop::Silent).await;
         // The node's `timeout` bounds its handshake (the router's bounds each dial).
+        let timeout = Duration::from_millis(300);
         let r = router(
-            &format!("socks5://{silent}?notls=true&timeout=300ms"),
-            Duration::from_millis(300),
+            vec![socks5(silent, true, Some(timeout))],
+            Selector::default(),
+            timeout,
         );
         let baseline = fd_count();
         for _ in 0..5 {
@@ -226,16 +256,16 @@ fn black_holed_hop_times_out() {
 fn garbage_from_a_hop_is_an_error() {
     serial(async {
         let bad = hop(Hop::Garbage).await;
-        for flag in [
-            format!("socks5://{bad}?notls=true"),
-            format!("socks5://{bad}"),
-            format!("socks4://{bad}"),
+        for (flag, node) in [
+            ("socks5 notls", socks5(bad, true, None)),
+            ("socks5", socks5(bad, false, None)),
+            ("socks4", socks4(bad)),
         ] {
-            let r = router(&flag, Duration::from_secs(2));
+            let r = router(vec![node], Selector::default(), Duration::from_secs(2));
             let baseline = fd_count();
             let err = r.dial("127.0.0.1:9").await.expect_err("garbage reply");
             assert!(!err.to_string().is_empty());
-            fds_back_to(baseline, &flag).await;
+            fds_back_to(baseline, flag).await;
         }
     });
 }
@@ -245,7 +275,8 @@ fn hop_dying_mid_transfer_ends_the_stream() {
     serial(async {
         let dying = hop(Hop::Echo { limit: 10_000 }).await;
         let r = router(
-            &format!("socks5://{dying}?notls=true"),
+            vec![socks5(dying, true, None)],
+            Selector::default(),
             Duration::from_secs(2),
         );
         let baseline = fd_count();

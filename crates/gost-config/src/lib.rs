@@ -21,7 +21,7 @@
 //!
 //! let opts = Socks5HandlerOptions::from_metadata(&from_file.services[0].handler.metadata).unwrap();
 //! assert!(opts.bind && opts.udp && !opts.notls);
-//! assert_eq!(opts.udp_buffer_size, 4096);
+//! assert_eq!(opts.udp_buffer_size, None); // gost-service picks its default
 //! ```
 
 mod cli;

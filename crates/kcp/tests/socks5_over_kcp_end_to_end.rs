@@ -144,7 +144,7 @@ async fn socks5_connect_over_kcp_with_upstream_default_settings() {
 }
 
 /// `gost -L 'socks5+kcp://…?kcp.…'` and `gost -L socks5://… -F 'socks5+kcp://…?kcp.…'`: the same
-/// non-default options parsed by gost-config on both ends, the client side built by gost-chain.
+/// non-default options parsed by gost-config on both ends, the client side built by gost-app.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dash_f_socks5_kcp_chain_reaches_a_kcp_server() {
     let query = "kcp.key=s3cret&kcp.crypt=aes-128&kcp.mode=fast&kcp.sndwnd=128&kcp.rcvwnd=128";
@@ -155,7 +155,8 @@ async fn dash_f_socks5_kcp_chain_reaches_a_kcp_server() {
     )
     .unwrap();
     let md = &server_cfg.services[0].listener.metadata;
-    let kcp = gost_chain::build::kcp_config(&KcpOptions::from_metadata(md).unwrap()).unwrap();
+    let kcp =
+        gost_app::kcp::kcp_config(&KcpOptions::from_metadata(md).unwrap(), "listener").unwrap();
     assert_eq!(
         (kcp.key.as_str(), kcp.crypt.as_str()),
         ("s3cret", "aes-128")
@@ -164,9 +165,8 @@ async fn dash_f_socks5_kcp_chain_reaches_a_kcp_server() {
 
     let node = format!("socks5+kcp://127.0.0.1:{}?{query}", server.addr.port());
     let (cfg, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], &[node]).unwrap();
-    let outbound = gost_service::forward::chain_outbound(&cfg, &cfg.services[0])
-        .unwrap()
-        .expect("a chain");
+    let router = gost_app::chain::router(&cfg, cfg.services[0].chain()).unwrap();
+    let outbound = std::sync::Arc::new(gost_service::forward::ChainOutbound::new(router));
     let front_listener = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();

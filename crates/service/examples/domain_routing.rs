@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
+use gost_chain::Socks5ConnectorOptions;
 use gost_chain::{Chain, Connector, Hop, Node, Router, Selector, Socks5Connector};
-use gost_config::options::Socks5ConnectorOptions;
 use gost_service::socks_wire::{Address, ReplyCode};
 use gost_service::{BoxFuture, BuildError, Route, RouteRequest, Routing, Service, ServiceBuilder};
 use gost_transport::tcp::{TcpDialer, TcpOptions};

@@ -1,4 +1,4 @@
-//! [`ServiceBuilder`]: a SOCKS4/4A or SOCKS5 server from code in a few lines: address or listener,
+//! [`ServiceBuilder`]: a SOCKS4/4A, SOCKS5 or `auto` (both) server from code in a few lines: address or listener,
 //! handler options, authenticator, outbound or per-request routing, observers, limits.
 
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use crate::forward::ChainOutbound;
 use crate::observe::{Observer, Observers};
 use crate::outbound::{Direct, Outbound};
 use crate::{
-    Authenticator, ConnLimits, Routing, Service, ServiceOptions, Socks4Handler, Socks4Options,
-    Socks5Handler, Socks5Options, Users,
+    Authenticator, AutoHandler, ConnLimits, Handler, Routing, Service, ServiceOptions,
+    Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users,
 };
 
 /// Why [`ServiceBuilder::build`] could not make a service.
@@ -38,6 +38,7 @@ pub enum BuildError {
 enum Protocol {
     Socks5(Box<Socks5Options>),
     Socks4(Socks4Options),
+    Auto(Box<Socks5Options>, Socks4Options),
 }
 
 /// Builds a SOCKS [`Service`]; see the crate docs for a complete example.
@@ -61,6 +62,7 @@ impl std::fmt::Debug for ServiceBuilder {
         let protocol = match self.protocol {
             Protocol::Socks5(_) => "socks5",
             Protocol::Socks4(_) => "socks4",
+            Protocol::Auto(..) => "auto",
         };
         f.debug_struct("ServiceBuilder")
             .field("protocol", &protocol)
@@ -89,6 +91,17 @@ impl ServiceBuilder {
     /// A SOCKS4/4A server with these options.
     pub fn socks4_with(opts: Socks4Options) -> ServiceBuilder {
         ServiceBuilder::new(Protocol::Socks4(opts))
+    }
+
+    /// SOCKS4/4A and SOCKS5 on one port (upstream's `auto`), with default options.
+    pub fn auto() -> ServiceBuilder {
+        ServiceBuilder::auto_with(Socks5Options::default(), Socks4Options::default())
+    }
+
+    /// SOCKS5 clients are served with `v5`, SOCKS4/4A clients (first byte 4) with `v4`; the first byte
+    /// must arrive within `v5.handshake_timeout`.
+    pub fn auto_with(v5: Socks5Options, v4: Socks4Options) -> ServiceBuilder {
+        ServiceBuilder::new(Protocol::Auto(Box::new(v5), v4))
     }
 
     fn new(protocol: Protocol) -> ServiceBuilder {
@@ -214,28 +227,37 @@ impl ServiceBuilder {
             (None, None) => return Err(BuildError::NoAddress),
         };
         let outbound = self.outbound.unwrap_or_else(|| Arc::new(Direct::default()));
-        let service = match self.protocol {
-            Protocol::Socks5(opts) => {
-                let mut h = Socks5Handler::with_outbound(*opts, outbound);
-                if let Some(a) = self.auth {
-                    h = h.with_authenticator(a);
-                }
-                if let Some(r) = self.routing {
-                    h = h.with_routing(r);
-                }
-                Service::from_parts(listener, Arc::new(h), self.service)
+        let (auth, routing) = (self.auth, self.routing);
+        let v5 = |opts: Socks5Options| {
+            let mut h = Socks5Handler::with_outbound(opts, outbound.clone());
+            if let Some(a) = &auth {
+                h = h.with_authenticator(a.clone());
             }
-            Protocol::Socks4(opts) => {
-                let mut h = Socks4Handler::with_outbound(opts, outbound);
-                if let Some(a) = self.auth {
-                    h = h.with_authenticator(a);
-                }
-                if let Some(r) = self.routing {
-                    h = h.with_routing(r);
-                }
-                Service::from_parts(listener, Arc::new(h), self.service)
+            if let Some(r) = &routing {
+                h = h.with_routing(r.clone());
             }
+            h
         };
+        let v4 = |opts: Socks4Options| {
+            let mut h = Socks4Handler::with_outbound(opts, outbound.clone());
+            if let Some(a) = &auth {
+                h = h.with_authenticator(a.clone());
+            }
+            if let Some(r) = &routing {
+                h = h.with_routing(r.clone());
+            }
+            h
+        };
+        let handler: Arc<dyn Handler> = match self.protocol {
+            Protocol::Socks5(opts) => Arc::new(v5(*opts)),
+            Protocol::Socks4(opts) => Arc::new(v4(opts)),
+            Protocol::Auto(v5_opts, v4_opts) => Arc::new(AutoHandler {
+                timeout: v5_opts.handshake_timeout,
+                v5: v5(*v5_opts),
+                v4: v4(v4_opts),
+            }),
+        };
+        let service = Service::from_parts(listener, handler, self.service);
         Ok(if self.observers.is_empty() {
             service
         } else {

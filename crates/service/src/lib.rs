@@ -40,7 +40,7 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `socks5_with(opts)` / `socks4_with(opts)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `conn_limits`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
+//! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `auto()` / `socks5_with(opts)` / `socks4_with(opts)` / `auto_with(v5, v4)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `conn_limits`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
 //! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `with_conn_limits(ConnLimits)`, `local_addr()`, `name()`, `run(shutdown)` |
 //! | [`Authenticator`] | async `authenticate(&AuthRequest { method, user, password, client, tls }) -> bool`; [`Users`] implements it in constant time |
 //! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
@@ -51,7 +51,7 @@
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
 //! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `from_endpoint(&Endpoint, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
 //! | [`metrics::Endpoint`] | `addr`, `path`, `auth`; `FromStr` parses upstream's `-metrics` value (`user:pass@:9000?path=/metrics`) |
-//! | [`Socks5Handler`] / [`Socks4Handler`] | the handlers behind the builder: `new(opts)`, `with_outbound(opts, outbound)`, `with_authenticator(a)`, `with_routing(r)` |
+//! | [`Socks5Handler`] / [`Socks4Handler`] / [`AutoHandler`] | the handlers behind the builder (`AutoHandler` serves both, by the client's first byte): `new(opts)`, `with_outbound(opts, outbound)`, `with_authenticator(a)`, `with_routing(r)` |
 //! | [`Handler`] | your own protocol: `handle(conn, client)`; override `handle_conn(conn, &Conn)` to report events |
 //!
 //! Every `Arc<T>` of an authenticator, routing, observer or outbound is one too, so one value can be
@@ -66,6 +66,7 @@
 //! `error`. docs/embedding.md describes levels and kinds.
 
 mod auth;
+mod auto;
 mod builder;
 mod climit;
 mod conn;
@@ -81,6 +82,7 @@ pub mod socks4;
 pub mod socks5;
 
 pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
+pub use auto::AutoHandler;
 pub use builder::{BuildError, ServiceBuilder};
 pub use conn::unread;
 pub use error::Error;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use adversarial_support::{Fenced, Footprint, serial};
 use common::{echo_server, read_reply, request, serve, socks5_noauth};
-use gost_service::forward::chain_outbound;
+use gost_service::forward::ChainOutbound;
 use gost_service::{Direct, Socks5Handler, Socks5Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -182,9 +182,8 @@ fn upstream_hop_dying_mid_transfer_closes_the_client_and_frees_everything() {
             &[format!("socks5://{}?notls=true", hop.addr)],
         )
         .unwrap();
-        let outbound = chain_outbound(&config, &config.services[0])
-            .unwrap()
-            .expect("a chain");
+        let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
+        let outbound = Arc::new(ChainOutbound::new(router));
         let front = serve(Socks5Handler::with_outbound(
             Socks5Options::default(),
             outbound,

@@ -17,7 +17,7 @@ fn router(nodes: &[SocketAddr], query: &str) -> Router {
     let list: Vec<String> = nodes.iter().map(ToString::to_string).collect();
     let node = format!("socks5://{}?notls=true&{query}", list.join(","));
     let (config, _) = gost_config::from_cli(&["tcp://127.0.0.1:0/:1"], &[node]).unwrap();
-    gost_chain::build::router(&config, config.services[0].chain()).unwrap()
+    gost_app::chain::router(&config, config.services[0].chain()).unwrap()
 }
 
 /// Dials `echo` through `router` and checks a short echo; false when the dial failed.

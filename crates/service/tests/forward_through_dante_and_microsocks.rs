@@ -93,7 +93,7 @@ async fn udp_tun_against_dante_says_to_use_relay_udp() {
     let Some(d) = dante().await else { return };
     let (config, _) =
         gost_config::from_cli(&["udp://:0/:53"], &[format!("socks5://{}", d.addr)]).unwrap();
-    let router = gost_chain::build::router(&config, config.services[0].chain()).unwrap();
+    let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
     let e = router.udp().await.unwrap_err();
     assert!(
         matches!(e, gost_chain::Error::HungUp { .. }) && e.to_string().contains("set relay=udp"),

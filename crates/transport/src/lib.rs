@@ -12,6 +12,7 @@
 //!   run a TLS handshake over *any* [`Stream`] (SOCKS5 methods 0x80/0x82 negotiate TLS in-band).
 //! * [`ws`]: [`ws::WsListener`], [`ws::WsDialer`] for `ws` and `wss`, wire-compatible with upstream GOST.
 //! * [`kcp`]: [`kcp::KcpListener`], [`kcp::KcpDialer`]: smux streams over kcp-go compatible KCP sessions.
+//! * [`AnyListener`]: any of the listeners above, for servers that choose the transport at run time.
 //!
 //! ```no_run
 //! use gost_transport::{tcp::{TcpDialer, TcpListener, TcpOptions}, Dialer, Listener};
@@ -29,6 +30,7 @@
 //! ```
 
 mod addr;
+mod any;
 mod error;
 pub mod kcp;
 mod layered;
@@ -41,6 +43,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+pub use any::AnyListener;
 pub use error::Error;
 pub use stream::{Io, Stream};
 

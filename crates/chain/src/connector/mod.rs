@@ -1,6 +1,7 @@
 //! Connectors: the proxy protocol a node speaks. Each one takes a stream already connected to its node and
 //! asks the node for something (a connection to a target, a UDP association, a remote listener).
 
+mod options;
 mod socks4;
 mod socks5;
 
@@ -8,6 +9,7 @@ use gost_transport::Stream;
 use socks_wire::{Address, Decode, Decoded, Reply};
 use tokio::io::AsyncReadExt;
 
+pub use options::{Socks4ConnectorOptions, Socks5ConnectorOptions};
 pub use socks4::Socks4Connector;
 pub use socks5::Socks5Connector;
 pub(crate) use socks5::second_reply;

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use gost_config::options::Socks4ConnectorOptions;
+use super::Socks4ConnectorOptions;
 use gost_transport::Stream;
 use socks_wire::{
     Decode, DecodeError, Domain, Encode, Socks4Reply, Socks4ReplyCode, Socks4Request, Socks4Target,

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gost_config::options::Socks5ConnectorOptions;
+use super::Socks5ConnectorOptions;
 use gost_transport::Stream;
 use gost_transport::tls::ClientTls;
 use socks_wire::{

@@ -3,8 +3,9 @@
 //! client and transport crates consume; they do not depend on how the config was written.
 //!
 //! Every struct has `from_metadata(&Metadata) -> Result<Self, MetadataError>` and a `Default` with
-//! upstream's defaults; `HandlerConfig::options()` (and the same on listener, connector and dialer)
-//! picks the right one by the component's type and returns it in an enum ([`HandlerOptions`], …). Values upstream treats as "unset" (0 or negative) give the default here too.
+//! upstream's defaults; `HandlerConfig::kind()` (and the same on listener, connector and dialer)
+//! gives the component's type as an enum ([`HandlerKind`], …) to pick the struct by. Values upstream
+//! treats as "unset" (0 or negative) give the default here too.
 //!
 //! | component | struct | from |
 //! |---|---|---|
@@ -26,7 +27,7 @@ mod kcp;
 mod socks;
 mod transport;
 
-pub use component::{ConnectorOptions, DialerOptions, HandlerOptions, ListenerOptions};
+pub use component::{ConnectorKind, DialerKind, HandlerKind, ListenerKind};
 pub use forward::{ForwardHandlerOptions, UdpListenerOptions};
 pub use kcp::KcpOptions;
 pub use socks::{
@@ -50,6 +51,19 @@ fn duration_or(md: &Metadata, keys: &[&str], default: Duration) -> Result<Durati
 /// A duration key where zero/absent means "none".
 fn optional_duration(md: &Metadata, keys: &[&str]) -> Result<Option<Duration>, MetadataError> {
     Ok(md.get_duration(keys)?.filter(|d| !d.is_zero()))
+}
+
+/// A size key where zero/absent means "unset".
+fn optional_size(md: &Metadata, keys: &[&str]) -> Result<Option<usize>, MetadataError> {
+    Ok(md.get_size(keys)?.filter(|n| *n > 0))
+}
+
+/// An integer key where zero/negative/absent means "unset".
+fn optional_positive(md: &Metadata, keys: &[&str]) -> Result<Option<usize>, MetadataError> {
+    Ok(md
+        .get_int(keys)?
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0))
 }
 
 /// A size key where zero/absent means `default`.

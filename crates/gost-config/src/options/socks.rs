@@ -2,156 +2,111 @@
 
 use std::time::Duration;
 
-use super::{duration_or, flag, invalid, optional_duration, positive_or, size_or, string};
+use super::{flag, invalid, optional_duration, optional_positive, optional_size, string};
 use crate::metadata::{Metadata, MetadataError};
 use crate::registry::keys;
 
-/// smux settings used by MBIND (handler and SOCKS5 connector `mux.*` keys, gost-wire §5.2).
+/// smux settings used by MBIND (handler and SOCKS5 connector `mux.*` keys, gost-wire §5.2), as
+/// written: `None` (absent, or zero as upstream treats it) leaves gost-smux's default.
 /// Both ends must use the same `version`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MuxOptions {
-    /// `mux.version`: smux protocol version, 1 or 2 (default 1).
-    pub version: u8,
-    /// `mux.keepaliveDisabled` (default false).
+    /// `mux.version`: smux protocol version, 1 or 2.
+    pub version: Option<u8>,
+    /// `mux.keepaliveDisabled`.
     pub keepalive_disabled: bool,
-    /// `mux.keepaliveInterval` (default 10 s).
-    pub keepalive_interval: Duration,
-    /// `mux.keepaliveTimeout` (default 30 s).
-    pub keepalive_timeout: Duration,
-    /// `mux.maxFrameSize` (default 32768).
-    pub max_frame_size: usize,
-    /// `mux.maxReceiveBuffer` (default 4194304).
-    pub max_receive_buffer: usize,
-    /// `mux.maxStreamBuffer` (default 65536).
-    pub max_stream_buffer: usize,
-}
-
-impl Default for MuxOptions {
-    fn default() -> Self {
-        MuxOptions {
-            version: 1,
-            keepalive_disabled: false,
-            keepalive_interval: Duration::from_secs(10),
-            keepalive_timeout: Duration::from_secs(30),
-            max_frame_size: 32768,
-            max_receive_buffer: 4_194_304,
-            max_stream_buffer: 65536,
-        }
-    }
+    /// `mux.keepaliveInterval`.
+    pub keepalive_interval: Option<Duration>,
+    /// `mux.keepaliveTimeout`.
+    pub keepalive_timeout: Option<Duration>,
+    /// `mux.maxFrameSize`.
+    pub max_frame_size: Option<usize>,
+    /// `mux.maxReceiveBuffer`.
+    pub max_receive_buffer: Option<usize>,
+    /// `mux.maxStreamBuffer`.
+    pub max_stream_buffer: Option<usize>,
 }
 
 impl MuxOptions {
-    /// Reads the `mux.*` keys; zero values keep the defaults, as upstream.
+    /// Reads the `mux.*` keys; zero values are "unset", as upstream.
     pub fn from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
-        let d = MuxOptions::default();
         let version = match md.get_int(keys::MUX_VERSION)? {
-            None | Some(0) => d.version,
-            Some(v @ (1 | 2)) => v as u8,
+            None | Some(0) => None,
+            Some(v @ (1 | 2)) => Some(v as u8),
             Some(_) => return Err(invalid(md, keys::MUX_VERSION, "a smux version (1 or 2)")),
         };
         Ok(MuxOptions {
             version,
             keepalive_disabled: flag(md, keys::MUX_KEEPALIVE_DISABLED)?,
-            keepalive_interval: duration_or(
-                md,
-                keys::MUX_KEEPALIVE_INTERVAL,
-                d.keepalive_interval,
-            )?,
-            keepalive_timeout: duration_or(md, keys::MUX_KEEPALIVE_TIMEOUT, d.keepalive_timeout)?,
-            max_frame_size: size_or(md, keys::MUX_MAX_FRAME_SIZE, d.max_frame_size)?,
-            max_receive_buffer: size_or(md, keys::MUX_MAX_RECEIVE_BUFFER, d.max_receive_buffer)?,
-            max_stream_buffer: size_or(md, keys::MUX_MAX_STREAM_BUFFER, d.max_stream_buffer)?,
+            keepalive_interval: optional_duration(md, keys::MUX_KEEPALIVE_INTERVAL)?,
+            keepalive_timeout: optional_duration(md, keys::MUX_KEEPALIVE_TIMEOUT)?,
+            max_frame_size: optional_size(md, keys::MUX_MAX_FRAME_SIZE)?,
+            max_receive_buffer: optional_size(md, keys::MUX_MAX_RECEIVE_BUFFER)?,
+            max_stream_buffer: optional_size(md, keys::MUX_MAX_STREAM_BUFFER)?,
         })
     }
 }
 
-/// SOCKS5 server options (handler types `socks5`, `socks`; also read by `auto`), gost-wire §7.2.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// SOCKS5 server options (handler types `socks5`, `socks`; also read by `auto`), gost-wire §7.2, as
+/// written: `None` (absent, or zero as upstream treats it) leaves gost-service's default.
+///
+/// Upstream's `hash` key (`host` makes the target the key of the `hash` node-selection strategy) is not
+/// read: gost-rs has no `hash` strategy, so validation warns that it is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Socks5HandlerOptions {
-    /// `readTimeout`: deadline for method selection, auth and request (default 15 s).
-    pub read_timeout: Duration,
+    /// `readTimeout`: deadline for method selection, auth and request.
+    pub read_timeout: Option<Duration>,
     /// `notls`: never select the GOST TLS methods 0x80/0x82 (default false).
     pub notls: bool,
     /// `bind`: allow BIND, MBIND and UDP-TUN bind mode (default false).
     pub bind: bool,
     /// `udp`: allow UDP ASSOCIATE and UDP-TUN (default false).
     pub udp: bool,
-    /// `udp.bufferSize` / `udpBufferSize`: UDP read buffer (default 4096).
-    pub udp_buffer_size: usize,
+    /// `udp.bufferSize` / `udpBufferSize`: UDP read buffer.
+    pub udp_buffer_size: Option<usize>,
     /// `socks.publicAddr` / `publicAddr`: host announced in BIND/MBIND/UDP replies.
     pub public_addr: Option<String>,
     /// `comp`: MBIND without the per-stream reply (GOST v2 clients) (default false).
     pub comp: bool,
-    /// `hash`: `host` makes the target the key of `hash` node selection.
-    pub hash: Option<String>,
     /// `mux.*`: MBIND smux settings.
     pub mux: MuxOptions,
-}
-
-impl Default for Socks5HandlerOptions {
-    fn default() -> Self {
-        Socks5HandlerOptions {
-            read_timeout: Duration::from_secs(15),
-            notls: false,
-            bind: false,
-            udp: false,
-            udp_buffer_size: 4096,
-            public_addr: None,
-            comp: false,
-            hash: None,
-            mux: MuxOptions::default(),
-        }
-    }
 }
 
 impl Socks5HandlerOptions {
     /// Reads the handler's metadata.
     pub fn from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
-        let d = Socks5HandlerOptions::default();
         Ok(Socks5HandlerOptions {
-            read_timeout: duration_or(md, keys::READ_TIMEOUT, d.read_timeout)?,
+            read_timeout: optional_duration(md, keys::READ_TIMEOUT)?,
             notls: flag(md, keys::NOTLS)?,
             bind: flag(md, keys::BIND)?,
             udp: flag(md, keys::UDP)?,
-            udp_buffer_size: size_or(md, keys::UDP_BUFFER_SIZE, d.udp_buffer_size)?,
+            udp_buffer_size: optional_size(md, keys::UDP_BUFFER_SIZE)?,
             public_addr: string(md, keys::PUBLIC_ADDR)?,
             comp: flag(md, keys::COMP)?,
-            hash: string(md, keys::HASH)?,
             mux: MuxOptions::from_metadata(md)?,
         })
     }
 }
 
-/// SOCKS4/4A server options (handler types `socks4`, `socks4a`), gost-wire §7.3.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// SOCKS4/4A server options (handler types `socks4`, `socks4a`), gost-wire §7.3. Upstream's `hash` is
+/// not read, as for [`Socks5HandlerOptions`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Socks4HandlerOptions {
-    /// `readTimeout`: deadline for the request (default 15 s).
-    pub read_timeout: Duration,
-    /// `hash`: see [`Socks5HandlerOptions::hash`].
-    pub hash: Option<String>,
-}
-
-impl Default for Socks4HandlerOptions {
-    fn default() -> Self {
-        Socks4HandlerOptions {
-            read_timeout: Duration::from_secs(15),
-            hash: None,
-        }
-    }
+    /// `readTimeout`: deadline for the request (`None`: gost-service's default).
+    pub read_timeout: Option<Duration>,
 }
 
 impl Socks4HandlerOptions {
     /// Reads the handler's metadata.
     pub fn from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
         Ok(Socks4HandlerOptions {
-            read_timeout: duration_or(md, keys::READ_TIMEOUT, Duration::from_secs(15))?,
-            hash: string(md, keys::HASH)?,
+            read_timeout: optional_duration(md, keys::READ_TIMEOUT)?,
         })
     }
 }
 
 /// SOCKS5 client options (connector types `socks5`, `socks`), gost-wire §7.4.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Socks5ConnectorOptions {
     /// `timeout`: deadline for the handshake and the CONNECT/UDP request (default none).
     pub timeout: Option<Duration>,
@@ -159,25 +114,12 @@ pub struct Socks5ConnectorOptions {
     pub notls: bool,
     /// `relay=udp`: UDP through standard UDP ASSOCIATE; false (default) uses UDP-TUN (0xF3).
     pub relay: bool,
-    /// `udp.bufferSize` / `udpBufferSize`: buffer for `relay=udp` (default 4096).
-    pub udp_buffer_size: usize,
+    /// `udp.bufferSize` / `udpBufferSize`: buffer for `relay=udp` (`None`: gost-chain's default).
+    pub udp_buffer_size: Option<usize>,
     /// `udp.timeout`: read deadline of the `relay=udp` socket (default none).
     pub udp_timeout: Option<Duration>,
     /// `mux.*`: smux settings for MBIND.
     pub mux: MuxOptions,
-}
-
-impl Default for Socks5ConnectorOptions {
-    fn default() -> Self {
-        Socks5ConnectorOptions {
-            timeout: None,
-            notls: false,
-            relay: false,
-            udp_buffer_size: 4096,
-            udp_timeout: None,
-            mux: MuxOptions::default(),
-        }
-    }
 }
 
 impl Socks5ConnectorOptions {
@@ -199,7 +141,7 @@ impl Socks5ConnectorOptions {
             timeout: optional_duration(md, keys::TIMEOUT)?,
             notls: flag(md, keys::NOTLS)?,
             relay,
-            udp_buffer_size: positive_or(md, keys::UDP_BUFFER_SIZE, 4096)?,
+            udp_buffer_size: optional_positive(md, keys::UDP_BUFFER_SIZE)?,
             udp_timeout: optional_duration(md, keys::UDP_TIMEOUT)?,
             mux: MuxOptions::from_metadata(md)?,
         })
@@ -246,12 +188,12 @@ mod tests {
         })))
         .unwrap();
         assert!(o.udp && !o.bind);
-        assert_eq!(o.udp_buffer_size, 8192);
-        assert_eq!(o.read_timeout, Duration::from_secs(15));
+        assert_eq!(o.udp_buffer_size, Some(8192));
+        assert_eq!(o.read_timeout, None, "zero is unset, as upstream");
         assert_eq!(o.public_addr.as_deref(), Some("1.2.3.4"));
-        assert_eq!(o.mux.version, 2);
-        assert_eq!(o.mux.keepalive_interval, Duration::from_secs(5));
-        assert_eq!(o.mux.max_frame_size, 32768);
+        assert_eq!(o.mux.version, Some(2));
+        assert_eq!(o.mux.keepalive_interval, Some(Duration::from_secs(5)));
+        assert_eq!(o.mux.max_frame_size, None);
     }
 
     #[test]

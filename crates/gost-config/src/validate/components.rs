@@ -100,20 +100,14 @@ pub(super) fn check_handler_metadata(
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
     let err = |e| metadata_error(s, "handler", e);
-    match kind {
-        "socks5" | "socks" | "auto" => {
+    match HandlerKind::parse(kind) {
+        Some(HandlerKind::Socks5 | HandlerKind::Auto) => {
             let o = Socks5HandlerOptions::from_metadata(md).map_err(err)?;
-            if md.lookup(registry::keys::UDP_BUFFER_SIZE).is_some() {
-                check_udp_buffer(
-                    s,
-                    "handler",
-                    md,
-                    registry::keys::UDP_BUFFER_SIZE,
-                    o.udp_buffer_size,
-                )?;
+            if let Some(size) = o.udp_buffer_size {
+                check_udp_buffer(s, "handler", md, registry::keys::UDP_BUFFER_SIZE, size)?;
             }
         }
-        "socks4" | "socks4a" => {
+        Some(HandlerKind::Socks4) => {
             Socks4HandlerOptions::from_metadata(md).map_err(err)?;
         }
         _ => {
@@ -128,6 +122,12 @@ pub(super) fn check_handler_metadata(
                 )?;
             }
         }
+    }
+    if md.lookup(registry::keys::HASH).is_some() {
+        warnings.push(Warning::unsupported(
+            format!("{s}: handler.metadata.hash"),
+            "keys upstream's `hash` node selection, which gost-rs does not implement; ignored",
+        ));
     }
     check_keys(
         s,
@@ -265,19 +265,16 @@ pub(super) fn check_node_metadata(
     let (connector, dialer) = (node.connector.kind.as_str(), node.dialer.kind.as_str());
     let cmd = &node.connector.metadata;
     let err = |e| metadata_error(s, "connector", e);
-    if matches!(connector, "socks5" | "socks") {
-        let o = Socks5ConnectorOptions::from_metadata(cmd).map_err(err)?;
-        if cmd.lookup(registry::keys::UDP_BUFFER_SIZE).is_some() {
-            check_udp_buffer(
-                s,
-                "connector",
-                cmd,
-                registry::keys::UDP_BUFFER_SIZE,
-                o.udp_buffer_size,
-            )?;
+    match ConnectorKind::parse(connector) {
+        Some(ConnectorKind::Socks5) => {
+            let o = Socks5ConnectorOptions::from_metadata(cmd).map_err(err)?;
+            if let Some(size) = o.udp_buffer_size {
+                check_udp_buffer(s, "connector", cmd, registry::keys::UDP_BUFFER_SIZE, size)?;
+            }
         }
-    } else {
-        Socks4ConnectorOptions::from_metadata(cmd).map_err(err)?;
+        _ => {
+            Socks4ConnectorOptions::from_metadata(cmd).map_err(err)?;
+        }
     }
     check_keys(
         s,

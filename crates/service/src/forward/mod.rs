@@ -9,9 +9,8 @@
 //! | `rudp://:R/target` | [`RudpForwarder`]: UDP port R is opened on the chain's last node (UDP-TUN bind mode) |
 //!
 //! Several comma-separated targets are picked round-robin (or by the forwarder's `selector`), skipping
-//! targets that just failed. [`ForwardService::from_config`] builds any of them from gost-config's model.
+//! targets that just failed.
 
-mod build;
 mod outbound;
 mod rtcp;
 mod rudp;
@@ -21,7 +20,6 @@ mod udp;
 
 use std::time::Duration;
 
-pub use build::{BuildError, ForwardService, chain_outbound, is_forward_handler};
 pub use outbound::ChainOutbound;
 pub use rtcp::RtcpForwarder;
 pub use rudp::RudpForwarder;

@@ -72,7 +72,7 @@ impl UdpForwarder {
         targets: Targets,
         opts: UdpForwardOptions,
     ) -> std::io::Result<UdpForwarder> {
-        let socket = super::build::bind_udp(addr).await?;
+        let socket = bind_udp(addr).await?;
         Ok(UdpForwarder {
             socket: Arc::new(socket),
             router,
@@ -238,5 +238,16 @@ impl Session {
         let to = Address::Ip(resolve(target).await?);
         let conn = self.router.udp().await?;
         Ok((conn, to))
+    }
+}
+
+/// Binds a UDP socket on `addr` (`:port` = all interfaces, dual-stack where possible).
+async fn bind_udp(addr: &str) -> std::io::Result<UdpSocket> {
+    match addr.strip_prefix(':') {
+        Some(port) => match UdpSocket::bind(format!("[::]:{port}")).await {
+            Ok(s) => Ok(s),
+            Err(_) => UdpSocket::bind(format!("0.0.0.0:{port}")).await,
+        },
+        None => UdpSocket::bind(addr).await,
     }
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gost_service::forward::ForwardService;
+use gost_app::forward::ForwardService;
+use gost_service::forward::ChainOutbound;
 use gost_service::{Service, ServiceOptions, Socks5Handler, Socks5Options};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::tls::{ServerTls, TlsListener};
@@ -92,9 +93,8 @@ pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
 /// `nodes`, built as the binary builds it for `-L socks5://... -F ...`.
 pub async fn socks5_through(opts: Socks5Options, nodes: &[String]) -> Running {
     let (config, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], nodes).unwrap();
-    let outbound = gost_service::forward::chain_outbound(&config, &config.services[0])
-        .unwrap()
-        .expect("-F nodes make a chain");
+    let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
+    let outbound = Arc::new(ChainOutbound::new(router));
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
@@ -134,12 +134,9 @@ pub async fn forward(service: &str, nodes: &[String]) -> Running {
 }
 
 /// [`forward`], returning why the service could not be built or bound.
-pub async fn try_forward(
-    service: &str,
-    nodes: &[String],
-) -> Result<Running, gost_service::forward::BuildError> {
+pub async fn try_forward(service: &str, nodes: &[String]) -> Result<Running, gost_app::Error> {
     let (config, _) = gost_config::from_cli(&[service], nodes).unwrap();
-    let svc = ForwardService::from_config(&config, &config.services[0]).await?;
+    let svc = ForwardService::bind(&config, &config.services[0]).await?;
     let addr = svc
         .local_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));

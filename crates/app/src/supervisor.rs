@@ -12,8 +12,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::listener::Certificates;
-use super::service::Bound;
+use crate::Error;
+use crate::certs::Certificates;
+use crate::service::Bound;
 
 /// How long a restarted service retries binding its address while the old instance lets it go.
 const REBIND_WINDOW: Duration = Duration::from_secs(3);
@@ -40,7 +41,7 @@ impl Supervisor {
     pub async fn start(
         config: Config,
         observer: Option<Arc<dyn Observer>>,
-    ) -> anyhow::Result<Supervisor> {
+    ) -> Result<Supervisor, Error> {
         let mut certs = Certificates::default();
         let mut bound = Vec::with_capacity(config.services.len());
         for service in &config.services {
@@ -73,7 +74,7 @@ impl Supervisor {
     /// Switches to `new`: stops removed services, restarts changed ones, starts added ones; unchanged
     /// services keep their listeners and connections. If a service of `new` cannot be started, the
     /// services it replaced are restarted with their old settings and the error is returned.
-    pub async fn reload(&mut self, new: Config) -> anyhow::Result<()> {
+    pub async fn reload(&mut self, new: Config) -> Result<(), Error> {
         let old = std::mem::take(&mut self.config);
         let wanted: BTreeMap<&str, (&ServiceConfig, Config)> = new
             .services
@@ -128,7 +129,7 @@ impl Supervisor {
                         }
                     }
                     Err(e) => {
-                        warn!(error = %format!("{e:#}"), "cannot restore the previous services")
+                        warn!(error = %crate::chain_of(&e), "cannot restore the previous services")
                     }
                 }
                 self.config = old;
@@ -159,7 +160,7 @@ async fn bind_all(
     config: &Config,
     services: &[&ServiceConfig],
     retry: bool,
-) -> anyhow::Result<Vec<Bound>> {
+) -> Result<Vec<Bound>, Error> {
     let mut certs = Certificates::default();
     let mut bound = Vec::with_capacity(services.len());
     for service in services {

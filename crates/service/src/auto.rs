@@ -1,14 +1,17 @@
 //! The `auto` handler (upstream's default for `-L :port`): SOCKS4/4A or SOCKS5, told apart by the
-//! first byte the client sends. Upstream also detects HTTP here, which gost-rs does not serve.
+//! first byte the client sends ([`crate::ServiceBuilder::auto`]). Upstream also detects HTTP here,
+//! which gost-rs does not serve.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gost_service::observe::Conn;
-use gost_service::{Error, Handler, Report, Socks4Handler, Socks5Handler, unread};
 use gost_transport::{BoxFuture, Stream};
 use tokio::io::AsyncReadExt;
+
+use crate::conn::unread;
+use crate::observe::Conn;
+use crate::{Error, Handler, Report, Socks4Handler, Socks5Handler};
 
 /// Serves SOCKS4/4A and SOCKS5 clients on one port.
 pub struct AutoHandler {

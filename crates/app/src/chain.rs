@@ -1,21 +1,31 @@
-//! Building chains and routers from gost-config's model (`chains:` in YAML, `-F` on the command line).
+//! Chains and routers from the configuration (`chains:` in YAML, `-F` on the command line): each node's
+//! connector and dialer options become gost-chain's and gost-transport's own option types here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use gost_config::options::{
-    KcpOptions, Socks4ConnectorOptions, Socks5ConnectorOptions, TlsDialerOptions, WsDialerOptions,
+use gost_chain::select::{DEFAULT_FAIL_TIMEOUT, DEFAULT_MAX_FAILS};
+use gost_chain::{
+    Chain, Connector, Hop, Node, Router, Selector, Socks4Connector, Socks4ConnectorOptions,
+    Socks5Connector, Socks5ConnectorOptions, Strategy,
 };
-use gost_config::{ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, TlsConfig};
+use gost_config::options::{
+    ConnectorKind, DialerKind, KcpOptions, Socks4ConnectorOptions as Socks4Written,
+    Socks5ConnectorOptions as Socks5Written, TlsDialerOptions, WsDialerOptions,
+};
+use gost_config::{
+    ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, SelectorConfig, TlsConfig,
+};
 use gost_transport::Dialer;
-use gost_transport::kcp::{KcpConfig, KcpDialer};
+use gost_transport::kcp::KcpDialer;
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, TlsClientOptions, TlsDialer};
 use gost_transport::ws::{WsDialer, WsOptions};
 
-use crate::{
-    Chain, Connector, Error, Hop, Node, Router, Selector, Socks4Connector, Socks5Connector,
-};
+use crate::Error;
+use crate::kcp::kcp_config;
+use crate::mux::smux_config;
 
 /// The router of a service using chain `name` of `config` (direct when `name` is `None`).
 pub fn router(config: &Config, name: Option<&str>) -> Result<Router, Error> {
@@ -24,7 +34,7 @@ pub fn router(config: &Config, name: Option<&str>) -> Result<Router, Error> {
     };
     let chain = config
         .chain(name)
-        .ok_or_else(|| Error::Config(format!("no chain named {name:?}")))?;
+        .ok_or_else(|| Error::Unsupported(format!("no chain named {name:?}")))?;
     Ok(Router::new(Some(chain_from_config(chain)?)))
 }
 
@@ -39,18 +49,21 @@ pub fn chain_from_config(cfg: &ChainConfig) -> Result<Chain, Error> {
                 .iter()
                 .map(node_from_config)
                 .collect::<Result<Vec<_>, _>>()?;
-            let selector = Selector::from_config(h.selector.as_ref())?;
-            Hop::new(h.name.clone(), nodes, selector)
+            let selector = selector(h.selector.as_ref())?;
+            Ok(Hop::new(h.name.clone(), nodes, selector)?)
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Chain::new(cfg.name.clone(), hops)
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Chain::new(cfg.name.clone(), hops)?)
 }
 
 /// A node from its configuration.
 pub fn node_from_config(cfg: &NodeConfig) -> Result<Node, Error> {
-    let what = |e: &dyn std::fmt::Display| Error::Config(format!("node {:?}: {e}", cfg.name));
-    let connector = connector_from_config(&cfg.connector).map_err(|e| what(&e))?;
-    let dialer = dialer_from_config(&cfg.dialer).map_err(|e| what(&e))?;
+    let what = |e: Error| Error::Node {
+        name: cfg.name.clone(),
+        source: Box::new(e),
+    };
+    let connector = connector_from_config(&cfg.connector).map_err(what)?;
+    let dialer = dialer_from_config(&cfg.dialer).map_err(what)?;
     Ok(Node::new(
         cfg.name.clone(),
         cfg.addr.clone(),
@@ -59,42 +72,84 @@ pub fn node_from_config(cfg: &NodeConfig) -> Result<Node, Error> {
     ))
 }
 
+/// The selector of a hop or forwarder (`selector:`, `?strategy=&maxFails=&failTimeout=`); absent
+/// values, zero and negative ones mean gost-chain's defaults, as upstream.
+pub fn selector(cfg: Option<&SelectorConfig>) -> Result<Selector, Error> {
+    let Some(cfg) = cfg else {
+        return Ok(Selector::default());
+    };
+    let strategy = Strategy::parse(cfg.strategy.as_deref().unwrap_or(""))?;
+    let max_fails = cfg
+        .max_fails
+        .filter(|n| *n > 0)
+        .map_or(DEFAULT_MAX_FAILS, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let fail_timeout = cfg
+        .fail_timeout
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_FAIL_TIMEOUT);
+    Ok(Selector::new(strategy, max_fails, fail_timeout))
+}
+
 /// A connector from its configuration (`socks5`/`socks`, `socks4`/`socks4a`).
 pub fn connector_from_config(cfg: &ConnectorConfig) -> Result<Connector, Error> {
-    let bad_md = |e: gost_config::MetadataError| Error::Config(e.to_string());
-    match cfg.kind.as_str() {
-        "socks5" | "socks" => {
-            let opts = Socks5ConnectorOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
+    let bad_md = Error::metadata("connector");
+    match cfg
+        .kind()
+        .map_err(|_| unsupported("connector", &cfg.kind, "socks5, socks4"))?
+    {
+        ConnectorKind::Socks5 => {
+            let written = Socks5Written::from_metadata(&cfg.metadata).map_err(bad_md)?;
             let creds = cfg
                 .auth
                 .as_ref()
                 .map(|a| (a.username.clone(), a.password.clone()));
             let tls = client_tls(cfg.tls.as_ref(), None)?;
+            let opts = socks5_connector_options(written);
             Ok(Connector::Socks5(Socks5Connector::new(opts, creds, tls)))
         }
-        "socks4" | "socks4a" => {
-            let opts = Socks4ConnectorOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
+        ConnectorKind::Socks4 => {
+            let written = Socks4Written::from_metadata(&cfg.metadata).map_err(bad_md)?;
+            let opts = Socks4ConnectorOptions {
+                timeout: written.timeout,
+                disable4a: written.disable4a,
+            };
             let user = cfg.auth.as_ref().map_or("", |a| a.username.as_str());
             Ok(Connector::Socks4(Socks4Connector::new(opts, user)))
         }
-        other => Err(Error::Config(format!(
-            "connector {other:?} is not supported (socks5, socks4)"
-        ))),
     }
+}
+
+fn socks5_connector_options(w: Socks5Written) -> Socks5ConnectorOptions {
+    let d = Socks5ConnectorOptions::default();
+    Socks5ConnectorOptions {
+        timeout: w.timeout,
+        notls: w.notls,
+        relay: w.relay,
+        udp_buffer_size: w.udp_buffer_size.unwrap_or(d.udp_buffer_size),
+        udp_timeout: w.udp_timeout,
+        mux: smux_config(&w.mux),
+    }
+}
+
+fn unsupported(what: &str, kind: &str, valid: &str) -> Error {
+    Error::Unsupported(format!("{what} {kind:?} is not supported ({valid})"))
 }
 
 /// A dialer from its configuration (`tcp`, `tls`, `ws`, `wss`, `kcp`).
 pub fn dialer_from_config(cfg: &DialerConfig) -> Result<Arc<dyn Dialer>, Error> {
-    let bad_md = |e: gost_config::MetadataError| Error::Config(e.to_string());
+    let bad_md = Error::metadata("dialer");
     let tcp = TcpDialer::new(TcpOptions::default());
-    match cfg.kind.as_str() {
-        "" | "tcp" => Ok(Arc::new(tcp)),
-        "tls" => {
+    let kind = cfg
+        .kind()
+        .map_err(|_| unsupported("dialer", &cfg.kind, "tcp, tls, ws, wss, kcp"))?;
+    match kind {
+        DialerKind::Tcp => Ok(Arc::new(tcp)),
+        DialerKind::Tls => {
             let opts = TlsDialerOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
             let tls = client_tls(cfg.tls.as_ref(), opts.handshake_timeout)?;
             Ok(Arc::new(TlsDialer::new(tcp, tls)))
         }
-        "ws" | "wss" => {
+        DialerKind::Ws | DialerKind::Wss => {
             let opts = WsDialerOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
             let mut ws = WsOptions {
                 path: opts.path,
@@ -106,71 +161,24 @@ pub fn dialer_from_config(cfg: &DialerConfig) -> Result<Arc<dyn Dialer>, Error> 
             if let Some(t) = opts.handshake_timeout {
                 ws.handshake_timeout = t;
             }
-            let tls = match cfg.kind.as_str() {
-                "wss" => Some(client_tls(cfg.tls.as_ref(), opts.handshake_timeout)?),
+            let tls = match kind {
+                DialerKind::Wss => Some(client_tls(cfg.tls.as_ref(), opts.handshake_timeout)?),
                 _ => None,
             };
             Ok(Arc::new(WsDialer::new(tcp, ws, tls)))
         }
-        "kcp" => {
+        DialerKind::Kcp => {
             let opts = KcpOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
-            Ok(Arc::new(KcpDialer::new(kcp_config(&opts)?)?))
+            let kcp = kcp_config(&opts, "dialer kcp options")?;
+            Ok(Arc::new(KcpDialer::new(kcp)?))
         }
-        other => Err(Error::Config(format!(
-            "dialer {other:?} is not supported (tcp, tls, ws, wss, kcp)"
-        ))),
     }
-}
-
-/// The KCP settings of a `kcp` listener or dialer from its parsed metadata (upstream's effective
-/// values, see [`KcpOptions::from_metadata`]); out-of-range numbers and `kcp.tcp` are refused with
-/// the option's name.
-pub fn kcp_config(opts: &KcpOptions) -> Result<KcpConfig, Error> {
-    let mut c = KcpConfig {
-        key: opts.key.clone(),
-        crypt: opts.crypt.clone(),
-        mode: opts.mode.clone(),
-        ..KcpConfig::default()
-    };
-    let numbers = [
-        ("mtu", opts.mtu),
-        ("sndwnd", opts.snd_wnd),
-        ("rcvwnd", opts.rcv_wnd),
-        ("datashard", opts.data_shard),
-        ("parityshard", opts.parity_shard),
-        ("dscp", opts.dscp),
-        ("nodelay", opts.no_delay),
-        ("interval", opts.interval),
-        ("resend", opts.resend),
-        ("nc", opts.no_congestion),
-        ("sockbuf", opts.sock_buf),
-        ("smuxver", opts.smux_ver),
-        ("smuxbuf", opts.smux_buf),
-        ("streambuf", opts.stream_buf),
-        ("keepalive", opts.keepalive),
-    ];
-    let flags = [
-        ("nocomp", opts.no_comp),
-        ("acknodelay", opts.ack_nodelay),
-        ("tcp", opts.tcp),
-    ];
-    let set = |c: &mut KcpConfig, name: &str, value: String| {
-        c.set(name, &value)
-            .map_err(|e| Error::Config(format!("kcp: {e}")))
-    };
-    for (name, value) in numbers {
-        set(&mut c, name, value.to_string())?;
-    }
-    for (name, value) in flags {
-        set(&mut c, name, value.to_string())?;
-    }
-    Ok(c)
 }
 
 /// The TLS client of a connector or dialer: upstream verifies nothing unless `secure` or a CA is set.
 fn client_tls(
     cfg: Option<&TlsConfig>,
-    handshake_timeout: Option<std::time::Duration>,
+    handshake_timeout: Option<Duration>,
 ) -> Result<ClientTls, Error> {
     let mut opts = TlsClientOptions::default();
     if let Some(c) = cfg {

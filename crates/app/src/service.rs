@@ -1,20 +1,21 @@
-//! One configured service, bound and ready to run: a SOCKS service (listener + SOCKS handler) or a
-//! forwarding service (`tcp`, `udp`, `rtcp`, `rudp`) built by gost-service.
+//! One configured service, bound and ready to run: a SOCKS service (listener + SOCKS handler, through
+//! gost-service's `ServiceBuilder`) or a forwarding service (`tcp`, `udp`, `rtcp`, `rudp`).
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use gost_config::options::HandlerKind;
 use gost_config::{Config, ServiceConfig};
-use gost_service::forward::{ForwardService, is_forward_handler};
-use gost_service::{ConnLimits, Observer, Service, ServiceOptions};
+use gost_service::{ConnLimits, Observer, Service};
 use gost_transport::Listener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::handler;
-use super::listener::{self, Certificates};
+use crate::certs::Certificates;
+use crate::forward::ForwardService;
+use crate::{Error, listener, socks};
 
 /// A bound service.
+#[derive(Debug)]
 pub enum Bound {
     /// A listener serving a SOCKS handler.
     Socks(Service),
@@ -28,22 +29,33 @@ impl Bound {
         config: &Config,
         service: &ServiceConfig,
         certs: &mut Certificates,
-    ) -> anyhow::Result<Bound> {
-        let kind = service.handler.kind.as_str();
-        let limits = conn_limits(config, service)
-            .with_context(|| format!("service {:?} ({})", service.name, service.addr))?;
-        if is_forward_handler(kind) {
-            // Its errors already name the service.
-            return Ok(match ForwardService::from_config(config, service).await? {
+    ) -> Result<Bound, Error> {
+        Bound::build(config, service, certs)
+            .await
+            .map_err(|e| e.in_service(service))
+    }
+
+    async fn build(
+        config: &Config,
+        service: &ServiceConfig,
+        certs: &mut Certificates,
+    ) -> Result<Bound, Error> {
+        let limits = conn_limits(config, service)?;
+        let kind = service.handler.kind().map_err(|_| {
+            Error::Unsupported(format!(
+                "handler {:?} is not supported (use socks5, socks4, auto, tcp, udp, rtcp or rudp)",
+                service.handler.kind
+            ))
+        })?;
+        if !kind.is_socks() {
+            return Ok(match ForwardService::bind(config, service).await? {
                 ForwardService::Tcp(s) => {
                     Bound::Forward(ForwardService::Tcp(s.with_conn_limits(limits)))
                 }
                 other => Bound::Forward(other),
             });
         }
-        bind_socks(config, service, certs, limits)
-            .await
-            .with_context(|| format!("service {:?} ({})", service.name, service.addr))
+        bind_socks(config, service, kind, certs, limits).await
     }
 
     /// Runs until `shutdown` is cancelled and live connections drained.
@@ -85,30 +97,28 @@ impl Bound {
 }
 
 /// The limits of the `climiters:` entry the service names (validation made sure it exists and reads).
-fn conn_limits(config: &Config, service: &ServiceConfig) -> anyhow::Result<ConnLimits> {
+fn conn_limits(config: &Config, service: &ServiceConfig) -> Result<ConnLimits, Error> {
     let Some(name) = &service.climiter else {
         return Ok(ConnLimits::default());
     };
-    let limiter = config
-        .climiter(name)
-        .with_context(|| format!("climiter {name:?} is not defined in `climiters:`"))?;
-    ConnLimits::parse(&limiter.limits).with_context(|| format!("climiter {name:?}"))
+    let limiter = config.climiter(name).ok_or_else(|| {
+        Error::Unsupported(format!("climiter {name:?} is not defined in `climiters:`"))
+    })?;
+    ConnLimits::parse(&limiter.limits).map_err(|source| Error::Climiter {
+        name: name.clone(),
+        source,
+    })
 }
 
 async fn bind_socks(
     config: &Config,
     service: &ServiceConfig,
+    kind: HandlerKind,
     certs: &mut Certificates,
     conn_limits: ConnLimits,
-) -> anyhow::Result<Bound> {
-    let kind = service.handler.kind.as_str();
-    if !handler::is_socks(kind) {
-        bail!(
-            "handler {kind:?} is not supported (use socks5, socks4, auto, tcp, udp, rtcp or rudp)"
-        );
-    }
+) -> Result<Bound, Error> {
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
-    let handler = handler::build(config, service, listener_tls, certs)?;
+    let builder = socks::builder(config, service, kind, listener_tls, certs)?;
     let addr = listener.local_addr();
     if !addr.ip().is_loopback() && config.handler_credentials(service).is_empty() {
         warn!(
@@ -118,14 +128,11 @@ async fn bind_socks(
              can relay through it; add user:pass@ to the URL (or handler.auth) or listen on 127.0.0.1"
         );
     }
-    let opts = ServiceOptions {
-        name: service.name.clone(),
-        conn_limits,
-        ..ServiceOptions::default()
-    };
-    Ok(Bound::Socks(Service::from_parts(
-        Box::new(listener),
-        handler,
-        opts,
-    )))
+    let service = builder
+        .listener(listener)
+        .name(service.name.clone())
+        .conn_limits(conn_limits)
+        .build()
+        .await?;
+    Ok(Bound::Socks(service))
 }

@@ -1,0 +1,128 @@
+//! Forwarding services (`tcp`, `udp`, `rtcp`, `rudp` handlers): a service entry becomes one of
+//! gost-service's forwarders, bound and ready to run.
+
+use std::net::SocketAddr;
+
+use gost_chain::Router;
+use gost_config::options::{HandlerKind, ListenerKind, UdpListenerOptions};
+use gost_config::{Config, ServiceConfig};
+use gost_service::forward::{
+    RtcpForwarder, RudpForwarder, Targets, TcpForwarder, UdpForwardOptions, UdpForwarder,
+};
+use gost_service::{Service, ServiceOptions};
+use gost_transport::tcp::{TcpListener, TcpOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::chain::{router, selector};
+
+/// A bound forwarding service.
+#[derive(Debug)]
+pub enum ForwardService {
+    /// `tcp://`: a TCP listener and a [`TcpForwarder`].
+    Tcp(Service),
+    /// `udp://`.
+    Udp(UdpForwarder),
+    /// `rtcp://`.
+    Rtcp(RtcpForwarder),
+    /// `rudp://`.
+    Rudp(RudpForwarder),
+}
+
+impl ForwardService {
+    /// Builds and binds the forwarding service `service` of `config`.
+    pub async fn bind(config: &Config, service: &ServiceConfig) -> Result<ForwardService, Error> {
+        let kind = service.handler.kind().map_err(Error::metadata("handler"))?;
+        let router = router(config, service.chain())?;
+        let selector = selector(service.forwarder.as_ref().and_then(|f| f.selector.as_ref()))?;
+        let targets = Targets::new(service.targets().iter().map(|t| t.addr.clone()), selector)
+            .ok_or_else(|| {
+                Error::Unsupported("no forwarding target (e.g. tcp://:8080/host:80)".into())
+            })?;
+        let md = &service.listener.metadata;
+        let addr = service.addr.as_str();
+        match kind {
+            HandlerKind::Tcp => {
+                if ListenerKind::parse(&service.listener.kind) != Some(ListenerKind::Tcp) {
+                    return Err(Error::Unsupported(format!(
+                        "listener {:?} is not supported for TCP forwarding (tcp)",
+                        service.listener.kind
+                    )));
+                }
+                let listener = TcpListener::bind(addr, TcpOptions::default())
+                    .await
+                    .map_err(|e| Error::listen(addr, e))?;
+                let opts = ServiceOptions {
+                    name: service.name.clone(),
+                    ..ServiceOptions::default()
+                };
+                let handler = TcpForwarder::new(router, targets);
+                Ok(ForwardService::Tcp(Service::new(listener, handler, opts)))
+            }
+            HandlerKind::Udp => {
+                let o =
+                    UdpListenerOptions::from_metadata(md).map_err(Error::metadata("listener"))?;
+                let udp = UdpForwarder::bind(addr, router, targets, udp_options(&o))
+                    .await
+                    .map_err(|e| Error::listen(addr, e))?;
+                Ok(ForwardService::Udp(udp))
+            }
+            HandlerKind::Rtcp => Ok(ForwardService::Rtcp(RtcpForwarder::new(
+                addr,
+                need_chain(router)?,
+                targets,
+            ))),
+            HandlerKind::Rudp => {
+                let o = UdpListenerOptions::rudp_from_metadata(md)
+                    .map_err(Error::metadata("listener"))?;
+                Ok(ForwardService::Rudp(RudpForwarder::new(
+                    addr,
+                    need_chain(router)?,
+                    targets,
+                    udp_options(&o),
+                )))
+            }
+            other => Err(Error::Unsupported(format!(
+                "{other:?} is not a forwarding handler"
+            ))),
+        }
+    }
+
+    /// The local address, for the services that listen here (`tcp`, `udp`).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            ForwardService::Tcp(s) => Some(s.local_addr()),
+            ForwardService::Udp(u) => Some(u.local_addr()),
+            ForwardService::Rtcp(_) | ForwardService::Rudp(_) => None,
+        }
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        match self {
+            ForwardService::Tcp(s) => s.run(shutdown).await,
+            ForwardService::Udp(u) => u.run(shutdown).await,
+            ForwardService::Rtcp(r) => r.run(shutdown).await,
+            ForwardService::Rudp(r) => r.run(shutdown).await,
+        }
+    }
+}
+
+fn need_chain(router: Router) -> Result<Router, Error> {
+    if router.chain().is_none() {
+        return Err(Error::Unsupported(
+            "remote forwarding listens on a proxy server: add a chain (-F socks5://server:port)"
+                .into(),
+        ));
+    }
+    Ok(router)
+}
+
+fn udp_options(o: &UdpListenerOptions) -> UdpForwardOptions {
+    UdpForwardOptions {
+        keepalive: o.keepalive,
+        ttl: o.ttl,
+        read_buffer_size: o.read_buffer_size,
+        read_queue_size: o.read_queue_size,
+    }
+}

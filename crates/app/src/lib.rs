@@ -1,0 +1,92 @@
+//! Assembly for gost-rs: the one place where a validated [`gost_config::Config`] becomes running
+//! objects — listeners (gost-transport), SOCKS services (gost-service's `ServiceBuilder`), forwarders,
+//! chains and connectors (gost-chain), the metrics endpoint — and the [`Supervisor`] that starts them
+//! all, switches to a new configuration on reload and drains them at shutdown.
+//!
+//! The libraries below know nothing of YAML or URLs: each takes its own option types with its own
+//! defaults, and the modules here map gost-config's typed options onto them once. Signals are the
+//! caller's business: [`App::reload`] is called with the new configuration whenever the caller decides.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gost_app::Error> {
+//! let (config, _warnings) = gost_config::from_cli(&["socks5://127.0.0.1:1080"], &[] as &[&str])
+//!     .expect("valid flags");
+//! let app = gost_app::App::start(config).await?;
+//! // ... on SIGHUP: app.reload(new_config).await ...
+//! app.shutdown(std::future::pending()).await; // stop accepting, drain, return
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod certs;
+pub mod chain;
+mod error;
+pub mod forward;
+pub mod kcp;
+mod listener;
+pub mod metrics;
+mod mux;
+mod service;
+mod socks;
+mod supervisor;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use gost_config::Config;
+use gost_service::Observer;
+use gost_service::metrics::Metrics;
+
+pub use error::{BoxError, Error};
+pub use supervisor::Supervisor;
+
+/// The running services of a configuration and its metrics endpoint.
+pub struct App {
+    services: Supervisor,
+}
+
+impl App {
+    /// Binds the metrics endpoint (if `config.metrics` is set) and every service, then starts them
+    /// all. Nothing runs if any bind fails.
+    pub async fn start(config: Config) -> Result<App, Error> {
+        // Bound before any service runs, like the services themselves.
+        let (server, observer) = match &config.metrics {
+            Some(m) => {
+                let metrics = Arc::new(Metrics::new());
+                let server = metrics::bind(&metrics::endpoint(m), metrics.clone()).await?;
+                (Some(server), Some(metrics as Arc<dyn Observer>))
+            }
+            None => (None, None),
+        };
+        let services = Supervisor::start(config, observer).await?;
+        if let Some(server) = server {
+            tokio::spawn(server.run(services.shutdown_token()));
+        }
+        Ok(App { services })
+    }
+
+    /// Switches to `new` (see [`Supervisor::reload`]); on error the previous services keep running.
+    /// The metrics endpoint stays as it started.
+    pub async fn reload(&mut self, new: Config) -> Result<(), Error> {
+        self.services.reload(new).await
+    }
+
+    /// Stops every service and waits until each has drained, or until `force` completes.
+    pub async fn shutdown(self, force: impl Future<Output = ()>) {
+        self.services.shutdown(force).await
+    }
+}
+
+/// `e` and its sources, joined with ": ", for log lines.
+pub(crate) fn chain_of(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}

@@ -1,0 +1,43 @@
+//! [`AnyListener`]: one listener type over every transport of this crate, so a server that picks its
+//! transport at run time (from a config file) holds a concrete listener rather than a boxed one.
+
+use std::net::SocketAddr;
+
+use crate::kcp::KcpListener;
+use crate::tcp::TcpListener;
+use crate::tls::TlsListener;
+use crate::ws::WsListener;
+use crate::{BoxFuture, Error, Listener, Stream};
+
+/// A bound listener of any supported type.
+#[derive(Debug)]
+pub enum AnyListener {
+    /// `tcp`.
+    Tcp(TcpListener),
+    /// `tls`.
+    Tls(TlsListener),
+    /// `ws` and `wss`.
+    Ws(WsListener),
+    /// `kcp`.
+    Kcp(KcpListener),
+}
+
+impl Listener for AnyListener {
+    fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
+        match self {
+            AnyListener::Tcp(l) => l.accept(),
+            AnyListener::Tls(l) => l.accept(),
+            AnyListener::Ws(l) => l.accept(),
+            AnyListener::Kcp(l) => l.accept(),
+        }
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        match self {
+            AnyListener::Tcp(l) => l.local_addr(),
+            AnyListener::Tls(l) => l.local_addr(),
+            AnyListener::Ws(l) => l.local_addr(),
+            AnyListener::Kcp(l) => l.local_addr(),
+        }
+    }
+}
