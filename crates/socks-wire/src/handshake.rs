@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use crate::{DecodeError, EncodeError, Method};
+use crate::{DecodeError, EncodeError, Method, Socks4ReplyCode};
 
 /// The outcome of one `advance` call: how many input bytes were used, and what to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,9 @@ pub enum HandshakeError {
     /// Client: the server rejected the credentials with this RFC 1929 status.
     #[error("server rejected the credentials (status {0:#04x})")]
     AuthRejected(u8),
+    /// SOCKS4 client: the server refused the request with this reply code.
+    #[error("server refused the SOCKS4 request ({0})")]
+    Socks4Refused(Socks4ReplyCode),
     /// The state machine was driven out of order (e.g. `advance` while a credential verdict is
     /// pending, or after the handshake finished or failed).
     #[error("handshake driven out of order: {0}")]

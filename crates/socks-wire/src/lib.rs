@@ -1,5 +1,5 @@
 //! Sans-io SOCKS4/4A, SOCKS5 (RFC 1928), username/password (RFC 1929) and upstream GOST
-//! extension codecs, plus SOCKS5 handshake state machines for both sides.
+//! extension codecs, plus SOCKS4/4A and SOCKS5 handshake state machines for both sides.
 //!
 //! No I/O, no async runtime: every decoder takes a byte slice, every encoder writes into a
 //! [`bytes::BufMut`], and the handshake machines are fed bytes and told what to write. Use them
@@ -39,6 +39,9 @@
 //! ```
 //!
 //! # Handshakes
+//!
+//! [`Socks4ServerHandshake`] and [`Socks4ClientHandshake`] run SOCKS4/4A: one request, one reply
+//! (two for BIND), with the same [`Step`] results and [`HandshakeError`]s as the SOCKS5 machines.
 //!
 //! [`ServerHandshake`] and [`ClientHandshake`] run the SOCKS5 negotiation. Each call to `advance`
 //! takes the bytes received and not yet consumed, may append bytes to send to `out`, and returns a
@@ -186,6 +189,7 @@ mod reply;
 mod request;
 mod server;
 mod socks4;
+mod socks4_handshake;
 mod udp;
 
 use bytes::BufMut;
@@ -200,6 +204,9 @@ pub use reply::{Reply, ReplyCode};
 pub use request::{Command, Request};
 pub use server::{ServerConfig, ServerEvent, ServerHandshake, choose_method};
 pub use socks4::{Socks4Command, Socks4Reply, Socks4ReplyCode, Socks4Request, Socks4Target};
+pub use socks4_handshake::{
+    Socks4ClientEvent, Socks4ClientHandshake, Socks4ServerEvent, Socks4ServerHandshake,
+};
 pub use udp::{UdpHeader, UdpTunFrame};
 
 /// The result of decoding from a buffer that may hold only part of a message.

@@ -1,4 +1,4 @@
-//! Arbitrary and mutated bytes never panic any decoder or either handshake machine; whatever
+//! Arbitrary and mutated bytes never panic any decoder or any handshake machine (SOCKS5 and SOCKS4); whatever
 //! decodes re-encodes to something that decodes to the same value; and a handshake's outcome does
 //! not depend on how its input is split into reads.
 
@@ -13,7 +13,8 @@ use proptest::test_runner::TestCaseError;
 use socks_wire::{
     Address, ClientConfig, ClientEvent, ClientHandshake, Command, Decode, Decoded, Encode,
     HandshakeError, MethodReply, MethodRequest, Reply, Request, ServerConfig, ServerEvent,
-    ServerHandshake, Socks4Reply, Socks4Request, UdpHeader, UdpTunFrame, UserPassRequest,
+    ServerHandshake, Socks4ClientHandshake, Socks4Reply, Socks4Request, Socks4ServerEvent,
+    Socks4ServerHandshake, Socks4Target, Step, UdpHeader, UdpTunFrame, UserPassRequest,
     UserPassResponse,
 };
 
@@ -264,5 +265,62 @@ proptest! {
         let whole = run_client(config.clone(), &input, &[]);
         prop_assert!(whole.1.starts_with("reply"), "{}", whole.1);
         prop_assert_eq!(run_client(config, &input, &cuts), whole);
+    }
+}
+
+/// Feeds `input` to a SOCKS4 server machine in reads of the sizes in `cuts` (then the rest) and says
+/// how it ended: the request it took and how much it consumed, or the error.
+fn run_socks4_server(input: &[u8], cuts: &[usize]) -> String {
+    let mut hs = Socks4ServerHandshake::new();
+    let mut seen = 0;
+    for end in cuts
+        .iter()
+        .scan(0, |at, c| {
+            *at = (*at + c).min(input.len());
+            Some(*at)
+        })
+        .chain([input.len()])
+    {
+        seen = seen.max(end);
+        match hs.advance(&input[..seen]) {
+            Ok(Step {
+                event: Socks4ServerEvent::NeedMore(n),
+                consumed,
+            }) => assert!(n >= 1 && consumed == 0),
+            Ok(step) => return format!("{step:?}"),
+            Err(e) => return format!("error {e}"),
+        }
+    }
+    "incomplete".into()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn socks4_machines_survive_any_input(bytes in vec(any::<u8>(), 0..600)) {
+        let _ = run_socks4_server(&bytes, &[]);
+        let request = Socks4Request::connect(Socks4Target::Ip([127, 0, 0, 1].into()), 80);
+        let mut client = Socks4ClientHandshake::new(request);
+        let mut out = Vec::new();
+        let mut input = &bytes[..];
+        // A client reads at most two replies; after the handshake ends every call is an error.
+        for _ in 0..3 {
+            match client.advance(input, &mut out) {
+                Ok(step) => input = &input[step.consumed..],
+                Err(e) => { prop_assert!(!e.to_string().is_empty()); break; }
+            }
+        }
+    }
+
+    #[test]
+    fn socks4_server_outcome_is_independent_of_read_sizes(
+        request in strategies::socks4_request(),
+        cuts in vec(1usize..12, 0..40),
+    ) {
+        let input = request.to_vec().unwrap();
+        let whole = run_socks4_server(&input, &[]);
+        prop_assert!(whole.contains("Request"), "{}", whole);
+        prop_assert_eq!(run_socks4_server(&input, &cuts), whole);
     }
 }
