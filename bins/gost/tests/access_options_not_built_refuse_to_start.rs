@@ -6,7 +6,8 @@ mod support;
 
 use std::net::{SocketAddr, TcpStream};
 
-use support::{ConfigFile, Gost, PATIENCE, echo_round_trip, echo_server};
+use gost_test_support::servers::blocking::echo_server;
+use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
 
 /// Runs `gost ARGS`, expects exit status 2 with nothing listening, and returns the log.
 fn refused(args: &[&str]) -> String {
@@ -75,7 +76,7 @@ fn forward_service(port: u16, target: SocketAddr, extra: &str) -> String {
 #[test]
 fn reload_adding_an_access_option_not_built_is_rejected_and_the_old_config_keeps_serving() {
     let echo = echo_server();
-    let port = support::free_port();
+    let port = gost_test_support::free_port();
     let file = ConfigFile::new(&forward_service(port, echo, ""));
     let mut gost = Gost::spawn(&["-C", file.arg()]);
     gost.addr("fwd");

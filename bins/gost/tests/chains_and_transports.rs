@@ -7,10 +7,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, channel};
 
-use support::{
-    Gost, PATIENCE, assert_body, connect_when_listening, curl, free_port, have_curl, http_server,
-    http_through_chain,
-};
+use gost_test_support::servers::blocking::http_server;
+use gost_test_support::{free_port, have_program};
+use support::{Gost, PATIENCE, assert_body, connect_when_listening, curl, http_through_chain};
 
 /// [`http_through_chain`], then checks the server logs the connection with bytes both ways.
 ///
@@ -57,10 +56,10 @@ fn socks4_over_tls_listener() {
 
 #[test]
 fn socks5_service_with_a_chain_serves_curl() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let mut upstream = Gost::spawn(&["-L", "socks5+wss://127.0.0.1:0"]);
     let node = format!("socks5+wss://{}", upstream.addr("service-0"));
     let mut front = Gost::spawn(&["-L", "socks5://127.0.0.1:0", "-F", &node]);

@@ -8,10 +8,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use support::{
-    ConfigFile, Gost, PATIENCE, assert_body, curl, echo_round_trip, echo_server, have_curl,
-    http_get, http_server,
-};
+use gost_test_support::have_program;
+use gost_test_support::servers::blocking::{echo_server, http_server};
+use support::{ConfigFile, Gost, PATIENCE, assert_body, curl, echo_round_trip, http_get};
 
 /// A `tcp` forwarding service entry of a YAML file.
 fn forward_entry(name: &str, port: u16, target: SocketAddr) -> String {
@@ -27,10 +26,10 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn yaml_config_file_runs_its_services() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let file = ConfigFile::new(&format!(
         "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler:\n    type: socks5\n    auther: users\n  \
          listener:\n    type: tcp\n{}authers:\n- name: users\n  auths:\n  - username: alice\n    password: s3cret\n",
@@ -44,16 +43,16 @@ fn yaml_config_file_runs_its_services() {
         &format!("http://{web}/"),
     );
     assert_body(&out, "socks5 service from the YAML file");
-    assert!(http_get(forward).ends_with(support::BODY));
+    assert!(http_get(forward).ends_with(gost_test_support::BODY));
 }
 
 #[test]
 fn sigterm_and_sigint_exit_zero_promptly() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
-        let web = http_server();
+        let web = http_server(PATIENCE);
         let mut gost = Gost::spawn(&["-L", &format!("tcp://127.0.0.1:0/{web}")]);
         let addr = gost.addr("service-0");
-        assert!(http_get(addr).ends_with(support::BODY));
+        assert!(http_get(addr).ends_with(gost_test_support::BODY));
         gost.signal(signal);
         let status = gost.wait_exit(Duration::from_secs(10));
         let status = status.unwrap_or_else(|| panic!("still running 10 s after signal {signal}"));
@@ -168,9 +167,9 @@ fn open_proxy_on_all_interfaces_is_warned_about_at_start() {
 fn sighup_reload_adds_removes_and_keeps_services() {
     let echo = echo_server();
     let (keep, gone, added) = (
-        support::free_port(),
-        support::free_port(),
-        support::free_port(),
+        gost_test_support::free_port(),
+        gost_test_support::free_port(),
+        gost_test_support::free_port(),
     );
     let file = ConfigFile::new(&format!(
         "services:\n{}{}",
@@ -221,12 +220,12 @@ fn sighup_reload_adds_removes_and_keeps_services() {
 
 #[test]
 fn sighup_restarts_a_changed_service_on_the_same_port() {
-    let (first, second) = (http_server(), echo_server());
-    let port = support::free_port();
+    let (first, second) = (http_server(PATIENCE), echo_server());
+    let port = gost_test_support::free_port();
     let file = ConfigFile::new(&format!("services:\n{}", forward_entry("svc", port, first)));
     let mut gost = Gost::spawn(&["-C", file.arg()]);
     let addr = gost.addr("svc");
-    assert!(http_get(addr).ends_with(support::BODY));
+    assert!(http_get(addr).ends_with(gost_test_support::BODY));
 
     file.write(&format!(
         "services:\n{}",

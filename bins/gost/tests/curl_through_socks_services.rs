@@ -3,14 +3,16 @@
 
 mod support;
 
-use support::{BODY, Gost, assert_body, curl, have_curl, http_server};
+use gost_test_support::servers::blocking::http_server;
+use gost_test_support::{BODY, have_program};
+use support::{Gost, PATIENCE, assert_body, curl};
 
 #[test]
 fn socks5_with_password_serves_curl_and_refuses_a_wrong_one() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let mut gost = Gost::spawn(&["-L", "socks5://user:pass@127.0.0.1:0"]);
     let proxy = gost.addr("service-0");
     let url = format!("http://{web}/");
@@ -37,10 +39,10 @@ fn socks5_with_password_serves_curl_and_refuses_a_wrong_one() {
 
 #[test]
 fn socks4_and_socks4a_serve_curl() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let mut gost = Gost::spawn(&["-L", "socks4://127.0.0.1:0"]);
     let proxy = gost.addr("service-0").to_string();
     let out = curl(&["--socks4", &proxy], &format!("http://{web}/"));
@@ -52,10 +54,10 @@ fn socks4_and_socks4a_serve_curl() {
 
 #[test]
 fn one_process_serves_socks5_and_socks4_side_by_side() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let mut gost = Gost::spawn(&[
         "-L",
         "socks5://127.0.0.1:0?udp=true&bind=true",
@@ -70,10 +72,10 @@ fn one_process_serves_socks5_and_socks4_side_by_side() {
 
 #[test]
 fn auto_handler_serves_socks4_and_socks5_on_one_port() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     // No scheme: upstream's `auto` handler.
     let mut gost = Gost::spawn(&["-L", "127.0.0.1:0"]);
     let proxy = gost.addr("service-0").to_string();

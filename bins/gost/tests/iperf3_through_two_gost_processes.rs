@@ -24,8 +24,9 @@ use std::sync::Mutex;
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
+use gost_test_support::{free_tcp_and_udp_port, have_program};
 use serde_json::Value;
-use support::{Gost, PATIENCE, Peer, both_roles, field, free_tcp_and_udp_port, have_program};
+use support::{Gost, PATIENCE, Peer, both_roles, field};
 
 /// Held by each test for its whole run, so iperf3 runs never compete for CPU.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());

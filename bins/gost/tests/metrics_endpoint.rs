@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{ConfigFile, Gost, PATIENCE, field, http_get, http_server};
+use gost_test_support::servers::blocking::http_server;
+use support::{ConfigFile, Gost, PATIENCE, field, http_get};
 
 /// GET `path` from `addr` with optional extra header lines; returns the whole response.
 fn scrape(addr: SocketAddr, path: &str, headers: &str) -> String {
@@ -37,13 +38,13 @@ fn metrics_addr(gost: &mut Gost) -> SocketAddr {
 
 #[test]
 fn metrics_flag_counts_requests_and_bytes() {
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let forward = format!("tcp://127.0.0.1:0/{web}");
     let mut gost = Gost::spawn(&["-L", &forward, "-metrics", "127.0.0.1:0"]);
     let entry = gost.addr("service-0");
     let metrics = metrics_addr(&mut gost);
     for _ in 0..3 {
-        assert!(http_get(entry).ends_with(support::BODY));
+        assert!(http_get(entry).ends_with(gost_test_support::BODY));
     }
     let service = "service=\"service-0\"";
     let deadline = Instant::now() + PATIENCE;

@@ -10,10 +10,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use support::{
-    Gost, PATIENCE, connect_when_listening, echo_round_trip, echo_server, free_port,
-    free_tcp_and_udp_port, udp_echo,
-};
+use gost_test_support::servers::blocking::{echo_server, udp_echo};
+use gost_test_support::{free_port, free_tcp_and_udp_port};
+use support::{Gost, PATIENCE, connect_when_listening, echo_round_trip};
 
 /// Starts `gost -L SERVER` and `gost -L FORWARD -F NODE`, `PORT` in each replaced by one free port
 /// number (tcp and udp) and `ECHO` by `echo`'s port; returns both, the front's address first known.

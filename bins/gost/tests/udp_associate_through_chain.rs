@@ -9,7 +9,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use support::{Gost, udp_echo};
+use gost_test_support::servers::blocking::udp_echo;
+use support::Gost;
 
 fn header(target: SocketAddr) -> Vec<u8> {
     let SocketAddr::V4(v4) = target else {

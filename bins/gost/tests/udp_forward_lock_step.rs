@@ -9,7 +9,8 @@ mod support;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use support::{Gost, udp_echo};
+use gost_test_support::servers::blocking::udp_echo;
+use support::Gost;
 
 /// Runs `count` lock-step datagrams through a forward with `forward_query` to a hop reached with
 /// `socks5://HOP?node_query`; panics at the first one without its echo.

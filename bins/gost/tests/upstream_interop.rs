@@ -11,9 +11,9 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use support::{
-    Gost, PATIENCE, Peer, both_roles, connect_when_listening, echo_server, free_port, udp_echo,
-};
+use gost_test_support::free_port;
+use gost_test_support::servers::blocking::{echo_server, udp_echo};
+use support::{Gost, PATIENCE, Peer, both_roles, connect_when_listening};
 
 /// Bytes sent through each TCP case (and echoed back).
 const TCP_BYTES: usize = 300_000;

@@ -1,14 +1,14 @@
 //! Our connectors put on the wire exactly what upstream GOST's client sends (the recorded sessions of
-//! `shared/vectors/`, copied to `tests/data/`), and cope with exactly what upstream's server answers: a scripted server replays
+//! `vectors/`), and cope with exactly what upstream's server answers: a scripted server replays
 //! the server side of each recording and checks every client byte.
 
 use std::time::Duration;
 
 use gost_chain::{Error, Socks4Connector, Socks5Connector};
 use gost_chain::{Socks4ConnectorOptions, Socks5ConnectorOptions};
+use gost_test_support::{Vector, hex, unhex};
 use gost_transport::Stream;
 use gost_transport::tls::ClientTls;
-use serde_json::Value;
 use socks_wire::Address;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -16,35 +16,21 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 /// One direction's bytes: `true` = client to server.
 type Step = (bool, Vec<u8>);
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// The TCP records of `conn` in `name`, consecutive chunks of one direction merged.
 fn script(name: &str, conn: u64) -> Vec<Step> {
-    let path = format!("{}/tests/data/{name}.jsonl", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut steps: Vec<Step> = Vec::new();
-    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-        let r: Value = serde_json::from_str(line).unwrap();
-        if r["proto"] != "tcp" || r["conn"] != conn {
-            continue;
-        }
-        let c2s = r["dir"] == "c2s";
-        let bytes = unhex(r["hex"].as_str().unwrap());
+    let records = Vector::load(name).records;
+    for r in records
+        .into_iter()
+        .filter(|r| r.proto == "tcp" && r.conn == conn)
+    {
+        let c2s = r.dir == "c2s";
         match steps.last_mut() {
-            Some((dir, acc)) if *dir == c2s => acc.extend_from_slice(&bytes),
-            _ => steps.push((c2s, bytes)),
+            Some((dir, acc)) if *dir == c2s => acc.extend_from_slice(&r.bytes),
+            _ => steps.push((c2s, r.bytes)),
         }
     }
     steps
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Plays the server side of `steps` on the first accepted connection, asserting each client message and

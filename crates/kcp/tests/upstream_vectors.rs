@@ -5,33 +5,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::path::PathBuf;
 
 use gost_kcp::arq::{CMD_PUSH, SegmentHeader};
 use gost_kcp::fec::{FecDecoder, FecEncoder, TYPE_DATA, TYPE_PARITY, packet_type};
 use gost_kcp::packet::{CRYPT_HEADER, PacketDecoder, PacketKind, open};
 use gost_kcp::snappy::encode_chunks;
 use gost_kcp::{BlockCrypt, CryptMethod, KcpConfig};
-
-fn vectors_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("GOST_VECTORS") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
-}
+use gost_test_support::Vector;
 
 /// (direction, datagram) records of one capture file.
 fn load(name: &str) -> Vec<(String, Vec<u8>)> {
-    let text = std::fs::read_to_string(vectors_dir().join(name)).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            assert_eq!(v["proto"], "udp");
-            (
-                v["dir"].as_str().unwrap().to_owned(),
-                hex::decode(v["hex"].as_str().unwrap()).unwrap(),
-            )
+    Vector::load(name)
+        .records
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.proto, "udp");
+            (r.dir, r.bytes)
         })
         .collect()
 }
@@ -120,7 +109,7 @@ fn unsnappy(stream: &[u8]) -> Vec<u8> {
 
 #[test]
 fn every_datagram_decrypts_with_the_empty_key_and_passes_crc() {
-    for name in ["socks5_over_kcp.jsonl", "socks5_over_kcp_notls.jsonl"] {
+    for name in ["socks5_over_kcp", "socks5_over_kcp_notls"] {
         let crypt = default_crypt();
         let mut dec = PacketDecoder::new(crypt.clone(), Some((10, 3))).unwrap();
         let (mut data, mut parity) = (0, 0);
@@ -144,7 +133,7 @@ fn every_datagram_decrypts_with_the_empty_key_and_passes_crc() {
 
 #[test]
 fn notls_capture_carries_socks5_connect_and_payload_through_snappy_and_smux() {
-    let p = plaintexts("socks5_over_kcp_notls.jsonl");
+    let p = plaintexts("socks5_over_kcp_notls");
     let (c2s, c2s_cmds) = smux_streams(&unsnappy(&kcp_stream(&p["c2s"])));
     let (s2c, _) = smux_streams(&unsnappy(&kcp_stream(&p["s2c"])));
     // The dialer is the smux client: streams 3 and 5, each opened with SYN.
@@ -163,7 +152,7 @@ fn notls_capture_carries_socks5_connect_and_payload_through_snappy_and_smux() {
 
 #[test]
 fn default_capture_carries_the_tls_method_negotiation() {
-    let p = plaintexts("socks5_over_kcp.jsonl");
+    let p = plaintexts("socks5_over_kcp");
     let (c2s, _) = smux_streams(&unsnappy(&kcp_stream(&p["c2s"])));
     let (s2c, _) = smux_streams(&unsnappy(&kcp_stream(&p["s2c"])));
     assert!(
@@ -196,7 +185,7 @@ fn complete_groups(plains: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
 #[test]
 fn captured_parity_equals_our_reed_solomon_encoding() {
     let mut checked = 0;
-    for name in ["socks5_over_kcp.jsonl", "socks5_over_kcp_notls.jsonl"] {
+    for name in ["socks5_over_kcp", "socks5_over_kcp_notls"] {
         for plains in plaintexts(name).values() {
             for group in complete_groups(plains) {
                 let mut enc = FecEncoder::new(10, 3).unwrap();
@@ -221,7 +210,7 @@ fn captured_parity_equals_our_reed_solomon_encoding() {
 
 #[test]
 fn a_dropped_data_packet_is_rebuilt_from_captured_parity() {
-    let p = plaintexts("socks5_over_kcp_notls.jsonl");
+    let p = plaintexts("socks5_over_kcp_notls");
     let group = complete_groups(&p["c2s"]).remove(0);
     for lost in [0usize, 5, 9] {
         let mut dec = FecDecoder::new(10, 3).unwrap();
@@ -242,7 +231,7 @@ fn our_cipher_and_checksum_reproduce_every_captured_datagram() {
     // give back upstream's exact bytes.
     let crypt = default_crypt();
     let mut checked = 0;
-    for name in ["socks5_over_kcp.jsonl", "socks5_over_kcp_notls.jsonl"] {
+    for name in ["socks5_over_kcp", "socks5_over_kcp_notls"] {
         for (_, captured) in load(name) {
             let mut plain = captured.clone();
             crypt.decrypt(&mut plain);
@@ -260,7 +249,7 @@ fn our_cipher_and_checksum_reproduce_every_captured_datagram() {
 #[test]
 fn our_snappy_framing_reproduces_upstream_chunks() {
     let mut checked = 0;
-    for name in ["socks5_over_kcp.jsonl", "socks5_over_kcp_notls.jsonl"] {
+    for name in ["socks5_over_kcp", "socks5_over_kcp_notls"] {
         for plains in plaintexts(name).values() {
             let stream = kcp_stream(plains);
             let mut rest = &stream[10..];

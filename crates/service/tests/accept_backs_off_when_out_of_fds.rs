@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::OutOfFds;
 use gost_service::relay::Transferred;
 use gost_service::{Handler, Report, Service, ServiceOptions};
+use gost_test_support::OutOfFds;
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Error, Listener, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -52,7 +52,7 @@ impl Handler for Hello {
 
 #[tokio::test(flavor = "current_thread")]
 async fn emfile_backs_off_then_recovers() {
-    let (logs, _guard) = common::Logs::capture();
+    let (logs, _guard) = gost_test_support::Logs::capture();
     let attempts = Arc::new(AtomicUsize::new(0));
     let inner = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await

@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use adversarial_support::Fenced;
-use common::{echo_server, serve};
+use common::serve;
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use gost_test_support::echo_server;
 use gost_transport::Stream;
 use gost_transport::tls::{ClientTls, ServerTls};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

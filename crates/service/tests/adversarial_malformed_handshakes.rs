@@ -12,9 +12,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use adversarial_support::{Fenced, Footprint, raise_nofile, rss_bytes};
-use common::{echo_server, serve};
+use adversarial_support::Fenced;
+use common::serve;
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use gost_test_support::echo_server;
+use gost_test_support::resources::{Footprint, raise_nofile, rss_bytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -232,9 +234,9 @@ async fn ten_thousand_malformed_handshakes_leave_no_trace() {
     println!(
         "fds {} -> {}, tasks {} -> {}, rss {} KiB -> {} KiB, refused by fence {}",
         before.fds,
-        adversarial_support::fd_count(),
+        gost_test_support::resources::fd_count(),
         before.tasks,
-        adversarial_support::alive_tasks(),
+        gost_test_support::resources::alive_tasks(),
         rss_before >> 10,
         rss_bytes() >> 10,
         fence.refused.load(Ordering::Relaxed)

@@ -8,9 +8,11 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use adversarial_support::{Fenced, Footprint, raise_nofile};
-use common::{echo_server, serve};
+use adversarial_support::Fenced;
+use common::serve;
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use gost_test_support::echo_server;
+use gost_test_support::resources::{Footprint, raise_nofile};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;

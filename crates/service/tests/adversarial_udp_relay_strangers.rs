@@ -11,9 +11,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use adversarial_support::{Fenced, Footprint};
+use adversarial_support::Fenced;
 use common::{read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
+use gost_test_support::resources::Footprint;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;

@@ -5,8 +5,9 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{BODY, have, http_server, serve};
+use common::serve;
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use gost_test_support::{BODY, have_program, http_server};
 
 /// Runs curl through `proxy` for `url`; returns (success, body).
 async fn curl(proxy: String, url: String) -> (bool, String) {
@@ -40,7 +41,7 @@ fn url(http: SocketAddr, by_name: bool) -> String {
 
 #[tokio::test]
 async fn socks5_and_socks5h_without_auth() {
-    if !have("curl", &["--version"]) {
+    if !have_program("curl", "curl") {
         return;
     }
     let http = http_server().await;
@@ -54,7 +55,7 @@ async fn socks5_and_socks5h_without_auth() {
 
 #[tokio::test]
 async fn socks5_with_user_and_password() {
-    if !have("curl", &["--version"]) {
+    if !have_program("curl", "curl") {
         return;
     }
     let http = http_server().await;
@@ -86,7 +87,7 @@ async fn socks5_with_user_and_password() {
 
 #[tokio::test]
 async fn socks4_and_socks4a_with_and_without_userid() {
-    if !have("curl", &["--version"]) {
+    if !have_program("curl", "curl") {
         return;
     }
     let http = http_server().await;

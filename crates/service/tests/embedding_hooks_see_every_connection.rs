@@ -62,7 +62,7 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
 
 #[tokio::test]
 async fn observer_sees_the_whole_life_of_a_connection() {
-    let echo = common::echo_server().await;
+    let echo = gost_test_support::echo_server().await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
     let service = ServiceBuilder::socks5()
@@ -149,7 +149,7 @@ async fn socks4_reply(proxy: SocketAddr, req: &[u8]) -> u8 {
 
 #[tokio::test]
 async fn authenticators_see_method_and_client_for_both_protocols() {
-    let echo = common::echo_server().await;
+    let echo = gost_test_support::echo_server().await;
     let auth = Arc::new(Recording(Mutex::default()));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
@@ -211,7 +211,7 @@ impl Routing for RefusePortOne {
 
 #[tokio::test]
 async fn routing_refusals_become_reply_codes() {
-    let echo = common::echo_server().await;
+    let echo = gost_test_support::echo_server().await;
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
     let v5 = ServiceBuilder::socks5()

@@ -90,17 +90,17 @@ async fn get_via(
 
 #[tokio::test]
 async fn minimal_server_relays_a_request() {
-    let http = common::http_server().await;
+    let http = gost_test_support::http_server().await;
     let (proxy, _guard) = spawn(socks5_minimal::server("127.0.0.1:0").await.unwrap());
     let body = get_via(proxy, ("127.0.0.1", http.port()), None)
         .await
         .unwrap();
-    assert!(body.ends_with(common::BODY), "{body:?}");
+    assert!(body.ends_with(gost_test_support::BODY), "{body:?}");
 }
 
 #[tokio::test]
 async fn file_authenticator_reads_the_file_at_each_login() {
-    let http = common::http_server().await;
+    let http = gost_test_support::http_server().await;
     let target = ("127.0.0.1", http.port());
     let dir = std::env::temp_dir().join(format!("gost-file-auth-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -114,7 +114,7 @@ async fn file_authenticator_reads_the_file_at_each_login() {
     let body = get_via(proxy, target, Some(("alice", "s3cret")))
         .await
         .unwrap();
-    assert!(body.ends_with(common::BODY));
+    assert!(body.ends_with(gost_test_support::BODY));
     let wrong = get_via(proxy, target, Some(("alice", "guess"))).await;
     assert!(
         matches!(wrong, Err(tokio_socks::Error::PasswordAuthFailure(_))),
@@ -131,7 +131,7 @@ async fn file_authenticator_reads_the_file_at_each_login() {
     let body = get_via(proxy, target, Some(("bob", "hunter2")))
         .await
         .unwrap();
-    assert!(body.ends_with(common::BODY));
+    assert!(body.ends_with(gost_test_support::BODY));
 
     // An emptied file locks everyone out instead of turning authentication off.
     std::fs::write(&file, "").unwrap();
@@ -144,7 +144,7 @@ async fn file_authenticator_reads_the_file_at_each_login() {
 
 #[tokio::test]
 async fn domain_routing_sends_refuses_and_dials_directly() {
-    let http = common::http_server().await;
+    let http = gost_test_support::http_server().await;
     let (upstream, upstream_seen, _up) = hop().await;
     let routing = domain_routing::DomainRouting::new(
         &upstream.to_string(),
@@ -161,7 +161,7 @@ async fn domain_routing_sends_refuses_and_dials_directly() {
     let body = get_via(proxy, ("localhost", http.port()), None)
         .await
         .unwrap();
-    assert!(body.ends_with(common::BODY));
+    assert!(body.ends_with(gost_test_support::BODY));
     assert_eq!(
         upstream_seen.seen(),
         [format!("connect localhost:{}", http.port())]
@@ -171,7 +171,7 @@ async fn domain_routing_sends_refuses_and_dials_directly() {
     let body = get_via(proxy, ("127.0.0.1", http.port()), None)
         .await
         .unwrap();
-    assert!(body.ends_with(common::BODY));
+    assert!(body.ends_with(gost_test_support::BODY));
     assert_eq!(upstream_seen.seen().len(), 1);
 
     // A refused domain gets reply 0x02 without any lookup or dial.
@@ -193,7 +193,7 @@ async fn domain_routing_sends_refuses_and_dials_directly() {
 
 #[tokio::test]
 async fn two_hop_client_goes_through_both_hops_in_order() {
-    let http = common::http_server().await;
+    let http = gost_test_support::http_server().await;
     let (first, first_seen, _g1) = hop().await;
     let (second, second_seen, _g2) = hop().await;
     let router = two_hop_client::two_hop_router(&first.to_string(), &second.to_string()).unwrap();
@@ -201,14 +201,14 @@ async fn two_hop_client_goes_through_both_hops_in_order() {
     let response = two_hop_client::fetch(&router, &target).await.unwrap();
     let response = String::from_utf8(response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response:?}");
-    assert!(response.ends_with(common::BODY));
+    assert!(response.ends_with(gost_test_support::BODY));
     assert_eq!(first_seen.seen(), [format!("connect {second}")]);
     assert_eq!(second_seen.seen(), [format!("connect {target}")]);
 }
 
 #[tokio::test]
 async fn blocking_socks_wire_client_connects_with_credentials() {
-    let http = common::http_server().await;
+    let http = gost_test_support::http_server().await;
     let service = ServiceBuilder::socks5()
         .bind("127.0.0.1:0")
         .users(Users::new([("alice", "s3cret")]))
@@ -228,6 +228,6 @@ async fn blocking_socks_wire_client_connects_with_credentials() {
     .await
     .unwrap();
     let ok = String::from_utf8(ok.unwrap()).unwrap();
-    assert!(ok.ends_with(common::BODY), "{ok:?}");
+    assert!(ok.ends_with(gost_test_support::BODY), "{ok:?}");
     assert!(refused.is_err());
 }

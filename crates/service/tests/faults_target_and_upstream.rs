@@ -10,10 +10,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adversarial_support::{Fenced, Footprint, serial};
-use common::{echo_server, read_reply, request, serve, socks5_noauth};
+use adversarial_support::Fenced;
+use common::{read_reply, request, serve, socks5_noauth};
 use gost_service::forward::ChainOutbound;
 use gost_service::{Direct, Socks5Handler, Socks5Options};
+use gost_test_support::echo_server;
+use gost_test_support::resources::{Footprint, serial};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -18,9 +18,10 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fwd::external::locate;
-use fwd::{Running, Transport, forward, free_port, socks5, try_forward};
+use fwd::{Running, Transport, forward, socks5, try_forward};
 use gost_service::Socks5Options;
+use gost_test_support::free_port;
+use gost_test_support::locate;
 use serde_json::Value;
 
 /// A child process killed (and reaped) when dropped.

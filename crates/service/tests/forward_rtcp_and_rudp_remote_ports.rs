@@ -7,11 +7,9 @@ mod fwd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fwd::{
-    Cutter, Transport, echo_exchange, echo_server, forward, free_port, socks5, udp_echo,
-    wait_for_echo,
-};
+use fwd::{Cutter, Transport, echo_exchange, forward, socks5, wait_for_echo};
 use gost_service::Socks5Options;
+use gost_test_support::{echo_server, free_port, udp_echo};
 use tokio::net::UdpSocket;
 
 fn bind_enabled() -> Socks5Options {

@@ -7,9 +7,10 @@ mod fwd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fwd::{Cutter, Transport, echo_server, free_port, socks5};
+use fwd::{Cutter, Transport, socks5};
 use gost_chain::Router;
 use gost_service::Socks5Options;
+use gost_test_support::{echo_server, free_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A router through one hop of `nodes` with the selector `query`.

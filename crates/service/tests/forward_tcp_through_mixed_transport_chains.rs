@@ -7,8 +7,9 @@ mod fwd;
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use fwd::{Transport, counting_echo_server, echo_server, echo_through, forward, socks4, socks5};
+use fwd::{Transport, echo_through, forward, socks4, socks5};
 use gost_service::{Socks4Options, Socks5Options, Users};
+use gost_test_support::{counting_echo_server, echo_server};
 use gost_transport::tls::ServerTls;
 
 const SIXTEEN_MIB: usize = 16 << 20;

@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fwd::external::{dante, microsocks};
-use fwd::{Transport, echo_on, echo_server, echo_through, forward, free_port, socks5};
+use fwd::{Transport, echo_on, echo_through, forward, socks5};
 use gost_service::Socks5Options;
+use gost_test_support::{echo_server, free_port};
 use tokio::net::UdpSocket;
 
 const FOUR_MIB: usize = 4 << 20;
@@ -68,7 +69,7 @@ async fn two_hops_ours_over_tls_then_dante() {
 #[tokio::test]
 async fn udp_forward_with_relay_udp_through_dante() {
     let Some(d) = dante().await else { return };
-    let echo = fwd::udp_echo().await;
+    let echo = gost_test_support::udp_echo().await;
     let fwd = forward(
         &format!("udp://127.0.0.1:0/{echo}?keepalive=true&readBufferSize=65535"),
         &[format!("socks5://{}?relay=udp&udpBufferSize=65535", d.addr)],

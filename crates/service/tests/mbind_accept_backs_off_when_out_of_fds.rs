@@ -7,8 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Logs, OutOfFds, read_reply, request, serve, socks5_noauth};
+use common::{read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
+use gost_test_support::{Logs, OutOfFds};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "current_thread")]

@@ -41,10 +41,10 @@ fn sample(text: &str, series: &str) -> f64 {
 
 #[tokio::test]
 async fn scrape_after_traffic_shows_requests_bytes_and_errors() {
-    if !common::have("curl", &["--version"]) {
+    if !gost_test_support::have_program("curl", "curl") {
         return;
     }
-    let http = common::http_server().await;
+    let http = gost_test_support::http_server().await;
     let metrics = Arc::new(Metrics::with_host("test-host"));
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();

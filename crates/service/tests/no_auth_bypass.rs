@@ -6,34 +6,16 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{expect_closed, read_reply, request, serve};
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use gost_test_support::counting_echo_server;
 use gost_transport::Stream;
 use gost_transport::tls::{ClientTls, ServerTls};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A target that counts the connections it receives (and echoes on them).
-async fn counting_target() -> (SocketAddr, Arc<AtomicUsize>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            c.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.into_split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    (addr, count)
-}
 
 fn userpass(user: &[u8], pass: &[u8]) -> Vec<u8> {
     let mut v = vec![1, user.len() as u8];
@@ -81,7 +63,7 @@ async fn tls_over(c: TcpStream) -> Stream {
 
 #[tokio::test]
 async fn no_method_or_protocol_mix_bypasses_authentication() {
-    let (target, dialed) = counting_target().await;
+    let (target, dialed) = counting_echo_server().await;
     let users = Users::new([("alice", "s3cret")]);
     let with_tls = serve(Socks5Handler::new(Socks5Options {
         users: users.clone(),
@@ -198,7 +180,7 @@ async fn no_method_or_protocol_mix_bypasses_authentication() {
 
 #[tokio::test]
 async fn socks4_userid_is_checked_and_passwords_never_match() {
-    let (target, dialed) = counting_target().await;
+    let (target, dialed) = counting_echo_server().await;
     // carol has no password: SOCKS4 can name her. alice has one: SOCKS4 can never log in as her.
     let proxy = serve(Socks4Handler::new(Socks4Options {
         users: Users::new([("alice", "s3cret"), ("carol", "")]),

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{echo_server, have, serve, udp_echo};
+use common::serve;
 use gost_service::{Socks5Handler, Socks5Options, Users};
+use gost_test_support::{echo_server, have, udp_echo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_socks::tcp::Socks5Stream;
 
@@ -26,7 +27,7 @@ print("ok")
 "#;
 
 fn pysocks_available() -> bool {
-    have("python3", &["-c", "import socks"])
+    have("python3", &["-c", "import socks"], "pip install PySocks")
 }
 
 async fn run_pysocks(args: Vec<String>) -> String {

@@ -8,8 +8,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{echo_server, expect_closed, read_reply, request, serve, socks5_noauth};
+use common::{expect_closed, read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
+use gost_test_support::{echo_server, raise_nofile};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -71,21 +72,6 @@ async fn assert_no_fd_leak(baseline: (usize, usize)) {
         "descriptors leaked: {} non-pipe open ({} before), {} pipe ends ({} before)",
         now.0, baseline.0, now.1, baseline.1
     );
-}
-
-/// Raises the soft descriptor limit to the hard one: hundreds of relays need thousands of descriptors.
-fn raise_nofile() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit on a valid struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }
 
 /// A full SOCKS5 CONNECT to `target` and one echo round trip, all within 5 s.

@@ -148,7 +148,7 @@ async fn connection_limit_queues_extra_clients_until_a_slot_frees() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn each_connection_ends_with_one_log_line() {
-    let (logs, _guard) = common::Logs::capture();
+    let (logs, _guard) = gost_test_support::Logs::capture();
     let (addr, token, task) = start(ServiceOptions {
         name: "svc-log".into(),
         ..Default::default()

@@ -6,8 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{serve, socks5_noauth, stream_of, vector};
+use common::{serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
+use gost_test_support::Vector;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -42,9 +43,10 @@ fn frame(cmd: u8, sid: u32, data: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn mbind_matches_upstream_stream_announcements() {
-    let (header, rec) = vector("socks5_mbind_rtcp");
-    let c2s = stream_of(&rec, 1, "c2s");
-    let s2c = stream_of(&rec, 1, "s2c");
+    let rec = Vector::load("socks5_mbind_rtcp");
+    let header = &rec.header;
+    let c2s = rec.stream(1, "c2s");
+    let s2c = rec.stream(1, "s2c");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -70,7 +72,7 @@ async fn mbind_matches_upstream_stream_announcements() {
     let upstream = &s2c[12..];
     let peers = header["peer_connections"].as_array().unwrap();
     for (i, p) in peers.iter().enumerate() {
-        let payload = common::unhex(p["payload_hex"].as_str().unwrap());
+        let payload = gost_test_support::unhex(p["payload_hex"].as_str().unwrap());
         let sid = 3 + 2 * i as u32;
         let mut peer = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let peer_port = peer.local_addr().unwrap().port();

@@ -6,8 +6,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{expect_closed, read_reply, request, serve, socks5_noauth, stream_of, vector};
+use common::{expect_closed, read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options, Users};
+use gost_test_support::Vector;
 use gost_transport::Stream;
 use gost_transport::tls::{ClientTls, ServerTls};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -35,10 +36,10 @@ async fn echo_through<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, msg: &[u8]) 
 #[tokio::test]
 async fn tls_method_0x80_then_request_inside_tls() {
     // The greeting and choice are upstream's (socks5_greeting_tls.jsonl): 05 02 00 80 -> 05 80.
-    let (_, rec) = vector("socks5_greeting_tls");
-    let greeting = stream_of(&rec, 1, "c2s")[..4].to_vec();
+    let rec = Vector::load("socks5_greeting_tls");
+    let greeting = rec.stream(1, "c2s")[..4].to_vec();
     assert_eq!(greeting, [5, 2, 0, 0x80]);
-    let echo = common::echo_server().await;
+    let echo = gost_test_support::echo_server().await;
     let opts = Socks5Options {
         tls: Some(ServerTls::self_signed().unwrap()),
         ..Default::default()
@@ -48,7 +49,7 @@ async fn tls_method_0x80_then_request_inside_tls() {
     c.write_all(&greeting).await.unwrap();
     let mut m = [0u8; 2];
     c.read_exact(&mut m).await.unwrap();
-    assert_eq!(&m[..], &stream_of(&rec, 1, "s2c")[..2]);
+    assert_eq!(&m[..], &rec.stream(1, "s2c")[..2]);
     let mut tls = ClientTls::insecure()
         .connect(Stream::from_tcp(c), "gost.run")
         .await
@@ -62,10 +63,10 @@ async fn tls_method_0x80_then_request_inside_tls() {
 
 #[tokio::test]
 async fn tls_auth_method_0x82_checks_credentials_inside_tls() {
-    let (_, rec) = vector("socks5_greeting_tls_auth");
-    let greeting = stream_of(&rec, 1, "c2s")[..6].to_vec();
+    let rec = Vector::load("socks5_greeting_tls_auth");
+    let greeting = rec.stream(1, "c2s")[..6].to_vec();
     assert_eq!(greeting, [5, 4, 0, 2, 0x80, 0x82]);
-    let echo = common::echo_server().await;
+    let echo = gost_test_support::echo_server().await;
     let opts = Socks5Options {
         tls: Some(ServerTls::self_signed().unwrap()),
         users: Users::new([("alice", "s3cret")]),
@@ -77,7 +78,7 @@ async fn tls_auth_method_0x82_checks_credentials_inside_tls() {
         c.write_all(&greeting).await.unwrap();
         let mut m = [0u8; 2];
         c.read_exact(&mut m).await.unwrap();
-        assert_eq!(&m[..], &stream_of(&rec, 1, "s2c")[..2]);
+        assert_eq!(&m[..], &rec.stream(1, "s2c")[..2]);
         let mut tls = ClientTls::insecure()
             .connect(Stream::from_tcp(c), "gost.run")
             .await
@@ -119,9 +120,9 @@ async fn no_tls_offered_when_not_configured() {
 
 #[tokio::test]
 async fn bind_sends_two_replies_then_relays() {
-    let (_, rec) = vector("socks5_bind_classic");
-    let up_c2s = stream_of(&rec, 1, "c2s");
-    let up_s2c = stream_of(&rec, 1, "s2c");
+    let rec = Vector::load("socks5_bind_classic");
+    let up_c2s = rec.stream(1, "c2s");
+    let up_s2c = rec.stream(1, "s2c");
     let opts = Socks5Options {
         bind: true,
         ..Default::default()

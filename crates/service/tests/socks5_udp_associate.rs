@@ -6,8 +6,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{expect_closed, read_reply, request, serve, socks5_noauth, stream_of, vector};
+use common::{expect_closed, read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
+use gost_test_support::Vector;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -44,11 +45,11 @@ async fn recv_within(s: &UdpSocket, ms: u64) -> Option<Vec<u8>> {
 
 #[tokio::test]
 async fn round_trip_has_upstreams_layout() {
-    let (_, rec) = vector("socks5_udp_relay");
-    let upstream_reply = stream_of(&rec, 1, "s2c");
+    let rec = Vector::load("socks5_udp_relay");
+    let upstream_reply = rec.stream(1, "s2c");
     // Upstream's reply: 05 00 00 01 7f000001 <relay port>: ATYP 1 and the control connection's IP.
     assert_eq!(&upstream_reply[2..8], &[5, 0, 0, 1, 127, 0]);
-    let echo = common::udp_echo().await;
+    let echo = gost_test_support::udp_echo().await;
     let proxy = udp_proxy(Socks5Options::default()).await;
     let (_ctl, relay) = associate(proxy.addr, "0.0.0.0:0".parse().unwrap()).await;
     assert_eq!(relay.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
@@ -127,7 +128,7 @@ async fn only_the_named_port_or_the_first_one_seen_is_accepted() {
 
 #[tokio::test]
 async fn fragments_and_oversize_datagrams_are_dropped() {
-    let (logs, _guard) = common::Logs::capture();
+    let (logs, _guard) = gost_test_support::Logs::capture();
     let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let t = target.local_addr().unwrap();
     let proxy = udp_proxy(Socks5Options {
@@ -189,7 +190,7 @@ async fn answers_only_from_contacted_targets_and_oversize_answers_dropped() {
 
 #[tokio::test]
 async fn association_ends_with_the_tcp_connection() {
-    let echo = common::udp_echo().await;
+    let echo = gost_test_support::udp_echo().await;
     let proxy = udp_proxy(Socks5Options::default()).await;
     let (ctl, relay) = associate(proxy.addr, "0.0.0.0:0".parse().unwrap()).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();

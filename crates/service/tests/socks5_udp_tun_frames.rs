@@ -7,8 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Running, read_reply, serve, socks5_noauth, stream_of, udp_echo, vector};
+use common::{Running, read_reply, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
+use gost_test_support::Vector;
+use gost_test_support::udp_echo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -52,7 +54,7 @@ async fn read_frame<S: AsyncReadExt + Unpin>(s: &mut S) -> Vec<u8> {
 
 #[tokio::test]
 async fn relay_mode_matches_upstream_frames() {
-    let (_, rec) = vector("socks5_udp_tun");
+    let rec = Vector::load("socks5_udp_tun");
     let echo = udp_echo().await;
     let proxy = serve(Socks5Handler::new(Socks5Options {
         udp: true,
@@ -60,8 +62,8 @@ async fn relay_mode_matches_upstream_frames() {
     }))
     .await;
     let mut c = socks5_noauth(proxy.addr).await;
-    let c2s = stream_of(&rec, 1, "c2s");
-    let s2c = stream_of(&rec, 1, "s2c");
+    let c2s = rec.stream(1, "c2s");
+    let s2c = rec.stream(1, "s2c");
     // Upstream client's request: 05 f3 00 01 0.0.0.0:0 (after its 3-byte greeting).
     let request = &c2s[3..13];
     assert_eq!(request, [5, 0xF3, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -78,8 +80,8 @@ async fn relay_mode_matches_upstream_frames() {
     );
     // The three recorded datagrams (one per recorded connection), re-aimed at our echo server.
     for conn in 1..=3 {
-        let sent = frames(&stream_of(&rec, conn, "c2s")[13..]);
-        let answered = frames(&stream_of(&rec, conn, "s2c")[2 + 22..]);
+        let sent = frames(&rec.stream(conn, "c2s")[13..]);
+        let answered = frames(&rec.stream(conn, "s2c")[2 + 22..]);
         assert_eq!(sent.len(), 1);
         let frame = with_port(&sent[0], echo.port());
         c.write_all(&frame).await.unwrap();
@@ -137,9 +139,9 @@ async fn relay_mode_drops_unsolicited_and_empty_datagrams() {
 
 #[tokio::test]
 async fn bind_mode_matches_upstream_frames() {
-    let (_, rec) = vector("socks5_udp_bind_rudp");
-    let c2s = stream_of(&rec, 1, "c2s");
-    let s2c = stream_of(&rec, 1, "s2c");
+    let rec = Vector::load("socks5_udp_bind_rudp");
+    let c2s = rec.stream(1, "c2s");
+    let s2c = rec.stream(1, "s2c");
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -188,7 +190,7 @@ fn with_port_at(b: &[u8], at: usize, port: u16) -> Vec<u8> {
 
 #[tokio::test]
 async fn oversize_datagrams_are_dropped_and_idle_relays_end() {
-    let (logs, _guard) = common::Logs::capture();
+    let (logs, _guard) = gost_test_support::Logs::capture();
     let target = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let opts = Socks5Options {
         udp: true,

@@ -6,8 +6,9 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{Running, echo_server, request, serve_on};
+use common::{Running, request, serve_on};
 use gost_service::{Handler, Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
+use gost_test_support::echo_server;
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, ServerTls, TlsDialer, TlsListener};
 use gost_transport::ws::{WsDialer, WsListener, WsOptions};
@@ -154,7 +155,7 @@ async fn udp_associate_over_wss_and_bind_over_tls() {
     // UDP ASSOCIATE on a wss control connection: the relay sits on the connection's local IP.
     let (_wss_proxy, mut ctl) = over_ws(Socks5Handler::new(opts()), true).await;
     let relay = granted_on_loopback(&mut ctl, 3).await;
-    let echo = common::udp_echo().await;
+    let echo = gost_test_support::udp_echo().await;
     let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut datagram = request(0, echo);
     datagram[..3].copy_from_slice(&[0, 0, 0]);

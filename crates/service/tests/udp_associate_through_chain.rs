@@ -10,9 +10,10 @@ mod fwd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fwd::{Cutter, Transport, have, socks5, socks5_through, udp_echo};
+use fwd::{Cutter, Transport, socks5, socks5_through};
 use gost_service::Socks5Options;
 use gost_service::socks_wire::{Address, Decode, Decoded, Encode, UdpTunFrame};
+use gost_test_support::{have, udp_echo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -311,7 +312,7 @@ print("ok")
 
 #[tokio::test]
 async fn pysocks_relays_udp_through_a_chain() {
-    if !have("python3", &["-c", "import socks"]) {
+    if !have("python3", &["-c", "import socks"], "pip install PySocks") {
         return;
     }
     let echo = udp_echo().await;

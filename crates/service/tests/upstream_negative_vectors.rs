@@ -6,8 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{expect_closed, serve, unhex, vector};
+use common::{expect_closed, serve};
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use gost_test_support::Vector;
+use gost_test_support::unhex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -28,7 +30,7 @@ fn deviation(conn: u64) -> Option<(&'static [&'static str], bool)> {
 
 #[tokio::test]
 async fn negative_cases_match_upstream_or_the_documented_deviation() {
-    let (header, _) = vector("negative");
+    let header = Vector::load("negative").header;
     let socks5 = serve(Socks5Handler::new(Socks5Options::default())).await;
     let socks4 = serve(Socks4Handler::new(Socks4Options::default())).await;
     let authed = serve(Socks5Handler::new(Socks5Options {

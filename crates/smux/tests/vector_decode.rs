@@ -1,19 +1,12 @@
 //! The smux frames recorded from a real GOST MBIND session decode to the documented sequence and
-//! re-encode byte for byte. `data/socks5_mbind_rtcp.jsonl` is a copy of the shared vector file.
+//! re-encode byte for byte (`vectors/socks5_mbind_rtcp.jsonl`).
 
 use gost_smux::{Cmd, Decoded, Frame};
-
-const VECTOR: &str = include_str!("data/socks5_mbind_rtcp.jsonl");
+use gost_test_support::Vector;
 
 /// Concatenates the chunks of connection 1 in direction `dir`, dropping the SOCKS5 handshake.
 fn smux_bytes(dir: &str, handshake_len: usize) -> Vec<u8> {
-    let mut all = Vec::new();
-    for line in VECTOR.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("vector line is JSON");
-        if v["dir"] == dir && v["conn"] == 1 {
-            all.extend(hex::decode(v["hex"].as_str().unwrap()).unwrap());
-        }
-    }
+    let mut all = Vector::load("socks5_mbind_rtcp").stream(1, dir);
     all.split_off(handshake_len)
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Vector;
+use gost_test_support::Vector;
 use socks_wire::{
     Address, ClientConfig, ClientEvent, ClientHandshake, Command, DecodeError, Encode,
     HandshakeError, Method, Reply, ReplyCode, Request, ServerConfig, ServerEvent, ServerHandshake,

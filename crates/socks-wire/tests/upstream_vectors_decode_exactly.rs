@@ -6,7 +6,8 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use common::{Cursor, Vector};
+use common::Cursor;
+use gost_test_support::Vector;
 use socks_wire::{
     Address, Command, Decode, DecodeError, Decoded, Method, MethodReply, MethodRequest, Reply,
     ReplyCode, Request, Socks4Command, Socks4Reply, Socks4ReplyCode, Socks4Request, Socks4Target,

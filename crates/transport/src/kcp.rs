@@ -349,26 +349,16 @@ mod tests {
     /// `notls`), replayed from a UDP socket, come out of our listener as the SOCKS5 exchange.
     #[tokio::test]
     async fn upstream_client_datagrams_become_a_socks5_stream() {
-        let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let dir = std::env::var("GOST_VECTORS")
-            .map(Into::into)
-            .unwrap_or_else(|_| manifest.join("../../vectors"));
-        let path = dir.join("socks5_over_kcp_notls.jsonl");
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let vector = gost_test_support::Vector::load("socks5_over_kcp_notls");
         let listener = KcpListener::bind("127.0.0.1:0", KcpConfig::default())
             .await
             .unwrap();
         let upstream_client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        for line in text.lines().skip(1) {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            if v["dir"] == "c2s" {
-                let d = hex::decode(v["hex"].as_str().unwrap()).unwrap();
-                upstream_client
-                    .send_to(&d, listener.local_addr())
-                    .await
-                    .unwrap();
-            }
+        for r in vector.records.iter().filter(|r| r.dir == "c2s") {
+            upstream_client
+                .send_to(&r.bytes, listener.local_addr())
+                .await
+                .unwrap();
         }
         let (mut s, peer) = listener.accept().await.unwrap();
         assert_eq!(peer, upstream_client.local_addr().unwrap());

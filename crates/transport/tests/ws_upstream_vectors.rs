@@ -1,9 +1,8 @@
-//! Our ws server and client against `shared/vectors/socks5_over_ws.jsonl`, recorded from upstream GOST 3.2.6:
+//! Our ws server and client against `vectors/socks5_over_ws.jsonl`, recorded from upstream GOST 3.2.6:
 //! the server's answers are reproduced byte for byte (its frames are unmasked and its accept key is derived
 //! from the recorded request key), and the client's request differs only in the random key.
 
-use std::path::PathBuf;
-
+use gost_test_support::Vector;
 use gost_transport::Stream;
 use gost_transport::ws::{self, WsOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -15,20 +14,15 @@ struct Session {
 }
 
 fn load() -> Session {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/socks5_over_ws.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read vector file {}: {e}", path.display()));
     let mut s = Session {
         c2s: Vec::new(),
         s2c: Vec::new(),
     };
-    for line in text.lines().skip(1) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["conn"], 1);
-        let bytes = hex::decode(v["hex"].as_str().unwrap()).unwrap();
-        match v["dir"].as_str().unwrap() {
-            "c2s" => s.c2s.push(bytes),
-            "s2c" => s.s2c.push(bytes),
+    for r in Vector::load("socks5_over_ws").records {
+        assert_eq!(r.conn, 1);
+        match r.dir.as_str() {
+            "c2s" => s.c2s.push(r.bytes),
+            "s2c" => s.s2c.push(r.bytes),
             d => panic!("unexpected dir {d}"),
         }
     }

@@ -5,11 +5,14 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
+
+use gost_test_support::BODY;
+use gost_test_support::servers::blocking;
 
 /// Upper bound for anything a test waits for; generous for a loaded CI machine.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -197,40 +200,6 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .map(|v| v.trim_matches('"'))
 }
 
-/// The body every request to [`http_server`] gets.
-pub const BODY: &str = "hello through gost";
-
-/// Starts an HTTP/1.1 server on 127.0.0.1:0 answering every request with [`BODY`]; returns its address.
-/// Its thread ends with the test process.
-pub fn http_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            std::thread::spawn(move || serve_http(conn));
-        }
-    });
-    addr
-}
-
-fn serve_http(mut conn: TcpStream) {
-    conn.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = conn.write_all(reply.as_bytes());
-}
-
 /// Sends a GET over a plain TCP connection to `addr` (e.g. a forwarding port) and returns the response.
 pub fn http_get(addr: SocketAddr) -> String {
     let mut conn = TcpStream::connect(addr).unwrap();
@@ -240,25 +209,6 @@ pub fn http_get(addr: SocketAddr) -> String {
     let mut response = String::new();
     conn.read_to_string(&mut response).unwrap();
     response
-}
-
-/// Whether `program` runs (`program --version` succeeds); when it does not, fails under `CI` and
-/// otherwise prints a notice (the caller then skips). `package` is the Debian package to install.
-pub fn have_program(program: &str, package: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{program} is required for this test (apt-get install {package}; .ci/run does)"
-        );
-        eprintln!("NOTICE: {program} not found (apt-get install {package}); skipping");
-    }
-    found
 }
 
 /// The upstream GOST binary (`gost-upstream`, GOST 3.2.6): `GOST_UPSTREAM` if set, else `gost-upstream`
@@ -325,11 +275,6 @@ pub fn both_roles(case: impl Fn(&Peer, &Peer)) {
     case(&Peer::Ours, &upstream);
 }
 
-/// [`have_program`] for curl.
-pub fn have_curl() -> bool {
-    have_program("curl", "curl")
-}
-
 /// Runs `curl -sS --max-time 20 ARGS URL`.
 pub fn curl(args: &[&str], url: &str) -> Output {
     Command::new("curl")
@@ -359,36 +304,6 @@ pub fn assert_body(out: &Output, what: &str) {
     assert_eq!(String::from_utf8_lossy(&out.stdout), BODY, "{what}");
 }
 
-/// Starts a TCP echo server on 127.0.0.1:0; its threads end with the test process.
-pub fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut reader = conn.try_clone().unwrap();
-                let _ = std::io::copy(&mut reader, &mut conn);
-            });
-        }
-    });
-    addr
-}
-
-/// A UDP echo on a thread of its own; it stops after 10 s without a datagram.
-pub fn udp_echo() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let addr = s.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    addr
-}
-
 /// Sends `msg` on `conn` and asserts it comes back.
 #[track_caller]
 pub fn echo_round_trip(conn: &mut TcpStream, msg: &str) {
@@ -415,28 +330,6 @@ pub fn connect_when_listening(addr: SocketAddr) -> Result<TcpStream, String> {
             Err(e) => return Err(format!("{addr} never listened: {e}")),
         }
     }
-}
-
-/// A port that was free a moment ago on 127.0.0.1 (for configs that must name their port up front).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A port number free for both TCP and UDP on 127.0.0.1 a moment ago (for a tcp and a udp service
-/// that must share one number, as iperf3's control connection and data do).
-pub fn free_tcp_and_udp_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port number free for both TCP and UDP on 127.0.0.1");
 }
 
 /// A `gost.yaml` in a temporary directory of its own, removed when dropped.
@@ -469,10 +362,10 @@ impl ConfigFile {
 }
 
 /// Starts `gost -L SERVER`, then `gost -L tcp://127.0.0.1:0/WEB -F NODE` in front of it, where the
-/// server's one service's address replaces `{}` in `node` and WEB is an [`http_server`]; asserts an
+/// server's one service's address replaces `{}` in `node` and WEB is a `blocking::http_server`; asserts an
 /// HTTP request to the front's port gets [`BODY`] back through both. Returns the server process.
 pub fn http_through_chain(server: &str, node: &str) -> Gost {
-    let web = http_server();
+    let web = blocking::http_server(PATIENCE);
     let mut upstream = Gost::spawn(&["-L", server]);
     let node = node.replace("{}", &upstream.addr("service-0").to_string());
     let forward = format!("tcp://127.0.0.1:0/{web}");

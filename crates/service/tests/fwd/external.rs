@@ -8,32 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::free_port;
-
-/// The path of `program` (searched in `PATH`, then `/usr/sbin` and `/sbin`, where Debian puts daemons).
-/// When it is missing: panics under CI, else prints a skip notice and returns `None`.
-pub fn locate(program: &str, package: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p));
-    if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("{program} is required by this test: apt-get install {package} (.ci/run does)");
-        }
-        eprintln!(
-            "SKIPPED: {program} is not installed (apt-get install {package}); CI fails instead"
-        );
-    }
-    found
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+use gost_test_support::{free_port, locate};
 
 /// A third-party server process (group) listening on `addr`.
 pub struct External {

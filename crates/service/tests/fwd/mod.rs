@@ -1,12 +1,11 @@
 //! Fixtures of the forwarding tests: our SOCKS5 server on any transport, forwarding services built from
-//! command-line URLs exactly as the `gost` binary builds them, echo servers and a streaming checksum.
+//! command-line URLs exactly as the `gost` binary builds them, a streaming checksum and a cuttable relay.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod external;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gost_app::forward::ForwardService;
@@ -17,19 +16,8 @@ use gost_transport::tls::{ServerTls, TlsListener};
 use gost_transport::ws::{WsListener, WsOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 
-/// Cancels what it guards when dropped (services, forwarders).
-pub struct Running {
-    pub addr: SocketAddr,
-    token: CancellationToken,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.token.cancel();
-    }
-}
+pub use gost_test_support::Running;
 
 /// The transport a test SOCKS5 server listens with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +71,7 @@ pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
             Service::new(l, handler, svc_opts)
         }
     };
-    let addr = svc.local_addr();
-    let token = CancellationToken::new();
-    tokio::spawn(svc.run(token.clone()));
-    Running { addr, token }
+    Running::spawn(svc.local_addr(), |token| svc.run(token))
 }
 
 /// Our SOCKS5 server on 127.0.0.1:0 over TCP with `opts` whose requests go through the chain of `-F`
@@ -106,10 +91,7 @@ pub async fn socks5_through(opts: Socks5Options, nodes: &[String]) -> Running {
             ..Default::default()
         },
     );
-    let addr = svc.local_addr();
-    let token = CancellationToken::new();
-    tokio::spawn(svc.run(token.clone()));
-    Running { addr, token }
+    Running::spawn(svc.local_addr(), |token| svc.run(token))
 }
 
 /// Our SOCKS4 server on 127.0.0.1:0 over TCP with `opts`.
@@ -122,10 +104,7 @@ pub async fn socks4(opts: gost_service::Socks4Options) -> Running {
         gost_service::Socks4Handler::new(opts),
         ServiceOptions::default(),
     );
-    let addr = svc.local_addr();
-    let token = CancellationToken::new();
-    tokio::spawn(svc.run(token.clone()));
-    Running { addr, token }
+    Running::spawn(svc.local_addr(), |token| svc.run(token))
 }
 
 /// Starts the forwarding service described by `-L service` and `-F` `nodes`, as the binary would.
@@ -140,45 +119,7 @@ pub async fn try_forward(service: &str, nodes: &[String]) -> Result<Running, gos
     let addr = svc
         .local_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let token = CancellationToken::new();
-    tokio::spawn(svc.run(token.clone()));
-    Ok(Running { addr, token })
-}
-
-/// A TCP server echoing every connection until EOF.
-pub async fn echo_server() -> SocketAddr {
-    counting_echo_server().await.0
-}
-
-/// An echo server and the number of connections it accepted so far.
-pub async fn counting_echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = count.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.into_split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    (addr, count)
-}
-
-/// A UDP server echoing every datagram to its sender.
-pub async fn udp_echo() -> SocketAddr {
-    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = s.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((n, from)) = s.recv_from(&mut buf).await {
-            let _ = s.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
+    Ok(Running::spawn(addr, |token| svc.run(token)))
 }
 
 /// FNV-1a over a byte stream, updated chunk by chunk.
@@ -271,23 +212,6 @@ pub async fn echo_on(s: TcpStream, total: usize, seed: u8, half_close: bool) {
     );
 }
 
-/// Whether `program` can run; when it cannot: panics under CI, else prints a skip notice and returns false.
-pub fn have(program: &str, probe: &[&str]) -> bool {
-    let ok = std::process::Command::new(program)
-        .args(probe)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("{program} is required by this test (install it; .ci/run does)");
-        }
-        eprintln!("SKIPPED: {program} is not installed; this test needs it (CI fails instead)");
-    }
-    ok
-}
-
 /// A TCP relay to `upstream` whose live connections can be cut at will (to kill a control connection).
 pub struct Cutter {
     pub addr: SocketAddr,
@@ -336,15 +260,6 @@ impl Drop for Cutter {
         self.accept.abort();
         self.cut();
     }
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Polls until a short echo through `addr` works (at most `within`).
