@@ -25,6 +25,7 @@ pub mod chain;
 mod error;
 pub mod forward;
 pub mod kcp;
+pub mod limits;
 mod listener;
 pub mod metrics;
 mod mux;

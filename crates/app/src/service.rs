@@ -104,7 +104,7 @@ fn conn_limits(config: &Config, service: &ServiceConfig) -> Result<ConnLimits, E
     let limiter = config.climiter(name).ok_or_else(|| {
         Error::Unsupported(format!("climiter {name:?} is not defined in `climiters:`"))
     })?;
-    ConnLimits::parse(&limiter.limits).map_err(|source| Error::Climiter {
+    crate::limits::conn_limits(&limiter.limits).map_err(|source| Error::Climiter {
         name: name.clone(),
         source,
     })

@@ -1,6 +1,6 @@
 //! Concurrent-connection limits: the `limits:` lines of upstream's `climiters:` entries, parsed into
-//! [`ConnLimits`], which answers "how many connections may this client IP and this service hold at
-//! once". Counting live connections is the service runner's job (gost-service).
+//! [`LimitLine`]s. What they mean at run time (how many connections a client IP and the service may
+//! hold at once) is gost-service's job.
 //!
 //! A line is `SCOPE LIMIT`, separated by blanks:
 //!
@@ -17,42 +17,18 @@
 //! `SCOPE LIMIT` with a valid scope and an integer LIMIT is an error naming the line.
 //!
 //! ```
-//! use gost_config::climit::ConnLimits;
-//! use std::net::IpAddr;
+//! use gost_config::climit::{LimitLine, parse_lines};
 //!
-//! let limits = ConnLimits::parse(&["$ 1000", "$$ 100", "10.0.0.0/8 5", "10.1.2.3 50"]).unwrap();
-//! assert_eq!(limits.service, Some(1000));
-//! let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-//! assert_eq!(limits.per_client(ip("192.0.2.1")), Some(100));
-//! assert_eq!(limits.per_client(ip("10.9.9.9")), Some(5));
-//! assert_eq!(limits.per_client(ip("10.1.2.3")), Some(50));
-//! assert!(ConnLimits::parse(&["$$ many"]).unwrap_err().to_string().contains("`$$ many`"));
+//! let lines = parse_lines(&["$ 1000", "$$ 100", "10.1.2.3/8 5"]).unwrap();
+//! assert_eq!(lines[0], LimitLine::Service(Some(1000)));
+//! assert_eq!(lines[2].to_string(), "10.0.0.0/8 5");
+//! assert!(parse_lines(&["$$ many"]).unwrap_err().to_string().contains("`$$ many`"));
 //! ```
+//!
+//! gost-service's `ConnLimits` counts connections against these limits; gost-app fills it from the lines.
 
 use std::fmt;
 use std::net::IpAddr;
-
-/// Parsed limits of one `climiters:` entry. The default has no limit at all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConnLimits {
-    /// `$`: most connections the service holds at once.
-    pub service: Option<usize>,
-    /// `$$`: most connections one client IP holds at once, unless a [`HostLimit`] covers it.
-    pub per_ip: Option<usize>,
-    /// IP and network lines, in the order given (later lines for the same network replace earlier).
-    pub hosts: Vec<HostLimit>,
-}
-
-/// A per-client limit for one IP or every IP of a network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostLimit {
-    /// Network address (host bits cleared).
-    pub addr: IpAddr,
-    /// Prefix length: 32 / 128 for a single IP.
-    pub prefix: u8,
-    /// Most connections each IP in the network holds at once; `None` lifts the `$$` limit for them.
-    pub limit: Option<usize>,
-}
 
 /// A `limits:` line that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,8 +49,16 @@ pub enum LimitLine {
     Service(Option<usize>),
     /// `$$`.
     PerIp(Option<usize>),
-    /// An IP or a network.
-    Host(HostLimit),
+    /// An IP or a network (`addr` with the bits past `prefix` cleared; 32 / 128 for one IP): each IP
+    /// in it may hold `limit` connections.
+    Host {
+        /// Network address (host bits cleared).
+        addr: IpAddr,
+        /// Prefix length.
+        prefix: u8,
+        /// The limit (`None` = no limit).
+        limit: Option<usize>,
+    },
 }
 
 impl LimitLine {
@@ -98,11 +82,11 @@ impl LimitLine {
             "$$" => LimitLine::PerIp(limit),
             _ => {
                 let (addr, prefix) = parse_scope(scope)?;
-                LimitLine::Host(HostLimit {
+                LimitLine::Host {
                     addr,
                     prefix,
                     limit,
-                })
+                }
             }
         }))
     }
@@ -111,7 +95,7 @@ impl LimitLine {
     pub fn limit(&self) -> Option<usize> {
         match self {
             LimitLine::Service(l) | LimitLine::PerIp(l) => *l,
-            LimitLine::Host(h) => h.limit,
+            LimitLine::Host { limit, .. } => *limit,
         }
     }
 }
@@ -161,55 +145,19 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
-impl HostLimit {
-    /// Whether `ip` (already canonical: IPv4-mapped addresses as IPv4) is in this network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
+/// Reads upstream's `limits:` lines, skipping blank ones; the error names the first bad line.
+pub fn parse_lines<S: AsRef<str>>(lines: &[S]) -> Result<Vec<LimitLine>, LimitLineError> {
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.as_ref();
+        let read = LimitLine::parse(line).map_err(|problem| LimitLineError {
+            index,
+            line: line.to_owned(),
+            problem,
+        })?;
+        parsed.extend(read);
     }
-}
-
-impl ConnLimits {
-    /// Parses upstream's `limits:` lines; blank lines are skipped.
-    pub fn parse<S: AsRef<str>>(lines: &[S]) -> Result<ConnLimits, LimitLineError> {
-        let mut limits = ConnLimits::default();
-        for (index, line) in lines.iter().enumerate() {
-            let line = line.as_ref();
-            let parsed = LimitLine::parse(line).map_err(|problem| LimitLineError {
-                index,
-                line: line.to_owned(),
-                problem,
-            })?;
-            match parsed {
-                None => {}
-                Some(LimitLine::Service(l)) => limits.service = l,
-                Some(LimitLine::PerIp(l)) => limits.per_ip = l,
-                Some(LimitLine::Host(h)) => {
-                    limits
-                        .hosts
-                        .retain(|o| (o.addr, o.prefix) != (h.addr, h.prefix));
-                    limits.hosts.push(h);
-                }
-            }
-        }
-        Ok(limits)
-    }
-
-    /// Whether nothing is limited.
-    pub fn is_unlimited(&self) -> bool {
-        self.service.is_none()
-            && self.per_ip.is_none()
-            && self.hosts.iter().all(|h| h.limit.is_none())
-    }
-
-    /// The per-client limit of `ip`: the longest matching IP/network line, else `$$`.
-    pub fn per_client(&self, ip: IpAddr) -> Option<usize> {
-        let ip = ip.to_canonical();
-        self.hosts
-            .iter()
-            .filter(|h| h.contains(ip))
-            .max_by_key(|h| h.prefix)
-            .map_or(self.per_ip, |h| h.limit)
-    }
+    Ok(parsed)
 }
 
 impl fmt::Display for LimitLine {
@@ -218,7 +166,7 @@ impl fmt::Display for LimitLine {
         match self {
             LimitLine::Service(_) => write!(f, "$ {n}"),
             LimitLine::PerIp(_) => write!(f, "$$ {n}"),
-            LimitLine::Host(h) => write!(f, "{}/{} {n}", h.addr, h.prefix),
+            LimitLine::Host { addr, prefix, .. } => write!(f, "{addr}/{prefix} {n}"),
         }
     }
 }
@@ -227,47 +175,21 @@ impl fmt::Display for LimitLine {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
     #[test]
-    fn scopes_and_precedence() {
-        let l = ConnLimits::parse(&[
-            "$  10",
-            "\t$$\t3 ",
-            "",
-            "192.168.0.0/16 7",
-            "192.168.1.0/24 2",
-            "192.168.1.9 0",
-            "::ffff:10.0.0.1 4",
-            "fd00::/8 6",
-        ])
-        .unwrap();
-        assert_eq!((l.service, l.per_ip), (Some(10), Some(3)));
-        assert_eq!(l.per_client(ip("8.8.8.8")), Some(3));
-        assert_eq!(l.per_client(ip("192.168.200.1")), Some(7));
-        assert_eq!(l.per_client(ip("192.168.1.1")), Some(2));
-        assert_eq!(l.per_client(ip("192.168.1.9")), None, "0 lifts the limit");
-        assert_eq!(l.per_client(ip("10.0.0.1")), Some(4), "mapped IPv4 is IPv4");
-        assert_eq!(l.per_client(ip("::ffff:192.168.1.1")), Some(2));
-        assert_eq!(l.per_client(ip("fd12::1")), Some(6));
-        assert_eq!(l.per_client(ip("fe80::1")), Some(3));
-    }
-
-    #[test]
-    fn later_lines_replace_earlier_ones() {
-        let l = ConnLimits::parse(&["$$ 3", "$$ 5", "10.0.0.1 1", "10.0.0.1/32 2"]).unwrap();
-        assert_eq!(l.per_ip, Some(5));
-        assert_eq!(l.hosts.len(), 1);
-        assert_eq!(l.per_client(ip("10.0.0.1")), Some(2));
-    }
-
-    #[test]
-    fn zero_or_negative_means_unlimited() {
-        let l = ConnLimits::parse(&["$ 0", "$$ -1"]).unwrap();
-        assert!(l.is_unlimited());
-        assert!(ConnLimits::default().is_unlimited());
+    fn blank_lines_are_skipped_and_limits_below_one_are_none() {
+        let l = parse_lines(&["$  10", "", "\t$$\t-1 ", "::ffff:10.0.0.1 4"]).unwrap();
+        assert_eq!(
+            l,
+            [
+                LimitLine::Service(Some(10)),
+                LimitLine::PerIp(None),
+                LimitLine::Host {
+                    addr: "10.0.0.1".parse().unwrap(),
+                    prefix: 32,
+                    limit: Some(4)
+                },
+            ]
+        );
     }
 
     #[test]
@@ -283,7 +205,7 @@ mod tests {
             ("$$ 99999999999999999999", "not an integer"),
         ];
         for (line, want) in cases {
-            let err = ConnLimits::parse(&["$ 1", line]).unwrap_err();
+            let err = parse_lines(&["$ 1", line]).unwrap_err();
             assert_eq!(err.index, 1);
             let text = err.to_string();
             assert!(

@@ -233,7 +233,7 @@ pub struct MetricsConfig {
     pub auth: Option<AuthConfig>,
 }
 
-/// A named limiter (`climiters:`): upstream's `limits:` lines, read by [`crate::climit::ConnLimits`].
+/// A named limiter (`climiters:`): upstream's `limits:` lines, read by [`crate::climit::parse_lines`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LimiterConfig {

@@ -582,8 +582,8 @@ climiters:
 "#,
     );
     assert_valid(&c);
-    let limits = gost_config::climit::ConnLimits::parse(&c.climiters[0].limits).unwrap();
-    assert_eq!((limits.service, limits.per_ip), (Some(100), None));
+    let limits = gost_config::climit::parse_lines(&c.climiters[0].limits).unwrap();
+    assert_eq!(limits, [gost_config::climit::LimitLine::Service(Some(100))]);
     let (zero, _) = from_cli(&["socks5://:1080?climiter=0"], &[] as &[&str]).unwrap();
     assert!(zero.climiters.is_empty() && zero.services[0].climiter.is_none());
 }

@@ -201,7 +201,10 @@ impl ServiceBuilder {
     /// network lines) are closed at once. Default: no limit.
     ///
     /// ```
-    /// let limits = gost_service::ConnLimits::parse(&["$$ 100"]).unwrap();
+    /// let limits = gost_service::ConnLimits {
+    ///     per_ip: Some(100),
+    ///     ..Default::default()
+    /// };
     /// let builder = gost_service::ServiceBuilder::socks5().conn_limits(limits);
     /// # drop(builder);
     /// ```

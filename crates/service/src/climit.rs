@@ -1,6 +1,7 @@
-//! Counting live connections against a service's [`ConnLimits`] (upstream's `climiter`): the accept loop
-//! asks for a [`Slot`] before serving a client, and the slot gives its place back when the connection's
-//! task ends, however it ends.
+//! Concurrent-connection limits (upstream's `climiter`): [`ConnLimits`] says how many connections the
+//! service and each client IP may hold at once, and the accept loop asks a [`ConnCounter`] for a [`Slot`]
+//! before serving a client; the slot gives its place back when the connection's task ends, however it
+//! ends.
 //!
 //! Only client IPs that have a limit are counted, and an IP's entry is removed when its last connection
 //! closes, so the table never holds more entries than there are live connections.
@@ -9,7 +10,79 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use gost_config::climit::ConnLimits;
+/// Concurrent-connection limits of one service (upstream's `climiter`): at most `service` connections
+/// at once, and per client IP `per_ip` unless a [`HostLimit`] covering the IP says otherwise. The
+/// default limits nothing.
+///
+/// ```
+/// use gost_service::{ConnLimits, HostLimit};
+///
+/// let mut limits = ConnLimits {
+///     service: Some(1000),
+///     per_ip: Some(100),
+///     ..ConnLimits::default()
+/// };
+/// limits.set_host(HostLimit { addr: "10.0.0.0".parse().unwrap(), prefix: 8, limit: Some(5) });
+/// assert_eq!(limits.per_client("10.9.9.9".parse().unwrap()), Some(5));
+/// assert_eq!(limits.per_client("192.0.2.1".parse().unwrap()), Some(100));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Most connections the service holds at once (`$`).
+    pub service: Option<usize>,
+    /// Most connections one client IP holds at once (`$$`), unless a [`HostLimit`] covers it.
+    pub per_ip: Option<usize>,
+    /// Per-client limits of IPs and networks; where several cover an IP, the longest prefix applies.
+    pub hosts: Vec<HostLimit>,
+}
+
+/// A per-client limit for one IP or every IP of a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLimit {
+    /// An address of the network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub addr: IpAddr,
+    /// Prefix length: 32 / 128 for a single IP.
+    pub prefix: u8,
+    /// Most connections each IP in the network holds at once; `None` lifts the `per_ip` limit for them.
+    pub limit: Option<usize>,
+}
+
+impl HostLimit {
+    /// Whether `ip` is in this network: the first `prefix` bits agree.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let same_bits = match (self.addr.to_canonical(), ip.to_canonical()) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) ^ u32::from(b)).leading_zeros(),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a) ^ u128::from(b)).leading_zeros(),
+            _ => return false,
+        };
+        same_bits >= u32::from(self.prefix)
+    }
+}
+
+impl ConnLimits {
+    /// Adds `host`, replacing a limit of the same network.
+    pub fn set_host(&mut self, host: HostLimit) {
+        self.hosts
+            .retain(|h| !(h.prefix == host.prefix && h.contains(host.addr)));
+        self.hosts.push(host);
+    }
+
+    /// Whether nothing is limited.
+    pub fn is_unlimited(&self) -> bool {
+        self.service.is_none()
+            && self.per_ip.is_none()
+            && self.hosts.iter().all(|h| h.limit.is_none())
+    }
+
+    /// The per-client limit of `ip`: the longest matching IP/network, else `per_ip`.
+    pub fn per_client(&self, ip: IpAddr) -> Option<usize> {
+        self.hosts
+            .iter()
+            .filter(|h| h.contains(ip))
+            .max_by_key(|h| h.prefix)
+            .map_or(self.per_ip, |h| h.limit)
+    }
+}
 
 /// Live connection counts of one service.
 #[derive(Debug)]
@@ -127,19 +200,54 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn counter(lines: &[&str]) -> Arc<ConnCounter> {
-        ConnCounter::new(ConnLimits::parse(lines).unwrap()).unwrap()
+    fn counter(limits: ConnLimits) -> Arc<ConnCounter> {
+        ConnCounter::new(limits).unwrap()
+    }
+
+    fn per_ip(n: usize) -> ConnLimits {
+        ConnLimits {
+            per_ip: Some(n),
+            ..ConnLimits::default()
+        }
     }
 
     #[test]
     fn nothing_to_count_without_limits() {
         assert!(ConnCounter::new(ConnLimits::default()).is_none());
-        assert!(ConnCounter::new(ConnLimits::parse(&["$$ 0"]).unwrap()).is_none());
+        let mut lifted = ConnLimits::default();
+        lifted.set_host(HostLimit {
+            addr: ip("10.0.0.0"),
+            prefix: 8,
+            limit: None,
+        });
+        assert!(ConnCounter::new(lifted).is_none());
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_a_later_limit_replaces_its_network() {
+        let mut l = per_ip(3);
+        for (addr, prefix, limit) in [("192.168.0.0", 16, 7), ("192.168.1.0", 24, 2)] {
+            l.set_host(HostLimit {
+                addr: ip(addr),
+                prefix,
+                limit: Some(limit),
+            });
+        }
+        assert_eq!(l.per_client(ip("8.8.8.8")), Some(3));
+        assert_eq!(l.per_client(ip("192.168.200.1")), Some(7));
+        assert_eq!(l.per_client(ip("::ffff:192.168.1.1")), Some(2));
+        l.set_host(HostLimit {
+            addr: ip("192.168.1.9"),
+            prefix: 24,
+            limit: None,
+        });
+        assert_eq!(l.hosts.len(), 2);
+        assert_eq!(l.per_client(ip("192.168.1.1")), None, "replaced: no limit");
     }
 
     #[test]
     fn per_client_limit_is_per_ip_and_frees_on_drop() {
-        let c = counter(&["$$ 2"]);
+        let c = counter(per_ip(2));
         let a1 = c.try_acquire(ip("10.0.0.1")).unwrap();
         let _a2 = c.try_acquire(ip("::ffff:10.0.0.1")).unwrap();
         assert_eq!(
@@ -155,7 +263,16 @@ mod tests {
 
     #[test]
     fn service_limit_counts_everyone_and_overrides_apply() {
-        let c = counter(&["$ 3", "$$ 1", "10.0.0.0/8 0"]);
+        let mut limits = ConnLimits {
+            service: Some(3),
+            ..per_ip(1)
+        };
+        limits.set_host(HostLimit {
+            addr: ip("10.0.0.0"),
+            prefix: 8,
+            limit: None,
+        });
+        let c = counter(limits);
         let held: Vec<_> = ["10.0.0.1", "10.0.0.1", "192.0.2.1"]
             .into_iter()
             .map(|a| c.try_acquire(ip(a)).unwrap())

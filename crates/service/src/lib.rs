@@ -46,7 +46,7 @@
 //! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
 //! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
 //! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
-//! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; `ConnLimits::parse(&lines)` |
+//! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; fields `service`, `per_ip`, `hosts` ([`HostLimit`]), `set_host`, `per_client(ip)` |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
 //! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `from_endpoint(&Endpoint, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
@@ -84,9 +84,9 @@ pub mod socks5;
 pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use auto::AutoHandler;
 pub use builder::{BuildError, ServiceBuilder};
+pub use climit::{ConnLimits, HostLimit};
 pub use conn::unread;
 pub use error::Error;
-pub use gost_config::climit::ConnLimits;
 pub use gost_transport::BoxFuture;
 pub use observe::{Closed, Conn, Observer, Outcome};
 pub use outbound::{DialError, Direct, Outbound};

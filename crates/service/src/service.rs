@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gost_config::climit::ConnLimits;
 use gost_transport::{BoxFuture, Listener, Stream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -22,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Error;
-use crate::climit::{ConnCounter, Slot};
+use crate::climit::{ConnCounter, ConnLimits, Slot};
 use crate::observe::{self, Closed, Conn, Handoff, NoObserver, Observer, Outcome};
 use crate::relay::{Transferred, add_relay, relay_streams};
 

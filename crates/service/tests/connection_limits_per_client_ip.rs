@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gost_service::relay::Transferred;
-use gost_service::{Closed, Conn, ConnLimits, Handler, Observer, Report, Service, ServiceOptions};
+use gost_service::{
+    Closed, Conn, ConnLimits, Handler, HostLimit, Observer, Report, Service, ServiceOptions,
+};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,14 +82,14 @@ fn open_fds() -> usize {
 }
 
 async fn start(
-    limits: &[&str],
+    limits: ConnLimits,
     counts: Arc<Counts>,
 ) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
     let opts = ServiceOptions {
-        conn_limits: ConnLimits::parse(limits).unwrap(),
+        conn_limits: limits,
         drain_timeout: Duration::from_millis(200),
         ..Default::default()
     };
@@ -141,7 +143,12 @@ fn one_ip_over_its_limit_is_closed_while_others_are_served() {
 async fn one_ip_over_its_limit() {
     let fds_before = open_fds();
     let counts = Arc::new(Counts::default());
-    let (addr, token, task) = start(&["$$ 2"], counts.clone()).await;
+    // climiter `$$ 2`
+    let limits = ConnLimits {
+        per_ip: Some(2),
+        ..ConnLimits::default()
+    };
+    let (addr, token, task) = start(limits, counts.clone()).await;
 
     let mut a1 = connect_from("127.0.0.1", addr).await;
     let mut a2 = connect_from("127.0.0.1", addr).await;
@@ -193,7 +200,18 @@ async fn service_limit_and_ip_lines() {
     let fds_before = open_fds();
     let counts = Arc::new(Counts::default());
     // 127.0.0.2 may hold 3 (its own line), everyone else 1, the service 4 in all.
-    let (addr, token, task) = start(&["$ 4", "$$ 1", "127.0.0.2 3"], counts.clone()).await;
+    // climiter `$ 4`, `$$ 1`, `127.0.0.2 3`
+    let mut limits = ConnLimits {
+        service: Some(4),
+        per_ip: Some(1),
+        ..ConnLimits::default()
+    };
+    limits.set_host(HostLimit {
+        addr: "127.0.0.2".parse().unwrap(),
+        prefix: 32,
+        limit: Some(3),
+    });
+    let (addr, token, task) = start(limits, counts.clone()).await;
 
     let mut held = Vec::new();
     for from in ["127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.2"] {
