@@ -7,11 +7,13 @@
 //!
 //! Both directions run in one task as a hand-written state machine over tokio's readiness
 //! (`poll_read_ready`/`poll_write_ready`, each used by exactly one direction), which keeps the relay's
-//! future small: it is part of every idle session's memory.
+//! future small: it is part of every idle session's memory. The system calls are gost-sys's.
 
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use gost_sys::splice::{peek, splice};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::Interest;
@@ -30,55 +32,8 @@ struct Pipe {
 
 impl Pipe {
     fn new() -> io::Result<Pipe> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (read, write) = gost_sys::splice::pipe()?;
         Ok(Pipe { read, write })
-    }
-}
-
-/// Whether `fd` has bytes to read (`Ok(true)`) or is at EOF (`Ok(false)`), without consuming anything.
-fn peek(fd: RawFd) -> io::Result<bool> {
-    let mut byte = 0u8;
-    // SAFETY: `byte` is valid for one byte of writes; MSG_PEEK leaves it in the socket.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            (&raw mut byte).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n > 0)
-    }
-}
-
-/// One non-blocking splice(2) call; `Ok(0)` means EOF on `from`.
-fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-    // SAFETY: both descriptors are open for the duration of the call; null offsets mean "current position",
-    // which is what sockets and pipes require.
-    let n = unsafe {
-        libc::splice(
-            from,
-            std::ptr::null_mut(),
-            to,
-            std::ptr::null_mut(),
-            len,
-            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
     }
 }
 
@@ -104,9 +59,9 @@ impl Half {
             if self.in_pipe > 0 {
                 ready!(dst.poll_write_ready(cx))?;
                 let pipe = self.pipe.as_ref().expect("bytes in flight live in a pipe");
-                let (from, len) = (pipe.read.as_raw_fd(), self.in_pipe);
+                let (from, len) = (pipe.read.as_fd(), self.in_pipe);
                 // try_io clears tokio's readiness on WouldBlock, so the next poll really waits.
-                match dst.try_io(Interest::WRITABLE, || splice(from, dst.as_raw_fd(), len)) {
+                match dst.try_io(Interest::WRITABLE, || splice(from, dst.as_fd(), len)) {
                     Ok(m) => {
                         self.in_pipe -= m;
                         self.total += m as u64;
@@ -119,10 +74,10 @@ impl Half {
             ready!(src.poll_read_ready(cx))?;
             let read = match &self.pipe {
                 Some(pipe) => {
-                    let to = pipe.write.as_raw_fd();
-                    src.try_io(Interest::READABLE, || splice(src.as_raw_fd(), to, CHUNK))
+                    let to = pipe.write.as_fd();
+                    src.try_io(Interest::READABLE, || splice(src.as_fd(), to, CHUNK))
                 }
-                None => match src.try_io(Interest::READABLE, || peek(src.as_raw_fd())) {
+                None => match src.try_io(Interest::READABLE, || peek(src.as_fd())) {
                     Ok(true) => {
                         self.pipe = Some(Pipe::new()?);
                         continue;

@@ -1,12 +1,13 @@
 //! Batched datagram I/O for the UDP relay: up to [`MAX_BATCH`] datagrams per `recvmmsg(2)` /
-//! `sendmmsg(2)` on a tokio `UdpSocket` (through `try_io`, so tokio's readiness stays right), into and
+//! `sendmmsg(2)` (gost-sys) on a tokio `UdpSocket` (through `try_io`, so tokio's readiness stays right), into and
 //! out of one buffer allocated at first use. A relay that wakes once per batch instead of once per
 //! datagram spends its time moving datagrams rather than switching tasks.
 
 use std::io;
-use std::mem::{size_of, zeroed};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+
+use gost_sys::mmsg::{self, Wait};
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -17,12 +18,7 @@ pub(super) const MAX_BATCH: usize = 32;
 /// `udpBufferSize` (4096), fewer when each slot must hold a larger datagram.
 const BATCH_BYTES: usize = MAX_BATCH * (4096 + 64);
 
-/// One received datagram: its length and source (`None` if the kernel named no IP address).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Received {
-    pub len: usize,
-    pub from: Option<SocketAddr>,
-}
+pub(super) use gost_sys::mmsg::Received;
 
 /// One datagram to send: `buf[start..end]` of its [`Batch`], to `to`.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +85,15 @@ impl Batch {
         let Batch { buf, received, .. } = self;
         received.clear();
         socket.try_io(Interest::READABLE, || {
-            recvmmsg(socket, buf, slot, offset, capacity, received)
+            mmsg::recv::<MAX_BATCH>(
+                socket.as_fd(),
+                buf,
+                slot,
+                offset,
+                capacity,
+                Wait::Never,
+                received,
+            )
         })
     }
 
@@ -104,7 +108,10 @@ impl Batch {
         let mut done = 0;
         while done < self.outgoing.len() {
             let rest = &self.outgoing[done..];
-            match socket.try_io(Interest::WRITABLE, || sendmmsg(socket, &self.buf, rest)) {
+            let datagram = |i: usize| (self.bytes(&rest[i]), Some(rest[i].to));
+            match socket.try_io(Interest::WRITABLE, || {
+                mmsg::send::<MAX_BATCH>(socket.as_fd(), rest.len(), datagram)
+            }) {
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable().await?,
                 Err(e) => {
@@ -118,150 +125,9 @@ impl Batch {
     }
 }
 
-fn recvmmsg(
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    slot: usize,
-    offset: usize,
-    n: usize,
-    received: &mut Vec<Received>,
-) -> io::Result<usize> {
-    debug_assert!(n <= MAX_BATCH && buf.len() >= n * slot && offset < slot);
-    // SAFETY: all-zero is a valid sockaddr_storage, iovec and mmsghdr (zero family, null pointers).
-    let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
-    let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
-    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
-    let base = buf.as_mut_ptr();
-    for i in 0..n {
-        iovs[i] = libc::iovec {
-            // SAFETY: i * slot + offset < n * slot <= buf.len().
-            iov_base: unsafe { base.add(i * slot + offset) }.cast(),
-            iov_len: slot - offset,
-        };
-        let h = &mut hdrs[i].msg_hdr;
-        h.msg_name = (&raw mut names[i]).cast();
-        h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        h.msg_iov = &raw mut iovs[i];
-        h.msg_iovlen = 1;
-    }
-    // SAFETY: each of the first n headers points at its own name storage and at a disjoint region of
-    // `buf`, all alive and exclusively borrowed for the duration of the call.
-    let rc = unsafe {
-        libc::recvmmsg(
-            socket.as_raw_fd(),
-            hdrs.as_mut_ptr(),
-            n as libc::c_uint,
-            libc::MSG_DONTWAIT,
-            std::ptr::null_mut(),
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let got = rc as usize;
-    received.extend((0..got).map(|i| Received {
-        len: hdrs[i].msg_len as usize,
-        from: from_storage(&names[i]),
-    }));
-    Ok(got)
-}
-
-fn sendmmsg(socket: &UdpSocket, buf: &[u8], out: &[Outgoing]) -> io::Result<usize> {
-    let n = out.len().min(MAX_BATCH);
-    // SAFETY: as in recvmmsg.
-    let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { zeroed() };
-    let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
-    let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
-    for (i, o) in out.iter().take(n).enumerate() {
-        let bytes = &buf[o.start..o.end];
-        iovs[i] = libc::iovec {
-            iov_base: bytes.as_ptr() as *mut libc::c_void,
-            iov_len: bytes.len(),
-        };
-        let h = &mut hdrs[i].msg_hdr;
-        h.msg_name = (&raw mut names[i]).cast();
-        h.msg_namelen = to_storage(o.to, &mut names[i]);
-        h.msg_iov = &raw mut iovs[i];
-        h.msg_iovlen = 1;
-    }
-    // SAFETY: the first n headers point at initialised addresses and at regions of `buf`, alive for
-    // the call; the kernel only reads them.
-    let rc = unsafe { libc::sendmmsg(socket.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0) };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc as usize)
-    }
-}
-
-/// Writes `sa` as a `sockaddr_in` / `sockaddr_in6` into `storage`; returns its length.
-fn to_storage(sa: SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
-    match sa {
-        SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than, and aligned for, sockaddr_in.
-            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin) };
-            size_of::<libc::sockaddr_in>() as libc::socklen_t
-        }
-        SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: v6.ip().octets(),
-                },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is larger than, and aligned for, sockaddr_in6.
-            unsafe { std::ptr::write((storage as *mut libc::sockaddr_storage).cast(), sin6) };
-            size_of::<libc::sockaddr_in6>() as libc::socklen_t
-        }
-    }
-}
-
-/// The address the kernel wrote into `storage`, if it is IPv4 or IPv6.
-fn from_storage(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    let ptr = storage as *const libc::sockaddr_storage;
-    match i32::from(storage.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let sin = unsafe { &*ptr.cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)).into())
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let sin6 = unsafe { &*ptr.cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            let port = u16::from_be(sin6.sin6_port);
-            Some(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id).into())
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_survive_the_sockaddr_round_trip() {
-        for s in ["127.0.0.1:53", "[::1]:8080", "[fe80::1%3]:1", "0.0.0.0:0"] {
-            let sa: SocketAddr = s.parse().unwrap();
-            // SAFETY: all-zero is a valid sockaddr_storage.
-            let mut st: libc::sockaddr_storage = unsafe { zeroed() };
-            to_storage(sa, &mut st);
-            assert_eq!(from_storage(&st), Some(sa), "{s}");
-        }
-    }
 
     #[test]
     fn slots_shrink_the_batch_for_large_datagrams_only() {

@@ -1,0 +1,13 @@
+//! The only OS-specific `unsafe` of gost-rs, behind a small safe API in the spirit of quinn-udp:
+//! zero-copy TCP relaying with splice(2) ([`splice`]) and batched datagram I/O with
+//! recvmmsg(2)/sendmmsg(2) ([`mmsg`]). Linux only.
+//!
+//! Why hand-written rather than a crate: socket2 and nix cover neither call with the buffer layout
+//! the relays need (one flat buffer cut into slots, addresses kept in a caller-owned list, no
+//! allocation per call), and quinn-udp's batching is tied to QUIC's segment offload. Each function
+//! here is one system call over borrowed descriptors and slices; the callers (gost-service's relays,
+//! gost-bench's generators) keep their own readiness handling, so this crate knows nothing of tokio
+//! or SOCKS.
+
+pub mod mmsg;
+pub mod splice;
