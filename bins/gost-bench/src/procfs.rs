@@ -119,21 +119,7 @@ pub fn loadavg() -> String {
 
 /// Raises the soft open-file limit to the hard limit (servers inherit it), returning the new limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: r is a valid rlimit for getrlimit/setrlimit to read and write.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        r.rlim_cur = r.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(r.rlim_cur)
+    gost_sys::sockopt::raise_nofile()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -14,20 +14,7 @@ use tokio::net::{TcpSocket, TcpStream};
 pub async fn connect_from(src: Ipv4Addr, server: SocketAddrV4) -> io::Result<TcpStream> {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
     sock.set_nonblocking(true)?;
-    let one: libc::c_int = 1;
-    // SAFETY: valid fd and a c_int option value of the right size.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    gost_sys::sockopt::set_bind_address_no_port(sock.as_fd())?;
     sock.bind(&SocketAddr::V4(SocketAddrV4::new(src, 0)).into())?;
     let std_stream: std::net::TcpStream = sock.into();
     let stream = TcpSocket::from_std_stream(std_stream)

@@ -3,7 +3,7 @@
 //! idle sessions), and a counting UDP sink.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -124,22 +124,8 @@ impl UdpSink {
     /// Binds 127.0.0.1:0 with a large receive buffer, so the sink is not where packets drop.
     pub fn start() -> std::io::Result<UdpSink> {
         let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let size: libc::c_int = 32 << 20;
-        // SAFETY: valid fd and c_int option value. SO_RCVBUFFORCE needs root; fall back silently.
-        unsafe {
-            let p = (&size as *const libc::c_int).cast();
-            let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            if libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                p,
-                len,
-            ) != 0
-            {
-                libc::setsockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, p, len);
-            }
-        }
+        // SO_RCVBUFFORCE needs root; without it the kernel caps SO_RCVBUF, which is still fine.
+        let _ = gost_sys::sockopt::force_recv_buffer(sock.as_fd(), 32 << 20);
         sock.set_read_timeout(Some(Duration::from_millis(20)))?;
         let std::net::SocketAddr::V4(addr) = sock.local_addr()? else {
             unreachable!("bound an IPv4 address")

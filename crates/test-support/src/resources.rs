@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use gost_sys::sockopt::set_nofile;
+
 /// Open descriptors of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -95,10 +97,7 @@ impl Footprint {
 
 /// Raises the soft descriptor limit to the hard one (floods hold hundreds of sockets).
 pub fn raise_nofile() {
-    let (soft, hard) = nofile();
-    if soft < hard {
-        set_nofile(hard);
-    }
+    gost_sys::sockopt::raise_nofile().expect("raise RLIMIT_NOFILE");
 }
 
 /// The process out of file descriptors: the soft limit lowered to 512 and every free descriptor
@@ -112,7 +111,7 @@ pub struct OutOfFds {
 impl OutOfFds {
     /// Lowers the limit and opens `/dev/null` until open(2) fails with EMFILE.
     pub fn now() -> OutOfFds {
-        let old_limit = set_nofile(512);
+        let old_limit = set_nofile(512).expect("lower RLIMIT_NOFILE");
         let mut hog = Vec::new();
         loop {
             match std::fs::File::open("/dev/null") {
@@ -128,32 +127,8 @@ impl OutOfFds {
 impl Drop for OutOfFds {
     fn drop(&mut self) {
         self.hog.clear();
-        set_nofile(self.old_limit);
+        set_nofile(self.old_limit).expect("restore RLIMIT_NOFILE");
     }
-}
-
-/// The soft and hard limits of open file descriptors.
-fn nofile() -> (u64, u64) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit fills a valid struct.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-    (lim.rlim_cur, lim.rlim_max)
-}
-
-/// Sets the soft limit of open file descriptors to `soft` (at most the hard limit); returns the old
-/// soft limit.
-fn set_nofile(soft: u64) -> u64 {
-    let (old, hard) = nofile();
-    let lim = libc::rlimit {
-        rlim_cur: soft.min(hard),
-        rlim_max: hard,
-    };
-    // SAFETY: setrlimit reads a valid struct.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
-    old
 }
 
 #[cfg(test)]
