@@ -124,9 +124,11 @@ fn request_half_close_reply(addr: SocketAddr, counts: &Receiver<usize>, what: &s
 
 #[test]
 fn half_close_over_kcp_keeps_the_reply() {
-    // smux (under kcp) carries the half-close as a FIN; the reply must still flow back.
+    // smux (under kcp) carries the half-close as a FIN; the reply must still flow back. The last query
+    // sets non-default kcp.* options, read the same way on both ends.
     let (target, counts) = reply_after_eof(1 << 20);
-    for query in ["", "?notls=true"] {
+    let tuned = "?kcp.key=s3cret&kcp.crypt=aes-128&kcp.mode=fast&kcp.sndwnd=128&kcp.rcvwnd=128";
+    for query in ["", "?notls=true", tuned] {
         let mut server = Gost::spawn(&["-L", &format!("socks5+kcp://127.0.0.1:0{query}")]);
         let node = format!("socks5+kcp://{}{query}", server.addr("service-0"));
         let forward = format!("tcp://127.0.0.1:0/{target}");

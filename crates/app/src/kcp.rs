@@ -52,3 +52,38 @@ pub fn kcp_config(opts: &KcpOptions, what: &'static str) -> Result<KcpConfig, Er
     }
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kcp_of(url: &str) -> Result<KcpConfig, Error> {
+        let (config, _) = gost_config::from_cli(&[url], &[] as &[&str]).unwrap();
+        let md = &config.services[0].listener.metadata;
+        kcp_config(
+            &KcpOptions::from_metadata(md).unwrap(),
+            "listener kcp options",
+        )
+    }
+
+    #[test]
+    fn flags_reach_the_kcp_config() {
+        let query = "kcp.key=s3cret&kcp.crypt=aes-128&kcp.mode=fast&kcp.sndwnd=128&kcp.rcvwnd=128";
+        let c = kcp_of(&format!("socks5+kcp://127.0.0.1:0?{query}")).unwrap();
+        assert_eq!(
+            (c.key.as_str(), c.crypt.as_str(), c.mode.as_str()),
+            ("s3cret", "aes-128", "fast")
+        );
+        assert_eq!((c.sndwnd, c.rcvwnd), (128, 128));
+    }
+
+    #[test]
+    fn refused_values_name_the_option() {
+        let e = kcp_of("socks5+kcp://127.0.0.1:0?kcp.tcp=true").unwrap_err();
+        let text = crate::chain_of(&e);
+        assert!(
+            text.starts_with("listener kcp options: ") && text.contains("kcp.tcp"),
+            "{text}"
+        );
+    }
+}

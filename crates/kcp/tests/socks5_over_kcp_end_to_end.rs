@@ -1,6 +1,6 @@
 //! SOCKS5 over KCP end to end: gost-service's SOCKS5 handler behind our kcp listener
-//! (`gost_transport::kcp`), reached by our kcp dialer directly or through a `-F socks5+kcp://…`
-//! chain built by gost-chain, with and without datagram loss. Dropping the listener and the dialer
+//! (`gost_transport::kcp`), reached by our kcp dialer, with and without datagram loss (a
+//! `-F socks5+kcp://…` chain built from flags is tested by bins/gost). Dropping the listener and the dialer
 //! frees every task, silent clients' sessions expire, and the dialer reconnects when its session
 //! dies.
 
@@ -9,10 +9,8 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gost_config::options::KcpOptions;
 use gost_service::{Service, ServiceOptions, Socks5Handler, Socks5Options};
 use gost_transport::kcp::{KcpConfig, KcpDialer, KcpListener, ListenerLimits, SessionLimits};
-use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{Dialer, Stream};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
@@ -140,46 +138,6 @@ async fn socks5_connect_over_kcp_with_upstream_default_settings() {
         1,
         "one KCP session carries every stream"
     );
-    server.stop().await;
-}
-
-/// `gost -L 'socks5+kcp://…?kcp.…'` and `gost -L socks5://… -F 'socks5+kcp://…?kcp.…'`: the same
-/// non-default options parsed by gost-config on both ends, the client side built by gost-app.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dash_f_socks5_kcp_chain_reaches_a_kcp_server() {
-    let query = "kcp.key=s3cret&kcp.crypt=aes-128&kcp.mode=fast&kcp.sndwnd=128&kcp.rcvwnd=128";
-    let echo = echo_server().await;
-    let (server_cfg, _) = gost_config::from_cli(
-        &[format!("socks5+kcp://127.0.0.1:0?{query}")],
-        &[] as &[&str],
-    )
-    .unwrap();
-    let md = &server_cfg.services[0].listener.metadata;
-    let kcp =
-        gost_app::kcp::kcp_config(&KcpOptions::from_metadata(md).unwrap(), "listener").unwrap();
-    assert_eq!(
-        (kcp.key.as_str(), kcp.crypt.as_str()),
-        ("s3cret", "aes-128")
-    );
-    let server = kcp_socks5_server(kcp, ListenerLimits::default()).await;
-
-    let node = format!("socks5+kcp://127.0.0.1:{}?{query}", server.addr.port());
-    let (cfg, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], &[node]).unwrap();
-    let router = gost_app::chain::router(&cfg, cfg.services[0].chain()).unwrap();
-    let outbound = std::sync::Arc::new(gost_service::forward::ChainOutbound::new(router));
-    let front_listener = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
-        .await
-        .unwrap();
-    let front = serve(
-        front_listener,
-        Socks5Handler::with_outbound(Socks5Options::default(), outbound),
-    );
-    for i in 0..2 {
-        let mut c = tokio::net::TcpStream::connect(front.addr).await.unwrap();
-        socks5_connect(&mut c, echo).await;
-        echo_roundtrip(c, 256 * KIB, 10 + i).await;
-    }
-    front.stop().await;
     server.stop().await;
 }
 
