@@ -11,37 +11,11 @@ use gost_chain::{
     Chain, Connector, Node, Router, Selector, Socks4Connector, Socks5Connector,
     Socks5ConnectorOptions, Strategy,
 };
+use gost_test_support::resources::{fd_count, fd_targets, serial};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::ClientTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// Descriptors are process-wide: tests comparing counts run one at a time, each in its own runtime
-/// created and dropped while holding the lock (a runtime owns descriptors too).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial(test: impl std::future::Future<Output = ()>) {
-    let _one_at_a_time = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(test);
-}
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn fd_list() -> Vec<String> {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .map(|p| p.display().to_string())
-        .collect()
-}
 
 /// Polls until the descriptor count is back to `baseline` (at most 5 s).
 async fn fds_back_to(baseline: usize, what: &str) {
@@ -51,7 +25,7 @@ async fn fds_back_to(baseline: usize, what: &str) {
             start.elapsed() < Duration::from_secs(5),
             "{what}: {} descriptors open, {baseline} before: {:?}",
             fd_count(),
-            fd_list()
+            fd_targets()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -181,7 +155,7 @@ async fn echo_once(router: &Router) -> Result<(), gost_chain::Error> {
 
 #[test]
 fn dead_node_is_skipped_until_its_fail_timeout() {
-    serial(async {
+    serial(1, async {
         let live = hop(Hop::Echo { limit: usize::MAX }).await;
         let dead = {
             let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -232,7 +206,7 @@ fn dead_node_is_skipped_until_its_fail_timeout() {
 
 #[test]
 fn black_holed_hop_times_out() {
-    serial(async {
+    serial(1, async {
         let silent = hop(Hop::Silent).await;
         // The node's `timeout` bounds its handshake (the router's bounds each dial).
         let timeout = Duration::from_millis(300);
@@ -254,7 +228,7 @@ fn black_holed_hop_times_out() {
 
 #[test]
 fn garbage_from_a_hop_is_an_error() {
-    serial(async {
+    serial(1, async {
         let bad = hop(Hop::Garbage).await;
         for (flag, node) in [
             ("socks5 notls", socks5(bad, true, None)),
@@ -272,7 +246,7 @@ fn garbage_from_a_hop_is_an_error() {
 
 #[test]
 fn hop_dying_mid_transfer_ends_the_stream() {
-    serial(async {
+    serial(1, async {
         let dying = hop(Hop::Echo { limit: 10_000 }).await;
         let r = router(
             vec![socks5(dying, true, None)],

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gost_service::{Service, ServiceOptions, Socks5Handler, Socks5Options};
+use gost_test_support::echo_server;
 use gost_transport::kcp::{KcpConfig, KcpDialer, KcpListener, ListenerLimits, SessionLimits};
 use gost_transport::{Dialer, Stream};
 use rand::rngs::StdRng;
@@ -20,21 +21,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const KIB: usize = 1024;
-
-/// A TCP server echoing everything back.
-async fn echo_server() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.into_split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
 
 /// A running SOCKS5 service; cancel `token` and await `task` to stop it.
 struct Running {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use fwd::{Cutter, Transport, socks5, socks5_through};
 use gost_service::Socks5Options;
 use gost_service::socks_wire::{Address, Decode, Decoded, Encode, UdpTunFrame};
+use gost_test_support::resources::{fd_count, serial};
 use gost_test_support::{have, udp_echo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -337,24 +338,6 @@ async fn pysocks_relays_udp_through_a_chain() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
 
-/// Descriptor and task counts are process- and runtime-wide: the test comparing them runs alone in
-/// its own runtime (see `serial`).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial(test: impl std::future::Future<Output = ()>) {
-    let _alone = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(test);
-}
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 /// Polls `f` until it holds (at most 5 s).
 async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -399,10 +382,10 @@ async fn chain_dies(relay_udp: bool) {
 
 #[test]
 fn a_dying_udp_tun_chain_ends_the_association_cleanly() {
-    serial(chain_dies(false));
+    serial(2, chain_dies(false));
 }
 
 #[test]
 fn a_dying_relay_udp_chain_ends_the_association_cleanly() {
-    serial(chain_dies(true));
+    serial(2, chain_dies(true));
 }
