@@ -8,6 +8,8 @@ use gost_config::{Config, ConfigError, MetricsConfig, Warning};
 
 use crate::args::Args;
 
+/// An empty file, `services: []` or a reload to either would run nothing without a word.
+const NO_SERVICE: &str = "nothing to run: no service (list one under `services:`, or give -L)";
 /// Builds and validates the effective configuration.
 pub fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
     let (mut config, mut warnings) = match args.config.as_deref() {
@@ -42,6 +44,7 @@ pub fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
             .addr = addr.clone();
     }
     warnings.extend(cli_warnings);
+    anyhow::ensure!(!config.services.is_empty(), NO_SERVICE);
     warnings.extend(gost_config::validate(&config)?);
     Ok((config, warnings))
 }

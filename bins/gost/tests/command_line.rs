@@ -274,3 +274,63 @@ fn json_log_format_for_warnings() {
         "{line}"
     );
 }
+
+/// Runs `gost -C FILE` with `yaml` in the file (or `args` alone when `yaml` is None) and returns its
+/// stderr after checking it exited 2 without starting anything.
+fn refused_with(yaml: Option<&str>, args: &[&str]) -> String {
+    let file = yaml.map(ConfigFile::new);
+    let mut full: Vec<&str> = args.to_vec();
+    if let Some(f) = &file {
+        full.extend(["-C", f.arg()]);
+    }
+    let out = gost(&full);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{full:?}: {err}");
+    assert!(!err.contains("listening"), "{full:?} started: {err}");
+    err
+}
+
+#[test]
+fn config_mistakes_are_named_where_they_are() {
+    // A config with no service would run nothing, silently.
+    for yaml in ["", "services: []\n", "# only a comment\n"] {
+        let err = refused_with(Some(yaml), &[]);
+        assert!(
+            err.contains("nothing to run: no service"),
+            "{yaml:?}: {err}"
+        );
+    }
+    // An indentation slip names the key with nothing under it, not a Rust type.
+    let err = refused_with(
+        Some("services:\n- name: a\n  addr: :1080\n  handler:\n  type: socks5\n"),
+        &[],
+    );
+    assert!(
+        err.contains("services[0](a).handler")
+            && err.contains("indent")
+            && !err.contains("HandlerConfig"),
+        "{err}"
+    );
+    // The OS error once.
+    let err = refused_with(None, &["-C", "/nonexistent/gost.yaml"]);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    // One slash after the scheme.
+    let err = refused_with(None, &["-L", "socks5:/127.0.0.1:1080"]);
+    assert!(err.contains("missing `//` after `socks5:`"), "{err}");
+}
+
+#[test]
+fn a_user_without_password_and_unknown_options_are_warned_about_at_the_default_level() {
+    let out = gost(&["-O", "yaml", "-L", "socks5://alice@:1080?fooBarBaz=1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("WARN")
+            && err.contains("user `alice` has no password, so ANY password is accepted"),
+        "{err}"
+    );
+    assert!(err.contains("fooBarBaz"), "{err}");
+    // SOCKS4 checks only the user id: nothing to warn about.
+    let out = gost(&["-O", "yaml", "-L", "socks4://alice@:1080"]);
+    assert!(!stderr(&out).contains("no password"), "{}", stderr(&out));
+}

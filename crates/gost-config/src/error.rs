@@ -7,13 +7,14 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file `{path}`: {source}")]
+    // The OS error is part of the message and deliberately not a `source()`: printing the error with
+    // its chain (as the binary does) would otherwise say it twice.
+    #[error("cannot read config file `{path}`: {error}")]
     Io {
         /// The file.
         path: String,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The YAML text is malformed.
     #[error("YAML syntax error: {0}")]

@@ -44,9 +44,9 @@ pub fn from_json_str(text: &str) -> Result<Loaded, ConfigError> {
 /// Reads a config file: JSON if it ends in `.json` or its first non-blank character is `{`, else YAML.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     let is_json = path
         .extension()

@@ -380,6 +380,18 @@ fn normalise_value(
     warnings: &mut Vec<Warning>,
 ) -> Result<Value, ConfigError> {
     if value.is_null() {
+        if let Shape::Obj(_) = shape {
+            // Almost always an indentation slip: `handler:` with its keys at its own level.
+            let key = path.rsplit('.').next().unwrap_or(path);
+            return Err(shape_error(
+                path,
+                &value,
+                &format!(
+                    "a map: `{key}:` has nothing under it; indent the keys that belong to it \
+                     deeper than `{key}:` (or remove it)"
+                ),
+            ));
+        }
         return Ok(Value::Null);
     }
     match shape {
@@ -519,6 +531,16 @@ mod tests {
             other => panic!("{other}"),
         }
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn a_section_with_nothing_under_it_names_the_indentation_slip() {
+        let (v, _) = norm(json!({"services": [{"name": "a", "handler": null, "type": "socks5"}]}));
+        let err = v.unwrap_err().to_string();
+        assert!(
+            err.starts_with("services[0](a).handler: `null` is not a map: `handler:` has nothing"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -34,7 +34,20 @@ pub(crate) fn parse(arg: &str) -> Result<CmdUrl, String> {
             }
             (scheme.to_ascii_lowercase(), rest)
         }
-        None => ("auto".to_owned(), arg),
+        None => {
+            // `socks5:/h:1080`: a scheme with one slash would otherwise read as a host called
+            // `socks5` and fail later with a puzzling "missing port". (A port never starts with `/`.)
+            if let Some((scheme, rest)) = arg.split_once(':')
+                && rest.starts_with('/')
+                && !scheme.is_empty()
+                && !scheme.contains(['/', '@', '?'])
+            {
+                return Err(format!(
+                    "missing `//` after `{scheme}:` (expected {scheme}://host:port, e.g. {scheme}://:1080)"
+                ));
+            }
+            ("auto".to_owned(), arg)
+        }
     };
     // A fragment is not part of anything GOST reads.
     let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
@@ -237,6 +250,25 @@ mod tests {
             u.query,
             vec![("x".into(), "1".into()), ("y".into(), "a b&".into())]
         );
+    }
+
+    #[test]
+    fn a_scheme_with_one_slash_is_missing_the_double_slash() {
+        for arg in ["socks5:/127.0.0.1:1080", "socks5+tls:/:1080"] {
+            let err = parse(arg).unwrap_err();
+            assert!(
+                err.starts_with("missing `//` after `socks5"),
+                "{arg}: {err}"
+            );
+        }
+        for arg in [
+            "localhost:1080",
+            "u:p@:1080",
+            ":1080/127.0.0.1:80",
+            "[::1]:1080",
+        ] {
+            assert!(parse(arg).is_ok(), "{arg}");
+        }
     }
 
     #[test]

@@ -50,12 +50,11 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
         check_chain(chain, &mut warnings)?;
     }
     for auther in &config.authers {
+        let subject = format!("auther `{}`", auther.name);
         for (i, auth) in auther.auths.iter().enumerate() {
-            check_auth(
-                &format!("auther `{}`", auther.name),
-                &format!("auths[{i}]"),
-                auth,
-            )?;
+            let key = format!("auths[{i}]");
+            check_auth(&subject, &key, auth)?;
+            warn_any_password(&subject, &key, auth, &mut warnings);
         }
     }
     if let Some(tls) = &config.tls {
@@ -223,6 +222,10 @@ fn check_service(
     check_chain_refs(config, s, svc, warnings)?;
     if let Some(auth) = &svc.handler.auth {
         check_auth(s, "handler.auth", auth)?;
+        // SOCKS4 checks only the user id; everywhere else an empty password is a wildcard.
+        if !matches!(handler, "socks4" | "socks4a") {
+            warn_any_password(s, "handler.auth", auth, warnings);
+        }
     }
     for name in svc.handler.auther.iter().chain(svc.handler.authers.iter()) {
         if config.auther(name).is_none() {
@@ -415,6 +418,21 @@ fn check_auth(s: &str, key: &str, auth: &AuthConfig) -> Result<(), ConfigError> 
         ));
     }
     Ok(())
+}
+
+/// A server-side credential without a password accepts any password for its user, as upstream's auther
+/// does (`socks5://user@:1080`). That is legal but rarely meant, so it is said at start.
+fn warn_any_password(s: &str, key: &str, auth: &AuthConfig, warnings: &mut Vec<Warning>) {
+    if auth.password.is_empty() {
+        warnings.push(Warning::new(
+            format!("{s}: {key}.password"),
+            format!(
+                "user `{}` has no password, so ANY password is accepted for it (as upstream); \
+                 give one (user:password@) to require it",
+                auth.username
+            ),
+        ));
+    }
 }
 
 fn check_tls_files(s: &str, key: &str, tls: &TlsConfig, server: bool) -> Result<(), ConfigError> {
