@@ -13,8 +13,8 @@ use crate::forward::ChainOutbound;
 use crate::observe::{Observer, Observers};
 use crate::outbound::{Direct, Outbound};
 use crate::{
-    Authenticator, AutoHandler, ConnLimits, Handler, Routing, Service, ServiceOptions,
-    Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users,
+    Admission, Authenticator, AutoHandler, ConnLimits, Handler, Routing, Service, ServiceOptions,
+    Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, TargetFilter, Users,
 };
 
 /// Why [`ServiceBuilder::build`] could not make a service.
@@ -54,6 +54,8 @@ pub struct ServiceBuilder {
     outbound: Option<Arc<dyn Outbound>>,
     auth: Option<Arc<dyn Authenticator>>,
     routing: Option<Arc<dyn Routing>>,
+    bypass: Option<Arc<dyn TargetFilter>>,
+    admission: Option<Arc<dyn Admission>>,
     observers: Observers,
 }
 
@@ -114,6 +116,8 @@ impl ServiceBuilder {
             outbound: None,
             auth: None,
             routing: None,
+            bypass: None,
+            admission: None,
             observers: Observers::default(),
         }
     }
@@ -185,6 +189,18 @@ impl ServiceBuilder {
         self
     }
 
+    /// Refuses CONNECT targets `bypass` does not allow (SOCKS5 0x02, SOCKS4 0x5B), never dialling them.
+    pub fn bypass(mut self, bypass: impl TargetFilter) -> ServiceBuilder {
+        self.bypass = Some(Arc::new(bypass));
+        self
+    }
+
+    /// Closes clients `admission` refuses right after accept, before a byte is read.
+    pub fn admission(mut self, admission: impl Admission) -> ServiceBuilder {
+        self.admission = Some(Arc::new(admission));
+        self
+    }
+
     /// Reports connections to `observer`; call again to add more (called in order).
     pub fn observer(mut self, observer: impl Observer) -> ServiceBuilder {
         self.observers.push(Arc::new(observer));
@@ -230,7 +246,7 @@ impl ServiceBuilder {
             (None, None) => return Err(BuildError::NoAddress),
         };
         let outbound = self.outbound.unwrap_or_else(|| Arc::new(Direct::default()));
-        let (auth, routing) = (self.auth, self.routing);
+        let (auth, routing, bypass) = (self.auth, self.routing, self.bypass);
         let v5 = |opts: Socks5Options| {
             let mut h = Socks5Handler::with_outbound(opts, outbound.clone());
             if let Some(a) = &auth {
@@ -238,6 +254,9 @@ impl ServiceBuilder {
             }
             if let Some(r) = &routing {
                 h = h.with_routing(r.clone());
+            }
+            if let Some(b) = &bypass {
+                h = h.with_bypass(b.clone());
             }
             h
         };
@@ -248,6 +267,9 @@ impl ServiceBuilder {
             }
             if let Some(r) = &routing {
                 h = h.with_routing(r.clone());
+            }
+            if let Some(b) = &bypass {
+                h = h.with_bypass(b.clone());
             }
             h
         };
@@ -261,6 +283,10 @@ impl ServiceBuilder {
             }),
         };
         let service = Service::from_parts(listener, handler, self.service);
+        let service = match self.admission {
+            Some(a) => service.with_admission(a),
+            None => service,
+        };
         Ok(if self.observers.is_empty() {
             service
         } else {

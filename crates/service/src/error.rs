@@ -37,6 +37,10 @@ pub enum Error {
     #[error("authentication failed for user {0:?}")]
     AuthFailed(String),
 
+    /// The target is refused by the service's bypass list; it was never dialled.
+    #[error("target {0} refused by the service's bypass")]
+    Bypassed(String),
+
     /// The command is turned off on this service (`bind=true` / `udp=true` enable them).
     #[error("{0} is disabled on this service")]
     Disabled(&'static str),

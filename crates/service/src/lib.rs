@@ -43,9 +43,13 @@
 //! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `auto()` / `socks5_with(opts)` / `socks4_with(opts)` / `auto_with(v5, v4)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `conn_limits`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
 //! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `with_conn_limits(ConnLimits)`, `local_addr()`, `name()`, `run(shutdown)` |
 //! | [`Authenticator`] | async `authenticate(&AuthRequest { method, user, password, client, tls }) -> bool`; [`Users`] implements it in constant time |
+//! | [`Admission`] | `admit(client_ip) -> bool`, set with `ServiceBuilder::admission` / `Service::with_admission`: refused clients are closed at accept, inside the listener before any TLS/WebSocket handshake ([`gost_transport::Gate`]); `gost_access::Admission` and `Vec<Arc<_>>` (any refuses) implement it |
+//! | [`TargetFilter`] | `allows(&Address) -> bool`, set with `ServiceBuilder::bypass` / `with_bypass` on the handlers: refused CONNECT targets get SOCKS5 0x02 / SOCKS4 0x5B and are never dialled; `gost_access::BypassGroup` implements it |
+//! | [`AccessAuth`] | an [`Authenticator`] from the handler's users, gost-access authers and HTTP plugins (any one passes) and `skipauth` networks |
+//! | [`Denied`] | why a policy refused (`auth`, `admission`, `bypass`): the `reason` of [`Observer::denied`] and of the `gost_service_denied_total` metric |
 //! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
 //! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
-//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
+//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `denied`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
 //! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; fields `service`, `per_ip`, `hosts` ([`HostLimit`]), `set_host`, `per_client(ip)` |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
@@ -65,6 +69,7 @@
 //! has `service`, `conn_id`, `client`, `user`, `target`, `error_kind` ([`observe::error_kind`]) and
 //! `error`. docs/embedding.md describes levels and kinds.
 
+pub mod access;
 mod auth;
 mod auto;
 mod builder;
@@ -81,12 +86,14 @@ pub mod service;
 pub mod socks4;
 pub mod socks5;
 
+pub use access::{AccessAuth, Admission, Denied, TargetFilter};
 pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use auto::AutoHandler;
 pub use builder::{BuildError, ServiceBuilder};
 pub use climit::{ConnLimits, HostLimit};
 pub use conn::unread;
 pub use error::Error;
+pub use gost_access;
 pub use gost_transport::BoxFuture;
 pub use observe::{Closed, Conn, Observer, Outcome};
 pub use outbound::{DialError, Direct, Outbound};

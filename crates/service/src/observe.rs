@@ -18,6 +18,7 @@ use gost_transport::Stream;
 use socks_wire::Address;
 use tracing::{Level, debug, info, warn};
 
+use crate::access::Denied;
 use crate::relay::Transferred;
 use crate::{Error, Report};
 
@@ -54,6 +55,13 @@ pub trait Observer: Send + Sync + 'static {
         let _ = (conn, user, ok);
     }
 
+    /// An access policy refused `client`: its credentials ([`Denied::Auth`], also reported by
+    /// `authenticated`), its address ([`Denied::Admission`]: closed at accept, no other event) or its
+    /// target ([`Denied::Bypass`]).
+    fn denied(&self, service: &str, client: SocketAddr, reason: Denied) {
+        let _ = (service, client, reason);
+    }
+
     /// The client asked for `command` (`connect`, `bind`, `udp-associate`, …) to `target`.
     fn target(&self, conn: &Conn, command: &str, target: &Address) {
         let _ = (conn, command, target);
@@ -80,6 +88,9 @@ impl<T: Observer + ?Sized> Observer for Arc<T> {
     }
     fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
         (**self).authenticated(conn, user, ok);
+    }
+    fn denied(&self, service: &str, client: SocketAddr, reason: Denied) {
+        (**self).denied(service, client, reason);
     }
     fn target(&self, conn: &Conn, command: &str, target: &Address) {
         (**self).target(conn, command, target);
@@ -134,6 +145,11 @@ impl Observer for Observers {
     }
     fn authenticated(&self, conn: &Conn, user: &str, ok: bool) {
         self.0.iter().for_each(|o| o.authenticated(conn, user, ok));
+    }
+    fn denied(&self, service: &str, client: SocketAddr, reason: Denied) {
+        self.0
+            .iter()
+            .for_each(|o| o.denied(service, client, reason));
     }
     fn target(&self, conn: &Conn, command: &str, target: &Address) {
         self.0.iter().for_each(|o| o.target(conn, command, target));
@@ -248,6 +264,14 @@ impl Conn {
             let _ = self.user.set(user.into());
         }
         self.observer.authenticated(self, user, ok);
+        if !ok {
+            self.denied(Denied::Auth);
+        }
+    }
+
+    /// Reports that a policy refused this connection's client or request.
+    pub fn denied(&self, reason: Denied) {
+        self.observer.denied(&self.service, self.client, reason);
     }
 
     /// The command and target once the request was read (`"connect example.com:443"`).
@@ -319,6 +343,7 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::HandshakeTimeout(_) => "handshake_timeout",
         Error::Decode(_) | Error::Handshake(_) => "protocol",
         Error::AuthFailed(_) => "auth",
+        Error::Bypassed(_) => "bypass",
         Error::Disabled(_) | Error::UnsupportedCommand(_) => "command",
         Error::Dial(crate::outbound::DialError::Policy(_)) => "refused",
         Error::Dial(_) => "dial",
@@ -346,7 +371,7 @@ fn transport_error_kind(e: &gost_transport::Error) -> &'static str {
 fn error_level(kind: &str) -> Level {
     match kind {
         "dial" | "internal" => Level::WARN,
-        "auth" | "refused" => Level::INFO,
+        "auth" | "refused" | "bypass" => Level::INFO,
         _ => Level::DEBUG,
     }
 }

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Error;
+use crate::access::{Admission, AdmissionGate};
 use crate::climit::{ConnCounter, ConnLimits, Slot};
 use crate::observe::{self, Closed, Conn, Handoff, NoObserver, Observer, Outcome};
 use crate::relay::{Transferred, add_relay, relay_streams};
@@ -93,6 +94,7 @@ pub struct Service {
     handler: Arc<dyn Handler>,
     opts: ServiceOptions,
     observer: Arc<dyn Observer>,
+    admission: Option<Arc<dyn Admission>>,
 }
 
 impl fmt::Debug for Service {
@@ -120,6 +122,7 @@ impl Service {
             handler: Arc::new(handler),
             opts,
             observer: Arc::new(NoObserver),
+            admission: None,
         }
     }
 
@@ -135,6 +138,7 @@ impl Service {
             handler,
             opts,
             observer: Arc::new(NoObserver),
+            admission: None,
         }
     }
 
@@ -142,6 +146,15 @@ impl Service {
     /// Combine several with [`crate::observe::Observers`].
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
+        self
+    }
+
+    /// Closes, right after accept and before a byte is read, the clients `admission` refuses (upstream's
+    /// `admission`). The check runs inside the listener, before its TLS or WebSocket handshake, when
+    /// the listener supports a [`gost_transport::Gate`]; otherwise right after `accept`. Each refusal
+    /// writes one `info` line and reports [`crate::Denied::Admission`] to the observer.
+    pub fn with_admission(mut self, admission: Arc<dyn Admission>) -> Self {
+        self.admission = Some(admission);
         self
     }
 
@@ -168,6 +181,7 @@ impl Service {
             handler,
             opts,
             observer,
+            admission,
         } = self;
         let name: Arc<str> = opts.name.as_str().into();
         let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
@@ -176,6 +190,15 @@ impl Service {
         let counter = ConnCounter::new(opts.conn_limits.clone());
         let mut refusals = RateLimited::new(Duration::from_secs(5));
         let mut backoff = BACKOFF_MIN;
+        let gate = admission.map(|admission| {
+            Arc::new(AdmissionGate {
+                service: name.clone(),
+                admission,
+                observer: observer.clone(),
+            })
+        });
+        // Listeners that cannot run the gate before their handshake get it right after accept.
+        let after_accept = gate.filter(|g| !listener.set_gate(g.clone()));
         info!(service = %name, addr = %listener.local_addr(), "listening");
         observer.service_started(&name, listener.local_addr());
         let next = |delay: Duration| {
@@ -214,6 +237,10 @@ impl Service {
                 Ok((conn, client)) => {
                     backoff = BACKOFF_MIN;
                     accepting = next(Duration::ZERO);
+                    if after_accept.as_ref().is_some_and(|g| !g.check(client)) {
+                        drop((conn, permit));
+                        continue;
+                    }
                     let slot = match counter.as_ref().map(|c| c.try_acquire(client.ip())) {
                         None => None,
                         Some(Ok(slot)) => Some(slot),

@@ -15,6 +15,7 @@ use socks_wire::{
 };
 use tokio::io::AsyncWriteExt;
 
+use crate::access::{self, TargetFilter};
 use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::{read_more, send};
 use crate::observe::Conn;
@@ -50,6 +51,7 @@ pub struct Socks4Handler {
     outbound: Arc<dyn Outbound>,
     auth: Option<Arc<dyn Authenticator>>,
     routing: Option<Arc<dyn Routing>>,
+    bypass: Option<Arc<dyn TargetFilter>>,
 }
 
 impl Socks4Handler {
@@ -67,6 +69,7 @@ impl Socks4Handler {
             outbound,
             auth,
             routing: None,
+            bypass: None,
         }
     }
 
@@ -74,6 +77,12 @@ impl Socks4Handler {
     /// [`Socks4Options::users`].
     pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Socks4Handler {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Refuses CONNECT targets `bypass` does not allow (reply 0x5B), before routing and without dialling.
+    pub fn with_bypass(mut self, bypass: Arc<dyn TargetFilter>) -> Socks4Handler {
+        self.bypass = Some(bypass);
         self
     }
 
@@ -148,6 +157,10 @@ impl Socks4Handler {
                 reply(&mut conn, Socks4ReplyCode::Rejected).await?;
                 return Err(Error::UnsupportedCommand(c));
             }
+        }
+        if let Err(e) = access::check_target(self.bypass.as_deref(), &target, ctx) {
+            reply(&mut conn, Socks4ReplyCode::Rejected).await?;
+            return Err(e);
         }
         let route = RouteRequest {
             target: &target,

@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::tcp::TcpListener;
-use crate::{BoxFuture, Error, Listener, Stream};
+use crate::{BoxFuture, Error, Gate, GateSlot, Listener, Stream};
 
 /// Handshakes running at once per listener; further connections wait in the kernel's accept queue.
 pub(crate) const MAX_HANDSHAKES: usize = 1024;
@@ -30,6 +30,7 @@ type Accepted = Result<(Stream, SocketAddr), Error>;
 #[derive(Debug)]
 pub(crate) struct Layered {
     local: SocketAddr,
+    gate: GateSlot,
     queue: Mutex<mpsc::Receiver<Accepted>>,
     task: JoinHandle<()>,
 }
@@ -42,10 +43,12 @@ impl Layered {
         F: Future<Output = Result<Stream, Error>> + Send + 'static,
     {
         let local = tcp.local_addr();
+        let gate = tcp.gate_slot();
         let (tx, rx) = mpsc::channel(DEFAULT_BACKLOG);
         let task = tokio::spawn(accept_loop(tcp, what, Arc::new(handshake), tx));
         Layered {
             local,
+            gate,
             queue: Mutex::new(rx),
             task,
         }
@@ -59,6 +62,11 @@ impl Drop for Layered {
 }
 
 impl Listener for Layered {
+    /// The gate runs in the TCP accept, before the handshake.
+    fn set_gate(&self, gate: Arc<dyn Gate>) -> bool {
+        self.gate.install(gate)
+    }
+
     fn accept(&self) -> BoxFuture<'_, Accepted> {
         Box::pin(async move {
             match self.queue.lock().await.recv().await {

@@ -42,6 +42,7 @@ pub mod ws;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub use any::AnyListener;
 pub use error::Error;
@@ -59,6 +60,45 @@ pub trait Listener: Send + Sync {
 
     /// The address the listener is bound to.
     fn local_addr(&self) -> SocketAddr;
+
+    /// Installs `gate`, asked about every accepted connection before a byte is read from it (before a
+    /// TLS or WebSocket handshake); refused connections are closed and never returned by `accept`.
+    /// Returns `false` when this listener cannot (the default), so the caller checks after `accept`.
+    fn set_gate(&self, gate: Arc<dyn Gate>) -> bool {
+        let _ = gate;
+        false
+    }
+}
+
+/// Decides from the peer address alone whether an accepted connection may be served (e.g. an
+/// admission list). Called on the accept path, so it must not block.
+pub trait Gate: Send + Sync + 'static {
+    /// `true` serves the connection; `false` closes it at once.
+    fn admit(&self, peer: SocketAddr) -> bool;
+}
+
+/// Where a listener keeps its [`Gate`]: installed once, read on every accept.
+#[derive(Default, Clone)]
+pub(crate) struct GateSlot(Arc<std::sync::OnceLock<Arc<dyn Gate>>>);
+
+impl GateSlot {
+    pub(crate) fn install(&self, gate: Arc<dyn Gate>) -> bool {
+        self.0.set(gate).is_ok()
+    }
+
+    pub(crate) fn admit(&self, peer: SocketAddr) -> bool {
+        self.0.get().is_none_or(|g| g.admit(peer))
+    }
+}
+
+impl std::fmt::Debug for GateSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "GateSlot(set)"
+        } else {
+            "GateSlot(none)"
+        })
+    }
 }
 
 /// Opens connections of one transport, or layers the transport over an existing stream.

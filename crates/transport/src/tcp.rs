@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::addr::split_host_port;
 use crate::stream::canonical;
-use crate::{BoxFuture, Dialer, Error, Listener, Stream};
+use crate::{BoxFuture, Dialer, Error, Gate, GateSlot, Listener, Stream};
 
 /// Socket options of TCP listeners and dialers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,7 @@ impl TcpOptions {
 pub struct TcpListener {
     inner: tokio::net::TcpListener,
     local: SocketAddr,
+    gate: GateSlot,
 }
 
 impl TcpListener {
@@ -92,19 +93,38 @@ impl TcpListener {
         socket.set_nonblocking(true)?;
         let inner = tokio::net::TcpListener::from_std(socket.into())?;
         let local = canonical(inner.local_addr()?);
-        Ok(TcpListener { inner, local })
+        Ok(TcpListener {
+            inner,
+            local,
+            gate: GateSlot::default(),
+        })
     }
 
     /// Accepts the next connection as a raw `TcpStream` with the options applied (for layered listeners).
     ///
     /// The options come from the listening socket (see [`TcpOptions`]); none is set again here.
+    /// Connections the listener's [`crate::Gate`] refuses are closed here, unread.
     pub async fn accept_tcp(&self) -> Result<(TcpStream, SocketAddr), Error> {
-        let (s, peer) = self.inner.accept().await?;
-        Ok((s, canonical(peer)))
+        loop {
+            let (s, peer) = self.inner.accept().await?;
+            let peer = canonical(peer);
+            if self.gate.admit(peer) {
+                return Ok((s, peer));
+            }
+        }
+    }
+
+    /// The gate slot, shared with layered listeners that move this listener into their accept task.
+    pub(crate) fn gate_slot(&self) -> GateSlot {
+        self.gate.clone()
     }
 }
 
 impl Listener for TcpListener {
+    fn set_gate(&self, gate: Arc<dyn Gate>) -> bool {
+        self.gate.install(gate)
+    }
+
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
         Box::pin(async move {
             let (s, peer) = self.accept_tcp().await?;

@@ -11,6 +11,7 @@
 //! | `gost_service_transfer_input_bytes_total` | counter | host, service | bytes read from clients |
 //! | `gost_service_transfer_output_bytes_total` | counter | host, service | bytes written to clients |
 //! | `gost_service_handler_errors_total` | counter | host, service | connections whose handler failed |
+//! | `gost_service_denied_total` | counter | host, service, reason | refusals by access policy: `auth`, `admission`, `bypass` (gost-rs) |
 //!
 //! Byte counters grow when a connection closes (see [`crate::observe`]). `host` is this machine's
 //! hostname unless set with [`Metrics::with_host`].
@@ -38,6 +39,7 @@ use std::time::Duration;
 pub use endpoint::{DEFAULT_PATH, Endpoint, EndpointError};
 pub use http::{MetricsServer, serve};
 
+use crate::access::Denied;
 use crate::observe::{Closed, Conn, Observer, Outcome};
 
 /// Upper bounds (seconds) of the request duration buckets, as upstream.
@@ -64,7 +66,12 @@ struct ServiceStats {
     /// Observations per bucket (not cumulative), the last one past every bound.
     buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
     duration_nanos: AtomicU64,
+    /// Refusals by [`Denied`] reason, in [`DENIED`] order.
+    denied: [AtomicU64; DENIED.len()],
 }
+
+/// The reasons counted by `gost_service_denied_total`.
+const DENIED: [Denied; 3] = [Denied::Auth, Denied::Admission, Denied::Bypass];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -165,6 +172,19 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{{labels}}} {}", value(s));
             }
         }
+        let name = "gost_service_denied_total";
+        header(
+            &mut out,
+            name,
+            "counter",
+            "Total requests refused by access policy",
+        );
+        for (labels, s) in &rows {
+            for (i, reason) in DENIED.iter().enumerate() {
+                let n = s.denied[i].load(Relaxed);
+                let _ = writeln!(out, "{name}{{{labels},reason=\"{}\"}} {n}", reason.as_str());
+            }
+        }
         let name = "gost_service_request_duration_seconds";
         header(
             &mut out,
@@ -211,6 +231,12 @@ impl Observer for Metrics {
         let s = self.stats(conn.service());
         s.requests.fetch_add(1, Relaxed);
         s.in_flight.fetch_add(1, Relaxed);
+    }
+
+    fn denied(&self, service: &str, _client: SocketAddr, reason: Denied) {
+        if let Some(i) = DENIED.iter().position(|r| *r == reason) {
+            self.stats(service).denied[i].fetch_add(1, Relaxed);
+        }
     }
 
     fn closed(&self, conn: &Conn, c: &Closed<'_>) {
@@ -323,6 +349,13 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+        m.denied(
+            "socks",
+            SocketAddr::from(([127, 0, 0, 1], 7)),
+            Denied::Bypass,
+        );
+        let denied = format!("gost_service_denied_total{{{l},reason=\"bypass\"}} 1");
+        assert!(m.render().lines().any(|x| x == denied), "{denied}");
         m.service_stopped("socks");
         assert!(m.render().contains("gost_services{host=\"h\\\"1\"} 0"));
     }

@@ -23,6 +23,7 @@ use socks_wire::{
 };
 use tokio::io::AsyncWrite;
 
+use crate::access::{self, TargetFilter};
 use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::{read_more, send, unread};
 use crate::observe::Conn;
@@ -104,6 +105,7 @@ pub struct Socks5Handler {
     outbound: Arc<dyn Outbound>,
     auth: Option<Arc<dyn Authenticator>>,
     routing: Option<Arc<dyn Routing>>,
+    bypass: Option<Arc<dyn TargetFilter>>,
 }
 
 /// A negotiated connection: the (possibly TLS-wrapped) stream, the request, and bytes sent after it.
@@ -128,12 +130,19 @@ impl Socks5Handler {
             outbound,
             auth,
             routing: None,
+            bypass: None,
         }
     }
 
     /// Requires username/password authentication decided by `auth` (instead of [`Socks5Options::users`]).
     pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Socks5Handler {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Refuses CONNECT targets `bypass` does not allow (SOCKS5 0x02), before routing and without dialling.
+    pub fn with_bypass(mut self, bypass: Arc<dyn TargetFilter>) -> Socks5Handler {
+        self.bypass = Some(bypass);
         self
     }
 
@@ -226,6 +235,10 @@ impl Socks5Handler {
         let o = &self.opts;
         match command {
             Command::Connect => {
+                if let Err(e) = access::check_target(self.bypass.as_deref(), &addr, ctx) {
+                    reply(&mut conn, ReplyCode::NotAllowed, &Address::UNSPECIFIED).await?;
+                    return Err(e);
+                }
                 let req = RouteRequest {
                     target: &addr,
                     client,

@@ -152,6 +152,10 @@ impl Listener for TlsListener {
     fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
     }
+
+    fn set_gate(&self, gate: std::sync::Arc<dyn crate::Gate>) -> bool {
+        self.inner.set_gate(gate)
+    }
 }
 
 /// Dials TCP and runs a TLS client handshake, or layers TLS over a given stream.

@@ -231,6 +231,10 @@ impl Listener for WsListener {
     fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
     }
+
+    fn set_gate(&self, gate: std::sync::Arc<dyn crate::Gate>) -> bool {
+        self.inner.set_gate(gate)
+    }
 }
 
 /// A `ws` or `wss` dialer: TCP (or the given stream), TLS when configured, then the WebSocket upgrade.
