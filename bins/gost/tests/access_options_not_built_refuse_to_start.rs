@@ -28,13 +28,13 @@ fn refused(args: &[&str]) -> String {
 
 #[test]
 fn command_line_access_options_not_built_exit_2() {
+    // Hop-level bypass (`-F …?bypass=`) and rlimiter are not built.
     for (arg, option) in [
-        ("socks5://127.0.0.1:0?bypass=127.0.0.0/8", "`bypass`"),
-        ("socks5://127.0.0.1:0?admission=~10.0.0.0/8", "`admission`"),
-        ("socks5://u:p@127.0.0.1:0?skipauth=127.0.0.1", "`skipauth`"),
+        ("socks5://127.0.0.1:1?bypass=127.0.0.0/8", "`bypass`"),
+        ("socks5://127.0.0.1:1?rlimiter=10", "`rlimiter`"),
     ] {
         for extra in [&[][..], &["-O", "yaml"][..]] {
-            let mut args = vec!["-L", arg];
+            let mut args = vec!["-L", "socks5://127.0.0.1:0", "-F", arg];
             args.extend_from_slice(extra);
             let log = refused(&args);
             assert!(log.contains(option) && log.contains(arg), "{log}");
@@ -46,13 +46,13 @@ fn command_line_access_options_not_built_exit_2() {
 fn config_file_access_options_not_built_exit_2() {
     let cases = [
         (
-            "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  admission: office\n  handler: {type: socks5}\n",
-            "services[0](proxy): `admission`",
+            "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  rlimiter: office\n  handler: {type: socks5}\n",
+            "services[0](proxy): `rlimiter`",
         ),
         (
             "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler: {type: socks5, auther: users}\n\
-             authers:\n- name: users\n  redis: {addr: 127.0.0.1:6379, key: gost:authers:users}\n",
-            "authers[0](users): `redis`",
+             authers:\n- name: users\n  plugin: {type: grpc, addr: 127.0.0.1:8000}\n",
+            "auther `users`: `plugin.type grpc`",
         ),
     ];
     for (yaml, named) in cases {

@@ -93,6 +93,15 @@ pub enum Error {
         #[source]
         source: gost_config::climit::LimitLineError,
     },
+    /// An access policy (auther plugin, `skipauth`) cannot be built.
+    #[error("{what}")]
+    Access {
+        /// Which policy or option.
+        what: String,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
     /// The configuration asks for something gost-rs does not run (validation normally catches it).
     #[error("{0}")]
     Unsupported(String),

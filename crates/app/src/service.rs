@@ -10,6 +10,7 @@ use gost_transport::Listener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::access::{self, ServiceAccess};
 use crate::certs::Certificates;
 use crate::forward::ForwardService;
 use crate::{Error, listener, socks};
@@ -47,15 +48,20 @@ impl Bound {
                 service.handler.kind
             ))
         })?;
+        let access = access::build(config, service).await?;
         if !kind.is_socks() {
             return Ok(match ForwardService::bind(config, service).await? {
                 ForwardService::Tcp(s) => {
-                    Bound::Forward(ForwardService::Tcp(s.with_conn_limits(limits)))
+                    let s = s.with_conn_limits(limits);
+                    Bound::Forward(ForwardService::Tcp(match access.admission {
+                        Some(a) => s.with_admission(a),
+                        None => s,
+                    }))
                 }
                 other => Bound::Forward(other),
             });
         }
-        bind_socks(config, service, kind, certs, limits).await
+        bind_socks(config, service, kind, certs, limits, access).await
     }
 
     /// Runs until `shutdown` is cancelled and live connections drained.
@@ -116,11 +122,22 @@ async fn bind_socks(
     kind: HandlerKind,
     certs: &mut Certificates,
     conn_limits: ConnLimits,
+    access: ServiceAccess,
 ) -> Result<Bound, Error> {
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
-    let builder = socks::builder(config, service, kind, listener_tls, certs)?;
+    let mut builder = socks::builder(config, service, kind, listener_tls, certs)?;
     let addr = listener.local_addr();
-    if !addr.ip().is_loopback() && config.handler_credentials(service).is_empty() {
+    let open = config.handler_credentials(service).is_empty() && access.auth.is_none();
+    if let Some(a) = access.auth {
+        builder = builder.auth(a);
+    }
+    if let Some(b) = access.bypass {
+        builder = builder.bypass(b);
+    }
+    if let Some(a) = access.admission {
+        builder = builder.admission(a);
+    }
+    if !addr.ip().is_loopback() && open {
         warn!(
             service = %service.name,
             %addr,

@@ -200,6 +200,16 @@ fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
             .cloned()
             .into_iter()
             .collect(),
+        admissions: service
+            .admission_names()
+            .filter_map(|a| config.admission(a))
+            .cloned()
+            .collect(),
+        bypasses: service
+            .bypass_names()
+            .filter_map(|b| config.bypass(b))
+            .cloned()
+            .collect(),
         tls: config.tls.clone(),
         ..Config::default()
     }

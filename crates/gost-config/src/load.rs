@@ -160,7 +160,30 @@ impl Config {
             }
             self.climiters.push(limiter);
         }
+        // `?admission=` / `?bypass=` lists, renamed like climiters when the file uses their name.
+        let mut list_renames = Vec::new();
+        for mut list in cli.admissions {
+            if self.admission(&list.name).is_some() {
+                let new = free_name(|n| self.admission(n).is_some(), "admission");
+                list_renames.push((list.name.clone(), new.clone()));
+                list.name = new;
+            }
+            self.admissions.push(list);
+        }
+        for mut list in cli.bypasses {
+            if self.bypass(&list.name).is_some() {
+                let new = free_name(|n| self.bypass(n).is_some(), "bypass");
+                list_renames.push((list.name.clone(), new.clone()));
+                list.name = new;
+            }
+            self.bypasses.push(list);
+        }
         for mut svc in cli.services {
+            for name in [&mut svc.admission, &mut svc.bypass].into_iter().flatten() {
+                if let Some((_, new)) = list_renames.iter().find(|(old, _)| old == name) {
+                    *name = new.clone();
+                }
+            }
             if let Some(name) = &mut svc.climiter
                 && let Some((_, new)) = climiter_renames.iter().find(|(old, _)| old == name)
             {

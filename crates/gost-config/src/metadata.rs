@@ -220,6 +220,25 @@ impl Metadata {
         }
     }
 
+    /// A list of strings: a YAML/JSON list, or one comma-separated string (the command line's form).
+    pub fn get_strings(&self, keys: &[&str]) -> Result<Option<Vec<String>>, MetadataError> {
+        let Some((key, value)) = self.lookup(keys) else {
+            return Ok(None);
+        };
+        let item = |v: &Value| match v {
+            Value::String(s) => Ok(s.trim().to_owned()),
+            Value::Number(_) | Value::Bool(_) => Ok(v.to_string()),
+            _ => Err(MetadataError::new(key, value, "a list of strings")),
+        };
+        let items = match value {
+            Value::Array(items) => items.iter().map(item).collect::<Result<Vec<_>, _>>()?,
+            Value::String(s) => s.split(',').map(|p| p.trim().to_owned()).collect(),
+            Value::Null => return Ok(None),
+            _ => return Err(MetadataError::new(key, value, "a list of strings")),
+        };
+        Ok(Some(items.into_iter().filter(|s| !s.is_empty()).collect()))
+    }
+
     /// A string→string map (e.g. WebSocket `header`); like upstream, only a YAML/JSON map is accepted.
     pub fn get_string_map(
         &self,

@@ -38,6 +38,12 @@ pub struct Config {
     /// command line makes one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub climiters: Vec<LimiterConfig>,
+    /// Named client admission lists referenced by `service.admission(s)` (`?admission=` makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub admissions: Vec<ListConfig>,
+    /// Named target lists referenced by `service.bypass(es)` (`?bypass=` on `-L` makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<ListConfig>,
 }
 
 /// One service: a listener accepting connections and a handler serving them.
@@ -58,6 +64,18 @@ pub struct ServiceConfig {
     /// Name of the `climiters:` entry limiting this service's concurrent connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub climiter: Option<String>,
+    /// Name of the `admissions:` entry deciding which clients may connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<String>,
+    /// Several `admissions:` entries; a client any of them refuses is refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub admissions: Vec<String>,
+    /// Name of the `bypasses:` entry deciding which targets are refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    /// Several `bypasses:` entries, combined as upstream's bypass group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
     /// Service-level metadata (upstream: `interface`, `so_mark`, …; none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -243,14 +261,129 @@ pub struct LimiterConfig {
     pub limits: Vec<String>,
 }
 
-/// A named list of credentials (`authers:`).
+/// A named list of credentials (`authers:`): inline `auths`, loaders, or an HTTP plugin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AutherConfig {
     /// Name referenced by `handler.auther`.
     pub name: String,
     /// Accepted credentials.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub auths: Vec<AuthConfig>,
+    /// How often the loaders are read again.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_duration",
+        deserialize_with = "de_duration"
+    )]
+    pub reload: Option<Duration>,
+    /// A file in upstream's `user password` line format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileLoader>,
+    /// A Redis hash (field = user, value = password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisLoader>,
+    /// An HTTP URL answering the file format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpLoader>,
+    /// An external authentication service (only `type: http` is built); the other fields are unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginConfig>,
+}
+
+/// A named admission or bypass list (`admissions:`, `bypasses:`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListConfig {
+    /// Name referenced by services.
+    pub name: String,
+    /// Only matching entries pass (the CLI's `~` prefix).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub whitelist: bool,
+    /// Inline entries: IPs, CIDRs, names (and for bypass ranges, wildcards, ports).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<String>,
+    /// How often the loaders are read again.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_duration",
+        deserialize_with = "de_duration"
+    )]
+    pub reload: Option<Duration>,
+    /// A file, one entry per line, `#` comments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileLoader>,
+    /// A Redis set, one entry per member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisLoader>,
+    /// An HTTP URL answering the file format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpLoader>,
+}
+
+/// `file:` of a loader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileLoader {
+    /// The file.
+    pub path: String,
+}
+
+/// `redis:` of a loader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisLoader {
+    /// `host:port`.
+    pub addr: String,
+    /// Database number (default 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub db: i64,
+    /// ACL user name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The key (default `gost`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// `http:` of a loader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpLoader {
+    /// The URL (GET; a 200 answer's body is the data).
+    pub url: String,
+    /// Request timeout.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_duration",
+        deserialize_with = "de_duration"
+    )]
+    pub timeout: Option<Duration>,
+}
+
+/// `plugin:` of an auther.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PluginConfig {
+    /// `http` (upstream's default, `grpc`, is not built).
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// The service's URL.
+    pub addr: String,
+    /// Bound on one call (default 10 s).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_duration",
+        deserialize_with = "de_duration"
+    )]
+    pub timeout: Option<Duration>,
 }
 
 /// Certificate files (server side) or client TLS settings (dialer/connector side).
@@ -324,6 +457,19 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::E
 }
 
 impl ServiceConfig {
+    /// The names of the admissions the service uses (`admission` then `admissions`).
+    pub fn admission_names(&self) -> impl Iterator<Item = &str> {
+        self.admission
+            .iter()
+            .chain(&self.admissions)
+            .map(String::as_str)
+    }
+
+    /// The names of the bypasses the service uses (`bypass` then `bypasses`).
+    pub fn bypass_names(&self) -> impl Iterator<Item = &str> {
+        self.bypass.iter().chain(&self.bypasses).map(String::as_str)
+    }
+
     /// The chain this service dials through: `handler.chain`, else `listener.chain`.
     ///
     /// Upstream's command line puts the chain on the handler, except for `rtcp`/`rudp` listeners,
@@ -356,6 +502,16 @@ impl Config {
     /// The auther called `name`.
     pub fn auther(&self, name: &str) -> Option<&AutherConfig> {
         self.authers.iter().find(|a| a.name == name)
+    }
+
+    /// The `admissions:` entry called `name`.
+    pub fn admission(&self, name: &str) -> Option<&ListConfig> {
+        self.admissions.iter().find(|a| a.name == name)
+    }
+
+    /// The `bypasses:` entry called `name`.
+    pub fn bypass(&self, name: &str) -> Option<&ListConfig> {
+        self.bypasses.iter().find(|a| a.name == name)
     }
 
     /// Every credential a service's handler accepts: `handler.auth` plus the users of the authers it

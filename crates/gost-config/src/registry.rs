@@ -146,6 +146,8 @@ use KeyKind::{Bool, Duration as Dur, Int, Map, Size, String as Str};
 pub(crate) mod keys {
     //! Alias lists shared by the key tables and the typed option structs.
     pub const READ_TIMEOUT: &[&str] = &["readTimeout"];
+    /// Client IPs/CIDRs that pass authentication with any credentials (upstream 3.3).
+    pub const SKIPAUTH: &[&str] = &["skipauth"];
     pub const NOTLS: &[&str] = &["notls"];
     pub const BIND: &[&str] = &["bind"];
     pub const UDP: &[&str] = &["udp"];
@@ -212,8 +214,13 @@ const SOCKS5_HANDLER: &[KeySpec] = &[
     k(keys::PUBLIC_ADDR, Str),
     k(keys::COMP, Bool),
     k(keys::HASH, Str),
+    k(keys::SKIPAUTH, Str),
 ];
-const SOCKS4_HANDLER: &[KeySpec] = &[k(keys::READ_TIMEOUT, Dur), k(keys::HASH, Str)];
+const SOCKS4_HANDLER: &[KeySpec] = &[
+    k(keys::READ_TIMEOUT, Dur),
+    k(keys::HASH, Str),
+    k(keys::SKIPAUTH, Str),
+];
 const FORWARD_HANDLER: &[KeySpec] = &[
     k(keys::READ_TIMEOUT, Dur),
     k(keys::FORWARD_BUFFER_SIZE, Size),
@@ -323,7 +330,7 @@ pub(crate) const UPSTREAM_ONLY_KEYS: &[&str] = &[
 /// Metadata and command-line options upstream reads that grant or restrict access and that gost-rs
 /// does not implement. Using one is an error, never a warning: ignoring it would leave the service more
 /// open than configured (fail closed).
-pub(crate) const ACCESS_KEYS: &[&str] = &["skipauth", "bypass", "admission", "rlimiter"];
+pub(crate) const ACCESS_KEYS: &[&str] = &["bypass", "admission", "rlimiter"];
 
 /// The spelling in [`ACCESS_KEYS`] of `key`, when `key` is an access-control option gost-rs refuses.
 pub(crate) fn access_key(key: &str) -> Option<&'static str> {

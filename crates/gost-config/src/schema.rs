@@ -122,6 +122,10 @@ const SERVICE: Schema = Schema {
         ("listener", Shape::Obj(&LISTENER)),
         ("forwarder", Shape::Obj(&FORWARDER)),
         ("climiter", Shape::Str),
+        ("admission", Shape::Str),
+        ("admissions", Shape::StrList),
+        ("bypass", Shape::Str),
+        ("bypasses", Shape::StrList),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
@@ -136,7 +140,7 @@ const SERVICE: Schema = Schema {
         "recorders",
         "status",
     ],
-    refused: &["admission", "admissions", "bypass", "bypasses", "rlimiter"],
+    refused: &["rlimiter"],
 };
 
 const CONNECTOR: Schema = Schema {
@@ -214,10 +218,69 @@ const CHAIN: Schema = Schema {
     refused: &[],
 };
 
-const AUTHER: Schema = Schema {
-    fields: &[("name", Shape::Str), ("auths", Shape::List(&AUTH))],
+const FILE_LOADER: Schema = Schema {
+    fields: &[("path", Shape::Str)],
     upstream: &[],
-    refused: &["reload", "file", "redis", "http", "plugin"],
+    refused: &[],
+};
+
+const REDIS_LOADER: Schema = Schema {
+    fields: &[
+        ("addr", Shape::Str),
+        ("db", Shape::Int),
+        ("username", Shape::Str),
+        ("password", Shape::Str),
+        ("key", Shape::Str),
+    ],
+    upstream: &[],
+    // `type` picks another Redis data type (list, string); only upstream's defaults are read here.
+    refused: &["type"],
+};
+
+const HTTP_LOADER: Schema = Schema {
+    fields: &[("url", Shape::Str), ("timeout", Shape::Duration)],
+    upstream: &[],
+    refused: &[],
+};
+
+const PLUGIN: Schema = Schema {
+    fields: &[
+        ("type", Shape::Str),
+        ("addr", Shape::Str),
+        ("timeout", Shape::Duration),
+    ],
+    upstream: &[],
+    refused: &["tls", "token"],
+};
+
+const AUTHER: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("auths", Shape::List(&AUTH)),
+        ("reload", Shape::Duration),
+        ("file", Shape::Obj(&FILE_LOADER)),
+        ("redis", Shape::Obj(&REDIS_LOADER)),
+        ("http", Shape::Obj(&HTTP_LOADER)),
+        ("plugin", Shape::Obj(&PLUGIN)),
+    ],
+    upstream: &[],
+    refused: &[],
+};
+
+/// `admissions:` and `bypasses:` entries.
+const LIST: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("whitelist", Shape::Bool),
+        ("matchers", Shape::StrList),
+        ("reload", Shape::Duration),
+        ("file", Shape::Obj(&FILE_LOADER)),
+        ("redis", Shape::Obj(&REDIS_LOADER)),
+        ("http", Shape::Obj(&HTTP_LOADER)),
+    ],
+    upstream: &[],
+    // `reverse` is upstream's old spelling of `whitelist`; plugins are not built.
+    refused: &["reverse", "plugin"],
 };
 
 const CLIMITER: Schema = Schema {
@@ -255,6 +318,8 @@ const ROOT: Schema = Schema {
         ("log", Shape::Obj(&LOG)),
         ("metrics", Shape::Obj(&METRICS)),
         ("climiters", Shape::List(&CLIMITER)),
+        ("admissions", Shape::List(&LIST)),
+        ("bypasses", Shape::List(&LIST)),
     ],
     upstream: &[
         "hops",
@@ -270,7 +335,7 @@ const ROOT: Schema = Schema {
         "profiling",
         "api",
     ],
-    refused: &["admissions", "bypasses", "rlimiters"],
+    refused: &["rlimiters"],
 };
 
 /// Normalises a whole config tree (see the module docs).
@@ -520,12 +585,12 @@ mod tests {
 
     #[test]
     fn access_keys_not_built_are_errors_not_warnings() {
-        let (v, w) = norm(json!({"services": [{"name": "svc", "ADMISSION": "a"}]}));
+        let (v, w) = norm(json!({"services": [{"name": "svc", "RLIMITER": "a"}]}));
         match v.unwrap_err() {
             ConfigError::AccessNotBuilt { path, option } => {
                 assert_eq!(
                     (path.as_str(), option.as_str()),
-                    ("services[0](svc)", "admission")
+                    ("services[0](svc)", "rlimiter")
                 );
             }
             other => panic!("{other}"),

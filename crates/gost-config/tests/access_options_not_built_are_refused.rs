@@ -29,26 +29,6 @@ fn refusal(loaded: Result<gost_config::Loaded, ConfigError>) -> (String, String)
 /// `(YAML, the option named, a fragment of the place named)`.
 const YAML_CASES: &[(&str, &str, &str)] = &[
     (
-        "services:\n- name: s\n  addr: :1080\n  admission: adm\n  handler: {type: socks5}",
-        "admission",
-        "services[0](s)",
-    ),
-    (
-        "services:\n- name: s\n  addr: :1080\n  admissions: [a, b]\n  handler: {type: socks5}",
-        "admissions",
-        "services[0](s)",
-    ),
-    (
-        "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5}",
-        "bypass",
-        "services[0](s)",
-    ),
-    (
-        "services:\n- name: s\n  addr: :1080\n  Bypasses: [byp]\n  handler: {type: socks5}",
-        "bypasses",
-        "services[0](s)",
-    ),
-    (
         "services:\n- name: s\n  addr: :1080\n  rlimiter: rl\n  handler: {type: socks5}",
         "rlimiter",
         "services[0](s)",
@@ -62,11 +42,6 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5}\n  listener: {type: tcp, auth: {username: u, password: p}}",
         "auth",
         "services[0](s).listener",
-    ),
-    (
-        "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5, metadata: {skipauth: 127.0.0.1}}",
-        "skipauth",
-        "service `s`: handler.metadata",
     ),
     (
         "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5, auth: {file: /etc/users}}",
@@ -84,44 +59,9 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "forwarder.nodes[0](t)",
     ),
     (
-        "authers:\n- name: users\n  file: {path: /etc/users}",
-        "file",
-        "authers[0](users)",
-    ),
-    (
-        "authers:\n- name: users\n  redis: {addr: 127.0.0.1:6379, key: gost:authers}",
-        "redis",
-        "authers[0](users)",
-    ),
-    (
-        "authers:\n- name: users\n  http: {url: http://127.0.0.1/users}",
-        "http",
-        "authers[0](users)",
-    ),
-    (
-        "authers:\n- name: users\n  plugin: {type: http, addr: http://127.0.0.1:8000/auth}",
-        "plugin",
-        "authers[0](users)",
-    ),
-    (
-        "authers:\n- name: users\n  reload: 10s\n  auths: [{username: u, password: p}]",
-        "reload",
-        "authers[0](users)",
-    ),
-    (
         "climiters:\n- name: c\n  redis: {addr: 127.0.0.1:6379, key: gost:climiters}",
         "redis",
         "climiters[0](c)",
-    ),
-    (
-        "admissions:\n- name: adm\n  matchers: [127.0.0.1]",
-        "admissions",
-        "(top level)",
-    ),
-    (
-        "bypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
-        "bypasses",
-        "(top level)",
     ),
     (
         "rlimiters:\n- name: rl\n  limits: ['$ 10']",
@@ -148,6 +88,31 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "bypasses",
         "nodes[0](n)",
     ),
+    (
+        "services:\n- name: u\n  addr: :1080\n  admission: adm\n  handler: {type: udp}\n  listener: {type: udp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\nadmissions:\n- name: adm\n  matchers: [127.0.0.1]",
+        "admission on a \"udp\" service",
+        "service `u`",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5, metadata: {udp: true}}\nbypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
+        "bypass together with udp=true",
+        "service `s`",
+    ),
+    (
+        "authers:\n- name: users\n  plugin: {addr: 127.0.0.1:8000}",
+        "plugin.type grpc (the default)",
+        "auther `users`",
+    ),
+    (
+        "authers:\n- name: users\n  plugin: {type: http, addr: http://127.0.0.1:8000/auth, token: t}",
+        "token",
+        "authers[0](users).plugin",
+    ),
+    (
+        "bypasses:\n- name: byp\n  reverse: true\n  matchers: [10.0.0.0/8]",
+        "reverse",
+        "bypasses[0](byp)",
+    ),
 ];
 
 #[test]
@@ -164,18 +129,7 @@ fn yaml_access_options_not_built_are_errors_naming_option_and_place() {
 
 #[test]
 fn command_line_access_options_not_built_are_errors_naming_option_and_argument() {
-    let services: &[(&str, &str)] = &[
-        ("socks5://:1080?bypass=10.0.0.0/8", "bypass"),
-        ("socks5://:1080?bypass=~example.com", "bypass"),
-        ("socks5://:1080?admission=127.0.0.1", "admission"),
-        ("socks5://:1080?skipauth=127.0.0.1", "skipauth"),
-        ("socks5://u:p@:1080?SkipAuth=true", "skipauth"),
-        ("socks4://:1080?rlimiter=10", "rlimiter"),
-        (
-            "tcp://:2222/127.0.0.1:22?admission=~127.0.0.0/8",
-            "admission",
-        ),
-    ];
+    let services: &[(&str, &str)] = &[("socks4://:1080?rlimiter=10", "rlimiter")];
     for (arg, option) in services {
         let (path, named) = refusal(from_cli(&[*arg], &[] as &[&str]));
         assert_eq!(named, *option, "{arg}");

@@ -52,6 +52,12 @@ impl Admission for gost_access::Admission {
     }
 }
 
+impl<T: Admission + ?Sized> Admission for Arc<T> {
+    fn admit(&self, client: IpAddr) -> bool {
+        (**self).admit(client)
+    }
+}
+
 /// Several admissions (`admissions: [a, b]`): a client is admitted when none refuses it (upstream).
 impl<A: Admission> Admission for Vec<Arc<A>> {
     fn admit(&self, client: IpAddr) -> bool {
@@ -63,6 +69,12 @@ impl<A: Admission> Admission for Vec<Arc<A>> {
 pub trait TargetFilter: Send + Sync + 'static {
     /// `false` refuses the request (SOCKS5 0x02, SOCKS4 0x5B) without dialling.
     fn allows(&self, target: &Address) -> bool;
+}
+
+impl<T: TargetFilter + ?Sized> TargetFilter for Arc<T> {
+    fn allows(&self, target: &Address) -> bool {
+        (**self).allows(target)
+    }
 }
 
 /// The view of a SOCKS address gost-access matches; `None` for a name that is not UTF-8.

@@ -40,4 +40,13 @@ impl Listener for AnyListener {
             AnyListener::Kcp(l) => l.local_addr(),
         }
     }
+
+    fn set_gate(&self, gate: std::sync::Arc<dyn crate::Gate>) -> bool {
+        match self {
+            AnyListener::Tcp(l) => l.set_gate(gate),
+            AnyListener::Tls(l) => l.set_gate(gate),
+            AnyListener::Ws(l) => l.set_gate(gate),
+            AnyListener::Kcp(l) => l.set_gate(gate),
+        }
+    }
 }

@@ -46,9 +46,29 @@ pub fn from_cli(
         config.chains.push(chain);
     }
     for arg in services {
-        let (built, climit) = service::build_services(arg.as_ref(), &mut warnings)?;
+        let (built, climit, lists) = service::build_services(arg.as_ref(), &mut warnings)?;
         for mut svc in built {
             svc.name = format!("service-{}", config.services.len());
+            if let Some((whitelist, matchers)) = &lists.admission {
+                let name = format!("admission-{}", config.admissions.len());
+                config.admissions.push(ListConfig {
+                    name: name.clone(),
+                    whitelist: *whitelist,
+                    matchers: matchers.clone(),
+                    ..ListConfig::default()
+                });
+                svc.admission = Some(name);
+            }
+            if let Some((whitelist, matchers)) = &lists.bypass {
+                let name = format!("bypass-{}", config.bypasses.len());
+                config.bypasses.push(ListConfig {
+                    name: name.clone(),
+                    whitelist: *whitelist,
+                    matchers: matchers.clone(),
+                    ..ListConfig::default()
+                });
+                svc.bypass = Some(name);
+            }
             if let Some(n) = climit {
                 // One limiter per service, named as upstream names them.
                 let name = format!("climiter-{}", config.climiters.len());

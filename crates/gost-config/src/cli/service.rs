@@ -18,10 +18,16 @@ const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"
 
 /// The services of one `-L` argument (several for a port range), not yet named, and the service-wide
 /// connection limit of `?climiter=N` (upstream turns it into a `climiters:` entry `$ N`).
+/// What `?admission=`, `?bypass=` on one `-L` ask for: `(whitelist, matchers)` of each.
+pub(super) struct Lists {
+    pub(super) admission: Option<(bool, Vec<String>)>,
+    pub(super) bypass: Option<(bool, Vec<String>)>,
+}
+
 pub(super) fn build_services(
     arg: &str,
     warnings: &mut Vec<Warning>,
-) -> Result<(Vec<ServiceConfig>, Option<usize>), ConfigError> {
+) -> Result<(Vec<ServiceConfig>, Option<usize>, Lists), ConfigError> {
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (handler, listener) = kinds(arg, &u.scheme)?;
     let ports = url::split_host_ports(&u.host, true).map_err(|m| url_err(FLAG, arg, m))?;
@@ -34,6 +40,10 @@ pub(super) fn build_services(
     let tls = listener_tls(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
     let climit = take_climit(arg, &mut md)?;
+    let lists = Lists {
+        admission: take_list(arg, &mut md, "admission")?,
+        bypass: take_list(arg, &mut md, "bypass")?,
+    };
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
     let mut svc = ServiceConfig {
@@ -92,7 +102,32 @@ pub(super) fn build_services(
             ..svc.clone()
         })
         .collect();
-    Ok((services, climit))
+    Ok((services, climit, lists))
+}
+
+/// `admission=~a,b` / `bypass=…`: comma-separated entries, a leading `~` for whitelist mode (upstream).
+fn take_list(
+    arg: &str,
+    md: &mut crate::Metadata,
+    key: &str,
+) -> Result<Option<(bool, Vec<String>)>, ConfigError> {
+    let v = md
+        .get_string(&[key])
+        .map_err(|e| url_err(FLAG, arg, e.to_string()))?;
+    md.remove(key);
+    Ok(v.filter(|v| !v.is_empty()).map(|v| {
+        let (whitelist, rest) = match v.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, v.as_str()),
+        };
+        let matchers = rest
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (whitelist, matchers)
+    }))
 }
 
 /// `climiter=N`: a positive N limits the service; 0 or below means no limit, as upstream.

@@ -3,6 +3,7 @@
 //! type and range, TLS files that exist. The first problem found is returned as a
 //! [`ConfigError::Invalid`] naming the service or node, the key, the value and what would be valid.
 
+mod access;
 mod components;
 
 use std::path::Path;
@@ -39,6 +40,20 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
     check_unique(config.chains.iter().map(|c| c.name.as_str()), "chain")?;
     check_unique(config.authers.iter().map(|a| a.name.as_str()), "auther")?;
     check_unique(config.climiters.iter().map(|l| l.name.as_str()), "climiter")?;
+    check_unique(
+        config.admissions.iter().map(|l| l.name.as_str()),
+        "admission",
+    )?;
+    check_unique(config.bypasses.iter().map(|l| l.name.as_str()), "bypass")?;
+    for a in &config.authers {
+        access::check_auther(a)?;
+    }
+    for l in &config.admissions {
+        access::check_list("admission", l)?;
+    }
+    for l in &config.bypasses {
+        access::check_list("bypass", l)?;
+    }
     for limiter in &config.climiters {
         check_climiter(limiter, &mut warnings)?;
     }
@@ -244,6 +259,7 @@ fn check_service(
     if let Some(name) = &svc.climiter {
         check_climiter_ref(config, s, svc, name, warnings)?;
     }
+    access::check_service_lists(config, s, svc)?;
     for (key, tls) in [
         ("handler.tls", &svc.handler.tls),
         ("listener.tls", &svc.listener.tls),

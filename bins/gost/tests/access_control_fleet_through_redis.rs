@@ -1,0 +1,237 @@
+//! Access control as an operator runs it: two gost processes share one real `redis-server` (users in a
+//! hash, an admission blacklist in a set, reload 1 s): a user added there is accepted by both, a
+//! removed one refused by both, an IP added to the blacklist refused by both while other clients are
+//! served; and the command line's `?bypass=` / `?admission=~` / `?skipauth=` with curl.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{
+    ConfigFile, Gost, PATIENCE, assert_body, curl, echo_server, free_port, have_curl, have_program,
+    http_server,
+};
+
+/// A private redis-server on a free loopback port, killed when dropped.
+struct Redis {
+    port: u16,
+    child: Child,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        if !have_program("redis-server", "redis-server") {
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let r = Redis { port, child };
+        let deadline = Instant::now() + PATIENCE;
+        while r.cli(&["PING"]) != "PONG" {
+            assert!(Instant::now() < deadline, "redis-server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(r)
+    }
+
+    /// Runs `redis-cli` against this server; its trimmed output.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(redis: u16) -> String {
+    format!(
+        "services:\n- name: socks\n  addr: 127.0.0.1:0\n  admission: blocked\n  handler:\n    type: socks5\n    auther: fleet\n\
+         authers:\n- name: fleet\n  reload: 1s\n  redis: {{addr: 127.0.0.1:{redis}, key: 'gost:authers:fleet'}}\n\
+         admissions:\n- name: blocked\n  reload: 1s\n  redis: {{addr: 127.0.0.1:{redis}, key: 'gost:admissions:blocked'}}\n"
+    )
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// CONNECT succeeded and the echo came back.
+    Relayed,
+    /// RFC 1929 status 1.
+    AuthRefused,
+    /// Closed before the method reply.
+    Closed,
+}
+
+/// A SOCKS5 CONNECT to `target` from `from` with `user`/`pass`.
+fn attempt(
+    from: [u8; 4],
+    proxy: SocketAddr,
+    user: &str,
+    pass: &str,
+    target: SocketAddr,
+) -> Outcome {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    sock.connect(&proxy.into()).unwrap();
+    let mut c: TcpStream = sock.into();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = c.write_all(&[5, 1, 2]);
+    let mut m = [0u8; 2];
+    if c.read_exact(&mut m).is_err() {
+        return Outcome::Closed;
+    }
+    assert_eq!(m, [5, 2]);
+    let mut msg = vec![1, user.len() as u8];
+    msg.extend_from_slice(user.as_bytes());
+    msg.push(pass.len() as u8);
+    msg.extend_from_slice(pass.as_bytes());
+    c.write_all(&msg).unwrap();
+    c.read_exact(&mut m).unwrap();
+    if m[1] != 0 {
+        return Outcome::AuthRefused;
+    }
+    let SocketAddr::V4(t) = target else {
+        unreachable!()
+    };
+    let mut req = vec![5, 1, 0, 1];
+    req.extend_from_slice(&t.ip().octets());
+    req.extend_from_slice(&t.port().to_be_bytes());
+    c.write_all(&req).unwrap();
+    let mut reply = [0u8; 10];
+    c.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[1], 0, "CONNECT reply");
+    c.write_all(b"ping").unwrap();
+    let mut back = [0u8; 4];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"ping");
+    Outcome::Relayed
+}
+
+/// Retries `check` until it holds for both proxies (bounded: several reload periods).
+fn on_both(proxies: &[SocketAddr; 2], check: impl Fn(SocketAddr) -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for p in proxies {
+        while !check(*p) {
+            assert!(Instant::now() < deadline, "{what}: not seen on {p}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn two_gost_processes_share_users_and_a_blacklist_through_redis() {
+    let Some(redis) = Redis::start() else { return };
+    let echo = echo_server();
+    let file = ConfigFile::new(&config(redis.port));
+    let mut a = Gost::spawn(&["-C", file.arg()]);
+    let mut b = Gost::spawn(&["-C", file.arg()]);
+    let proxies = [a.addr("socks"), b.addr("socks")];
+    let local = [127, 0, 0, 1];
+    for p in proxies {
+        assert_eq!(
+            attempt(local, p, "alice", "s3cret", echo),
+            Outcome::AuthRefused
+        );
+    }
+    redis.cli(&["HSET", "gost:authers:fleet", "alice", "s3cret", "bob", "pw"]);
+    on_both(
+        &proxies,
+        |p| attempt(local, p, "alice", "s3cret", echo) == Outcome::Relayed,
+        "user added",
+    );
+    redis.cli(&["HDEL", "gost:authers:fleet", "alice"]);
+    on_both(
+        &proxies,
+        |p| attempt(local, p, "alice", "s3cret", echo) == Outcome::AuthRefused,
+        "user removed",
+    );
+    assert_eq!(
+        attempt(local, proxies[0], "bob", "pw", echo),
+        Outcome::Relayed
+    );
+
+    redis.cli(&["SADD", "gost:admissions:blocked", "127.0.0.2"]);
+    on_both(
+        &proxies,
+        |p| attempt([127, 0, 0, 2], p, "bob", "pw", echo) == Outcome::Closed,
+        "IP blacklisted",
+    );
+    for p in proxies {
+        assert_eq!(
+            attempt(local, p, "bob", "pw", echo),
+            Outcome::Relayed,
+            "others still served"
+        );
+    }
+    for g in [&mut a, &mut b] {
+        g.wait_for(&["client refused", "admission", "127.0.0.2:"]);
+    }
+}
+
+#[test]
+fn command_line_bypass_admission_and_skipauth_with_curl() {
+    if !have_curl() {
+        return;
+    }
+    let web = http_server();
+    let url = format!("http://{web}/");
+    // Blacklisted target: refused with REP 0x02, never dialled.
+    let mut g = Gost::spawn(&["-L", &format!("socks5://127.0.0.1:0?bypass={}", web.ip())]);
+    let proxy = g.addr("service-0");
+    let out = curl(&["--socks5", &proxy.to_string()], &url);
+    assert!(!out.status.success(), "bypassed target was served");
+    g.wait_for(&["error_kind", "bypass"]);
+    // Whitelist admission: 127.0.0.1 is in, so curl is served.
+    let mut g = Gost::spawn(&["-L", "socks5://127.0.0.1:0?admission=~127.0.0.1,10.0.0.0/8"]);
+    let proxy = g.addr("service-0");
+    assert_body(
+        &curl(&["--socks5", &proxy.to_string()], &url),
+        "whitelisted client",
+    );
+    let mut g = Gost::spawn(&["-L", "socks5://127.0.0.1:0?admission=~10.0.0.0/8"]);
+    let proxy = g.addr("service-0");
+    assert!(
+        !curl(&["--socks5", &proxy.to_string()], &url)
+            .status
+            .success()
+    );
+    g.wait_for(&["client refused", "admission"]);
+    // skipauth: any credentials from 127.0.0.1 pass; the user list still applies elsewhere.
+    let mut g = Gost::spawn(&["-L", "socks5://alice:s3cret@127.0.0.1:0?skipauth=127.0.0.1"]);
+    let proxy = g.addr("service-0");
+    assert_body(
+        &curl(
+            &[
+                "--socks5",
+                &proxy.to_string(),
+                "--proxy-user",
+                "anyone:wrong",
+            ],
+            &url,
+        ),
+        "skipauth client",
+    );
+}

@@ -1,0 +1,155 @@
+//! Checks of the access-control sections: `authers` loaders and plugins, `admissions` and `bypasses`
+//! entries, and the services that name them. What gost-rs does not enforce for a service is an
+//! [`ConfigError::AccessNotBuilt`] error, never an open door.
+
+use crate::error::ConfigError;
+use crate::model::{AutherConfig, Config, HttpLoader, ListConfig, RedisLoader, ServiceConfig};
+
+/// Handlers whose CONNECT requests the service-level bypass filters.
+const BYPASS_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto"];
+/// Handlers served by gost-service's runner, where admission is enforced at accept.
+const ADMISSION_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto", "tcp"];
+
+pub(super) fn check_auther(a: &AutherConfig) -> Result<(), ConfigError> {
+    let s = format!("auther `{}`", a.name);
+    check_loaders(
+        &s,
+        a.file.as_ref().map(|f| f.path.as_str()),
+        a.redis.as_ref(),
+        a.http.as_ref(),
+    )?;
+    if let Some(p) = &a.plugin {
+        if !p.kind.eq_ignore_ascii_case("http") {
+            // Upstream's default plugin transport is gRPC.
+            return Err(ConfigError::AccessNotBuilt {
+                path: s,
+                option: format!(
+                    "plugin.type {}",
+                    if p.kind.is_empty() {
+                        "grpc (the default)"
+                    } else {
+                        &p.kind
+                    }
+                ),
+            });
+        }
+        if !(p.addr.starts_with("http://") || p.addr.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                &s,
+                "plugin.addr",
+                &p.addr,
+                "must be an http:// or https:// URL",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_list(what: &str, l: &ListConfig) -> Result<(), ConfigError> {
+    let s = format!("{what} `{}`", l.name);
+    check_loaders(
+        &s,
+        l.file.as_ref().map(|f| f.path.as_str()),
+        l.redis.as_ref(),
+        l.http.as_ref(),
+    )
+}
+
+fn check_loaders(
+    s: &str,
+    file: Option<&str>,
+    redis: Option<&RedisLoader>,
+    http: Option<&HttpLoader>,
+) -> Result<(), ConfigError> {
+    if file.is_some_and(str::is_empty) {
+        return Err(ConfigError::invalid(
+            s,
+            "file.path",
+            "",
+            "a file path is required",
+        ));
+    }
+    if let Some(r) = redis {
+        let ok = r
+            .addr
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+        if !ok {
+            return Err(ConfigError::invalid(
+                s,
+                "redis.addr",
+                &r.addr,
+                "must be host:port",
+            ));
+        }
+    }
+    if let Some(h) = http
+        && !(h.url.starts_with("http://") || h.url.starts_with("https://"))
+    {
+        return Err(ConfigError::invalid(
+            s,
+            "http.url",
+            &h.url,
+            "must be an http:// or https:// URL",
+        ));
+    }
+    Ok(())
+}
+
+/// The service's `admission(s)` and `bypass(es)` exist and apply to its handler.
+pub(super) fn check_service_lists(
+    config: &Config,
+    s: &str,
+    svc: &ServiceConfig,
+) -> Result<(), ConfigError> {
+    let handler = svc.handler.kind.as_str();
+    for (key, names, defined, handlers) in [
+        (
+            "admission",
+            svc.admission_names().collect::<Vec<_>>(),
+            &config.admissions,
+            ADMISSION_HANDLERS,
+        ),
+        (
+            "bypass",
+            svc.bypass_names().collect::<Vec<_>>(),
+            &config.bypasses,
+            BYPASS_HANDLERS,
+        ),
+    ] {
+        if !names.is_empty() && !handlers.contains(&handler) {
+            return Err(ConfigError::AccessNotBuilt {
+                path: s.to_owned(),
+                option: format!("{key} on a {handler:?} service"),
+            });
+        }
+        for name in &names {
+            if !defined.iter().any(|l| l.name == *name) {
+                let known: Vec<&str> = defined.iter().map(|l| l.name.as_str()).collect();
+                let known = if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                };
+                return Err(ConfigError::invalid(
+                    s,
+                    key,
+                    *name,
+                    format!("is not defined (defined: {known})"),
+                ));
+            }
+        }
+    }
+    // The bypass filters CONNECT targets only; UDP datagrams and BIND peers would pass unchecked.
+    if svc.bypass_names().next().is_some() {
+        for key in ["udp", "bind"] {
+            if svc.handler.metadata.get_bool(&[key]).ok().flatten() == Some(true) {
+                return Err(ConfigError::AccessNotBuilt {
+                    path: s.to_owned(),
+                    option: format!("bypass together with {key}=true"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
