@@ -10,10 +10,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{
-    ConfigFile, Gost, PATIENCE, assert_body, curl, echo_server, free_port, have_curl, have_program,
-    http_server,
-};
+use gost_test_support::have_program;
+use gost_test_support::servers::blocking::{echo_server, http_server};
+use gost_test_support::servers::free_port;
+use support::{ConfigFile, Gost, PATIENCE, assert_body, curl};
 
 /// A private redis-server on a free loopback port, killed when dropped.
 struct Redis {
@@ -193,10 +193,10 @@ fn two_gost_processes_share_users_and_a_blacklist_through_redis() {
 
 #[test]
 fn command_line_bypass_admission_and_skipauth_with_curl() {
-    if !have_curl() {
+    if !have_program("curl", "curl") {
         return;
     }
-    let web = http_server();
+    let web = http_server(PATIENCE);
     let url = format!("http://{web}/");
     // Blacklisted target: refused with REP 0x02, never dialled.
     let mut g = Gost::spawn(&["-L", &format!("socks5://127.0.0.1:0?bypass={}", web.ip())]);

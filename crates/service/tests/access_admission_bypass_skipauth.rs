@@ -9,12 +9,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{echo_server, expect_closed, read_reply, request, socks5_noauth};
+use common::{expect_closed, read_reply, request, socks5_noauth};
 use gost_access::{
     Admission as Adm, AdmissionSpec, Auther, AutherSpec, Bypass, BypassGroup, BypassSpec, SkipAuth,
 };
 use gost_service::metrics::Metrics;
 use gost_service::{AccessAuth, ServiceBuilder, Socks4Options};
+use gost_test_support::echo_server;
 use gost_transport::tcp::TcpOptions;
 use gost_transport::tls::{ServerTls, TlsListener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
