@@ -136,7 +136,7 @@ fn on_both(proxies: &[SocketAddr; 2], check: impl Fn(SocketAddr) -> bool, what: 
     for p in proxies {
         while !check(*p) {
             assert!(Instant::now() < deadline, "{what}: not seen on {p}");
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(25));
         }
     }
 }
