@@ -16,14 +16,14 @@ use crate::targets::{BULK_BUF, Targets};
 
 /// Which way the bytes flow, seen from the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
+pub(crate) enum Dir {
     Upload,
     Download,
 }
 
 /// How a client stream reaches the sink or source.
 #[derive(Clone, Copy, Debug)]
-pub enum Route {
+pub(crate) enum Route {
     /// Straight to the target: the loopback baseline.
     Direct,
     /// Through a SOCKS5 server (CONNECT).
@@ -37,7 +37,7 @@ pub enum Route {
 
 /// One bulk measurement.
 #[derive(Clone, Copy, Debug)]
-pub struct Bulk {
+pub(crate) struct Bulk {
     /// Relayed bytes per second in the window, as Gbit/s.
     pub gbit_per_s: f64,
     /// Bytes counted in the window.
@@ -66,7 +66,7 @@ async fn open(route: Route, targets: &Targets, dir: Dir) -> Result<TcpStream> {
 }
 
 /// Runs `streams` streams in direction `dir` over `route`; discards `warmup`, then measures `window`.
-pub async fn measure(
+pub(crate) async fn measure(
     route: Route,
     targets: &Targets,
     dir: Dir,

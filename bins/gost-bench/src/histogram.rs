@@ -12,7 +12,7 @@ const BUCKETS: usize = LINEAR as usize + OCTAVES * SUB;
 
 /// Latency histogram in microseconds.
 #[derive(Clone)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     counts: Box<[u64; BUCKETS]>,
     total: u64,
 }
@@ -48,13 +48,13 @@ fn lower_bound(i: usize) -> u64 {
 
 impl Histogram {
     /// Adds one observation of `micros`.
-    pub fn record(&mut self, micros: u64) {
+    pub(crate) fn record(&mut self, micros: u64) {
         self.counts[bucket_of(micros)] += 1;
         self.total += 1;
     }
 
     /// Adds every observation of `other`.
-    pub fn merge(&mut self, other: &Histogram) {
+    pub(crate) fn merge(&mut self, other: &Histogram) {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
@@ -62,12 +62,12 @@ impl Histogram {
     }
 
     /// Number of observations.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.total
     }
 
     /// The value at quantile `q` (0..=1), in microseconds; `None` when empty.
-    pub fn quantile(&self, q: f64) -> Option<u64> {
+    pub(crate) fn quantile(&self, q: f64) -> Option<u64> {
         if self.total == 0 {
             return None;
         }

@@ -15,7 +15,7 @@ use crate::targets::HOLD_ADDRS;
 
 /// Per-session cost, from the least-squares slope over the sampled steps.
 #[derive(Clone, Debug)]
-pub struct Idle {
+pub(crate) struct Idle {
     pub rss_per_session: f64,
     pub pss_per_session: f64,
     pub fds_per_session: f64,
@@ -40,7 +40,7 @@ async fn open_one(
 }
 
 /// Opens sessions up to each of `steps` (ascending) and samples `pid`'s tree at each.
-pub async fn measure(
+pub(crate) async fn measure(
     server: SocketAddrV4,
     pid: u32,
     hold: &[SocketAddrV4],

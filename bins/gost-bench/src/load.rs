@@ -15,7 +15,7 @@ use crate::udp;
 
 /// What load to generate.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LoadKind {
+pub(crate) enum LoadKind {
     Upload,
     Download,
     Setup,
@@ -26,7 +26,7 @@ pub enum LoadKind {
 
 /// Options of `gost-bench load`.
 #[derive(Args, Clone, Debug)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// The SOCKS5 server to load.
     #[arg(long)]
     pub socks: SocketAddrV4,
@@ -48,7 +48,7 @@ pub struct LoadArgs {
     pub secs: f64,
 }
 
-pub async fn load(a: LoadArgs) -> Result<()> {
+pub(crate) async fn load(a: LoadArgs) -> Result<()> {
     let secs = Duration::from_secs_f64(a.secs);
     let targets = Targets::start().await?;
     let route = Route::Socks(a.socks);

@@ -82,6 +82,7 @@ pub struct RunArgs {
     /// Write the table into DOCS/performance.md (between markers) and the plot to DOCS/performance.png.
     #[arg(long)]
     pub write_docs: bool,
+    /// The docs folder `--write-docs` writes into.
     #[arg(long, default_value = "docs")]
     pub docs: PathBuf,
 }

@@ -7,22 +7,22 @@ use std::os::fd::AsFd;
 use gost_sys::mmsg::{self, Received, Wait};
 
 /// Datagrams per syscall.
-pub const BATCH: usize = 64;
+pub(crate) const BATCH: usize = 64;
 
 /// Sends `buf` `n` times (n ≤ BATCH) on a connected socket; returns how many went out.
-pub fn send_copies(sock: &impl AsFd, buf: &[u8], n: usize) -> io::Result<usize> {
+pub(crate) fn send_copies(sock: &impl AsFd, buf: &[u8], n: usize) -> io::Result<usize> {
     mmsg::send::<BATCH>(sock.as_fd(), n, |_| (buf, None))
 }
 
 /// Receive buffers for up to BATCH datagrams of up to `size` bytes.
-pub struct RecvBatch {
+pub(crate) struct RecvBatch {
     bufs: Vec<u8>,
     size: usize,
     received: Vec<Received>,
 }
 
 impl RecvBatch {
-    pub fn new(size: usize) -> RecvBatch {
+    pub(crate) fn new(size: usize) -> RecvBatch {
         RecvBatch {
             bufs: vec![0; size * BATCH],
             size,
@@ -32,7 +32,7 @@ impl RecvBatch {
 
     /// Blocks (up to the socket's read timeout) for at least one datagram and returns how many
     /// arrived (all that were queued, up to BATCH).
-    pub fn recv(&mut self, sock: &impl AsFd) -> io::Result<usize> {
+    pub(crate) fn recv(&mut self, sock: &impl AsFd) -> io::Result<usize> {
         self.received.clear();
         mmsg::recv::<BATCH>(
             sock.as_fd(),

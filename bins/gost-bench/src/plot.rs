@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use crate::report::Table;
 
 /// One panel: a cluster per row, a bar per column.
-pub struct Panel {
+pub(crate) struct Panel {
     pub title: String,
     pub ylabel: String,
     /// (row index, cluster label)
@@ -61,7 +61,7 @@ fn data(table: &Table, names: &[String], p: &Panel) -> String {
 }
 
 /// Renders `panels` (2 per row) into `png`; `names` are the (short) legend names of the columns.
-pub fn render(
+pub(crate) fn render(
     table: &Table,
     names: &[String],
     panels: &[Panel],

@@ -5,7 +5,7 @@ use std::fs;
 
 /// Resource usage of a whole process tree at one instant.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// utime + stime, in seconds.
     pub cpu_secs: f64,
     /// Resident set size, bytes.
@@ -24,7 +24,7 @@ fn ticks_per_sec() -> f64 {
 }
 
 /// Parses (ppid, utime + stime ticks) out of the text of /proc/PID/stat.
-pub fn parse_stat(text: &str) -> Option<(u32, u64)> {
+pub(crate) fn parse_stat(text: &str) -> Option<(u32, u64)> {
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -36,7 +36,7 @@ pub fn parse_stat(text: &str) -> Option<(u32, u64)> {
 }
 
 /// Parses (Rss, Pss) in bytes out of the text of /proc/PID/smaps_rollup.
-pub fn parse_smaps_rollup(text: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_smaps_rollup(text: &str) -> Option<(u64, u64)> {
     let field = |name: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(name))?;
         let kb: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
@@ -46,7 +46,7 @@ pub fn parse_smaps_rollup(text: &str) -> Option<(u64, u64)> {
 }
 
 /// `root` and all its live descendants.
-pub fn tree(root: u32) -> Vec<u32> {
+pub(crate) fn tree(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     if let Ok(dir) = fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -73,7 +73,7 @@ pub fn tree(root: u32) -> Vec<u32> {
 }
 
 /// Usage summed over `root`'s process tree. Processes that vanish mid-read are skipped.
-pub fn usage(root: u32) -> Usage {
+pub(crate) fn usage(root: u32) -> Usage {
     let tps = ticks_per_sec();
     let mut u = Usage::default();
     for pid in tree(root) {
@@ -100,7 +100,7 @@ pub fn usage(root: u32) -> Usage {
 }
 
 /// CPU seconds of `root`'s tree only (cheap enough to call around every measurement).
-pub fn cpu_secs(root: u32) -> f64 {
+pub(crate) fn cpu_secs(root: u32) -> f64 {
     let tps = ticks_per_sec();
     tree(root)
         .into_iter()
@@ -111,14 +111,14 @@ pub fn cpu_secs(root: u32) -> f64 {
 }
 
 /// The 1-minute load average, for the report.
-pub fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Raises the soft open-file limit to the hard limit (servers inherit it), returning the new limit.
-pub fn raise_fd_limit() -> std::io::Result<u64> {
+pub(crate) fn raise_fd_limit() -> std::io::Result<u64> {
     gost_sys::sockopt::raise_nofile()
 }
 

@@ -15,7 +15,7 @@ use crate::targets::{Targets, UdpSink};
 use crate::{idle, procfs, setup, socks, udp, verdict};
 
 /// Knobs derived from the command line.
-pub struct Plan {
+pub(crate) struct Plan {
     pub runs: usize,
     pub warmup: Duration,
     pub window: Duration,
@@ -47,14 +47,14 @@ impl Plan {
 }
 
 /// A server under test with its own targets (separate ports keep TIME_WAIT 4-tuples apart).
-pub struct Entry {
+pub(crate) struct Entry {
     pub server: Server,
     pub targets: Targets,
 }
 
 /// Row indices of the main table.
 #[derive(Clone)]
-pub struct Rows {
+pub(crate) struct Rows {
     pub bulk: Vec<(usize, Dir, usize)>,
     pub cpu_per_gb: usize,
     pub setup: Vec<(usize, usize)>,
@@ -67,7 +67,7 @@ pub struct Rows {
 
 /// Failures seen per (column, measurement): count and the first error.
 #[derive(Default)]
-pub struct Failures(BTreeMap<(String, String), (usize, String)>);
+pub(crate) struct Failures(BTreeMap<(String, String), (usize, String)>);
 
 impl Failures {
     fn add(&mut self, who: &str, what: &str, err: &anyhow::Error) {
@@ -79,7 +79,7 @@ impl Failures {
         e.0 += 1;
     }
 
-    pub fn notes(&self) -> Vec<String> {
+    pub(crate) fn notes(&self) -> Vec<String> {
         self.0
             .iter()
             .map(|((who, what), (n, first))| {
@@ -196,7 +196,7 @@ fn add_rows(t: &mut Table, plan: &Plan) -> Rows {
 }
 
 /// Everything a run produced, for rendering.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub main: Table,
     pub rows: Rows,
     pub kinds: Vec<Option<Kind>>,
@@ -432,7 +432,7 @@ async fn start_chains(
     (chains, Some(t))
 }
 
-pub async fn run(a: RunArgs) -> Result<()> {
+pub(crate) async fn run(a: RunArgs) -> Result<()> {
     let fd_limit = procfs::raise_fd_limit().context("raising the open-file limit")?;
     let plan = Plan::from(&a);
     let want = |g: &str| a.only.iter().any(|x| x == g);

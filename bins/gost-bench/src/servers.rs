@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 /// The SOCKS5 servers this benchmark knows how to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Ours,
     /// Our server from another build (`--baseline`), for before/after comparisons in one run.
     Baseline,
@@ -23,7 +23,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Ours,
         Kind::Baseline,
         Kind::Dante,
@@ -34,7 +34,7 @@ impl Kind {
     ];
 
     /// Short name used on the command line (`--servers`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Ours => "ours",
             Kind::Baseline => "baseline",
@@ -47,7 +47,7 @@ impl Kind {
     }
 
     /// Column label in the report.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Kind::Ours => "gost-rs (ours)",
             Kind::Baseline => "gost-rs baseline build",
@@ -60,7 +60,7 @@ impl Kind {
     }
 
     /// Short label for plot legends.
-    pub fn legend(self) -> &'static str {
+    pub(crate) fn legend(self) -> &'static str {
         match self {
             Kind::Ours => "gost-rs (ours)",
             Kind::Baseline => "gost-rs baseline",
@@ -71,20 +71,20 @@ impl Kind {
     }
 
     /// Whether the server relays UDP ASSOCIATE in the configuration we start it with.
-    pub fn udp(self) -> bool {
+    pub(crate) fn udp(self) -> bool {
         matches!(
             self,
             Kind::Ours | Kind::Baseline | Kind::Dante | Kind::FastSocks5
         )
     }
 
-    pub fn parse(s: &str) -> Option<Kind> {
+    pub(crate) fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }
 }
 
 /// Where the binaries are.
-pub struct Bins {
+pub(crate) struct Bins {
     pub gost: PathBuf,
     /// Another build of `gost`, run as the `baseline` column.
     pub baseline: Option<PathBuf>,
@@ -92,7 +92,7 @@ pub struct Bins {
 }
 
 /// A running child process group; killed on drop.
-pub struct Proc {
+pub(crate) struct Proc {
     child: Child,
     pub pid: u32,
     scratch: Option<PathBuf>,
@@ -116,7 +116,7 @@ impl Proc {
     }
 
     /// `Some(status)` once the process has exited.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
@@ -170,14 +170,14 @@ impl Proc {
 }
 
 /// A free loopback TCP port (bound and released; the server binds it right after).
-pub fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
 }
 
 /// One SOCKS5 server under test.
-pub struct Server {
+pub(crate) struct Server {
     pub kind: Kind,
     pub addr: SocketAddrV4,
     pub proc: Proc,
@@ -214,7 +214,7 @@ fn require(path: &Path) -> Result<&Path> {
 
 impl Server {
     /// Starts `kind` on a free loopback port and waits until it accepts connections.
-    pub fn start(kind: Kind, bins: &Bins) -> Result<Server> {
+    pub(crate) fn start(kind: Kind, bins: &Bins) -> Result<Server> {
         let port = free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let peer = |name: &str| bins.peers.join(name);
@@ -280,7 +280,7 @@ impl Server {
 
 /// Our `tcp://` port forwarder chained through our SOCKS5 server (`-F socks5://` or
 /// `socks5+tls://`): two forward ports, to the discard sink and to the source.
-pub struct Chain {
+pub(crate) struct Chain {
     pub label: &'static str,
     pub upload: SocketAddrV4,
     pub download: SocketAddrV4,
@@ -289,7 +289,7 @@ pub struct Chain {
 }
 
 impl Chain {
-    pub fn start(
+    pub(crate) fn start(
         tls: bool,
         bins: &Bins,
         discard: SocketAddrV4,

@@ -9,7 +9,7 @@ use crate::socks;
 use crate::targets::HOLD_ADDRS;
 
 /// Outcome of one setup-rate measurement.
-pub struct Setup {
+pub(crate) struct Setup {
     /// Completed setups per second.
     pub per_sec: f64,
     /// Handshake latency (connect until the CONNECT reply is read), µs.
@@ -22,7 +22,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs `concurrency` closed-loop clients against `server` for `window`, connecting to the hold
 /// targets in turn from rotating loopback source addresses (to spread TIME_WAIT 4-tuples).
-pub async fn measure(
+pub(crate) async fn measure(
     server: SocketAddrV4,
     hold: &[SocketAddrV4],
     concurrency: usize,

@@ -11,7 +11,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 /// Opens a TCP connection to `server` from source address `src` (port chosen by the kernel at
 /// connect time, so many sources multiply the usable 4-tuples for short-lived connections).
-pub async fn connect_from(src: Ipv4Addr, server: SocketAddrV4) -> io::Result<TcpStream> {
+pub(crate) async fn connect_from(src: Ipv4Addr, server: SocketAddrV4) -> io::Result<TcpStream> {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
     sock.set_nonblocking(true)?;
     gost_sys::sockopt::set_bind_address_no_port(sock.as_fd())?;
@@ -77,14 +77,14 @@ async fn request(s: &mut TcpStream, cmd: u8, addr: SocketAddrV4) -> io::Result<S
 }
 
 /// Full CONNECT handshake: afterwards `s` carries the relayed stream to `target`.
-pub async fn connect(s: &mut TcpStream, target: SocketAddrV4) -> io::Result<()> {
+pub(crate) async fn connect(s: &mut TcpStream, target: SocketAddrV4) -> io::Result<()> {
     greet(s).await?;
     request(s, 1, target).await.map(drop)
 }
 
 /// UDP ASSOCIATE handshake; returns the relay address (an unspecified IP is replaced by the
 /// server's own). The association lives as long as `s` stays open.
-pub async fn udp_associate(s: &mut TcpStream) -> io::Result<SocketAddr> {
+pub(crate) async fn udp_associate(s: &mut TcpStream) -> io::Result<SocketAddr> {
     greet(s).await?;
     let mut relay = request(s, 3, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).await?;
     if relay.ip().is_unspecified() {
@@ -94,7 +94,7 @@ pub async fn udp_associate(s: &mut TcpStream) -> io::Result<SocketAddr> {
 }
 
 /// The SOCKS5 UDP request header (RSV, FRAG 0, IPv4 `target`) written into `buf`; returns its length.
-pub fn udp_header(buf: &mut [u8], target: SocketAddrV4) -> usize {
+pub(crate) fn udp_header(buf: &mut [u8], target: SocketAddrV4) -> usize {
     let ip = target.ip().octets();
     let port = target.port().to_be_bytes();
     let h = [0, 0, 0, 1, ip[0], ip[1], ip[2], ip[3], port[0], port[1]];

@@ -3,7 +3,7 @@
 
 /// Median and spread of one measurement repeated over several runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub median: f64,
     pub min: f64,
     pub max: f64,
@@ -13,7 +13,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarises `values`; `None` when there are none (the measurement did not apply or failed).
-    pub fn of(values: &[f64]) -> Option<Summary> {
+    pub(crate) fn of(values: &[f64]) -> Option<Summary> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         if v.is_empty() {
             return None;
@@ -35,7 +35,7 @@ impl Summary {
 }
 
 /// Least-squares slope of `y` over `x`; `None` with fewer than two distinct `x`.
-pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
+pub(crate) fn slope(points: &[(f64, f64)]) -> Option<f64> {
     let n = points.len() as f64;
     if points.len() < 2 {
         return None;

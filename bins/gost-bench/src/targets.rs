@@ -16,13 +16,13 @@ use tokio::task::AbortHandle;
 use crate::mmsg::RecvBatch;
 
 /// Size of every bulk read and write (large, so the generator is never the bottleneck).
-pub const BULK_BUF: usize = 256 * 1024;
+pub(crate) const BULK_BUF: usize = 256 * 1024;
 
 /// Number of loopback addresses the hold listeners use (127.0.0.1 ..= 127.0.0.N).
-pub const HOLD_ADDRS: u8 = 8;
+pub(crate) const HOLD_ADDRS: u8 = 8;
 
 /// TCP endpoints for one server under test.
-pub struct Targets {
+pub(crate) struct Targets {
     /// Reads and counts everything (upload direction).
     pub discard: SocketAddrV4,
     /// Writes forever (download direction).
@@ -52,7 +52,7 @@ async fn listen(ip: Ipv4Addr) -> std::io::Result<(TcpListener, SocketAddrV4)> {
 
 impl Targets {
     /// Binds all listeners on loopback and starts serving them.
-    pub async fn start() -> std::io::Result<Targets> {
+    pub(crate) async fn start() -> std::io::Result<Targets> {
         let mut tasks = Vec::new();
         let discarded = Arc::new(AtomicU64::new(0));
 
@@ -113,7 +113,7 @@ impl Targets {
 }
 
 /// A UDP socket on loopback that counts the datagrams it receives, on its own thread.
-pub struct UdpSink {
+pub(crate) struct UdpSink {
     pub addr: SocketAddrV4,
     pub received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -122,7 +122,7 @@ pub struct UdpSink {
 
 impl UdpSink {
     /// Binds 127.0.0.1:0 with a large receive buffer, so the sink is not where packets drop.
-    pub fn start() -> std::io::Result<UdpSink> {
+    pub(crate) fn start() -> std::io::Result<UdpSink> {
         let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
         // SO_RCVBUFFORCE needs root; without it the kernel caps SO_RCVBUF, which is still fine.
         let _ = gost_sys::sockopt::force_recv_buffer(sock.as_fd(), 32 << 20);

@@ -82,7 +82,7 @@ fn search(
 
 /// Highest packets/s with < 1 % loss for `payload`-byte datagrams, through `server`'s UDP
 /// ASSOCIATE relay, or straight to the sink when `server` is `None`.
-pub async fn measure(
+pub(crate) async fn measure(
     server: Option<SocketAddrV4>,
     sink: &UdpSink,
     payload: usize,

@@ -209,7 +209,7 @@ fn panels(t: &Table, o: &Outcome) -> Vec<Panel> {
     ]
 }
 
-pub fn render(a: &RunArgs, o: &Outcome) -> Result<()> {
+pub(crate) fn render(a: &RunArgs, o: &Outcome) -> Result<()> {
     let md = markdown(a, o);
     println!("{md}");
     if a.write_docs {

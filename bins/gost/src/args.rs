@@ -6,7 +6,7 @@ use clap::{ArgAction, Parser, ValueEnum};
 /// GO Simple Tunnel, SOCKS edition (gost-rs).
 #[derive(Debug, Parser)]
 #[command(name = "gost", version, about, max_term_width = 100)]
-pub struct Args {
+pub(crate) struct Args {
     /// Service to run, e.g. `socks5://user:pass@:1080?udp=true` (repeatable).
     #[arg(short = 'L', value_name = "URL", action = ArgAction::Append)]
     pub services: Vec<String>,
@@ -39,7 +39,7 @@ pub struct Args {
 impl Args {
     /// Parses the process arguments, accepting upstream's single-dash spelling of long flags
     /// (`-metrics :9000`, `-metrics=:9000`).
-    pub fn from_env() -> Args {
+    pub(crate) fn from_env() -> Args {
         Args::parse_from(std::env::args_os().map(|a| match a.to_str() {
             Some(s) if s == "-metrics" || s.starts_with("-metrics=") => format!("-{s}").into(),
             _ => a,
@@ -49,7 +49,7 @@ impl Args {
 
 /// `-O` formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// YAML.
     Yaml,
     /// JSON.
@@ -58,7 +58,7 @@ pub enum OutputFormat {
 
 /// Log line formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.

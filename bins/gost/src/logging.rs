@@ -14,7 +14,7 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use crate::args::{Args, LogFormat};
 
 /// Installs the global subscriber.
-pub fn init(args: &Args, log: Option<&LogConfig>) -> anyhow::Result<()> {
+pub(crate) fn init(args: &Args, log: Option<&LogConfig>) -> anyhow::Result<()> {
     let configured = std::env::var("GOST_LOGGER_LEVEL")
         .ok()
         .or_else(|| log.and_then(|l| l.level.clone()));
@@ -73,7 +73,7 @@ fn parse_level(name: Option<&str>) -> Level {
 
 /// Logs what loading and validation tolerated, at warn so that every ignored option is visible at the
 /// default level (upstream ignores unknown keys silently; an operator should see what has no effect).
-pub fn report(warnings: &[Warning]) {
+pub(crate) fn report(warnings: &[Warning]) {
     for w in warnings {
         tracing::warn!(target: "gost::config", "{w}");
     }

@@ -8,7 +8,7 @@ use crate::signals::{Request, Signals};
 
 /// Why `gost` could not run.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The configuration cannot be used (a handler option, a certificate file, ...).
     Config(anyhow::Error),
     /// Starting failed for another reason (an address in use, no runtime, ...).
@@ -17,7 +17,7 @@ pub enum Failure {
 
 /// Starts every service of `config` (and the metrics endpoint, if any) and runs until shutdown.
 /// `reload` produces the configuration to switch to on SIGHUP.
-pub fn run(
+pub(crate) fn run(
     config: Config,
     reload: impl Fn() -> anyhow::Result<Config> + Send + 'static,
 ) -> Result<(), Failure> {

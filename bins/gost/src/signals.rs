@@ -6,7 +6,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// What a signal asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// SIGINT or SIGTERM.
     Stop,
     /// SIGHUP.
@@ -14,7 +14,7 @@ pub enum Request {
 }
 
 /// The installed signal streams.
-pub struct Signals {
+pub(crate) struct Signals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
@@ -22,7 +22,7 @@ pub struct Signals {
 
 impl Signals {
     /// Installs the handlers; from now on these signals no longer kill the process.
-    pub fn install() -> anyhow::Result<Signals> {
+    pub(crate) fn install() -> anyhow::Result<Signals> {
         let install = |kind: SignalKind, name: &str| {
             signal(kind).with_context(|| format!("cannot install the {name} handler"))
         };
@@ -34,7 +34,7 @@ impl Signals {
     }
 
     /// Waits for the next signal.
-    pub async fn next(&mut self) -> Request {
+    pub(crate) async fn next(&mut self) -> Request {
         tokio::select! {
             _ = self.interrupt.recv() => Request::Stop,
             _ = self.terminate.recv() => Request::Stop,
@@ -43,7 +43,7 @@ impl Signals {
     }
 
     /// Waits for the next SIGINT or SIGTERM.
-    pub async fn next_stop(&mut self) {
+    pub(crate) async fn next_stop(&mut self) {
         while self.next().await != Request::Stop {}
     }
 }

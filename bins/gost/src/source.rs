@@ -11,7 +11,7 @@ use crate::args::Args;
 /// An empty file, `services: []` or a reload to either would run nothing without a word.
 const NO_SERVICE: &str = "nothing to run: no service (list one under `services:`, or give -L)";
 /// Builds and validates the effective configuration.
-pub fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
+pub(crate) fn build(args: &Args) -> anyhow::Result<(Config, Vec<Warning>)> {
     let (mut config, mut warnings) = match args.config.as_deref() {
         Some("-") => {
             let mut text = String::new();

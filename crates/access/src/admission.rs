@@ -89,7 +89,7 @@ impl Admission {
 }
 
 impl Reload for Admission {
-    fn reload(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
         Admission::reload(self)
     }
 }

@@ -118,7 +118,7 @@ impl Auther {
 }
 
 impl Reload for Auther {
-    fn reload(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
         Auther::reload(self)
     }
 }

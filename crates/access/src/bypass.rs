@@ -71,7 +71,7 @@ impl Bypass {
 }
 
 impl Reload for Bypass {
-    fn reload(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
         Bypass::reload(self)
     }
 }

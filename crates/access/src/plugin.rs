@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 /// Bound on one plugin call when none is configured.
-pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a plugin could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ fn undefined(what: &str, name: &str) -> Error {
 
 /// What the service's handler and runner enforce besides its plain users.
 #[derive(Default)]
-pub struct ServiceAccess {
+pub(crate) struct ServiceAccess {
     /// Replaces the handler's plain users when authers load data, a plugin or `skipauth` is set.
     pub auth: Option<Arc<dyn Authenticator>>,
     /// `admission` / `admissions`.
@@ -68,7 +68,10 @@ fn list_spec(l: &ListConfig) -> ListSpec {
 }
 
 /// Builds the policies of `service`, loading each once (validation made sure the names exist).
-pub async fn build(config: &Config, service: &ServiceConfig) -> Result<ServiceAccess, Error> {
+pub(crate) async fn build(
+    config: &Config,
+    service: &ServiceConfig,
+) -> Result<ServiceAccess, Error> {
     let h = &service.handler;
     let mut users: Vec<(String, String)> = h
         .auth

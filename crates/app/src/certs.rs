@@ -10,14 +10,18 @@ use crate::Error;
 
 /// Server certificates of one configuration.
 #[derive(Default)]
-pub struct Certificates {
+pub(crate) struct Certificates {
     generated: Option<ServerTls>,
 }
 
 impl Certificates {
     /// The certificate for `own` (a listener's or handler's `tls` section), else the global `tls`
     /// section of `config`, else the generated one.
-    pub fn server(&mut self, config: &Config, own: Option<&TlsConfig>) -> Result<ServerTls, Error> {
+    pub(crate) fn server(
+        &mut self,
+        config: &Config,
+        own: Option<&TlsConfig>,
+    ) -> Result<ServerTls, Error> {
         let files = [own, config.tls.as_ref()]
             .into_iter()
             .flatten()

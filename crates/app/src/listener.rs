@@ -15,7 +15,7 @@ use crate::kcp::kcp_config;
 
 /// Binds the listener of `service`; also returns the certificate it serves, if any, which the SOCKS5
 /// handler reuses for methods 0x80/0x82.
-pub async fn bind(
+pub(crate) async fn bind(
     config: &Config,
     service: &ServiceConfig,
     certs: &mut Certificates,

@@ -4,7 +4,7 @@
 use gost_config::options::MuxOptions;
 
 /// gost-smux's configuration with the values `written` sets.
-pub fn smux_config(written: &MuxOptions) -> gost_smux::Config {
+pub(crate) fn smux_config(written: &MuxOptions) -> gost_smux::Config {
     let d = gost_smux::Config::default();
     gost_smux::Config {
         version: written.version.unwrap_or(d.version),

@@ -17,7 +17,7 @@ use crate::{Error, listener, socks};
 
 /// A bound service.
 #[derive(Debug)]
-pub enum Bound {
+pub(crate) enum Bound {
     /// A listener serving a SOCKS handler.
     Socks(Service),
     /// A forwarding service.
@@ -26,7 +26,7 @@ pub enum Bound {
 
 impl Bound {
     /// Builds the handler of `service` and binds its listener; errors name the service.
-    pub async fn bind(
+    pub(crate) async fn bind(
         config: &Config,
         service: &ServiceConfig,
         certs: &mut Certificates,
@@ -65,7 +65,7 @@ impl Bound {
     }
 
     /// Runs until `shutdown` is cancelled and live connections drained.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
         match self {
             // Service logs its own "listening" line.
             Bound::Socks(s) => s.run(shutdown).await,
@@ -75,7 +75,7 @@ impl Bound {
 
     /// Reports connections to `observer` (the metrics). Only services run by gost-service's
     /// [`Service`] (SOCKS and `tcp` forwarding) have connections to report.
-    pub fn observed(self, observer: Option<Arc<dyn Observer>>) -> Bound {
+    pub(crate) fn observed(self, observer: Option<Arc<dyn Observer>>) -> Bound {
         let Some(o) = observer else { return self };
         match self {
             Bound::Socks(s) => Bound::Socks(s.with_observer(o)),
@@ -87,7 +87,7 @@ impl Bound {
     }
 
     /// Logs the "listening" line for services whose runner does not write one itself.
-    pub fn announce(&self, service: &ServiceConfig) {
+    pub(crate) fn announce(&self, service: &ServiceConfig) {
         match self {
             Bound::Socks(_) | Bound::Forward(ForwardService::Tcp(_)) => {}
             Bound::Forward(f) => match f.local_addr() {

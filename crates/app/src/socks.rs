@@ -14,7 +14,7 @@ use crate::mux::smux_config;
 /// The builder of the SOCKS service `service` (kind `kind`), without its listener. `listener_tls` is
 /// the certificate its listener serves, which SOCKS5 reuses for methods 0x80/0x82 unless the handler
 /// has its own.
-pub fn builder(
+pub(crate) fn builder(
     config: &Config,
     service: &ServiceConfig,
     kind: HandlerKind,

@@ -144,7 +144,7 @@ impl Supervisor {
     }
 
     /// Stops every service and waits until each has drained (or `force` fires).
-    pub async fn shutdown(mut self, force: impl std::future::Future<Output = ()>) {
+    pub async fn shutdown(mut self, force: impl Future<Output = ()>) {
         self.root.cancel();
         let all = async { while self.tasks.join_next().await.is_some() {} };
         tokio::select! {

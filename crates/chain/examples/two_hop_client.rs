@@ -30,7 +30,7 @@ fn socks5_node(name: &str, addr: &str, credentials: Option<(String, String)>) ->
 }
 
 /// A router whose every dial goes through `first`, then `second`.
-pub fn two_hop_router(first: &str, second: &str) -> Result<Router, gost_chain::Error> {
+pub(crate) fn two_hop_router(first: &str, second: &str) -> Result<Router, gost_chain::Error> {
     let hops = vec![
         Hop::new(
             "hop-0",
@@ -47,7 +47,10 @@ pub fn two_hop_router(first: &str, second: &str) -> Result<Router, gost_chain::E
 }
 
 /// Sends `GET / HTTP/1.0` to `target` (`host:port`) through the chain and returns the whole response.
-pub async fn fetch(router: &Router, target: &str) -> Result<Vec<u8>, Box<dyn Error + Send + Sync>> {
+pub(crate) async fn fetch(
+    router: &Router,
+    target: &str,
+) -> Result<Vec<u8>, Box<dyn Error + Send + Sync>> {
     let mut stream = router.dial(target).await?;
     let host = target.rsplit_once(':').map_or(target, |(h, _)| h);
     let request = format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n");

@@ -135,7 +135,7 @@ pub(crate) struct HostPorts {
 
 impl HostPorts {
     /// Every `host:port` of the range.
-    pub fn addrs(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn addrs(&self) -> impl Iterator<Item = String> + '_ {
         (self.first..=self.last).map(move |p| format!("{}:{p}", self.host))
     }
 }

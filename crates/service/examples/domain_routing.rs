@@ -18,7 +18,7 @@ use gost_transport::tls::ClientTls;
 use tokio_util::sync::CancellationToken;
 
 /// Routes by the target's domain: suffix rules, first match wins; IP targets go direct.
-pub struct DomainRouting {
+pub(crate) struct DomainRouting {
     via_upstream: Vec<String>,
     refused: Vec<String>,
     upstream: Route,
@@ -27,7 +27,7 @@ pub struct DomainRouting {
 impl DomainRouting {
     /// `via_upstream` domains (and their subdomains) go through the SOCKS5 proxy at `upstream`;
     /// `refused` ones get reply 0x02 (not allowed).
-    pub fn new(
+    pub(crate) fn new(
         upstream: &str,
         via_upstream: &[&str],
         refused: &[&str],
@@ -79,7 +79,7 @@ impl Routing for DomainRouting {
 }
 
 /// SOCKS5 on `addr` with `routing`.
-pub async fn server(addr: &str, routing: DomainRouting) -> Result<Service, BuildError> {
+pub(crate) async fn server(addr: &str, routing: DomainRouting) -> Result<Service, BuildError> {
     ServiceBuilder::socks5()
         .name("socks5-routing")
         .bind(addr)

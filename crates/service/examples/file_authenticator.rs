@@ -15,13 +15,13 @@ use gost_service::{
 use tokio_util::sync::CancellationToken;
 
 /// Users read from a file at each authentication.
-pub struct FileUsers {
+pub(crate) struct FileUsers {
     path: PathBuf,
 }
 
 impl FileUsers {
     /// Users listed in the file at `path`.
-    pub fn new(path: impl Into<PathBuf>) -> FileUsers {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> FileUsers {
         FileUsers { path: path.into() }
     }
 
@@ -61,7 +61,10 @@ impl Authenticator for FileUsers {
 }
 
 /// SOCKS5 on `addr`, letting in the users listed in `users_file`.
-pub async fn server(addr: &str, users_file: impl Into<PathBuf>) -> Result<Service, BuildError> {
+pub(crate) async fn server(
+    addr: &str,
+    users_file: impl Into<PathBuf>,
+) -> Result<Service, BuildError> {
     ServiceBuilder::socks5()
         .name("socks5-file-auth")
         .bind(addr)

@@ -9,7 +9,7 @@ use gost_service::{BuildError, Service, ServiceBuilder};
 use tokio_util::sync::CancellationToken;
 
 /// The whole server: SOCKS5 on `addr`, CONNECT only, every target dialed from this host.
-pub async fn server(addr: &str) -> Result<Service, BuildError> {
+pub(crate) async fn server(addr: &str) -> Result<Service, BuildError> {
     ServiceBuilder::socks5()
         .name("socks5-minimal")
         .bind(addr)

@@ -454,7 +454,7 @@ mod tests {
         let live = Live::new(Conn::served("t".into(), addr, Arc::new(NoObserver)));
         let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
         let task = serve_conn(Arc::new(Nothing), Stream::from_tcp(s), live, (None, permit));
-        let size = std::mem::size_of_val(&task);
+        let size = size_of_val(&task);
         assert!(size <= 800, "connection task future is {size} bytes");
         task.await;
     }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 /// after its turn starts (a runtime holds fds too).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn in_turn(test: impl std::future::Future<Output = ()>) {
+fn in_turn(test: impl Future<Output = ()>) {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -44,7 +44,7 @@ async fn proxy<F, Fut>(
 ) -> (SocketAddr, tokio::task::JoinHandle<Transferred>)
 where
     F: FnOnce(TcpStream, TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = (Transferred, std::io::Result<()>)> + Send,
+    Fut: Future<Output = (Transferred, std::io::Result<()>)> + Send,
 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();

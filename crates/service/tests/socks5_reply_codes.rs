@@ -226,7 +226,7 @@ impl gost_service::Routing for RefusePort {
         req: &'a gost_service::RouteRequest<'a>,
     ) -> gost_service::BoxFuture<'a, gost_service::Route> {
         let route = if req.target.port() == self.0 {
-            gost_service::Route::Refuse(gost_service::socks_wire::ReplyCode::NotAllowed)
+            gost_service::Route::Refuse(socks_wire::ReplyCode::NotAllowed)
         } else {
             gost_service::Route::Default
         };

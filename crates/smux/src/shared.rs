@@ -55,7 +55,7 @@ pub(crate) struct StreamState {
 }
 
 impl StreamState {
-    pub fn new() -> StreamState {
+    pub(crate) fn new() -> StreamState {
         StreamState {
             recv: BytesMut::new(),
             read_waker: None,
@@ -73,7 +73,7 @@ impl StreamState {
         }
     }
 
-    pub fn wake_all(&mut self, out: &mut Vec<Waker>) {
+    pub(crate) fn wake_all(&mut self, out: &mut Vec<Waker>) {
         out.extend(self.read_waker.take());
         out.extend(self.write_waker.take());
     }
@@ -116,7 +116,7 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// Appends one frame header (and payload) to the outgoing data buffer.
-    pub fn push_data_frame(&mut self, version: u8, cmd: Cmd, id: u32, payload: &[u8]) {
+    pub(crate) fn push_data_frame(&mut self, version: u8, cmd: Cmd, id: u32, payload: &[u8]) {
         Header {
             version,
             cmd,
@@ -130,7 +130,7 @@ impl Inner {
     }
 
     /// Queues an UPD for stream `id` unless one is already pending.
-    pub fn queue_upd(&mut self, id: u32) {
+    pub(crate) fn queue_upd(&mut self, id: u32) {
         if let Some(st) = self.streams.get_mut(&id)
             && !st.upd_queued
         {
@@ -140,7 +140,7 @@ impl Inner {
     }
 
     /// Registers stream `id` for a wake-up when the driver frees buffer space or finishes a flush.
-    pub fn wait_io(&mut self, id: u32, cx: &Context<'_>) {
+    pub(crate) fn wait_io(&mut self, id: u32, cx: &Context<'_>) {
         if let Some(st) = self.streams.get_mut(&id) {
             register(&mut st.write_waker, cx);
             if !st.waiting_io {
@@ -151,7 +151,7 @@ impl Inner {
     }
 
     /// Moves the wakers of all streams waiting for I/O progress into `out`.
-    pub fn take_io_waiters(&mut self, out: &mut Vec<Waker>) {
+    pub(crate) fn take_io_waiters(&mut self, out: &mut Vec<Waker>) {
         for id in self.io_waiters.drain(..) {
             if let Some(st) = self.streams.get_mut(&id) {
                 st.waiting_io = false;
@@ -161,12 +161,12 @@ impl Inner {
     }
 
     /// Whether the driver must stop taking frames off the connection.
-    pub fn recv_stalled(&self, config: &Config) -> bool {
+    pub(crate) fn recv_stalled(&self, config: &Config) -> bool {
         self.buffered >= config.max_receive_buffer || self.backlog.len() >= ACCEPT_BACKLOG
     }
 
     /// Wakes the driver.
-    pub fn wake_driver(&self) {
+    pub(crate) fn wake_driver(&self) {
         if let Some(w) = &self.driver_waker {
             w.wake_by_ref();
         }
@@ -184,7 +184,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, first_id: u32) -> Arc<Shared> {
+    pub(crate) fn new(config: Config, first_id: u32) -> Arc<Shared> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 streams: HashMap::new(),
@@ -210,12 +210,12 @@ impl Shared {
 
     /// Locks the state. A panic while the lock was held cannot leave it inconsistent in a way
     /// that matters more than losing the session, so poisoning is ignored.
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Closes the session for `reason` (the first reason wins) and wakes everyone.
-    pub fn close(&self, reason: CloseReason) {
+    pub(crate) fn close(&self, reason: CloseReason) {
         let mut wakers = Vec::new();
         {
             let mut g = self.lock();

@@ -129,7 +129,7 @@ async fn v1_stalled_stream_blocks_the_session_with_bounded_memory() {
 }
 
 /// Awaits all futures concurrently (no extra dependency for `join_all`).
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: impl Iterator<Item = F>) {
+async fn futures_join_all<F: Future<Output = ()>>(futs: impl Iterator<Item = F>) {
     let mut set = Vec::new();
     for f in futs {
         set.push(Box::pin(f));

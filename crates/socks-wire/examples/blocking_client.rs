@@ -19,7 +19,7 @@ use socks_wire::{
 ///
 /// Fails with the proxy's reply code when it refuses, and never sends data before the reply arrived
 /// (upstream GOST drops bytes that come with the request).
-pub fn connect(
+pub(crate) fn connect(
     proxy: &str,
     target: &str,
     credentials: Option<(&str, &str)>,
@@ -61,7 +61,7 @@ pub fn connect(
 }
 
 /// `GET /` on `target` through the proxy; the whole response.
-pub fn fetch(
+pub(crate) fn fetch(
     proxy: &str,
     target: &str,
     credentials: Option<(&str, &str)>,

@@ -10,7 +10,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// One received datagram: its length and source (`None` if the kernel named no IP address).
 #[derive(Debug, Clone, Copy)]
 pub struct Received {
+    /// Bytes of the datagram written into its buffer.
     pub len: usize,
+    /// The sender.
     pub from: Option<SocketAddr>,
 }
 

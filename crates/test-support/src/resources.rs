@@ -44,7 +44,7 @@ pub fn alive_tasks() -> usize {
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `test` alone in a fresh runtime (current-thread for 1 worker, else multi-thread).
-pub fn serial(workers: usize, test: impl std::future::Future<Output = ()>) {
+pub fn serial(workers: usize, test: impl Future<Output = ()>) {
     let _one_at_a_time = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 /// A running server task listening on `addr`; dropping it cancels the task's token.
 pub struct Running {
+    /// The address the server listens on.
     pub addr: SocketAddr,
     token: CancellationToken,
 }

@@ -25,13 +25,17 @@ pub struct Record {
     pub proto: String,
     /// The connection (TCP) or association (UDP) number, from 1.
     pub conn: u64,
+    /// The bytes of this record, decoded from hex.
     pub bytes: Vec<u8>,
 }
 
 /// One recorded session file.
 pub struct Vector {
+    /// The file name without its extension.
     pub name: String,
+    /// The JSON header line of the file, as recorded.
     pub header: Value,
+    /// The records, in capture order.
     pub records: Vec<Record>,
 }
 

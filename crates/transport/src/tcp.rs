@@ -246,7 +246,7 @@ async fn race<T, F>(
     connect: impl Fn(SocketAddr) -> F,
 ) -> io::Result<T>
 where
-    F: std::future::Future<Output = io::Result<T>>,
+    F: Future<Output = io::Result<T>>,
 {
     let mut rest = addrs.into_iter();
     let mut attempts = FuturesUnordered::new();

@@ -15,10 +15,10 @@ use gost_test_support::BODY;
 use gost_test_support::servers::blocking;
 
 /// Upper bound for anything a test waits for; generous for a loaded CI machine.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A running `gost`, killed when dropped.
-pub struct Gost {
+pub(crate) struct Gost {
     child: Child,
     lines: Receiver<String>,
     /// Every stderr line read so far.
@@ -29,13 +29,13 @@ pub struct Gost {
 
 impl Gost {
     /// Starts `gost ARGS` with its log on stderr (text format, info level).
-    pub fn spawn(args: &[&str]) -> Gost {
+    pub(crate) fn spawn(args: &[&str]) -> Gost {
         Gost::spawn_program(env!("CARGO_BIN_EXE_gost").as_ref(), args, false)
     }
 
     /// Starts upstream GOST (`program`, from [`gost_upstream`]) with `ARGS` the way [`Gost::spawn`]
     /// starts ours; [`Gost::addr`] then reads its JSON log.
-    pub fn spawn_upstream(program: &std::path::Path, args: &[&str]) -> Gost {
+    pub(crate) fn spawn_upstream(program: &std::path::Path, args: &[&str]) -> Gost {
         Gost::spawn_program(program, args, true)
     }
 
@@ -69,7 +69,7 @@ impl Gost {
 
     /// Waits for a log line containing every one of `needles`; panics with the log so far after
     /// [`PATIENCE`] or when the process ends first.
-    pub fn wait_for(&mut self, needles: &[&str]) -> String {
+    pub(crate) fn wait_for(&mut self, needles: &[&str]) -> String {
         if let Some(l) = self
             .log
             .iter()
@@ -103,7 +103,7 @@ impl Gost {
     }
 
     /// The address service `name` listens on, from its "listening" line.
-    pub fn addr(&mut self, name: &str) -> SocketAddr {
+    pub(crate) fn addr(&mut self, name: &str) -> SocketAddr {
         if self.upstream {
             return self.upstream_addr(name);
         }
@@ -115,12 +115,12 @@ impl Gost {
     }
 
     /// The addresses of services `service-0` .. `service-{n-1}` (the `-L` flags in order).
-    pub fn addrs(&mut self, n: usize) -> Vec<SocketAddr> {
+    pub(crate) fn addrs(&mut self, n: usize) -> Vec<SocketAddr> {
         (0..n).map(|i| self.addr(&format!("service-{i}"))).collect()
     }
 
     /// Sends `signal` (e.g. `libc::SIGTERM`).
-    pub fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         let pid = i32::try_from(self.child.id()).unwrap();
         // SAFETY: kill(2) with our own child's pid has no memory-safety preconditions.
         let rc = unsafe { libc::kill(pid, signal) };
@@ -128,7 +128,7 @@ impl Gost {
     }
 
     /// Waits up to `limit` for the process to exit.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -143,7 +143,7 @@ impl Gost {
     }
 
     /// Collects the log lines already written.
-    pub fn drain_log(&mut self) {
+    pub(crate) fn drain_log(&mut self) {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
             self.log.push(line);
         }
@@ -163,7 +163,7 @@ impl Gost {
     }
 
     /// Waits for a per-connection log line that moved bytes both ways.
-    pub fn wait_connection_relayed(&mut self) -> String {
+    pub(crate) fn wait_connection_relayed(&mut self) -> String {
         let line = self.wait_for(&["connection", "bytes_out="]);
         for key in ["bytes_in", "bytes_out"] {
             if field(&line, key).is_none_or(|n| n == "0") {
@@ -175,7 +175,7 @@ impl Gost {
     }
 
     /// Waits for a per-connection log line whose outcome is `ok`.
-    pub fn wait_connection_ok(&mut self) -> String {
+    pub(crate) fn wait_connection_ok(&mut self) -> String {
         let line = self.wait_for(&["connection", "outcome="]);
         if field(&line, "outcome") != Some("ok") {
             self.drain_log();
@@ -193,7 +193,7 @@ impl Drop for Gost {
 }
 
 /// The value of `key=value` in a text log line (quotes around the value removed).
-pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let prefix = format!("{key}=");
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(prefix.as_str()))
@@ -201,7 +201,7 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Sends a GET over a plain TCP connection to `addr` (e.g. a forwarding port) and returns the response.
-pub fn http_get(addr: SocketAddr) -> String {
+pub(crate) fn http_get(addr: SocketAddr) -> String {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(PATIENCE)).unwrap();
     conn.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
@@ -214,7 +214,7 @@ pub fn http_get(addr: SocketAddr) -> String {
 /// The upstream GOST binary (`gost-upstream`, GOST 3.2.6): `GOST_UPSTREAM` if set, else `gost-upstream`
 /// on `PATH` (`.ci/run` puts `../shared/peers/bin` there). When missing, fails under `CI` and
 /// otherwise prints a notice and returns `None` (the caller then skips).
-pub fn gost_upstream() -> Option<PathBuf> {
+pub(crate) fn gost_upstream() -> Option<PathBuf> {
     let found = match std::env::var_os("GOST_UPSTREAM") {
         Some(path) => Some(PathBuf::from(path)),
         None => std::env::var_os("PATH").and_then(|path| {
@@ -249,7 +249,7 @@ pub fn gost_upstream() -> Option<PathBuf> {
 
 /// One of the two programs in an interop test.
 #[derive(Debug)]
-pub enum Peer {
+pub(crate) enum Peer {
     /// Our `gost`.
     Ours,
     /// Upstream GOST at this path.
@@ -258,7 +258,7 @@ pub enum Peer {
 
 impl Peer {
     /// Starts this program with `args`.
-    pub fn spawn(&self, args: &[&str]) -> Gost {
+    pub(crate) fn spawn(&self, args: &[&str]) -> Gost {
         match self {
             Peer::Ours => Gost::spawn(args),
             Peer::Upstream(path) => Gost::spawn_upstream(path, args),
@@ -268,7 +268,7 @@ impl Peer {
 
 /// Runs `case(server, client)` with upstream GOST serving our client, then with ours serving
 /// upstream's client; skips (or fails under `CI`) as [`gost_upstream`] does when it is missing.
-pub fn both_roles(case: impl Fn(&Peer, &Peer)) {
+pub(crate) fn both_roles(case: impl Fn(&Peer, &Peer)) {
     let Some(path) = gost_upstream() else { return };
     let upstream = Peer::Upstream(path);
     case(&upstream, &Peer::Ours);
@@ -276,7 +276,7 @@ pub fn both_roles(case: impl Fn(&Peer, &Peer)) {
 }
 
 /// Runs `curl -sS --max-time 20 ARGS URL`.
-pub fn curl(args: &[&str], url: &str) -> Output {
+pub(crate) fn curl(args: &[&str], url: &str) -> Output {
     Command::new("curl")
         .args(["-sS", "--max-time", "20"])
         .args(args)
@@ -295,7 +295,7 @@ pub fn curl(args: &[&str], url: &str) -> Output {
 
 /// Asserts curl succeeded and got [`BODY`].
 #[track_caller]
-pub fn assert_body(out: &Output, what: &str) {
+pub(crate) fn assert_body(out: &Output, what: &str) {
     assert!(
         out.status.success(),
         "{what}: curl failed: {}",
@@ -306,7 +306,7 @@ pub fn assert_body(out: &Output, what: &str) {
 
 /// Sends `msg` on `conn` and asserts it comes back.
 #[track_caller]
-pub fn echo_round_trip(conn: &mut TcpStream, msg: &str) {
+pub(crate) fn echo_round_trip(conn: &mut TcpStream, msg: &str) {
     conn.set_read_timeout(Some(PATIENCE)).unwrap();
     conn.write_all(msg.as_bytes()).unwrap();
     let mut back = vec![0; msg.len()];
@@ -316,7 +316,7 @@ pub fn echo_round_trip(conn: &mut TcpStream, msg: &str) {
 
 /// Connects to `addr` once something listens there (e.g. the remote port of an rtcp forward, open
 /// once its MBIND went through), retrying refused connects until [`PATIENCE`] passes.
-pub fn connect_when_listening(addr: SocketAddr) -> Result<TcpStream, String> {
+pub(crate) fn connect_when_listening(addr: SocketAddr) -> Result<TcpStream, String> {
     let deadline = Instant::now() + PATIENCE;
     loop {
         match TcpStream::connect(addr) {
@@ -333,14 +333,14 @@ pub fn connect_when_listening(addr: SocketAddr) -> Result<TcpStream, String> {
 }
 
 /// A `gost.yaml` in a temporary directory of its own, removed when dropped.
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     _dir: tempfile::TempDir,
     path: PathBuf,
 }
 
 impl ConfigFile {
     /// The file, holding `text`.
-    pub fn new(text: &str) -> ConfigFile {
+    pub(crate) fn new(text: &str) -> ConfigFile {
         let dir = tempfile::tempdir().unwrap();
         let file = ConfigFile {
             path: dir.path().join("gost.yaml"),
@@ -351,12 +351,12 @@ impl ConfigFile {
     }
 
     /// Replaces what the file holds (e.g. before a SIGHUP reload).
-    pub fn write(&self, text: &str) {
+    pub(crate) fn write(&self, text: &str) {
         std::fs::write(&self.path, text).unwrap();
     }
 
     /// The path, for `-C`.
-    pub fn arg(&self) -> &str {
+    pub(crate) fn arg(&self) -> &str {
         self.path.to_str().unwrap()
     }
 }
@@ -364,7 +364,7 @@ impl ConfigFile {
 /// Starts `gost -L SERVER`, then `gost -L tcp://127.0.0.1:0/WEB -F NODE` in front of it, where the
 /// server's one service's address replaces `{}` in `node` and WEB is a `blocking::http_server`; asserts an
 /// HTTP request to the front's port gets [`BODY`] back through both. Returns the server process.
-pub fn http_through_chain(server: &str, node: &str) -> Gost {
+pub(crate) fn http_through_chain(server: &str, node: &str) -> Gost {
     let web = blocking::http_server(PATIENCE);
     let mut upstream = Gost::spawn(&["-L", server]);
     let node = node.replace("{}", &upstream.addr("service-0").to_string());

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `None` (after printing why) when `program` is missing and `CI` is unset; panics under `CI`.
-pub fn need(program: &str) -> Option<()> {
+pub(crate) fn need(program: &str) -> Option<()> {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())
@@ -44,13 +44,13 @@ fn wait_listening(addr: SocketAddr) {
 }
 
 /// A private `redis-server` on a loopback port, without persistence.
-pub struct Redis {
+pub(crate) struct Redis {
     pub addr: SocketAddr,
     child: Option<Child>,
 }
 
 impl Redis {
-    pub fn start() -> Option<Redis> {
+    pub(crate) fn start() -> Option<Redis> {
         need("redis-server")?;
         let mut r = Redis {
             addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
@@ -61,7 +61,7 @@ impl Redis {
     }
 
     /// Starts the server again on the same port (after [`Redis::stop`]); the data starts empty.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -77,7 +77,7 @@ impl Redis {
         wait_listening(self.addr);
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -85,7 +85,7 @@ impl Redis {
     }
 
     /// Runs one command with redis-cli-like arguments over RESP, returns the raw reply.
-    pub fn cmd(&self, args: &[&str]) -> String {
+    pub(crate) fn cmd(&self, args: &[&str]) -> String {
         use std::io::{Read, Write};
         let mut s = TcpStream::connect(self.addr).unwrap();
         let mut req = format!("*{}\r\n", args.len());
@@ -107,14 +107,14 @@ impl Drop for Redis {
 }
 
 /// A Python HTTP server on a loopback port.
-pub struct Http {
+pub(crate) struct Http {
     pub addr: SocketAddr,
     child: Child,
 }
 
 impl Http {
     /// `python3 -m http.server` serving `dir`.
-    pub fn serve_dir(dir: &Path) -> Option<Http> {
+    pub(crate) fn serve_dir(dir: &Path) -> Option<Http> {
         Http::spawn(
             &[
                 "-m",
@@ -129,7 +129,7 @@ impl Http {
     }
 
     /// A server running `script` (Python, which must print `port N` once listening).
-    pub fn script(script: &str) -> Option<Http> {
+    pub(crate) fn script(script: &str) -> Option<Http> {
         Http::spawn(&["-c", script], None)
     }
 
@@ -170,7 +170,7 @@ impl Drop for Http {
 }
 
 /// Polls `cond` every 20 ms until it holds or `limit` passes.
-pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if cond() {

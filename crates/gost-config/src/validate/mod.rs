@@ -20,7 +20,7 @@ use crate::url::split_host_ports;
 /// ordinary DNS answers. 0 means "the default".
 pub const MIN_UDP_BUFFER_SIZE: usize = 1024;
 /// Largest accepted UDP buffer: a datagram is at most 64 KiB, this leaves room for any header.
-pub const MAX_UDP_BUFFER_SIZE: usize = 1 << 20;
+pub(crate) const MAX_UDP_BUFFER_SIZE: usize = 1 << 20;
 
 const STRATEGIES: &[&str] = &["round", "rr", "random", "rand", "fifo", "ha", "hash"];
 const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "fatal"];

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 /// Counters of a [`lossy_relay`].
 #[derive(Default)]
-pub struct RelayStats {
+pub(crate) struct RelayStats {
     pub forwarded: AtomicU64,
     pub dropped: AtomicU64,
     /// Corrupted or random datagrams a tampering relay added.
@@ -23,7 +23,7 @@ pub struct RelayStats {
 
 impl RelayStats {
     /// Fraction of datagrams dropped so far.
-    pub fn loss(&self) -> f64 {
+    pub(crate) fn loss(&self) -> f64 {
         let dropped = self.dropped.load(Ordering::Relaxed) as f64;
         let fwd = self.forwarded.load(Ordering::Relaxed) as f64;
         dropped / (dropped + fwd).max(1.0)
@@ -32,7 +32,7 @@ impl RelayStats {
 
 /// A relay that forwards one client's datagrams to `server` and the answers back, dropping each
 /// datagram with probability `loss` (seeded, so runs repeat). Abort the handle to stop it.
-pub async fn lossy_relay(
+pub(crate) async fn lossy_relay(
     server: SocketAddr,
     loss: f64,
     seed: u64,
@@ -89,7 +89,7 @@ async fn relay_sockets(server: SocketAddr) -> (UdpSocket, UdpSocket) {
 }
 
 /// Polls `cond` every 10 ms for up to `limit`; true as soon as it holds.
-pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
         if cond() {
@@ -103,7 +103,9 @@ pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 /// A relay that forwards one client's datagrams to `server` and back unchanged, and after every
 /// client datagram also sends the server, from the same address, a copy with one bit flipped and
 /// a datagram of random bytes: all of it arrives inside the live session.
-pub async fn tampering_relay(server: SocketAddr) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
+pub(crate) async fn tampering_relay(
+    server: SocketAddr,
+) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
     let (front, back) = relay_sockets(server).await;
     let addr = front.local_addr().unwrap();
     let stats = Arc::new(RelayStats::default());

@@ -125,7 +125,7 @@ mod tests {
         let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let b = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let relay = relay_streams(Stream::from_tcp(a), Stream::from_tcp(b));
-        let size = std::mem::size_of_val(&relay);
+        let size = size_of_val(&relay);
         assert!(size <= 384, "relay_streams future is {size} bytes");
     }
 }

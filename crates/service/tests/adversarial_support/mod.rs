@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 /// Dials only the allowed socket addresses (through [`Direct`]); refuses every other target,
 /// including every domain name, without touching the network. Counts what it was asked.
 #[derive(Default)]
-pub struct Fenced {
+pub(crate) struct Fenced {
     allowed: Mutex<Vec<SocketAddr>>,
     direct: Direct,
     /// Connect requests for allowed targets.
@@ -29,7 +29,7 @@ pub struct Fenced {
 
 impl Fenced {
     /// An outbound that reaches exactly `allowed`.
-    pub fn new(allowed: impl IntoIterator<Item = SocketAddr>) -> Arc<Fenced> {
+    pub(crate) fn new(allowed: impl IntoIterator<Item = SocketAddr>) -> Arc<Fenced> {
         Arc::new(Fenced {
             allowed: Mutex::new(allowed.into_iter().collect()),
             direct: Direct::new(Duration::from_millis(500)),
@@ -38,7 +38,7 @@ impl Fenced {
     }
 
     /// Adds a target the outbound may reach.
-    pub fn allow(&self, addr: SocketAddr) {
+    pub(crate) fn allow(&self, addr: SocketAddr) {
         self.allowed.lock().unwrap().push(addr);
     }
 

@@ -10,10 +10,10 @@ use gost_transport::tcp::{TcpListener, TcpOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use gost_test_support::Running;
+pub(crate) use gost_test_support::Running;
 
 /// Runs `handler` on a TCP listener on 127.0.0.1:0.
-pub async fn serve(handler: impl Handler) -> Running {
+pub(crate) async fn serve(handler: impl Handler) -> Running {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
@@ -21,7 +21,7 @@ pub async fn serve(handler: impl Handler) -> Running {
 }
 
 /// Runs `handler` on the given listener.
-pub async fn serve_on(
+pub(crate) async fn serve_on(
     l: impl gost_transport::Listener + 'static,
     handler: impl Handler,
 ) -> Running {
@@ -34,7 +34,7 @@ pub async fn serve_on(
 }
 
 /// SOCKS5 greeting + no-auth negotiation on a raw connection.
-pub async fn socks5_noauth(addr: SocketAddr) -> TcpStream {
+pub(crate) async fn socks5_noauth(addr: SocketAddr) -> TcpStream {
     let mut c = TcpStream::connect(addr).await.unwrap();
     c.write_all(&[5, 1, 0]).await.unwrap();
     let mut m = [0u8; 2];
@@ -44,7 +44,7 @@ pub async fn socks5_noauth(addr: SocketAddr) -> TcpStream {
 }
 
 /// Encodes a SOCKS5 request for an IP target.
-pub fn request(cmd: u8, target: SocketAddr) -> Vec<u8> {
+pub(crate) fn request(cmd: u8, target: SocketAddr) -> Vec<u8> {
     let mut v = vec![5, cmd, 0];
     match target {
         SocketAddr::V4(a) => {
@@ -61,7 +61,7 @@ pub fn request(cmd: u8, target: SocketAddr) -> Vec<u8> {
 }
 
 /// Reads one SOCKS5 reply exactly; returns REP and the bound address.
-pub async fn read_reply(c: &mut TcpStream) -> (u8, SocketAddr) {
+pub(crate) async fn read_reply(c: &mut TcpStream) -> (u8, SocketAddr) {
     let mut head = [0u8; 4];
     c.read_exact(&mut head).await.unwrap();
     assert_eq!(head[0], 5, "reply version");
@@ -83,7 +83,7 @@ pub async fn read_reply(c: &mut TcpStream) -> (u8, SocketAddr) {
 }
 
 /// Waits for EOF (or reset) on `c` within 5 s.
-pub async fn expect_closed(c: &mut TcpStream) {
+pub(crate) async fn expect_closed(c: &mut TcpStream) {
     let mut buf = [0u8; 64];
     let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await;
     match r {

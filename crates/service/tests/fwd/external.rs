@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use gost_test_support::{free_port, locate};
 
 /// A third-party server process (group) listening on `addr`.
-pub struct External {
+pub(crate) struct External {
     pub addr: SocketAddr,
     child: Child,
     _dir: TempDir,
@@ -97,7 +97,7 @@ async fn start(what: &str, make: impl Fn(u16, &Path) -> Command) -> External {
 
 /// dante's `danted` on 127.0.0.1 without authentication, allowing CONNECT, BIND and UDP ASSOCIATE from
 /// loopback to loopback. `None` when dante is not installed (outside CI).
-pub async fn dante() -> Option<External> {
+pub(crate) async fn dante() -> Option<External> {
     let danted = locate("danted", "dante-server")?;
     let server = start("danted", |port, dir| {
         let conf = dir.join("danted.conf");
@@ -133,7 +133,7 @@ socks pass {{
 }
 
 /// microsocks on 127.0.0.1 (CONNECT only, no authentication). `None` when it is not installed (outside CI).
-pub async fn microsocks() -> Option<External> {
+pub(crate) async fn microsocks() -> Option<External> {
     let microsocks = locate("microsocks", "microsocks")?;
     let server = start("microsocks", |port, _| {
         let mut cmd = Command::new(&microsocks);

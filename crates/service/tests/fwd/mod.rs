@@ -2,7 +2,7 @@
 //! command-line URLs exactly as the `gost` binary builds them, a streaming checksum and a cuttable relay.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod external;
+pub(crate) mod external;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,11 +17,11 @@ use gost_transport::ws::{WsListener, WsOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use gost_test_support::Running;
+pub(crate) use gost_test_support::Running;
 
 /// The transport a test SOCKS5 server listens with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     Tcp,
     Tls,
     Ws,
@@ -30,7 +30,7 @@ pub enum Transport {
 
 impl Transport {
     /// The `-F` scheme reaching a server of this transport.
-    pub fn scheme(self) -> &'static str {
+    pub(crate) fn scheme(self) -> &'static str {
         match self {
             Transport::Tcp => "socks5",
             Transport::Tls => "socks5+tls",
@@ -41,7 +41,7 @@ impl Transport {
 }
 
 /// Our SOCKS5 server on 127.0.0.1:0 with `opts`, listening with `transport`.
-pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
+pub(crate) async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
     let addr = "127.0.0.1:0";
     let tcp = TcpOptions::default();
     let handler = Socks5Handler::new(opts);
@@ -76,7 +76,7 @@ pub async fn socks5(transport: Transport, opts: Socks5Options) -> Running {
 
 /// Our SOCKS5 server on 127.0.0.1:0 over TCP with `opts` whose requests go through the chain of `-F`
 /// `nodes`, built as the binary builds it for `-L socks5://... -F ...`.
-pub async fn socks5_through(opts: Socks5Options, nodes: &[String]) -> Running {
+pub(crate) async fn socks5_through(opts: Socks5Options, nodes: &[String]) -> Running {
     let (config, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], nodes).unwrap();
     let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
     let outbound = Arc::new(ChainOutbound::new(router));
@@ -95,7 +95,7 @@ pub async fn socks5_through(opts: Socks5Options, nodes: &[String]) -> Running {
 }
 
 /// Our SOCKS4 server on 127.0.0.1:0 over TCP with `opts`.
-pub async fn socks4(opts: gost_service::Socks4Options) -> Running {
+pub(crate) async fn socks4(opts: gost_service::Socks4Options) -> Running {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
@@ -108,12 +108,15 @@ pub async fn socks4(opts: gost_service::Socks4Options) -> Running {
 }
 
 /// Starts the forwarding service described by `-L service` and `-F` `nodes`, as the binary would.
-pub async fn forward(service: &str, nodes: &[String]) -> Running {
+pub(crate) async fn forward(service: &str, nodes: &[String]) -> Running {
     try_forward(service, nodes).await.unwrap()
 }
 
 /// [`forward`], returning why the service could not be built or bound.
-pub async fn try_forward(service: &str, nodes: &[String]) -> Result<Running, gost_app::Error> {
+pub(crate) async fn try_forward(
+    service: &str,
+    nodes: &[String],
+) -> Result<Running, gost_app::Error> {
     let (config, _) = gost_config::from_cli(&[service], nodes).unwrap();
     let svc = ForwardService::bind(&config, &config.services[0]).await?;
     let addr = svc
@@ -124,7 +127,7 @@ pub async fn try_forward(service: &str, nodes: &[String]) -> Result<Running, gos
 
 /// FNV-1a over a byte stream, updated chunk by chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checksum(u64);
+pub(crate) struct Checksum(u64);
 
 impl Default for Checksum {
     fn default() -> Self {
@@ -133,7 +136,7 @@ impl Default for Checksum {
 }
 
 impl Checksum {
-    pub fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         for &b in data {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -141,7 +144,7 @@ impl Checksum {
 }
 
 /// Deterministic test data: byte `i` of the stream is a function of `i` and `seed`.
-pub fn pattern(offset: usize, len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn pattern(offset: usize, len: usize, seed: u8) -> Vec<u8> {
     (offset..offset + len)
         .map(|i| {
             (i as u8)
@@ -153,13 +156,13 @@ pub fn pattern(offset: usize, len: usize, seed: u8) -> Vec<u8> {
 
 /// Sends `total` bytes through `addr` (an echo behind it) and checks what comes back, byte for byte,
 /// by checksum. The sender half-closes when done and the echo must then end the stream.
-pub async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
+pub(crate) async fn echo_through(addr: SocketAddr, total: usize, seed: u8) {
     echo(addr, total, seed, true).await;
 }
 
 /// Like [`echo_through`] without half-close: the sender keeps its side open until all `total` bytes are
 /// back, as a client of upstream GOST's smux streams must (there a FIN ends both directions).
-pub async fn echo_exchange(addr: SocketAddr, total: usize, seed: u8) {
+pub(crate) async fn echo_exchange(addr: SocketAddr, total: usize, seed: u8) {
     echo(addr, total, seed, false).await;
 }
 
@@ -174,7 +177,7 @@ async fn echo(addr: SocketAddr, total: usize, seed: u8, half_close: bool) {
 }
 
 /// The exchange of [`echo_through`] (`half_close`) or [`echo_exchange`] on a connected stream.
-pub async fn echo_on(s: TcpStream, total: usize, seed: u8, half_close: bool) {
+pub(crate) async fn echo_on(s: TcpStream, total: usize, seed: u8, half_close: bool) {
     let (mut r, mut w) = s.into_split();
     let writer = tokio::spawn(async move {
         let mut sum = Checksum::default();
@@ -213,14 +216,14 @@ pub async fn echo_on(s: TcpStream, total: usize, seed: u8, half_close: bool) {
 }
 
 /// A TCP relay to `upstream` whose live connections can be cut at will (to kill a control connection).
-pub struct Cutter {
+pub(crate) struct Cutter {
     pub addr: SocketAddr,
     conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
 impl Cutter {
-    pub async fn start(upstream: SocketAddr) -> Cutter {
+    pub(crate) async fn start(upstream: SocketAddr) -> Cutter {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
@@ -243,12 +246,12 @@ impl Cutter {
     }
 
     /// How many connections were relayed since the last [`Cutter::cut`].
-    pub fn relayed(&self) -> usize {
+    pub(crate) fn relayed(&self) -> usize {
         self.conns.lock().unwrap().len()
     }
 
     /// Drops every connection relayed so far (both sockets close at once).
-    pub fn cut(&self) -> usize {
+    pub(crate) fn cut(&self) -> usize {
         let conns = std::mem::take(&mut *self.conns.lock().unwrap());
         conns.iter().for_each(|c| c.abort());
         conns.len()
@@ -263,7 +266,7 @@ impl Drop for Cutter {
 }
 
 /// Polls until a short echo through `addr` works (at most `within`).
-pub async fn wait_for_echo(addr: SocketAddr, within: Duration) {
+pub(crate) async fn wait_for_echo(addr: SocketAddr, within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let attempt = async {

@@ -9,7 +9,7 @@ use gost_smux::{Config, Decoded, Frame, Session};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub fn config(version: u8) -> Config {
+pub(crate) fn config(version: u8) -> Config {
     Config {
         version,
         ..Config::default()
@@ -17,7 +17,7 @@ pub fn config(version: u8) -> Config {
 }
 
 /// A client and a server session over `tokio::io::duplex`.
-pub fn duplex_pair(cfg: &Config) -> (Session, Session) {
+pub(crate) fn duplex_pair(cfg: &Config) -> (Session, Session) {
     let (a, b) = tokio::io::duplex(256 * 1024);
     let client = Session::client(a, cfg.clone()).unwrap();
     let server = Session::server(b, cfg.clone()).unwrap();
@@ -25,7 +25,7 @@ pub fn duplex_pair(cfg: &Config) -> (Session, Session) {
 }
 
 /// A client and a server session over a loopback TCP connection.
-pub async fn tcp_pair(cfg: &Config) -> (Session, Session) {
+pub(crate) async fn tcp_pair(cfg: &Config) -> (Session, Session) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (dialed, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
@@ -39,7 +39,7 @@ pub async fn tcp_pair(cfg: &Config) -> (Session, Session) {
 }
 
 /// Deterministic pseudo-random bytes (xorshift), different per seed.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -52,8 +52,8 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// FNV-1a over `data`, continuing from `h` (start with `FNV_START`).
-pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
-pub fn fnv(mut h: u64, data: &[u8]) -> u64 {
+pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) fn fnv(mut h: u64, data: &[u8]) -> u64 {
     for &b in data {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -62,7 +62,7 @@ pub fn fnv(mut h: u64, data: &[u8]) -> u64 {
 }
 
 /// Echoes every accepted stream until the session closes.
-pub fn spawn_echo_server(server: Session) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_echo_server(server: Session) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(mut s) = server.accept_stream().await {
             tokio::spawn(async move {
@@ -86,13 +86,13 @@ pub fn spawn_echo_server(server: Session) -> tokio::task::JoinHandle<()> {
 }
 
 /// Reads raw smux frames off the peer end of a connection.
-pub struct FrameReader<T> {
+pub(crate) struct FrameReader<T> {
     io: T,
     buf: Vec<u8>,
 }
 
 impl<T: AsyncRead + Unpin> FrameReader<T> {
-    pub fn new(io: T) -> Self {
+    pub(crate) fn new(io: T) -> Self {
         FrameReader {
             io,
             buf: Vec::new(),
@@ -100,7 +100,7 @@ impl<T: AsyncRead + Unpin> FrameReader<T> {
     }
 
     /// The next frame, or `None` at EOF; fails the test after 60 s (virtual time in paused tests).
-    pub async fn next(&mut self) -> Option<Frame> {
+    pub(crate) async fn next(&mut self) -> Option<Frame> {
         loop {
             if let Decoded::Frame { frame, consumed } = Frame::decode(&self.buf).unwrap() {
                 self.buf.drain(..consumed);
@@ -118,7 +118,7 @@ impl<T: AsyncRead + Unpin> FrameReader<T> {
         }
     }
 
-    pub fn get_mut(&mut self) -> &mut T {
+    pub(crate) fn get_mut(&mut self) -> &mut T {
         &mut self.io
     }
 }

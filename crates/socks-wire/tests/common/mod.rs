@@ -5,13 +5,13 @@
 
 use std::fmt::Debug;
 
-pub mod strategies;
+pub(crate) mod strategies;
 
 use socks_wire::{Decode, Decoded, Encode, UdpTunFrame};
 
 /// Checks that every proper prefix of `msg` decodes as NeedMore with a count that does not
 /// overshoot the message.
-pub fn assert_prefixes_need_more<'a, T: Decode<'a> + Debug>(msg: &'a [u8]) {
+pub(crate) fn assert_prefixes_need_more<'a, T: Decode<'a> + Debug>(msg: &'a [u8]) {
     for k in 0..msg.len() {
         match T::decode(&msg[..k]) {
             Ok(Decoded::NeedMore(n)) => {
@@ -27,19 +27,19 @@ pub fn assert_prefixes_need_more<'a, T: Decode<'a> + Debug>(msg: &'a [u8]) {
 }
 
 /// Walks a byte stream message by message.
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub bytes: Vec<u8>,
     pub pos: usize,
 }
 
 impl Cursor {
-    pub fn new(bytes: Vec<u8>) -> Cursor {
+    pub(crate) fn new(bytes: Vec<u8>) -> Cursor {
         Cursor { bytes, pos: 0 }
     }
 
     /// Decodes the next message as `T`, checks it re-encodes to exactly the bytes it used and
     /// that each of their prefixes needs more.
-    pub fn next<T: for<'a> Decode<'a> + Encode + Debug>(&mut self) -> T {
+    pub(crate) fn next<T: for<'a> Decode<'a> + Encode + Debug>(&mut self) -> T {
         let rest = &self.bytes[self.pos..];
         let (msg, len) = match T::decode(rest) {
             Ok(Decoded::Complete(m, len)) => (m, len),
@@ -58,7 +58,7 @@ impl Cursor {
     }
 
     /// Decodes the next UDP-TUN frame, with the same checks, returning (address, payload).
-    pub fn next_tun_frame(&mut self) -> (socks_wire::Address, Vec<u8>) {
+    pub(crate) fn next_tun_frame(&mut self) -> (socks_wire::Address, Vec<u8>) {
         let rest = &self.bytes[self.pos..];
         let Ok(Decoded::Complete(frame, len)) = UdpTunFrame::decode(rest) else {
             panic!("expected a UDP-TUN frame at offset {}", self.pos)
@@ -70,7 +70,7 @@ impl Cursor {
     }
 
     /// The bytes not yet decoded.
-    pub fn rest(&self) -> &[u8] {
+    pub(crate) fn rest(&self) -> &[u8] {
         &self.bytes[self.pos..]
     }
 }

@@ -10,11 +10,11 @@ use socks_wire::{
     UserPassRequest, UserPassResponse,
 };
 
-pub fn domain() -> impl Strategy<Value = Domain> {
+pub(crate) fn domain() -> impl Strategy<Value = Domain> {
     vec(any::<u8>(), 1..=255).prop_map(|b| Domain::new(&b).unwrap())
 }
 
-pub fn address() -> impl Strategy<Value = Address> {
+pub(crate) fn address() -> impl Strategy<Value = Address> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>())
             .prop_map(|(ip, p)| Address::Ip(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), p))),
@@ -28,7 +28,7 @@ fn no_nul(max: usize) -> impl Strategy<Value = Vec<u8>> {
     vec(1u8..=255, 0..=max)
 }
 
-pub fn socks4_request() -> impl Strategy<Value = Socks4Request> {
+pub(crate) fn socks4_request() -> impl Strategy<Value = Socks4Request> {
     let target = prop_oneof![
         any::<[u8; 4]>()
             .prop_filter("0.0.0.x is the 4A marker", |o| o[..3] != [0, 0, 0]
@@ -46,45 +46,45 @@ pub fn socks4_request() -> impl Strategy<Value = Socks4Request> {
     })
 }
 
-pub fn socks4_reply() -> impl Strategy<Value = Socks4Reply> {
+pub(crate) fn socks4_reply() -> impl Strategy<Value = Socks4Reply> {
     (any::<u8>(), any::<[u8; 4]>(), any::<u16>()).prop_map(|(cd, ip, port)| Socks4Reply {
         code: Socks4ReplyCode::from(cd),
         addr: std::net::SocketAddrV4::new(ip.into(), port),
     })
 }
 
-pub fn method_request() -> impl Strategy<Value = MethodRequest> {
+pub(crate) fn method_request() -> impl Strategy<Value = MethodRequest> {
     vec(any::<u8>().prop_map(Method::from), 1..=255).prop_map(|methods| MethodRequest { methods })
 }
 
-pub fn method_reply() -> impl Strategy<Value = MethodReply> {
+pub(crate) fn method_reply() -> impl Strategy<Value = MethodReply> {
     any::<u8>().prop_map(|b| MethodReply {
         method: Method::from(b),
     })
 }
 
-pub fn request() -> impl Strategy<Value = Request> {
+pub(crate) fn request() -> impl Strategy<Value = Request> {
     (any::<u8>(), address()).prop_map(|(c, a)| Request::new(Command::from(c), a))
 }
 
-pub fn reply() -> impl Strategy<Value = Reply> {
+pub(crate) fn reply() -> impl Strategy<Value = Reply> {
     (any::<u8>(), address()).prop_map(|(c, a)| Reply::new(ReplyCode::from(c), a))
 }
 
-pub fn user_pass_request() -> impl Strategy<Value = UserPassRequest> {
+pub(crate) fn user_pass_request() -> impl Strategy<Value = UserPassRequest> {
     (vec(any::<u8>(), 0..=255), vec(any::<u8>(), 0..=255))
         .prop_map(|(username, password)| UserPassRequest { username, password })
 }
 
-pub fn user_pass_response() -> impl Strategy<Value = UserPassResponse> {
+pub(crate) fn user_pass_response() -> impl Strategy<Value = UserPassResponse> {
     any::<u8>().prop_map(|status| UserPassResponse { status })
 }
 
-pub fn udp_header() -> impl Strategy<Value = UdpHeader> {
+pub(crate) fn udp_header() -> impl Strategy<Value = UdpHeader> {
     (any::<u8>(), address()).prop_map(|(frag, addr)| UdpHeader { frag, addr })
 }
 
 /// A UDP-TUN frame as (address, payload of 1..=2000 bytes).
-pub fn udp_tun_parts() -> impl Strategy<Value = (Address, Vec<u8>)> {
+pub(crate) fn udp_tun_parts() -> impl Strategy<Value = (Address, Vec<u8>)> {
     (address(), vec(any::<u8>(), 1..=2000))
 }

@@ -232,7 +232,7 @@ impl Listener for WsListener {
         self.inner.local_addr()
     }
 
-    fn set_gate(&self, gate: std::sync::Arc<dyn crate::Gate>) -> bool {
+    fn set_gate(&self, gate: Arc<dyn crate::Gate>) -> bool {
         self.inner.set_gate(gate)
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 use gost_transport::{Dialer, Listener, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const BULK: usize = 16 << 20;
+pub(crate) const BULK: usize = 16 << 20;
 
 /// A deterministic pseudo-random byte pattern (xorshift), different per `seed`.
-pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -23,20 +23,20 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// FNV-1a, enough to tell a corrupted, truncated or reordered stream from the original.
-pub fn checksum(data: &[u8]) -> u64 {
+pub(crate) fn checksum(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
 }
 
 /// Accepts one connection while dialing `addr`.
-pub async fn connect_pair(l: &dyn Listener, d: &dyn Dialer, addr: &str) -> (Stream, Stream) {
+pub(crate) async fn connect_pair(l: &dyn Listener, d: &dyn Dialer, addr: &str) -> (Stream, Stream) {
     let (c, a) = tokio::join!(d.dial(addr), l.accept());
     (c.expect("dial"), a.expect("accept").0)
 }
 
 /// Sends `BULK` bytes each way at the same time, writing in odd-sized chunks, and checks both sides.
-pub async fn bulk_both_ways(a: Stream, b: Stream) {
+pub(crate) async fn bulk_both_ways(a: Stream, b: Stream) {
     let (ta, tb) = tokio::join!(
         tokio::spawn(send_and_receive(a, 1)),
         tokio::spawn(send_and_receive(b, 2))
@@ -69,7 +69,12 @@ async fn send_and_receive(s: Stream, seed: u64) -> (u64, u64) {
 }
 
 /// Runs an echo server on `l` and `n` clients through `d` at once, each checking its own echo.
-pub async fn concurrent_echo(l: Arc<dyn Listener>, d: Arc<dyn Dialer>, addr: String, n: usize) {
+pub(crate) async fn concurrent_echo(
+    l: Arc<dyn Listener>,
+    d: Arc<dyn Dialer>,
+    addr: String,
+    n: usize,
+) {
     let server = tokio::spawn({
         let l = l.clone();
         async move {
@@ -114,7 +119,7 @@ pub async fn concurrent_echo(l: Arc<dyn Listener>, d: Arc<dyn Dialer>, addr: Str
 }
 
 /// `a` sends and shuts down its write side; `b` sees EOF, then still answers, and `a` reads the answer.
-pub async fn half_close(mut a: Stream, mut b: Stream) {
+pub(crate) async fn half_close(mut a: Stream, mut b: Stream) {
     a.write_all(b"request").await.unwrap();
     a.shutdown().await.unwrap();
     let mut got = Vec::new();
@@ -128,7 +133,7 @@ pub async fn half_close(mut a: Stream, mut b: Stream) {
 }
 
 /// A CA, a leaf it signed for `127.0.0.1`/`localhost`, all written as PEM files into a temporary directory.
-pub struct Pki {
+pub(crate) struct Pki {
     pub dir: tempfile::TempDir,
     pub ca: std::path::PathBuf,
     pub cert: std::path::PathBuf,
@@ -137,7 +142,7 @@ pub struct Pki {
     pub leaf_sha256: String,
 }
 
-pub fn pki(name: &str) -> Pki {
+pub(crate) fn pki(name: &str) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     use sha2::{Digest, Sha256};
     let dir = tempfile::tempdir().unwrap();
