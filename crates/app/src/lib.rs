@@ -18,7 +18,6 @@
 //! ```
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod access;
 mod certs;
