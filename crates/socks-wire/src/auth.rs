@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytes::BufMut;
 
-use crate::reader::{Stop, run};
+use crate::reader::run;
 use crate::{Decode, DecodeError, Decoded, Encode, EncodeError, ensure_room};
 
 /// The client's credentials `01 ULEN UNAME PLEN PASSWD` (each field 0..=255 bytes).
@@ -40,10 +40,7 @@ impl fmt::Debug for UserPassRequest {
 impl Decode<'_> for UserPassRequest {
     fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         run(buf, |r| {
-            let ver = r.take_then(1, 2)?[0];
-            if ver != 0x01 {
-                return Err(Stop::Bad(DecodeError::AuthVersion(ver)));
-            }
+            r.version(0x01, 2, DecodeError::AuthVersion)?;
             let ulen = usize::from(r.take_then(1, 1)?[0]);
             let username = r.take_then(ulen, 1)?;
             let plen = usize::from(r.u8()?);
@@ -102,10 +99,7 @@ impl UserPassResponse {
 impl Decode<'_> for UserPassResponse {
     fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         run(buf, |r| {
-            let ver = r.take_then(1, 1)?[0];
-            if ver != 0x01 {
-                return Err(Stop::Bad(DecodeError::AuthVersion(ver)));
-            }
+            r.version(0x01, 1, DecodeError::AuthVersion)?;
             Ok(UserPassResponse { status: r.u8()? })
         })
     }

@@ -106,10 +106,7 @@ impl MethodRequest {
 impl Decode<'_> for MethodRequest {
     fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         run(buf, |r| {
-            let ver = r.take_then(1, 2)?[0];
-            if ver != 0x05 {
-                return Err(Stop::Bad(DecodeError::Socks5Version(ver)));
-            }
+            r.version(0x05, 2, DecodeError::Socks5Version)?;
             let n = usize::from(r.take_then(1, 1)?[0]);
             if n == 0 {
                 return Err(Stop::Bad(DecodeError::NoMethods));
@@ -151,10 +148,7 @@ pub struct MethodReply {
 impl Decode<'_> for MethodReply {
     fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         run(buf, |r| {
-            let ver = r.take_then(1, 1)?[0];
-            if ver != 0x05 {
-                return Err(Stop::Bad(DecodeError::Socks5Version(ver)));
-            }
+            r.version(0x05, 1, DecodeError::Socks5Version)?;
             Ok(MethodReply {
                 method: Method::from(r.u8()?),
             })

@@ -45,6 +45,19 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
+    /// Reads a version byte that must be `expected` (else `wrong(byte)`); `tail` as in `take_then`.
+    pub(crate) fn version(
+        &mut self,
+        expected: u8,
+        tail: usize,
+        wrong: fn(u8) -> DecodeError,
+    ) -> Result<(), Stop> {
+        match self.take_then(1, tail)?[0] {
+            v if v == expected => Ok(()),
+            v => Err(Stop::Bad(wrong(v))),
+        }
+    }
+
     /// Reads bytes up to a NUL (consumed, not returned). More than `max` bytes before the NUL is
     /// `too_long`; a missing NUL with at most `max` bytes seen asks for one more byte.
     pub(crate) fn until_nul(

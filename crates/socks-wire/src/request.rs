@@ -79,10 +79,7 @@ impl fmt::Display for Command {
 /// as upstream does.
 pub(crate) fn read_framed(r: &mut Reader<'_>) -> Result<(u8, Address), Stop> {
     // VER CODE RSV ATYP plus the shortest address body (a 1-byte domain and the port).
-    let ver = r.take_then(1, 3 + 4)?[0];
-    if ver != 0x05 {
-        return Err(Stop::Bad(DecodeError::Socks5Version(ver)));
-    }
+    r.version(0x05, 3 + 4, DecodeError::Socks5Version)?;
     let head = r.take_then(2, 5)?;
     let code = head[0];
     Ok((code, Address::read_then(r, 0)?))

@@ -116,10 +116,7 @@ impl Socks4Request {
 impl Decode<'_> for Socks4Request {
     fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         run(buf, |r| {
-            let vn = r.u8()?;
-            if vn != 0x04 {
-                return Err(Stop::Bad(DecodeError::Socks4Version(vn)));
-            }
+            r.version(0x04, 0, DecodeError::Socks4Version)?;
             // CD, DSTPORT, DSTIP and at least the USERID terminator.
             let head = r.take_then(7, 1)?;
             let command = Socks4Command::from(head[0]);
@@ -255,10 +252,7 @@ impl Socks4Reply {
 impl Decode<'_> for Socks4Reply {
     fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         run(buf, |r| {
-            let vn = r.take_then(1, 7)?[0];
-            if vn != 0x00 {
-                return Err(Stop::Bad(DecodeError::Socks4ReplyVersion(vn)));
-            }
+            r.version(0x00, 7, DecodeError::Socks4ReplyVersion)?;
             let b = r.take(7)?;
             let port = u16::from_be_bytes([b[1], b[2]]);
             let ip = Ipv4Addr::new(b[3], b[4], b[5], b[6]);
