@@ -228,6 +228,19 @@ mod tests {
         )
     }
 
+    /// A CONNECT handshake offering TLS and user/pass, past its greeting (already written).
+    fn tls_auth_started() -> (ClientHandshake, Vec<u8>) {
+        let config = ClientConfig {
+            credentials: creds(),
+            tls: true,
+        };
+        let mut hs = ClientHandshake::new(config, connect());
+        let mut out = Vec::new();
+        let _ = hs.advance(&[], &mut out).unwrap();
+        out.clear();
+        (hs, out)
+    }
+
     #[test]
     fn offers_match_upstream() {
         let offer = |credentials, tls| ClientConfig { credentials, tls }.offer().to_vec().unwrap();
@@ -261,14 +274,7 @@ mod tests {
 
     #[test]
     fn tls_auth_flow() {
-        let config = ClientConfig {
-            credentials: creds(),
-            tls: true,
-        };
-        let mut hs = ClientHandshake::new(config, connect());
-        let mut out = Vec::new();
-        let _ = hs.advance(&[], &mut out).unwrap();
-        out.clear();
+        let (mut hs, mut out) = tls_auth_started();
         let step = hs.advance(&[5, 0x82], &mut out).unwrap();
         assert_eq!(step.event, ClientEvent::StartTls);
         assert!(out.is_empty(), "nothing may be written before TLS is up");
@@ -284,13 +290,7 @@ mod tests {
     #[test]
     fn copes_with_an_unoffered_but_usable_choice() {
         // A 3.2.6 server with auth and notls answers 02 to the offer 00 02 80 82.
-        let config = ClientConfig {
-            credentials: creds(),
-            tls: true,
-        };
-        let mut hs = ClientHandshake::new(config, connect());
-        let mut out = Vec::new();
-        let _ = hs.advance(&[], &mut out).unwrap();
+        let (mut hs, mut out) = tls_auth_started();
         let step = hs.advance(&[5, 2], &mut out).unwrap();
         assert_eq!(step.event, ClientEvent::NeedMore(2));
         assert_eq!(hs.method(), Some(Method::UserPass));

@@ -9,7 +9,7 @@ use gost_test_support::Vector;
 use socks_wire::{
     Address, ClientConfig, ClientEvent, ClientHandshake, Command, DecodeError, Encode,
     HandshakeError, Method, Reply, ReplyCode, Request, ServerConfig, ServerEvent, ServerHandshake,
-    UserPassRequest,
+    Step, UserPassRequest,
 };
 
 #[derive(Debug, PartialEq)]
@@ -21,39 +21,65 @@ enum Outcome<T> {
     Incomplete,
 }
 
+/// What the driver does after a machine's event.
+enum Next<T> {
+    /// Feed the next recorded chunk.
+    Feed,
+    /// Advance again with the same input.
+    Again,
+    /// Stop; `true` appends the chunks not fed yet to the unconsumed input.
+    End(Outcome<T>, bool),
+}
+
 /// Feeds `chunks` one at a time; returns what the machine wrote, how it ended, and the input it
 /// left unconsumed.
-fn drive_server(config: ServerConfig, chunks: &[Vec<u8>]) -> (Vec<u8>, Outcome<Request>, Vec<u8>) {
-    let mut hs = ServerHandshake::new(config);
+fn drive<H, E, T>(
+    hs: &mut H,
+    chunks: &[Vec<u8>],
+    advance: fn(&mut H, &[u8], &mut Vec<u8>) -> Result<Step<E>, HandshakeError>,
+    mut on_event: impl FnMut(&mut H, E) -> Next<T>,
+) -> (Vec<u8>, Outcome<T>, Vec<u8>) {
     let (mut input, mut out) = (Vec::new(), Vec::new());
     let mut chunks = chunks.iter();
     loop {
-        let step = match hs.advance(&input, &mut out) {
+        let step = match advance(hs, &input, &mut out) {
             Ok(step) => step,
             Err(e) => return (out, Outcome::Failed(e), input),
         };
         input.drain(..step.consumed);
-        match step.event {
-            ServerEvent::NeedMore(_) => {
-                let Some(chunk) = chunks.next() else {
-                    return (out, Outcome::Incomplete, input);
-                };
-                input.extend_from_slice(chunk);
-            }
-            ServerEvent::StartTls => {
-                input.extend(chunks.flatten());
-                return (out, Outcome::StartTls, input);
-            }
-            ServerEvent::Authenticate(creds) => {
-                hs.set_authenticated(creds == UserPassRequest::new("alice", "s3cret"))
-                    .unwrap();
-            }
-            ServerEvent::Request(req) => {
-                input.extend(chunks.flatten());
-                return (out, Outcome::Done(req), input);
+        match on_event(hs, step.event) {
+            Next::Feed => match chunks.next() {
+                Some(chunk) => input.extend_from_slice(chunk),
+                None => return (out, Outcome::Incomplete, input),
+            },
+            Next::Again => {}
+            Next::End(outcome, rest) => {
+                if rest {
+                    input.extend(chunks.flatten());
+                }
+                return (out, outcome, input);
             }
         }
     }
+}
+
+fn drive_server(config: ServerConfig, chunks: &[Vec<u8>]) -> (Vec<u8>, Outcome<Request>, Vec<u8>) {
+    let mut hs = ServerHandshake::new(config);
+    drive(
+        &mut hs,
+        chunks,
+        ServerHandshake::advance,
+        |hs, event| match event {
+            ServerEvent::NeedMore(_) => Next::Feed,
+            ServerEvent::StartTls => Next::End(Outcome::StartTls, true),
+            ServerEvent::Authenticate(creds) => {
+                hs.set_authenticated(creds == UserPassRequest::new("alice", "s3cret"))
+                    .unwrap();
+                Next::Again
+            }
+            ServerEvent::Request(req) => Next::End(Outcome::Done(req), true),
+        },
+    )
 }
 
 fn drive_client(
@@ -62,28 +88,16 @@ fn drive_client(
     chunks: &[Vec<u8>],
 ) -> (Vec<u8>, Outcome<Reply>, Vec<u8>) {
     let mut hs = ClientHandshake::new(config, request);
-    let (mut input, mut out) = (Vec::new(), Vec::new());
-    let mut chunks = chunks.iter();
-    loop {
-        let step = match hs.advance(&input, &mut out) {
-            Ok(step) => step,
-            Err(e) => return (out, Outcome::Failed(e), input),
-        };
-        input.drain(..step.consumed);
-        match step.event {
-            ClientEvent::NeedMore(_) => {
-                let Some(chunk) = chunks.next() else {
-                    return (out, Outcome::Incomplete, input);
-                };
-                input.extend_from_slice(chunk);
-            }
-            ClientEvent::StartTls => return (out, Outcome::StartTls, input),
-            ClientEvent::Reply(reply) => {
-                input.extend(chunks.flatten());
-                return (out, Outcome::Done(reply), input);
-            }
-        }
-    }
+    drive(
+        &mut hs,
+        chunks,
+        ClientHandshake::advance,
+        |_, event| match event {
+            ClientEvent::NeedMore(_) => Next::Feed,
+            ClientEvent::StartTls => Next::End(Outcome::StartTls, false),
+            ClientEvent::Reply(reply) => Next::End(Outcome::Done(reply), true),
+        },
+    )
 }
 
 fn creds() -> Option<UserPassRequest> {
