@@ -3,8 +3,9 @@
 //! policy named by two services is loaded twice).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use gost_config::{Config, FileLoader, HttpLoader, ListConfig, RedisLoader, ServiceConfig};
+use gost_config::{Config, ListConfig, Loaders, ServiceConfig};
 use gost_service::gost_access::{
     self, Auther, AutherSpec, BypassGroup, HttpAuthPlugin, ListSpec, SkipAuth, SourceSpec,
 };
@@ -27,16 +28,12 @@ pub(crate) struct ServiceAccess {
     pub bypass: Option<Arc<dyn TargetFilter>>,
 }
 
-fn sources(
-    file: Option<&FileLoader>,
-    redis: Option<&RedisLoader>,
-    http: Option<&HttpLoader>,
-) -> Vec<SourceSpec> {
+fn sources(loaders: &Loaders) -> Vec<SourceSpec> {
     let mut out = Vec::new();
-    if let Some(f) = file {
+    if let Some(f) = &loaders.file {
         out.push(SourceSpec::File(f.path.clone().into()));
     }
-    if let Some(r) = redis {
+    if let Some(r) = &loaders.redis {
         out.push(SourceSpec::Redis(gost_access::RedisSpec {
             addr: r.addr.clone(),
             db: r.db,
@@ -48,7 +45,7 @@ fn sources(
                 .unwrap_or_else(|| gost_access::DEFAULT_REDIS_KEY.to_owned()),
         }));
     }
-    if let Some(h) = http {
+    if let Some(h) = &loaders.http {
         out.push(SourceSpec::Http(gost_access::HttpSpec {
             url: h.url.clone(),
             timeout: h.timeout.filter(|t| !t.is_zero()),
@@ -57,13 +54,18 @@ fn sources(
     out
 }
 
+/// The reload period; upstream treats 0 as "never".
+fn reload_period(loaders: &Loaders) -> Option<Duration> {
+    loaders.reload.filter(|r| !r.is_zero())
+}
+
 fn list_spec(l: &ListConfig) -> ListSpec {
     ListSpec {
         name: l.name.clone(),
         whitelist: l.whitelist,
         matchers: l.matchers.clone(),
-        sources: sources(l.file.as_ref(), l.redis.as_ref(), l.http.as_ref()),
-        reload: l.reload.filter(|r| !r.is_zero()),
+        sources: sources(&l.loaders),
+        reload: reload_period(&l.loaders),
     }
 }
 
@@ -83,7 +85,7 @@ pub(crate) async fn build(
         let a = config
             .auther(name)
             .ok_or_else(|| undefined("auther", name))?;
-        let srcs = sources(a.file.as_ref(), a.redis.as_ref(), a.http.as_ref());
+        let srcs = sources(&a.loaders);
         let inline = a
             .auths
             .iter()
@@ -106,7 +108,7 @@ pub(crate) async fn build(
                     name: name.clone(),
                     auths: inline.collect(),
                     sources: srcs,
-                    reload: a.reload.filter(|r| !r.is_zero()),
+                    reload: reload_period(&a.loaders),
                 })
                 .await,
             );

@@ -270,22 +270,9 @@ pub struct AutherConfig {
     /// Accepted credentials.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub auths: Vec<AuthConfig>,
-    /// How often the loaders are read again.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "ser_duration",
-        deserialize_with = "de_duration"
-    )]
-    pub reload: Option<Duration>,
-    /// A file in upstream's `user password` line format.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<FileLoader>,
-    /// A Redis hash (field = user, value = password).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redis: Option<RedisLoader>,
-    /// An HTTP URL answering the file format.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<HttpLoader>,
+    /// Where more credentials come from (upstream's `user password` lines; a Redis hash).
+    #[serde(flatten)]
+    pub loaders: Loaders,
     /// An external authentication service (only `type: http` is built); the other fields are unused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginConfig>,
@@ -303,6 +290,16 @@ pub struct ListConfig {
     /// Inline entries: IPs, CIDRs, names (and for bypass ranges, wildcards, ports).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub matchers: Vec<String>,
+    /// Where more entries come from.
+    #[serde(flatten)]
+    pub loaders: Loaders,
+}
+
+/// The loaders a named component shares with upstream (`reload`, `file`, `redis`, `http`): each
+/// source's entries are added to the inline ones, read again every `reload`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Loaders {
     /// How often the loaders are read again.
     #[serde(
         skip_serializing_if = "Option::is_none",
@@ -310,10 +307,10 @@ pub struct ListConfig {
         deserialize_with = "de_duration"
     )]
     pub reload: Option<Duration>,
-    /// A file, one entry per line, `#` comments.
+    /// A file in the component's line format (`#` comments).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileLoader>,
-    /// A Redis set, one entry per member.
+    /// A Redis key (a hash of users for authers, a set of entries for lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisLoader>,
     /// An HTTP URL answering the file format.

@@ -3,7 +3,7 @@
 //! [`ConfigError::AccessNotBuilt`] error, never an open door.
 
 use crate::error::ConfigError;
-use crate::model::{AutherConfig, Config, HttpLoader, ListConfig, RedisLoader, ServiceConfig};
+use crate::model::{AutherConfig, Config, ListConfig, Loaders, ServiceConfig};
 
 /// Handlers whose CONNECT requests the service-level bypass filters.
 const BYPASS_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto"];
@@ -12,12 +12,7 @@ const ADMISSION_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "a
 
 pub(super) fn check_auther(a: &AutherConfig) -> Result<(), ConfigError> {
     let s = format!("auther `{}`", a.name);
-    check_loaders(
-        &s,
-        a.file.as_ref().map(|f| f.path.as_str()),
-        a.redis.as_ref(),
-        a.http.as_ref(),
-    )?;
+    check_loaders(&s, &a.loaders)?;
     if let Some(p) = &a.plugin {
         if !p.kind.eq_ignore_ascii_case("http") {
             // Upstream's default plugin transport is gRPC.
@@ -47,21 +42,12 @@ pub(super) fn check_auther(a: &AutherConfig) -> Result<(), ConfigError> {
 
 pub(super) fn check_list(what: &str, l: &ListConfig) -> Result<(), ConfigError> {
     let s = format!("{what} `{}`", l.name);
-    check_loaders(
-        &s,
-        l.file.as_ref().map(|f| f.path.as_str()),
-        l.redis.as_ref(),
-        l.http.as_ref(),
-    )
+    check_loaders(&s, &l.loaders)
 }
 
-fn check_loaders(
-    s: &str,
-    file: Option<&str>,
-    redis: Option<&RedisLoader>,
-    http: Option<&HttpLoader>,
-) -> Result<(), ConfigError> {
-    if file.is_some_and(str::is_empty) {
+/// The loaders of component `s` name a file, a Redis `host:port` and an http(s) URL.
+pub(super) fn check_loaders(s: &str, loaders: &Loaders) -> Result<(), ConfigError> {
+    if loaders.file.as_ref().is_some_and(|f| f.path.is_empty()) {
         return Err(ConfigError::invalid(
             s,
             "file.path",
@@ -69,7 +55,7 @@ fn check_loaders(
             "a file path is required",
         ));
     }
-    if let Some(r) = redis {
+    if let Some(r) = &loaders.redis {
         let ok = r
             .addr
             .rsplit_once(':')
@@ -83,7 +69,7 @@ fn check_loaders(
             ));
         }
     }
-    if let Some(h) = http
+    if let Some(h) = &loaders.http
         && !(h.url.starts_with("http://") || h.url.starts_with("https://"))
     {
         return Err(ConfigError::invalid(
