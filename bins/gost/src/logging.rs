@@ -1,15 +1,9 @@
 //! Logging through `tracing`: level from `-D`/`-DD`, `GOST_LOGGER_LEVEL` or `log.level` (default
-//! info); human-readable text unless `--log-format json` or `log.format: json`; output to stderr
-//! (default), stdout, nowhere (`none`) or an appended file (`log.output`).
+//! info); human-readable text unless `--log-format json` or `log.format: json`; the output
+//! (`log.output`, `log.rotation`) is gost-app's [`gost_app::logging`].
 
-use std::fs::OpenOptions;
-use std::io::IsTerminal;
-use std::sync::Mutex;
-
-use anyhow::Context;
 use gost_config::{LogConfig, Warning};
 use tracing::Level;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::args::{Args, LogFormat};
 
@@ -29,29 +23,11 @@ pub(crate) fn init(args: &Args, log: Option<&LogConfig>) -> anyhow::Result<()> {
             .and_then(|l| l.format.as_deref())
             .is_some_and(|f| f.eq_ignore_ascii_case("json")),
     };
-    let (writer, ansi) = match log.and_then(|l| l.output.as_deref()).unwrap_or("stderr") {
-        "stderr" => (
-            BoxMakeWriter::new(std::io::stderr),
-            std::io::stderr().is_terminal(),
-        ),
-        "stdout" => (
-            BoxMakeWriter::new(std::io::stdout),
-            std::io::stdout().is_terminal(),
-        ),
-        "none" => (BoxMakeWriter::new(std::io::sink), false),
-        path => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("log.output `{path}`: cannot open the log file"))?;
-            (BoxMakeWriter::new(Mutex::new(file)), false)
-        }
-    };
+    let out = gost_app::logging::writer(log)?;
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_ansi(ansi)
-        .with_writer(writer);
+        .with_ansi(out.ansi)
+        .with_writer(out.writer);
     if json {
         builder.json().init()
     } else {

@@ -334,3 +334,36 @@ fn a_user_without_password_and_unknown_options_are_warned_about_at_the_default_l
     let out = gost(&["-O", "yaml", "-L", "socks4://alice@:1080"]);
     assert!(!stderr(&out).contains("no password"), "{}", stderr(&out));
 }
+
+#[test]
+fn log_output_file_receives_the_log_and_rotation_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("logs/gost.log");
+    let config = ConfigFile::new(&format!(
+        "log:\n  output: {}\n  rotation: {{maxSize: 1, maxBackups: 3, maxAge: 7, localTime: true, compress: true}}\n\
+         api: {{addr: ':18080'}}\n",
+        log.display()
+    ));
+    let out = gost(&[
+        "-C",
+        config.arg(),
+        "-L",
+        "socks5://127.0.0.1:0",
+        "-O",
+        "yaml",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "the log goes to the file, not stderr");
+    let written = std::fs::read_to_string(&log).expect("gost created the log file");
+    assert!(
+        written.contains("api") && written.contains("ignored"),
+        "{written}"
+    );
+    let (printed, _) = from_yaml_str(&stdout(&out)).unwrap();
+    let rotation = printed.log.unwrap().rotation.unwrap();
+    assert_eq!(
+        (rotation.max_size, rotation.max_backups, rotation.max_age),
+        (1, 3, 7)
+    );
+    assert!(rotation.local_time && rotation.compress);
+}

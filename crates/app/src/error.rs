@@ -102,6 +102,15 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// `log.output` names a file that cannot be created or appended to.
+    #[error("log.output `{path}`: cannot open the log file")]
+    LogOutput {
+        /// The path as configured.
+        path: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The configuration asks for something gost-rs does not run (validation normally catches it).
     #[error("{0}")]
     Unsupported(String),

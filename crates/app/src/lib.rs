@@ -27,6 +27,7 @@ pub mod forward;
 pub mod kcp;
 pub mod limits;
 mod listener;
+pub mod logging;
 pub mod metrics;
 mod mux;
 mod service;

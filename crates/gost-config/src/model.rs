@@ -436,6 +436,30 @@ pub struct LogConfig {
     /// `stderr` (default), `stdout`, `none` or a file path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// `rotation:` of a log file (ignored unless `output` is a file path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<LogRotation>,
+}
+
+/// `log.rotation:`, with upstream's (lumberjack's) meaning; a value left out or 0 is upstream's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LogRotation {
+    /// Megabytes a file may reach before it is rotated (default 100).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_size: i64,
+    /// Days a rotated file is kept, by the time in its name (default: no limit).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_age: i64,
+    /// How many rotated files are kept (default: all).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_backups: i64,
+    /// Name rotated files with local time instead of UTC.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub local_time: bool,
+    /// Gzip rotated files.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub compress: bool,
 }
 
 fn ser_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

@@ -289,13 +289,26 @@ const CLIMITER: Schema = Schema {
     refused: &["reload", "file", "redis", "http", "plugin"],
 };
 
+const ROTATION: Schema = Schema {
+    fields: &[
+        ("maxSize", Shape::Int),
+        ("maxAge", Shape::Int),
+        ("maxBackups", Shape::Int),
+        ("localTime", Shape::Bool),
+        ("compress", Shape::Bool),
+    ],
+    upstream: &[],
+    refused: &[],
+};
+
 const LOG: Schema = Schema {
     fields: &[
         ("level", Shape::Str),
         ("format", Shape::Str),
         ("output", Shape::Str),
+        ("rotation", Shape::Obj(&ROTATION)),
     ],
-    upstream: &["rotation"],
+    upstream: &[],
     refused: &[],
 };
 

@@ -317,6 +317,20 @@ const YAML_CASES: &[(&str, &[&str])] = &[
         &["did you mean `path`?"],
     ),
     (
+        "log: {output: /tmp/g.log, rotation: {maxBackups: -1}}",
+        &[
+            "log.rotation.maxBackups `-1` must be 0 (upstream's default) or a positive number of files",
+        ],
+    ),
+    (
+        "log: {rotation: {maxsize: ten}}",
+        &["log.rotation.maxSize", "an integer"],
+    ),
+    (
+        "log: {rotation: {maxSise: 10}}",
+        &["did you mean `maxSize`?"],
+    ),
+    (
         "log: {level: loud}",
         &[
             "log: log.level `loud` is not a supported value",

@@ -5,6 +5,7 @@
 
 mod access;
 mod components;
+mod log;
 
 use std::path::Path;
 
@@ -76,8 +77,7 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
         check_tls_files("top-level tls", "tls", tls, true)?;
     }
     if let Some(log) = &config.log {
-        check_choice("log", "log.level", log.level.as_deref(), LOG_LEVELS)?;
-        check_choice("log", "log.format", log.format.as_deref(), LOG_FORMATS)?;
+        log::check_log(log, &mut warnings)?;
     }
     if let Some(metrics) = &config.metrics {
         check_metrics(metrics)?;
