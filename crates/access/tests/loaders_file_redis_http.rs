@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Http, Redis, eventually};
 use gost_access::{
     Admission, AdmissionSpec, Auther, AutherSpec, Bypass, BypassSpec, HttpAuthPlugin, HttpSpec,
-    RedisSpec, SourceSpec, Target,
+    ListSpec, LoadedList, RedisSpec, SourceSpec, Target,
 };
 
 const RELOAD: Option<Duration> = Some(Duration::from_secs(1));
@@ -258,4 +258,38 @@ s.serve_forever()
         "no server: refused"
     );
     assert!(HttpAuthPlugin::new("p", "127.0.0.1:8000", None).is_err());
+}
+
+#[tokio::test]
+async fn a_loaded_list_compiles_inline_and_file_lines_and_follows_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lines");
+    std::fs::write(&path, "# comment\n\nb  # trailing comment\nc\n").unwrap();
+    let spec = ListSpec {
+        name: "l".into(),
+        matchers: vec!["a".into()],
+        sources: vec![SourceSpec::File(path.clone())],
+        reload: RELOAD,
+        ..ListSpec::default()
+    };
+    let list = LoadedList::start("test", spec, |lines: &[String]| lines.join(",")).await;
+    assert_eq!(list.name(), "l");
+    assert_eq!(list.current().as_deref().map(String::as_str), Some("a,b,c"));
+    std::fs::write(&path, "d\n").unwrap();
+    assert!(eventually(WAIT, || list.current().is_some_and(|c| *c == "a,d")).await);
+    std::fs::remove_file(&path).unwrap();
+    let failed = list.failed_loads();
+    assert!(eventually(WAIT, || list.failed_loads() > failed).await);
+    assert_eq!(*list.current().unwrap(), "a,d", "last good data kept");
+
+    let missing = ListSpec {
+        name: "m".into(),
+        sources: vec![SourceSpec::File(dir.path().join("absent"))],
+        ..ListSpec::default()
+    };
+    let never = LoadedList::start("test", missing, |lines: &[String]| lines.len()).await;
+    assert!(
+        never.current().is_none(),
+        "a source never read leaves no data"
+    );
 }
