@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use gost_kcp::{
     KcpConfig, KcpListener, KcpStream, ListenerLimits, SessionLimits, SnappyStream, ValidConfig,
 };
+use gost_test_support::Checksum;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use support::{lossy_relay, tampering_relay, wait_until};
@@ -29,13 +30,6 @@ async fn listen(valid: &ValidConfig, limits: ListenerLimits) -> KcpListener {
     KcpListener::bind("127.0.0.1:0".parse().unwrap(), valid.clone(), limits)
         .await
         .unwrap()
-}
-
-fn fnv(data: &[u8], mut h: u64) -> u64 {
-    for &b in data {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    h
 }
 
 /// Sends `data` from a dialer to our listener (optionally through a lossy relay); the server
@@ -69,17 +63,17 @@ async fn transfer(cfg: KcpConfig, data: Vec<u8>, path: Path) -> Duration {
         let stream = listener.accept().await.unwrap();
         let mut s = SnappyStream::new(stream);
         let mut len = 0u64;
-        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        let mut hash = Checksum::default();
         let mut buf = vec![0u8; 64 * 1024];
         while len < data_len {
             let n = s.read(&mut buf).await.unwrap();
             assert!(n > 0, "eof after {len} bytes");
-            hash = fnv(&buf[..n], hash);
+            hash.update(&buf[..n]);
             len += n as u64;
         }
         let sessions = listener.session_count();
         s.write_all(&len.to_le_bytes()).await.unwrap();
-        s.write_all(&hash.to_le_bytes()).await.unwrap();
+        s.write_all(&hash.value().to_le_bytes()).await.unwrap();
         s.flush().await.unwrap();
         // Keep the session until the client has read the answer.
         let mut rest = [0u8; 1];
@@ -91,7 +85,7 @@ async fn transfer(cfg: KcpConfig, data: Vec<u8>, path: Path) -> Duration {
         .await
         .unwrap();
     let mut c = SnappyStream::new(stream);
-    let want = fnv(&data, 0xcbf2_9ce4_8422_2325);
+    let want = Checksum::of(&data).value();
     for chunk in data.chunks(32 * 1024) {
         c.write_all(chunk).await.unwrap();
     }

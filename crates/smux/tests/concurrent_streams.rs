@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{config, duplex_pair, pattern, spawn_echo_server, tcp_pair};
+use common::{config, duplex_pair, spawn_echo_server, tcp_pair};
 use gost_smux::Session;
+use gost_test_support::pattern;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const STREAMS: usize = 200;

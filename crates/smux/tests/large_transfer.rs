@@ -2,26 +2,27 @@
 
 mod common;
 
-use common::{FNV_START, config, fnv, pattern, tcp_pair};
+use common::{config, tcp_pair};
+use gost_test_support::{Checksum, pattern};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOTAL: usize = 16 * 1024 * 1024;
 
-async fn send_and_checksum<W: AsyncWriteExt + Unpin>(mut w: W, data: &[u8]) -> u64 {
+async fn send_and_checksum<W: AsyncWriteExt + Unpin>(mut w: W, data: &[u8]) -> Checksum {
     for chunk in data.chunks(60_000) {
         w.write_all(chunk).await.unwrap();
     }
     w.flush().await.unwrap();
-    fnv(FNV_START, data)
+    Checksum::of(data)
 }
 
-async fn receive_checksum<R: AsyncReadExt + Unpin>(mut r: R) -> (usize, u64) {
+async fn receive_checksum<R: AsyncReadExt + Unpin>(mut r: R) -> (usize, Checksum) {
     let mut buf = vec![0u8; 40_000];
-    let (mut n, mut h) = (0, FNV_START);
+    let (mut n, mut h) = (0, Checksum::default());
     while n < TOTAL {
         let got = r.read(&mut buf).await.unwrap();
         assert_ne!(got, 0, "EOF after {n} bytes");
-        h = fnv(h, &buf[..got]);
+        h.update(&buf[..got]);
         n += got;
     }
     (n, h)

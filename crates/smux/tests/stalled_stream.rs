@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config, duplex_pair, pattern, spawn_echo_server, tcp_pair};
+use common::{config, duplex_pair, spawn_echo_server, tcp_pair};
 use gost_smux::{Config, Session};
+use gost_test_support::pattern;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const STALLED_BYTES: usize = 2 * 1024 * 1024;

@@ -1,11 +1,13 @@
 //! Fixtures shared by the tests of every gost-rs crate, written once: loopback echo, sink and HTTP
-//! servers ([`servers`]), the recorded upstream sessions under `vectors/` ([`vectors`]), the rule for
-//! third-party programs ([`programs`]), log capture ([`logs`]), the process's resource counters
-//! ([`resources`]) and a cancel-on-drop guard for server tasks ([`running`]).
+//! servers ([`servers`]), deterministic payloads and a stream checksum ([`data`]), the recorded
+//! upstream sessions under `vectors/` ([`vectors`]), the rule for third-party programs
+//! ([`programs`]), log capture ([`logs`]), the process's resource counters ([`resources`]) and a
+//! cancel-on-drop guard for server tasks ([`running`]).
 //!
 //! A dev-dependency only (`publish = false`): it depends on no workspace member, so any member can use
 //! it without a cycle. Helpers that only one test file needs stay in that file.
 
+pub mod data;
 pub mod logs;
 pub mod programs;
 pub mod resources;
@@ -13,6 +15,7 @@ pub mod running;
 pub mod servers;
 pub mod vectors;
 
+pub use data::{Checksum, pattern};
 pub use logs::Logs;
 pub use programs::{have, have_program, locate};
 pub use resources::{Footprint, OutOfFds, fd_count, raise_nofile, serial};

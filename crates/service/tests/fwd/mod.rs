@@ -17,7 +17,7 @@ use gost_transport::ws::{WsListener, WsOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub(crate) use gost_test_support::Running;
+pub(crate) use gost_test_support::{Checksum, Running};
 
 /// The transport a test SOCKS5 server listens with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,24 +123,6 @@ pub(crate) async fn try_forward(
         .local_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     Ok(Running::spawn(addr, |token| svc.run(token)))
-}
-
-/// FNV-1a over a byte stream, updated chunk by chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Checksum(u64);
-
-impl Default for Checksum {
-    fn default() -> Self {
-        Checksum(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Checksum {
-    pub(crate) fn update(&mut self, data: &[u8]) {
-        for &b in data {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
 }
 
 /// Deterministic test data: byte `i` of the stream is a function of `i` and `seed`.

@@ -38,29 +38,6 @@ pub(crate) async fn tcp_pair(cfg: &Config) -> (Session, Session) {
     (client, server)
 }
 
-/// Deterministic pseudo-random bytes (xorshift), different per seed.
-pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// FNV-1a over `data`, continuing from `h` (start with `FNV_START`).
-pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
-pub(crate) fn fnv(mut h: u64, data: &[u8]) -> u64 {
-    for &b in data {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 /// Echoes every accepted stream until the session closes.
 pub(crate) fn spawn_echo_server(server: Session) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

@@ -4,30 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gost_test_support::{Checksum, pattern};
 use gost_transport::{Dialer, Listener, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) const BULK: usize = 16 << 20;
-
-/// A deterministic pseudo-random byte pattern (xorshift), different per `seed`.
-pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// FNV-1a, enough to tell a corrupted, truncated or reordered stream from the original.
-pub(crate) fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
 
 /// Accepts one connection while dialing `addr`.
 pub(crate) async fn connect_pair(l: &dyn Listener, d: &dyn Dialer, addr: &str) -> (Stream, Stream) {
@@ -47,9 +28,9 @@ pub(crate) async fn bulk_both_ways(a: Stream, b: Stream) {
     assert_eq!(got_a, sent_b, "b -> a corrupted");
 }
 
-async fn send_and_receive(s: Stream, seed: u64) -> (u64, u64) {
+async fn send_and_receive(s: Stream, seed: u64) -> (Checksum, Checksum) {
     let data = pattern(seed, BULK);
-    let sent = checksum(&data);
+    let sent = Checksum::of(&data);
     let (mut r, mut w) = tokio::io::split(s);
     let writer = async move {
         for chunk in data.chunks(65_519) {
@@ -62,7 +43,7 @@ async fn send_and_receive(s: Stream, seed: u64) -> (u64, u64) {
         let mut got = Vec::with_capacity(BULK);
         r.read_to_end(&mut got).await.unwrap();
         assert_eq!(got.len(), BULK, "length");
-        checksum(&got)
+        Checksum::of(&got)
     };
     let (_w, got) = tokio::join!(writer, reader);
     (sent, got)
