@@ -175,54 +175,50 @@ async def connect_case(kind, port, echo):
         w.close()
 
 
-async def udp_case(kind, port, uecho):
-    r, w = await greet(port)
-    loop = asyncio.get_running_loop()
+def udp_socket():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((LO, 0))
     sock.setblocking(False)
+    return sock
+
+
+async def udp_round_trips(kind, sock, dest, head=b""):
+    """Sends 20 random datagrams (behind `head`) to `dest` one at a time and counts the echoes that
+    come back as `head` + the same payload; a lost one is counted, a changed one is a failure."""
+    loop = asyncio.get_running_loop()
+    for _ in range(20):
+        payload = random.randbytes(random.randint(1, 1400))
+        await loop.sock_sendto(sock, head + payload, dest)
+        try:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 2)
+        except asyncio.TimeoutError:
+            count(kind, "lost")
+            continue
+        if data[len(head):] != payload or (head and data[:4] != head[:4]):
+            failures.append(f"{kind}: datagram changed ({len(data)} bytes)")
+        else:
+            count(kind, "bytes", len(payload))
+            count(kind, "datagrams")
+
+
+async def udp_case(kind, port, uecho):
+    r, w = await greet(port)
+    sock = udp_socket()
     try:
         w.write(req(3, LO, sock.getsockname()[1]))
         relay = await reply(r)
         relay = (LO if relay[0] in ("0.0.0.0", "::") else relay[0], relay[1])
         head = bytes([0, 0, 0, 1]) + socket.inet_aton(LO) + struct.pack(">H", uecho)
-        for _ in range(20):
-            payload = random.randbytes(random.randint(1, 1400))
-            await loop.sock_sendto(sock, head + payload, relay)
-            try:
-                data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 2)
-            except asyncio.TimeoutError:
-                count(kind, "lost")
-                continue
-            if data[10:] != payload or data[:4] != bytes([0, 0, 0, 1]):
-                failures.append(f"{kind}: datagram changed ({len(data)} bytes)")
-            else:
-                count(kind, "bytes", len(payload))
-                count(kind, "datagrams")
+        await udp_round_trips(kind, sock, relay, head)
     finally:
         sock.close()
         w.close()
 
 
 async def udp_forward_case(kind, port):
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((LO, 0))
-    sock.setblocking(False)
+    sock = udp_socket()
     try:
-        for _ in range(20):
-            payload = random.randbytes(random.randint(1, 1400))
-            await loop.sock_sendto(sock, payload, (LO, port))
-            try:
-                data = await asyncio.wait_for(loop.sock_recv(sock, 65536), 2)
-            except asyncio.TimeoutError:
-                count(kind, "lost")
-                continue
-            if data != payload:
-                failures.append(f"{kind}: datagram changed ({len(data)} bytes)")
-            else:
-                count(kind, "bytes", len(payload))
-                count(kind, "datagrams")
+        await udp_round_trips(kind, sock, (LO, port))
     finally:
         sock.close()
 

@@ -8,6 +8,22 @@ use gost_transport::tls::{ClientTls, ServerTls, TlsDialer};
 use gost_transport::ws::{self, WsDialer, WsListener, WsOptions};
 use gost_transport::{Dialer, Listener};
 
+/// A ws listener on a free loopback port (wss with a self-signed certificate when `tls`) and its
+/// address.
+async fn ws_listener(tls: bool) -> (WsListener, String) {
+    let tls = tls.then(|| ServerTls::self_signed().unwrap());
+    let l = WsListener::bind(
+        "127.0.0.1:0",
+        TcpOptions::default(),
+        WsOptions::default(),
+        tls,
+    )
+    .await
+    .unwrap();
+    let addr = l.local_addr().to_string();
+    (l, addr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_over_an_existing_tcp_stream() {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
@@ -31,15 +47,7 @@ async fn tls_over_an_existing_tcp_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_over_tls_is_wss() {
     // A wss listener, reached by a tls dialer followed by a plain ws handshake over its stream.
-    let l = WsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        WsOptions::default(),
-        Some(ServerTls::self_signed().unwrap()),
-    )
-    .await
-    .unwrap();
-    let addr = l.local_addr().to_string();
+    let (l, addr) = ws_listener(true).await;
     let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());
     let ws = WsDialer::new(TcpDialer::default(), WsOptions::default(), None);
     let dial = async {
@@ -53,15 +61,7 @@ async fn ws_over_tls_is_wss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_over_ws() {
     // TLS inside a WebSocket: the server side runs ServerTls::accept over what the ws listener yields.
-    let l = WsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        WsOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
-    let addr = l.local_addr().to_string();
+    let (l, addr) = ws_listener(false).await;
     let ws = WsDialer::new(TcpDialer::default(), WsOptions::default(), None);
     let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());
     let server = ServerTls::self_signed().unwrap();
@@ -81,15 +81,7 @@ async fn tls_over_ws() {
 #[tokio::test]
 async fn ws_over_ws() {
     // Nested upgrades over a ws stream, using the free functions.
-    let l = WsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        WsOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
-    let addr = l.local_addr().to_string();
+    let (l, addr) = ws_listener(false).await;
     let outer = WsDialer::new(TcpDialer::default(), WsOptions::default(), None);
     let inner_opts = WsOptions {
         path: "/inner".into(),
@@ -111,15 +103,7 @@ async fn ws_over_ws() {
 async fn tls_over_ws_over_tls_over_tcp() {
     // Three layers over TCP, each added by `handshake` on what the previous hop returned: the shape
     // of a chain `-F tls://… -F ws://…` whose last node then starts TLS end to end.
-    let l = WsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        WsOptions::default(),
-        Some(ServerTls::self_signed().unwrap()),
-    )
-    .await
-    .unwrap();
-    let addr = l.local_addr().to_string();
+    let (l, addr) = ws_listener(true).await;
     let hops: [Box<dyn Dialer>; 3] = [
         Box::new(TlsDialer::new(TcpDialer::default(), ClientTls::insecure())),
         Box::new(WsDialer::new(

@@ -46,6 +46,16 @@ const SERVER_MSGS: [&[u8]; 3] = [
     b"vector-1",
 ];
 
+/// The payload of a masked client frame with a 7-bit length (2 header bytes, then the mask).
+fn unmask(frame: &[u8]) -> Vec<u8> {
+    let mask = &frame[2..6];
+    frame[6..]
+        .iter()
+        .enumerate()
+        .map(|(j, b)| b ^ mask[j % 4])
+        .collect()
+}
+
 async fn read_exactly(r: &mut (impl AsyncReadExt + Unpin), n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     r.read_exact(&mut buf).await.unwrap();
@@ -126,12 +136,7 @@ async fn client_request_matches_upstream_but_for_the_key() {
             recorded[..2],
             "FIN+binary, MASK bit and length as upstream"
         );
-        let mask = &frame[2..6];
-        let payload: Vec<u8> = frame[6..]
-            .iter()
-            .enumerate()
-            .map(|(j, b)| b ^ mask[j % 4])
-            .collect();
+        let payload = unmask(&frame);
         assert_eq!(payload, *msg);
         // The recorded server frames decode to the SOCKS replies.
         server.write_all(&v.s2c[i + 1]).await.unwrap();
@@ -148,12 +153,7 @@ fn recorded_client_frames_unmask_to_the_socks_session() {
     for (frame, msg) in v.c2s[1..].iter().zip(CLIENT_MSGS) {
         assert_eq!(frame[0], 0x82);
         assert_eq!(usize::from(frame[1] & 0x7f), msg.len());
-        let mask = &frame[2..6];
-        let payload: Vec<u8> = frame[6..]
-            .iter()
-            .enumerate()
-            .map(|(j, b)| b ^ mask[j % 4])
-            .collect();
+        let payload = unmask(frame);
         assert_eq!(payload, msg);
     }
 }
