@@ -4,7 +4,7 @@
 
 use gost_config::options::{HandlerKind, Socks4HandlerOptions, Socks5HandlerOptions};
 use gost_config::{Config, ServiceConfig};
-use gost_service::{ServiceBuilder, Socks4Options, Socks5Options, Users};
+use gost_service::{BindPorts, ServiceBuilder, Socks4Options, Socks5Options, Users};
 use gost_transport::tls::ServerTls;
 
 use crate::Error;
@@ -34,6 +34,9 @@ pub(crate) fn builder(
         Ok(Socks4Options {
             users: users.clone(),
             handshake_timeout: o.read_timeout.unwrap_or(d.handshake_timeout),
+            bind: o.bind,
+            bind_ports: bind_ports(o.bind_ports),
+            ..d
         })
     };
     let builder = match kind {
@@ -87,6 +90,7 @@ fn socks5_options(
         users,
         tls,
         bind: o.bind,
+        bind_ports: bind_ports(o.bind_ports),
         udp: o.udp,
         udp_buffer_size: o.udp_buffer_size.unwrap_or(d.udp_buffer_size),
         handshake_timeout: o.read_timeout.unwrap_or(d.handshake_timeout),
@@ -95,4 +99,13 @@ fn socks5_options(
         mux,
         ..d
     })
+}
+
+/// `bindPorts` as gost-service takes it: no ranges means any port.
+fn bind_ports(ranges: Vec<std::ops::RangeInclusive<u16>>) -> BindPorts {
+    if ranges.is_empty() {
+        BindPorts::any()
+    } else {
+        BindPorts::only(ranges)
+    }
 }

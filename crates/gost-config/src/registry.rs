@@ -150,6 +150,8 @@ pub(crate) mod keys {
     pub(crate) const SKIPAUTH: &[&str] = &["skipauth"];
     pub(crate) const NOTLS: &[&str] = &["notls"];
     pub(crate) const BIND: &[&str] = &["bind"];
+    /// Ports BIND/MBIND/UDP-TUN bind mode may open (gost-rs; upstream has no such key).
+    pub(crate) const BIND_PORTS: &[&str] = &["bindPorts"];
     pub(crate) const UDP: &[&str] = &["udp"];
     pub(crate) const UDP_BUFFER_SIZE: &[&str] = &["udp.bufferSize", "udpBufferSize"];
     pub(crate) const PUBLIC_ADDR: &[&str] = &["socks.publicAddr", "publicAddr"];
@@ -210,6 +212,7 @@ const SOCKS5_HANDLER: &[KeySpec] = &[
     k(keys::READ_TIMEOUT, Dur),
     k(keys::NOTLS, Bool),
     k(keys::BIND, Bool),
+    k(keys::BIND_PORTS, Str),
     k(keys::UDP, Bool),
     k(keys::UDP_BUFFER_SIZE, Size),
     k(keys::PUBLIC_ADDR, Str),
@@ -219,6 +222,8 @@ const SOCKS5_HANDLER: &[KeySpec] = &[
 ];
 const SOCKS4_HANDLER: &[KeySpec] = &[
     k(keys::READ_TIMEOUT, Dur),
+    k(keys::BIND, Bool),
+    k(keys::BIND_PORTS, Str),
     k(keys::HASH, Str),
     k(keys::SKIPAUTH, Str),
 ];

@@ -53,6 +53,10 @@ pub enum Error {
     #[error("dial failed: {0}")]
     Dial(#[from] DialError),
 
+    /// A BIND, MBIND or UDP-TUN bind asked for a port the service's `bindPorts` does not allow.
+    #[error("port {0} is outside this service's bindPorts")]
+    PortNotAllowed(u16),
+
     /// Waiting for a BIND peer took too long.
     #[error("no peer connected within {0:?}")]
     AcceptTimeout(Duration),

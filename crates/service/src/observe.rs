@@ -345,7 +345,7 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::AuthFailed(_) => "auth",
         Error::Bypassed(_) => "bypass",
         Error::Disabled(_) | Error::UnsupportedCommand(_) => "command",
-        Error::Dial(crate::outbound::DialError::Policy(_)) => "refused",
+        Error::Dial(crate::outbound::DialError::Policy(_)) | Error::PortNotAllowed(_) => "refused",
         Error::Dial(_) => "dial",
         Error::AcceptTimeout(_) => "accept_timeout",
         Error::Transport(t) => transport_error_kind(t),

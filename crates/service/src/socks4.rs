@@ -1,10 +1,14 @@
-//! The SOCKS4/4A server handler: CONNECT (4A names resolved here), userid authentication, 8-byte replies.
+//! The SOCKS4/4A server handler: CONNECT (4A names resolved here), BIND, userid authentication, 8-byte
+//! replies.
 //!
-//! Differences from upstream GOST (`handler/socks/v4`): BIND and unknown commands get reply 0x5B instead of
-//! a silent close, so clients learn why; everything else matches (userid checked against the users that
-//! have an empty password, 0x5D on failure, 0x5B when the target cannot be reached).
+//! Differences from upstream GOST (`handler/socks/v4`), which has no BIND: BIND works when `bind` is
+//! set, as in the SOCKS4 protocol and dante/3proxy (two 0x5A replies: the address listened on, then the
+//! peer that connected; DSTIP names the expected peer, see [`crate::rendezvous`]); a disabled BIND and
+//! unknown commands get reply 0x5B instead of a silent close, so clients learn why. Everything else
+//! matches (userid checked against the users that have an empty password, 0x5D on failure, 0x5B when
+//! the target cannot be reached).
 
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +25,7 @@ use crate::conn::{read_more, send};
 use crate::observe::Conn;
 use crate::outbound::{DialError, Direct, Outbound};
 use crate::relay::relay_for;
+use crate::rendezvous::{self, BindPorts, Plan, Waited, relay_peer, wait_peer};
 use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
 
@@ -34,6 +39,12 @@ pub struct Socks4Options {
     pub users: Users,
     /// Deadline for the request (upstream `readTimeout`). Default 15 s.
     pub handshake_timeout: Duration,
+    /// Enables BIND (`bind`). Default off (upstream has no SOCKS4 BIND).
+    pub bind: bool,
+    /// How long a BIND waits for its peer. Default 120 s.
+    pub bind_accept_timeout: Duration,
+    /// Ports BIND may open (`bindPorts`). Default any.
+    pub bind_ports: BindPorts,
 }
 
 impl Default for Socks4Options {
@@ -41,6 +52,9 @@ impl Default for Socks4Options {
         Socks4Options {
             users: Users::default(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            bind: false,
+            bind_accept_timeout: rendezvous::DEFAULT_ACCEPT_TIMEOUT,
+            bind_ports: BindPorts::any(),
         }
     }
 }
@@ -149,6 +163,9 @@ impl Socks4Handler {
         ctx.target(cmd, &target);
         match req.command {
             Socks4Command::Connect => {}
+            Socks4Command::Bind if self.opts.bind => {
+                return Box::pin(self.bind(conn, &target, early, report)).await;
+            }
             Socks4Command::Bind => {
                 reply(&mut conn, Socks4ReplyCode::Rejected).await?;
                 return Err(Error::Disabled("SOCKS4 BIND"));
@@ -197,13 +214,80 @@ impl Socks4Handler {
     }
 }
 
+impl Socks4Handler {
+    /// BIND: listen, reply 0x5A with the address listened on, wait for the expected peer, reply 0x5A
+    /// with the peer's address, relay. Every failure is 0x5B (SOCKS4 has no finer code).
+    async fn bind(
+        &self,
+        mut conn: Stream,
+        target: &Address,
+        mut early: Vec<u8>,
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let control = conn.local_addr();
+        let listener = match Plan::of(target).await {
+            Ok(plan) => plan
+                .listen(control, &self.opts.bind_ports)
+                .map(|l| (plan, l)),
+            Err(e) => Err(e.into()),
+        };
+        let (plan, listener) = match listener {
+            Ok(l) => l,
+            Err(e) => {
+                reply(&mut conn, Socks4ReplyCode::Rejected).await?;
+                return Err(e);
+            }
+        };
+        let bound = listener.local_addr()?;
+        // The wildcard is not reachable: name the control connection's local IP, as SOCKS5 BIND does.
+        let listening = match (bound.ip().is_unspecified(), control) {
+            (true, Some(local)) => SocketAddr::new(local.ip(), bound.port()),
+            _ => bound,
+        };
+        reply_with(&mut conn, Socks4ReplyCode::Granted, v4(listening)).await?;
+        let timeout = self.opts.bind_accept_timeout;
+        let waited = wait_peer(&listener, &plan, &mut conn, &mut early, timeout).await?;
+        drop(listener);
+        let (peer, from) = match waited {
+            Waited::Peer(peer, from) => (peer, from),
+            Waited::TimedOut => {
+                reply(&mut conn, Socks4ReplyCode::Rejected).await?;
+                return Err(Error::AcceptTimeout(timeout));
+            }
+            Waited::AcceptFailed(e) => {
+                reply(&mut conn, Socks4ReplyCode::Rejected).await?;
+                return Err(e.into());
+            }
+        };
+        report.target = Some(format!("socks4 bind {bound} peer {from}"));
+        reply_with(&mut conn, Socks4ReplyCode::Granted, v4(from)).await?;
+        relay_peer(conn, peer, early, report).await
+    }
+}
+
+/// An address as a SOCKS4 reply carries it: IPv4 (an IPv4-mapped address as IPv4); 0.0.0.0 for IPv6,
+/// which by the protocol tells the client to use the server's address.
+fn v4(addr: SocketAddr) -> SocketAddrV4 {
+    let ip = match addr.ip().to_canonical() {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+    };
+    SocketAddrV4::new(ip, addr.port())
+}
+
 /// Sends the 8-byte reply `00 CD 0000 00000000` in its own write.
 async fn reply(conn: &mut Stream, code: Socks4ReplyCode) -> Result<(), Error> {
+    reply_with(conn, code, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).await
+}
+
+/// Sends the 8-byte reply `00 CD port ip` in its own write.
+async fn reply_with(
+    conn: &mut Stream,
+    code: Socks4ReplyCode,
+    addr: SocketAddrV4,
+) -> Result<(), Error> {
     let mut out = [0u8; 8];
-    let r = Socks4Reply {
-        code,
-        addr: SocketAddrV4::new([0, 0, 0, 0].into(), 0),
-    };
+    let r = Socks4Reply { code, addr };
     r.encode(&mut &mut out[..])?;
     Ok(send(conn, &out).await?)
 }

@@ -90,6 +90,7 @@ async fn setup() -> Setup {
         Socks4Options {
             users: Users::new([("alice", "s3cret")]),
             handshake_timeout: Duration::from_secs(2),
+            ..Default::default()
         },
         fence.clone(),
     ))

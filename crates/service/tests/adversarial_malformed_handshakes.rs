@@ -197,6 +197,7 @@ async fn ten_thousand_malformed_handshakes_leave_no_trace() {
         Socks4Options {
             users: Users::new([(USER, &b""[..])]),
             handshake_timeout: Duration::from_millis(300),
+            ..Default::default()
         },
         fence.clone(),
     ))

@@ -93,6 +93,7 @@ async fn trickling_clients_are_cut_by_the_deadline_while_others_are_served() {
         Socks4Options {
             users: Users::new([("bob", "")]),
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            ..Default::default()
         },
         fence.clone(),
     ))

@@ -166,7 +166,7 @@ async fn bind_sends_two_replies_then_relays() {
 
 #[tokio::test]
 async fn bind_on_a_taken_port_fails_with_0x01() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let addr: SocketAddr = taken.local_addr().unwrap();
     let proxy = serve(Socks5Handler::new(Socks5Options {
         bind: true,
@@ -174,6 +174,7 @@ async fn bind_on_a_taken_port_fails_with_0x01() {
     }))
     .await;
     let mut c = socks5_noauth(proxy.addr).await;
+    // The unspecified address asks, as GOST's clients do, to listen on exactly that port.
     c.write_all(&request(2, addr)).await.unwrap();
     assert_eq!(read_reply(&mut c).await.0, 1);
     expect_closed(&mut c).await;

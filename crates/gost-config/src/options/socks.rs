@@ -1,5 +1,6 @@
 //! SOCKS4/SOCKS5 handler and connector options, and the smux settings of MBIND.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::{flag, invalid, optional_duration, optional_positive, optional_size, string};
@@ -60,6 +61,8 @@ pub struct Socks5HandlerOptions {
     pub notls: bool,
     /// `bind`: allow BIND, MBIND and UDP-TUN bind mode (default false).
     pub bind: bool,
+    /// `bindPorts`: the ports BIND, MBIND and UDP-TUN bind mode may open; empty = any.
+    pub bind_ports: Vec<RangeInclusive<u16>>,
     /// `udp`: allow UDP ASSOCIATE and UDP-TUN (default false).
     pub udp: bool,
     /// `udp.bufferSize` / `udpBufferSize`: UDP read buffer.
@@ -79,6 +82,7 @@ impl Socks5HandlerOptions {
             read_timeout: optional_duration(md, keys::READ_TIMEOUT)?,
             notls: flag(md, keys::NOTLS)?,
             bind: flag(md, keys::BIND)?,
+            bind_ports: bind_ports(md)?,
             udp: flag(md, keys::UDP)?,
             udp_buffer_size: optional_size(md, keys::UDP_BUFFER_SIZE)?,
             public_addr: string(md, keys::PUBLIC_ADDR)?,
@@ -94,6 +98,10 @@ impl Socks5HandlerOptions {
 pub struct Socks4HandlerOptions {
     /// `readTimeout`: deadline for the request (`None`: gost-service's default).
     pub read_timeout: Option<Duration>,
+    /// `bind`: allow BIND (default false; gost-rs only, upstream has no SOCKS4 BIND).
+    pub bind: bool,
+    /// `bindPorts`: the ports BIND may open; empty = any.
+    pub bind_ports: Vec<RangeInclusive<u16>>,
 }
 
 impl Socks4HandlerOptions {
@@ -101,8 +109,39 @@ impl Socks4HandlerOptions {
     pub fn from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
         Ok(Socks4HandlerOptions {
             read_timeout: optional_duration(md, keys::READ_TIMEOUT)?,
+            bind: flag(md, keys::BIND)?,
+            bind_ports: bind_ports(md)?,
         })
     }
+}
+
+/// `bindPorts`: comma-separated ports and inclusive ranges, e.g. `20000-20100,30000`.
+fn bind_ports(md: &Metadata) -> Result<Vec<RangeInclusive<u16>>, MetadataError> {
+    let Some(value) = string(md, keys::BIND_PORTS)? else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        invalid(
+            md,
+            keys::BIND_PORTS,
+            "ports or ranges 1-65535, like `20000-20100,30000`",
+        )
+    };
+    let port = |p: &str| match p.trim().parse::<u16>() {
+        Ok(0) | Err(_) => Err(bad()),
+        Ok(p) => Ok(p),
+    };
+    value
+        .split(',')
+        .map(|part| {
+            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+            let (lo, hi) = (port(lo)?, port(hi)?);
+            if lo > hi {
+                return Err(bad());
+            }
+            Ok(lo..=hi)
+        })
+        .collect()
 }
 
 /// SOCKS5 client options (connector types `socks5`, `socks`), gost-wire §7.4.
@@ -194,6 +233,27 @@ mod tests {
         assert_eq!(o.mux.version, Some(2));
         assert_eq!(o.mux.keepalive_interval, Some(Duration::from_secs(5)));
         assert_eq!(o.mux.max_frame_size, None);
+    }
+
+    #[test]
+    fn bind_ports_are_ports_and_ranges() {
+        let o =
+            Socks5HandlerOptions::from_metadata(&md(json!({"bindPorts": "20000-20100, 30000"})))
+                .unwrap();
+        assert_eq!(o.bind_ports, [20000..=20100, 30000..=30000]);
+        let o = Socks4HandlerOptions::from_metadata(&md(json!({"bind": true, "bindPorts": 2222})))
+            .unwrap();
+        assert!(o.bind);
+        assert_eq!(o.bind_ports, [2222..=2222]);
+        for bad in ["0", "2-1", "x", "1-", "70000", "1,,2"] {
+            let err = Socks5HandlerOptions::from_metadata(&md(json!({ "bindPorts": bad })))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("bindPorts") && err.contains("20000-20100"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

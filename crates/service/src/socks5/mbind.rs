@@ -16,10 +16,11 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use super::bind::{bind_strict, listen_addr};
+use super::bind::{listen_addr, refusal};
 use super::{Socks5Handler, reply};
 use crate::conn::unread;
 use crate::relay::{Transferred, relay};
+use crate::rendezvous::listen_on;
 use crate::{Error, Report};
 
 /// First and longest pause after a failed accept on the bound port.
@@ -33,11 +34,15 @@ pub(super) async fn serve(
     early: Vec<u8>,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let listener = match listen_addr(addr).await.and_then(bind_strict) {
+    let listener = match listen_addr(addr).await {
+        Ok(sa) => listen_on(sa, &h.opts.bind_ports),
+        Err(e) => Err(e.into()),
+    };
+    let listener = match listener {
         Ok(l) => l,
         Err(e) => {
-            reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
-            return Err(e.into());
+            reply(&mut conn, refusal(&e), &Address::UNSPECIFIED).await?;
+            return Err(e);
         }
     };
     let bound = listener.local_addr()?;

@@ -28,6 +28,7 @@ use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::{read_more, send, unread};
 use crate::observe::Conn;
 use crate::outbound::{DialError, Direct, Outbound};
+use crate::rendezvous::{self, BindPorts};
 use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
 
@@ -55,6 +56,8 @@ pub struct Socks5Options {
     pub public_addr: Option<String>,
     /// How long a BIND waits for its peer. Default 120 s (upstream waits forever).
     pub bind_accept_timeout: Duration,
+    /// Ports BIND, MBIND and UDP-TUN bind mode may open (`bindPorts`). Default any.
+    pub bind_ports: BindPorts,
     /// A UDP association with no datagram either way for this long ends. Default 300 s.
     pub udp_idle_timeout: Duration,
     /// Most distinct targets one UDP association may talk to; the least recently used is forgotten
@@ -76,7 +79,8 @@ impl Default for Socks5Options {
             udp_buffer_size: 4096,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             public_addr: None,
-            bind_accept_timeout: Duration::from_secs(120),
+            bind_accept_timeout: rendezvous::DEFAULT_ACCEPT_TIMEOUT,
+            bind_ports: BindPorts::any(),
             udp_idle_timeout: Duration::from_secs(300),
             udp_max_targets: 256,
             comp: false,
@@ -95,6 +99,7 @@ impl std::fmt::Debug for Socks5Options {
             .field("udp_buffer_size", &self.udp_buffer_size)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("public_addr", &self.public_addr)
+            .field("bind_ports", &self.bind_ports)
             .finish_non_exhaustive()
     }
 }

@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
-use super::bind::listen_addr;
+use super::bind::{listen_addr, refusal};
 use super::peers::{Peers, Targets};
 use super::{Socks5Handler, reply};
 use crate::conn::send;
@@ -38,8 +38,10 @@ pub(super) async fn serve(
     early: Vec<u8>,
     report: &mut Report,
 ) -> Result<(), Error> {
+    let addr_port = bind.map_or(0, Address::port);
     let targets = match bind {
         None => h.outbound.udp().await.map_err(Error::from),
+        Some(_) if !h.opts.bind_ports.allows(addr_port) => Err(Error::PortNotAllowed(addr_port)),
         Some(addr) => match listen_addr(addr).await {
             Ok(sa) => UdpSocket::bind(sa)
                 .await
@@ -51,7 +53,7 @@ pub(super) async fn serve(
     let socket = match targets.and_then(|t| Ok(Targets::new(t)?)) {
         Ok(s) => s,
         Err(e) => {
-            reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+            reply(&mut conn, refusal(&e), &Address::UNSPECIFIED).await?;
             return Err(e);
         }
     };
