@@ -6,16 +6,14 @@
 //! gost-access's policies implement these traits; [`AccessAuth`] combines its authers, HTTP plugins and
 //! `skipauth` into one [`Authenticator`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use gost_access::{Auther, BypassGroup, HttpAuthPlugin, SkipAuth, Target};
-use gost_transport::{BoxFuture, Gate};
+use gost_transport::BoxFuture;
 use socks_wire::Address;
-use tracing::info;
 
 use crate::auth::{AuthRequest, Authenticator, Users};
-use crate::observe::Observer;
 
 /// Why a policy refused a client or a request (the `reason` of the refusal log line and metric).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,31 +87,6 @@ impl TargetFilter for BypassGroup {
     /// A name that is not UTF-8 cannot be matched against any list, so it is refused.
     fn allows(&self, target: &Address) -> bool {
         target_of(target).is_some_and(|t| !self.contains(t))
-    }
-}
-
-/// Admission at the listener: refuses, logs one `info` line and reports [`Denied::Admission`].
-pub(crate) struct AdmissionGate {
-    pub(crate) service: Arc<str>,
-    pub(crate) admission: Arc<dyn Admission>,
-    pub(crate) observer: Arc<dyn Observer>,
-}
-
-impl AdmissionGate {
-    pub(crate) fn check(&self, client: SocketAddr) -> bool {
-        if self.admission.admit(client.ip()) {
-            return true;
-        }
-        info!(service = %self.service, %client, reason = "admission", "client refused");
-        self.observer
-            .denied(&self.service, client, Denied::Admission);
-        false
-    }
-}
-
-impl Gate for AdmissionGate {
-    fn admit(&self, peer: SocketAddr) -> bool {
-        self.check(peer)
     }
 }
 

@@ -207,7 +207,7 @@ impl ServiceBuilder {
         self
     }
 
-    /// Most connections served at once. Default 8192.
+    /// Most connections served at once; further clients are closed at accept. Default 8192.
     pub fn max_connections(mut self, n: usize) -> ServiceBuilder {
         self.service.max_connections = n;
         self

@@ -77,6 +77,7 @@ mod climit;
 mod conn;
 mod error;
 pub mod forward;
+mod gate;
 pub mod metrics;
 pub mod observe;
 pub mod outbound;

@@ -43,7 +43,8 @@ pub trait Observer: Send + Sync + 'static {
         let _ = conn;
     }
 
-    /// A client connected while the service or its IP held its connection limit
+    /// A client connected while the service held its cap of live connections
+    /// ([`crate::ServiceOptions::max_connections`]) or the service or its IP held its connection limit
     /// ([`crate::ServiceOptions::conn_limits`]); the connection was closed at once and produces no
     /// other event.
     fn refused(&self, service: &str, client: SocketAddr) {

@@ -1,8 +1,9 @@
 //! The service runner: one listener, one handler, and the accept loop between them.
 //!
-//! The loop bounds the number of live connections, closes at once the clients over the service's
-//! connection limits (upstream's `climiter`, [`ServiceOptions::conn_limits`]), backs off instead of
-//! spinning when the process runs out of file descriptors, logs accept errors at a limited rate, reports each connection to the service's
+//! The loop asks the service's gate (`crate::gate`: admission, the cap on live connections, the
+//! connection limits) about every client before a byte is read — inside the listener, before its TLS or
+//! WebSocket handshake, where the listener supports it — and closes at once the clients it refuses; it
+//! backs off instead of spinning when the process runs out of file descriptors, logs accept errors at a limited rate, reports each connection to the service's
 //! [`Observer`] and writes its structured log events (see [`crate::observe`]), and shuts down gracefully: on
 //! the shutdown signal it stops accepting, lets live connections finish up to a drain deadline, then cuts
 //! the rest.
@@ -13,16 +14,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gost_transport::{BoxFuture, Listener, Stream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use gost_transport::{BoxFuture, Gate, Listener, Pass, RateLimited, Stream};
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::Error;
-use crate::access::{Admission, AdmissionGate};
-use crate::climit::{ConnCounter, ConnLimits, Slot};
+use crate::access::Admission;
+use crate::climit::ConnLimits;
+use crate::gate::ServiceGate;
 use crate::observe::{self, Closed, Conn, Handoff, NoObserver, Observer, Outcome};
 use crate::relay::{Transferred, add_relay, relay_streams};
 
@@ -67,13 +68,14 @@ impl Default for Report {
 pub struct ServiceOptions {
     /// Name used in logs (`service-0` for the first `-L`, as upstream names them).
     pub name: String,
-    /// Most connections served at once; further clients wait in the listen backlog. Default 8192.
+    /// Most connections served at once; further clients are closed at accept (before a TLS or WebSocket
+    /// handshake), logged at a bounded rate and reported to [`Observer::refused`]. Default 8192.
     pub max_connections: usize,
     /// How long live connections may keep running after shutdown was requested. Default 30 s.
     pub drain_timeout: Duration,
     /// Upstream's `climiter`: most connections at once for the service (`$`) and per client IP (`$$`,
-    /// IP and network lines). A client over a limit is closed at once, unlike `max_connections`, which
-    /// makes clients wait. Default: no limit.
+    /// IP and network lines). A client over a limit is closed at once, as one over `max_connections`.
+    /// Default: no limit.
     pub conn_limits: ConnLimits,
 }
 
@@ -184,34 +186,27 @@ impl Service {
             admission,
         } = self;
         let name: Arc<str> = opts.name.as_str().into();
-        let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
         let mut conns = JoinSet::new();
         let mut errors = RateLimited::new(Duration::from_secs(5));
-        let counter = ConnCounter::new(opts.conn_limits.clone());
-        let mut refusals = RateLimited::new(Duration::from_secs(5));
         let mut backoff = BACKOFF_MIN;
-        let gate = admission.map(|admission| {
-            Arc::new(AdmissionGate {
-                service: name.clone(),
-                admission,
-                observer: observer.clone(),
-            })
-        });
+        let gate = Arc::new(ServiceGate::new(
+            name.clone(),
+            admission,
+            opts.max_connections,
+            opts.conn_limits.clone(),
+            observer.clone(),
+        ));
         // Listeners that cannot run the gate before their handshake get it right after accept.
-        let after_accept = gate.filter(|g| !listener.set_gate(g.clone()));
+        let after_accept = (!listener.set_gate(gate.clone())).then_some(gate);
         info!(service = %name, addr = %listener.local_addr(), "listening");
         observer.service_started(&name, listener.local_addr());
         let next = |delay: Duration| {
-            let (listener, limit) = (&listener, limit.clone());
+            let listener = &listener;
             Box::pin(async move {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                let permit = limit
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                (permit, listener.accept().await)
+                listener.accept_with_pass().await
             })
         };
         // The pending accept survives loop turns that only reap finished connections, so a listener whose
@@ -224,7 +219,7 @@ impl Service {
         let mut reap = tokio::time::interval(REAP_INTERVAL);
         reap.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let (permit, accepted) = tokio::select! {
+            let accepted = tokio::select! {
                 biased;
                 _ = &mut stop => break,
                 a = &mut accepting => a,
@@ -234,33 +229,21 @@ impl Service {
                 }
             };
             match accepted {
-                Ok((conn, client)) => {
+                Ok((conn, client, pass)) => {
                     backoff = BACKOFF_MIN;
                     accepting = next(Duration::ZERO);
-                    if after_accept.as_ref().is_some_and(|g| !g.check(client)) {
-                        drop((conn, permit));
-                        continue;
-                    }
-                    let slot = match counter.as_ref().map(|c| c.try_acquire(client.ip())) {
-                        None => None,
-                        Some(Ok(slot)) => Some(slot),
-                        Some(Err(refused)) => {
-                            drop((conn, permit));
-                            observer.refused(&name, client);
-                            if let Some(suppressed) = refusals.allow() {
-                                warn!(service = %name, %client, scope = refused.scope(),
-                                    limit = refused.limit(), suppressed,
-                                    "connection limit reached; connection closed");
-                            }
-                            continue;
-                        }
+                    let pass = match &after_accept {
+                        None => pass,
+                        Some(gate) => match gate.admit(client) {
+                            Some(pass) => pass,
+                            None => continue,
+                        },
                     };
                     let live = Live::new(Conn::served(name.clone(), client, observer.clone()));
-                    conns.spawn(serve_conn(handler.clone(), conn, live, (slot, permit)));
+                    conns.spawn(serve_conn(handler.clone(), conn, live, pass));
                     reap_finished(&name, &mut conns);
                 }
                 Err(e) => {
-                    drop(permit);
                     // Out of descriptors: the pending connection stays queued, so retrying at once would
                     // spin; other failures concern one client only.
                     let delay = if is_exhaustion(&e) {
@@ -299,7 +282,8 @@ fn reap_finished(name: &str, conns: &mut JoinSet<()>) {
 
 /// One connection's task: the handler, then the relay it handed off (if any), then the report. What the
 /// task holds while its relay runs is what every idle session costs, so the handler's future is gone by
-/// then and `held` (the connection's places in the service's limits) is all that is kept besides.
+/// then and `held` (the gate's pass: the connection's places in the service's limits) is all that is
+/// kept besides.
 // Not an `async fn`: its state machine came out 232 bytes larger than this block's (rustc 1.95), and
 // this future is part of every idle session's memory (`connection_task_stays_small`).
 #[allow(clippy::manual_async_fn)]
@@ -307,7 +291,7 @@ fn serve_conn(
     handler: Arc<dyn Handler>,
     conn: Stream,
     mut live: Live,
-    held: (Option<Slot>, OwnedSemaphorePermit),
+    held: Pass,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
         let mut report = handler.handle_conn(conn, &live.conn).await;
@@ -393,50 +377,9 @@ fn is_exhaustion(e: &gost_transport::Error) -> bool {
     )
 }
 
-/// Lets one event through per interval and counts the ones it held back.
-struct RateLimited {
-    interval: Duration,
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimited {
-    fn new(interval: Duration) -> Self {
-        RateLimited {
-            interval,
-            last: None,
-            suppressed: 0,
-        }
-    }
-
-    /// `Some(number suppressed since the last one)` when this event may be logged.
-    fn allow(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < self.interval)
-        {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_limit_counts_suppressed_events() {
-        let mut r = RateLimited::new(Duration::from_secs(3600));
-        assert_eq!(r.allow(), Some(0));
-        assert_eq!(r.allow(), None);
-        assert_eq!(r.allow(), None);
-        r.last = Some(Instant::now() - Duration::from_secs(7200));
-        assert_eq!(r.allow(), Some(2));
-    }
 
     /// What a connection task holds is part of every idle session's memory (with the relay's own state,
     /// `relay::tests::relay_future_stays_small`); the handler's future is boxed and gone by then.
@@ -452,8 +395,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let live = Live::new(Conn::served("t".into(), addr, Arc::new(NoObserver)));
-        let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
-        let task = serve_conn(Arc::new(Nothing), Stream::from_tcp(s), live, (None, permit));
+        let task = serve_conn(Arc::new(Nothing), Stream::from_tcp(s), live, Pass::none());
         let size = size_of_val(&task);
         assert!(size <= 800, "connection task future is {size} bytes");
         task.await;

@@ -7,7 +7,7 @@ use crate::kcp::KcpListener;
 use crate::tcp::TcpListener;
 use crate::tls::TlsListener;
 use crate::ws::WsListener;
-use crate::{BoxFuture, Error, Listener, Stream};
+use crate::{BoxFuture, Error, Listener, Pass, Stream};
 
 /// A bound listener of any supported type.
 #[derive(Debug)]
@@ -29,6 +29,15 @@ impl Listener for AnyListener {
             AnyListener::Tls(l) => l.accept(),
             AnyListener::Ws(l) => l.accept(),
             AnyListener::Kcp(l) => l.accept(),
+        }
+    }
+
+    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, Pass), Error>> {
+        match self {
+            AnyListener::Tcp(l) => l.accept_with_pass(),
+            AnyListener::Tls(l) => l.accept_with_pass(),
+            AnyListener::Ws(l) => l.accept_with_pass(),
+            AnyListener::Kcp(l) => l.accept_with_pass(),
         }
     }
 

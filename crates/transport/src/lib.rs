@@ -34,6 +34,7 @@ mod any;
 mod error;
 pub mod kcp;
 mod layered;
+mod rate;
 mod stream;
 pub mod tcp;
 pub mod tls;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 
 pub use any::AnyListener;
 pub use error::Error;
+pub use rate::RateLimited;
 pub use stream::{Io, Stream};
 
 /// A boxed, `Send` future: what the dyn-compatible traits return.
@@ -68,13 +70,51 @@ pub trait Listener: Send + Sync {
         let _ = gate;
         false
     }
+
+    /// Like [`Listener::accept`], also returning the [`Pass`] the installed [`Gate`] gave the connection,
+    /// which the caller keeps as long as it serves the connection. [`Listener::accept`] drops it.
+    /// The default (a listener without a gate) returns an empty pass.
+    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, Pass), Error>> {
+        Box::pin(async move {
+            let (s, peer) = self.accept().await?;
+            Ok((s, peer, Pass::none()))
+        })
+    }
 }
 
 /// Decides from the peer address alone whether an accepted connection may be served (e.g. an
-/// admission list). Called on the accept path, so it must not block.
+/// admission list or a per-client connection limit). Called on the accept path, so it must not block.
 pub trait Gate: Send + Sync + 'static {
-    /// `true` serves the connection; `false` closes it at once.
-    fn admit(&self, peer: SocketAddr) -> bool;
+    /// `Some(pass)` serves the connection, which holds `pass` until it ends (or its handshake fails);
+    /// `None` closes it at once.
+    fn admit(&self, peer: SocketAddr) -> Option<Pass>;
+}
+
+/// What a [`Gate`] hands out with a connection it admits: whatever must live exactly as long as the
+/// connection (e.g. its place in a per-client limit); dropping the pass gives it back.
+#[derive(Default)]
+pub struct Pass(Option<Box<dyn Send + Sync>>);
+
+impl Pass {
+    /// A pass that holds nothing.
+    pub fn none() -> Pass {
+        Pass(None)
+    }
+
+    /// A pass holding `held` until it is dropped.
+    pub fn new(held: impl Send + Sync + 'static) -> Pass {
+        Pass(Some(Box::new(held)))
+    }
+}
+
+impl std::fmt::Debug for Pass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Pass(held)"
+        } else {
+            "Pass(none)"
+        })
+    }
 }
 
 /// Where a listener keeps its [`Gate`]: installed once, read on every accept.
@@ -86,8 +126,11 @@ impl GateSlot {
         self.0.set(gate).is_ok()
     }
 
-    pub(crate) fn admit(&self, peer: SocketAddr) -> bool {
-        self.0.get().is_none_or(|g| g.admit(peer))
+    pub(crate) fn admit(&self, peer: SocketAddr) -> Option<Pass> {
+        match self.0.get() {
+            Some(g) => g.admit(peer),
+            None => Some(Pass::none()),
+        }
     }
 }
 

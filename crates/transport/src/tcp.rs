@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::addr::split_host_port;
 use crate::stream::canonical;
-use crate::{BoxFuture, Dialer, Error, Gate, GateSlot, Listener, Stream};
+use crate::{BoxFuture, Dialer, Error, Gate, GateSlot, Listener, Pass, Stream};
 
 /// Socket options of TCP listeners and dialers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,23 @@ pub struct TcpOptions {
     pub fallback_delay: Duration,
     /// Listen backlog. Default 1024.
     pub backlog: u32,
+    /// Listeners that run a handshake (`tls`, `ws`, `wss`): a connection that has sent nothing this long
+    /// after it was accepted is closed before its handshake starts, so idle sockets give their handshake
+    /// slot back soon. Default [`DEFAULT_FIRST_BYTE_TIMEOUT`].
+    pub first_byte_timeout: Duration,
+    /// Listeners that run a handshake: most connections of one client IP waiting for their first byte
+    /// or in their handshake at once; further ones from that IP are closed at accept, so one address
+    /// cannot take every handshake slot. Default [`DEFAULT_HANDSHAKES_PER_IP`].
+    pub handshakes_per_ip: usize,
 }
+
+/// Default of [`TcpOptions::first_byte_timeout`]: TLS and WebSocket clients speak first, at once.
+pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default of [`TcpOptions::handshakes_per_ip`]: a quarter of the handshakes a listener runs at once, so
+/// one address cannot take them all while a chained front (every client's connection from one address)
+/// still gets a burst of a few hundred handshakes.
+pub const DEFAULT_HANDSHAKES_PER_IP: usize = 256;
 
 impl Default for TcpOptions {
     fn default() -> Self {
@@ -45,6 +61,8 @@ impl Default for TcpOptions {
             connect_timeout: Duration::from_secs(10),
             fallback_delay: Duration::from_millis(250),
             backlog: 1024,
+            first_byte_timeout: DEFAULT_FIRST_BYTE_TIMEOUT,
+            handshakes_per_ip: DEFAULT_HANDSHAKES_PER_IP,
         }
     }
 }
@@ -103,13 +121,20 @@ impl TcpListener {
     /// Accepts the next connection as a raw `TcpStream` with the options applied (for layered listeners).
     ///
     /// The options come from the listening socket (see [`TcpOptions`]); none is set again here.
-    /// Connections the listener's [`crate::Gate`] refuses are closed here, unread.
+    /// Connections the listener's [`crate::Gate`] refuses are closed here, unread; the gate's pass of an
+    /// admitted one is dropped (see [`TcpListener::accept_tcp_with_pass`]).
     pub async fn accept_tcp(&self) -> Result<(TcpStream, SocketAddr), Error> {
+        let (s, peer, _pass) = self.accept_tcp_with_pass().await?;
+        Ok((s, peer))
+    }
+
+    /// Like [`TcpListener::accept_tcp`], also returning the [`Pass`] the gate gave the connection.
+    pub async fn accept_tcp_with_pass(&self) -> Result<(TcpStream, SocketAddr, Pass), Error> {
         loop {
             let (s, peer) = self.inner.accept().await?;
             let peer = canonical(peer);
-            if self.gate.admit(peer) {
-                return Ok((s, peer));
+            if let Some(pass) = self.gate.admit(peer) {
+                return Ok((s, peer, pass));
             }
         }
     }
@@ -127,7 +152,14 @@ impl Listener for TcpListener {
 
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
         Box::pin(async move {
-            let (s, peer) = self.accept_tcp().await?;
+            let (s, peer, _pass) = self.accept_with_pass().await?;
+            Ok((s, peer))
+        })
+    }
+
+    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, Pass), Error>> {
+        Box::pin(async move {
+            let (s, peer, pass) = self.accept_tcp_with_pass().await?;
             // accept(2) returned the peer, and a listener bound to one address is that address; only a
             // wildcard listener has to ask which local address the client reached.
             let local = if self.local.ip().is_unspecified() {
@@ -135,7 +167,11 @@ impl Listener for TcpListener {
             } else {
                 Some(self.local)
             };
-            Ok((Stream::from_tcp_with_addrs(s, Some(peer), local), peer))
+            Ok((
+                Stream::from_tcp_with_addrs(s, Some(peer), local),
+                peer,
+                pass,
+            ))
         })
     }
 

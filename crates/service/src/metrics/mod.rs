@@ -12,6 +12,7 @@
 //! | `gost_service_transfer_output_bytes_total` | counter | host, service | bytes written to clients |
 //! | `gost_service_handler_errors_total` | counter | host, service | connections whose handler failed |
 //! | `gost_service_denied_total` | counter | host, service, reason | refusals by access policy: `auth`, `admission`, `bypass` (gost-rs) |
+//! | `gost_service_refused_total` | counter | host, service | clients closed at accept by the connection cap or the connection limits (gost-rs) |
 //!
 //! Byte counters grow when a connection closes (see [`crate::observe`]). `host` is this machine's
 //! hostname unless set with [`Metrics::with_host`].
@@ -63,6 +64,8 @@ struct ServiceStats {
     input: AtomicU64,
     output: AtomicU64,
     errors: AtomicU64,
+    /// Clients closed at accept by the connection cap or limits ([`Observer::refused`]).
+    refused: AtomicU64,
     /// Observations per bucket (not cumulative), the last one past every bound.
     buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
     duration_nanos: AtomicU64,
@@ -134,7 +137,7 @@ impl Metrics {
                 )
             })
             .collect();
-        let simple: [(&str, &str, &str, Sample); 5] = [
+        let simple: [(&str, &str, &str, Sample); 6] = [
             (
                 "gost_service_requests_total",
                 "counter",
@@ -164,6 +167,12 @@ impl Metrics {
                 "counter",
                 "Total service handler errors",
                 |s| s.errors.load(Relaxed).into(),
+            ),
+            (
+                "gost_service_refused_total",
+                "counter",
+                "Total connections closed at accept by the connection cap or limits",
+                |s| s.refused.load(Relaxed).into(),
             ),
         ];
         for (name, kind, help, value) in simple {
@@ -231,6 +240,10 @@ impl Observer for Metrics {
         let s = self.stats(conn.service());
         s.requests.fetch_add(1, Relaxed);
         s.in_flight.fetch_add(1, Relaxed);
+    }
+
+    fn refused(&self, service: &str, _client: SocketAddr) {
+        self.stats(service).refused.fetch_add(1, Relaxed);
     }
 
     fn denied(&self, service: &str, _client: SocketAddr, reason: Denied) {

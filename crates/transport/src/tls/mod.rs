@@ -135,8 +135,8 @@ pub struct TlsListener {
 impl TlsListener {
     /// Binds `addr` (see [`TcpListener::bind`]) and serves TLS with `tls`.
     pub async fn bind(addr: &str, tcp: TcpOptions, tls: ServerTls) -> Result<TlsListener, Error> {
-        let tcp = TcpListener::bind(addr, tcp).await?;
-        let inner = Layered::spawn(tcp, "tls", move |s| {
+        let listener = TcpListener::bind(addr, tcp.clone()).await?;
+        let inner = Layered::spawn(listener, &tcp, "tls", move |s| {
             let tls = tls.clone();
             async move { tls.accept(s).await }
         });
@@ -147,6 +147,10 @@ impl TlsListener {
 impl Listener for TlsListener {
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
         self.inner.accept()
+    }
+
+    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, crate::Pass), Error>> {
+        self.inner.accept_with_pass()
     }
 
     fn local_addr(&self) -> SocketAddr {

@@ -206,10 +206,10 @@ impl WsListener {
         ws: WsOptions,
         tls: Option<ServerTls>,
     ) -> Result<WsListener, Error> {
-        let listener = TcpListener::bind(addr, tcp).await?;
+        let listener = TcpListener::bind(addr, tcp.clone()).await?;
         let ws = Arc::new(ws);
         let what = if tls.is_some() { "wss" } else { "ws" };
-        let inner = Layered::spawn(listener, what, move |s| {
+        let inner = Layered::spawn(listener, &tcp, what, move |s| {
             let (ws, tls) = (ws.clone(), tls.clone());
             async move {
                 let s = match &tls {
@@ -226,6 +226,10 @@ impl WsListener {
 impl Listener for WsListener {
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
         self.inner.accept()
+    }
+
+    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, crate::Pass), Error>> {
+        self.inner.accept_with_pass()
     }
 
     fn local_addr(&self) -> SocketAddr {

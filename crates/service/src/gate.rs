@@ -1,0 +1,93 @@
+//! The service's gate: everything that refuses a client by its address alone, asked once per accepted
+//! connection before a byte is read from it — inside the listener, before any TLS or WebSocket handshake,
+//! when the listener supports a [`gost_transport::Gate`], otherwise right after `accept`.
+//!
+//! In order: admission ([`crate::Admission`], upstream's `admission`), the service's cap on live
+//! connections ([`crate::ServiceOptions::max_connections`]) and the connection limits
+//! ([`crate::ServiceOptions::conn_limits`], upstream's `climiter`). An admitted connection gets a
+//! [`Pass`] holding its places in the cap and the limits until it ends; a refused one is closed at once,
+//! logged (admission at `info` per client; the cap and the limits at `warn`, at most once per 5 s with the
+//! number of suppressed lines) and reported to the observer.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use gost_transport::{Gate, Pass, RateLimited};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+
+use crate::access::{Admission, Denied};
+use crate::climit::{ConnCounter, ConnLimits};
+use crate::observe::Observer;
+
+/// Admission, the connection cap and the connection limits of one service.
+pub(crate) struct ServiceGate {
+    service: Arc<str>,
+    admission: Option<Arc<dyn Admission>>,
+    cap: Arc<Semaphore>,
+    max_connections: usize,
+    counter: Option<Arc<ConnCounter>>,
+    observer: Arc<dyn Observer>,
+    refusals: Mutex<RateLimited>,
+}
+
+impl ServiceGate {
+    pub(crate) fn new(
+        service: Arc<str>,
+        admission: Option<Arc<dyn Admission>>,
+        max_connections: usize,
+        limits: ConnLimits,
+        observer: Arc<dyn Observer>,
+    ) -> ServiceGate {
+        let max_connections = max_connections.max(1);
+        ServiceGate {
+            service,
+            admission,
+            cap: Arc::new(Semaphore::new(max_connections)),
+            max_connections,
+            counter: ConnCounter::new(limits),
+            observer,
+            refusals: Mutex::new(RateLimited::new(Duration::from_secs(5))),
+        }
+    }
+
+    fn refuse(&self, client: SocketAddr, scope: &str, limit: usize) {
+        self.observer.refused(&self.service, client);
+        let allowed = self
+            .refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allow();
+        if let Some(suppressed) = allowed {
+            warn!(service = %self.service, %client, scope, limit, suppressed,
+                "connection limit reached; connection closed");
+        }
+    }
+}
+
+impl Gate for ServiceGate {
+    fn admit(&self, client: SocketAddr) -> Option<Pass> {
+        if let Some(admission) = &self.admission
+            && !admission.admit(client.ip())
+        {
+            info!(service = %self.service, %client, reason = "admission", "client refused");
+            self.observer
+                .denied(&self.service, client, Denied::Admission);
+            return None;
+        }
+        let Ok(permit) = self.cap.clone().try_acquire_owned() else {
+            self.refuse(client, "connections", self.max_connections);
+            return None;
+        };
+        let slot = match self.counter.as_ref().map(|c| c.try_acquire(client.ip())) {
+            None => None,
+            Some(Ok(slot)) => Some(slot),
+            Some(Err(refused)) => {
+                self.refuse(client, refused.scope(), refused.limit());
+                return None;
+            }
+        };
+        Some(Pass::new((permit, slot)))
+    }
+}
