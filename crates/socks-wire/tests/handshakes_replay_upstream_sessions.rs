@@ -31,12 +31,15 @@ enum Next<T> {
     End(Outcome<T>, bool),
 }
 
+/// A machine's `advance`: reads input, writes output, returns the step it took.
+type Advance<H, E> = fn(&mut H, &[u8], &mut Vec<u8>) -> Result<Step<E>, HandshakeError>;
+
 /// Feeds `chunks` one at a time; returns what the machine wrote, how it ended, and the input it
 /// left unconsumed.
 fn drive<H, E, T>(
     hs: &mut H,
     chunks: &[Vec<u8>],
-    advance: fn(&mut H, &[u8], &mut Vec<u8>) -> Result<Step<E>, HandshakeError>,
+    advance: Advance<H, E>,
     mut on_event: impl FnMut(&mut H, E) -> Next<T>,
 ) -> (Vec<u8>, Outcome<T>, Vec<u8>) {
     let (mut input, mut out) = (Vec::new(), Vec::new());
