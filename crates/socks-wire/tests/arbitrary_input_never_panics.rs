@@ -94,15 +94,55 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Hands `input` to a machine in the given read sizes (the rest in one read once `cuts` run out).
+struct Feeder<'a> {
+    input: &'a [u8],
+    fed: usize,
+    cuts: std::slice::Iter<'a, usize>,
+    /// Fed and not consumed yet.
+    buf: Vec<u8>,
+}
+
+impl<'a> Feeder<'a> {
+    fn new(input: &'a [u8], cuts: &'a [usize]) -> Self {
+        Feeder {
+            input,
+            fed: 0,
+            cuts: cuts.iter(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Drops what the machine consumed and appends the next read; false when all was fed.
+    fn consumed_then_feed(&mut self, consumed: usize, need: Option<usize>) -> bool {
+        assert!(consumed <= self.buf.len());
+        self.buf.drain(..consumed);
+        let Some(n) = need else { return true };
+        assert!(n >= 1);
+        if self.fed == self.input.len() {
+            return false;
+        }
+        let left = self.input.len() - self.fed;
+        let take = self.cuts.next().copied().unwrap_or(left).clamp(1, left);
+        self.buf
+            .extend_from_slice(&self.input[self.fed..self.fed + take]);
+        self.fed += take;
+        true
+    }
+
+    /// Every byte the machine has not consumed, fed or not.
+    fn rest(&self) -> Vec<u8> {
+        [&self.buf[..], &self.input[self.fed..]].concat()
+    }
+}
+
 /// Feeds `input` to a server in the given read sizes; returns everything written and the final
 /// outcome as text. Credentials are accepted when the username is "ok".
 fn run_server(config: ServerConfig, input: &[u8], cuts: &[usize]) -> (Vec<u8>, String) {
     let mut hs = ServerHandshake::new(config);
-    let (mut buf, mut out) = (Vec::new(), Vec::new());
-    let mut fed = 0;
-    let mut cuts = cuts.iter().copied();
+    let (mut feeder, mut out) = (Feeder::new(input, cuts), Vec::new());
     loop {
-        let step = match hs.advance(&buf, &mut out) {
+        let step = match hs.advance(&feeder.buf, &mut out) {
             Ok(step) => step,
             Err(e) => {
                 // Errors are final.
@@ -114,26 +154,19 @@ fn run_server(config: ServerConfig, input: &[u8], cuts: &[usize]) -> (Vec<u8>, S
                 return (out, format!("error {e}"));
             }
         };
-        assert!(step.consumed <= buf.len());
-        buf.drain(..step.consumed);
+        let need = match &step.event {
+            ServerEvent::NeedMore(n) => Some(*n),
+            _ => None,
+        };
+        if !feeder.consumed_then_feed(step.consumed, need) {
+            return (out, "need more".into());
+        }
         match step.event {
-            ServerEvent::NeedMore(n) => {
-                assert!(n >= 1);
-                if fed == input.len() {
-                    return (out, "need more".into());
-                }
-                let take = cuts
-                    .next()
-                    .unwrap_or(input.len())
-                    .clamp(1, input.len() - fed);
-                buf.extend_from_slice(&input[fed..fed + take]);
-                fed += take;
-            }
-            ServerEvent::StartTls => {} // decrypted bytes continue in the same input here
+            // Decrypted bytes continue in the same input here.
+            ServerEvent::NeedMore(_) | ServerEvent::StartTls => {}
             ServerEvent::Authenticate(c) => hs.set_authenticated(c.username == b"ok").unwrap(),
             ServerEvent::Request(r) => {
-                let rest = [&buf[..], &input[fed..]].concat();
-                return (out, format!("request {r:?} then {rest:02x?}"));
+                return (out, format!("request {r:?} then {:02x?}", feeder.rest()));
             }
         }
     }
@@ -142,34 +175,21 @@ fn run_server(config: ServerConfig, input: &[u8], cuts: &[usize]) -> (Vec<u8>, S
 fn run_client(config: ClientConfig, input: &[u8], cuts: &[usize]) -> (Vec<u8>, String) {
     let request = Request::new(Command::Connect, Address::UNSPECIFIED);
     let mut hs = ClientHandshake::new(config, request);
-    let (mut buf, mut out) = (Vec::new(), Vec::new());
-    let mut fed = 0;
-    let mut cuts = cuts.iter().copied();
+    let (mut feeder, mut out) = (Feeder::new(input, cuts), Vec::new());
     loop {
-        let step = match hs.advance(&buf, &mut out) {
+        let step = match hs.advance(&feeder.buf, &mut out) {
             Ok(step) => step,
             Err(e) => return (out, format!("error {e}")),
         };
-        assert!(step.consumed <= buf.len());
-        buf.drain(..step.consumed);
-        match step.event {
-            ClientEvent::NeedMore(n) => {
-                assert!(n >= 1);
-                if fed == input.len() {
-                    return (out, "need more".into());
-                }
-                let take = cuts
-                    .next()
-                    .unwrap_or(input.len())
-                    .clamp(1, input.len() - fed);
-                buf.extend_from_slice(&input[fed..fed + take]);
-                fed += take;
-            }
-            ClientEvent::StartTls => {}
-            ClientEvent::Reply(r) => {
-                let rest = [&buf[..], &input[fed..]].concat();
-                return (out, format!("reply {r:?} then {rest:02x?}"));
-            }
+        let need = match &step.event {
+            ClientEvent::NeedMore(n) => Some(*n),
+            _ => None,
+        };
+        if !feeder.consumed_then_feed(step.consumed, need) {
+            return (out, "need more".into());
+        }
+        if let ClientEvent::Reply(r) = step.event {
+            return (out, format!("reply {r:?} then {:02x?}", feeder.rest()));
         }
     }
 }
