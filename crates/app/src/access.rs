@@ -28,7 +28,7 @@ pub(crate) struct ServiceAccess {
     pub bypass: Option<Arc<dyn TargetFilter>>,
 }
 
-fn sources(loaders: &Loaders) -> Vec<SourceSpec> {
+pub(crate) fn sources(loaders: &Loaders) -> Vec<SourceSpec> {
     let mut out = Vec::new();
     if let Some(f) = &loaders.file {
         out.push(SourceSpec::File(f.path.clone().into()));
@@ -55,7 +55,7 @@ fn sources(loaders: &Loaders) -> Vec<SourceSpec> {
 }
 
 /// The reload period; upstream treats 0 as "never".
-fn reload_period(loaders: &Loaders) -> Option<Duration> {
+pub(crate) fn reload_period(loaders: &Loaders) -> Option<Duration> {
     loaders.reload.filter(|r| !r.is_zero())
 }
 

@@ -15,31 +15,55 @@ use gost_config::options::{
     Socks5ConnectorOptions as Socks5Written, TlsDialerOptions, WsDialerOptions,
 };
 use gost_config::{
-    ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, SelectorConfig, TlsConfig,
+    ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, SelectorConfig, ServiceConfig,
+    TlsConfig,
 };
 use gost_transport::Dialer;
 use gost_transport::kcp::KcpDialer;
-use gost_transport::tcp::{TcpDialer, TcpOptions};
+use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, TlsClientOptions, TlsDialer};
 use gost_transport::ws::{WsDialer, WsOptions};
 
 use crate::Error;
 use crate::kcp::kcp_config;
 use crate::mux::smux_config;
+use crate::names::Tables;
 
-/// The router of a service using chain `name` of `config` (direct when `name` is `None`).
+/// The router of a service using chain `name` of `config` (direct when `name` is `None`), for a
+/// configuration without `hosts:` tables (see [`router_with`]).
 pub fn router(config: &Config, name: Option<&str>) -> Result<Router, Error> {
+    router_with(config, name, &Tables::default())
+}
+
+/// The router of a service using chain `name`, its nodes resolved through the hop's or node's table
+/// in `tables`.
+pub fn router_with(config: &Config, name: Option<&str>, tables: &Tables) -> Result<Router, Error> {
     let Some(name) = name else {
         return Ok(Router::new(None));
     };
     let chain = config
         .chain(name)
         .ok_or_else(|| Error::Unsupported(format!("no chain named {name:?}")))?;
-    Ok(Router::new(Some(chain_from_config(chain)?)))
+    Ok(Router::new(Some(chain_from_config(chain, tables)?)))
 }
 
-/// A chain from its configuration.
-pub fn chain_from_config(cfg: &ChainConfig) -> Result<Chain, Error> {
+/// The router of `service`: its chain (if any) with nodes resolved through `tables`, and targets
+/// resolved through the service's own `hosts` table (if any) before dialling.
+pub fn service_router(
+    config: &Config,
+    service: &ServiceConfig,
+    tables: &Tables,
+) -> Result<Router, Error> {
+    let router = router_with(config, service.chain(), tables)?;
+    Ok(match tables.resolver(service.hosts.as_deref())? {
+        Some(r) => router.with_resolver(r),
+        None => router,
+    })
+}
+
+/// A chain from its configuration; a node's address is resolved through its own `hosts` table, else
+/// its hop's (as upstream), else the system resolver.
+pub fn chain_from_config(cfg: &ChainConfig, tables: &Tables) -> Result<Chain, Error> {
     let hops = cfg
         .hops
         .iter()
@@ -47,7 +71,10 @@ pub fn chain_from_config(cfg: &ChainConfig) -> Result<Chain, Error> {
             let nodes = h
                 .nodes
                 .iter()
-                .map(node_from_config)
+                .map(|n| {
+                    let hosts = n.hosts.as_deref().or(h.hosts.as_deref());
+                    node_from_config(n, tables.resolver(hosts)?)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let selector = selector(h.selector.as_ref())?;
             Ok(Hop::new(h.name.clone(), nodes, selector)?)
@@ -56,14 +83,17 @@ pub fn chain_from_config(cfg: &ChainConfig) -> Result<Chain, Error> {
     Ok(Chain::new(cfg.name.clone(), hops)?)
 }
 
-/// A node from its configuration.
-pub fn node_from_config(cfg: &NodeConfig) -> Result<Node, Error> {
+/// A node from its configuration, its address resolved by `resolver` (default: the system's).
+pub fn node_from_config(
+    cfg: &NodeConfig,
+    resolver: Option<Arc<dyn Resolver>>,
+) -> Result<Node, Error> {
     let what = |e: Error| Error::Node {
         name: cfg.name.clone(),
         source: Box::new(e),
     };
     let connector = connector_from_config(&cfg.connector).map_err(what)?;
-    let dialer = dialer_from_config(&cfg.dialer).map_err(what)?;
+    let dialer = dialer_from_config(&cfg.dialer, resolver).map_err(what)?;
     Ok(Node::new(
         cfg.name.clone(),
         cfg.addr.clone(),
@@ -135,10 +165,17 @@ fn unsupported(what: &str, kind: &str, valid: &str) -> Error {
     Error::Unsupported(format!("{what} {kind:?} is not supported ({valid})"))
 }
 
-/// A dialer from its configuration (`tcp`, `tls`, `ws`, `wss`, `kcp`).
-pub fn dialer_from_config(cfg: &DialerConfig) -> Result<Arc<dyn Dialer>, Error> {
+/// A dialer from its configuration (`tcp`, `tls`, `ws`, `wss`, `kcp`); `resolver` resolves the node's
+/// name for the TCP-based ones.
+pub fn dialer_from_config(
+    cfg: &DialerConfig,
+    resolver: Option<Arc<dyn Resolver>>,
+) -> Result<Arc<dyn Dialer>, Error> {
     let bad_md = Error::metadata("dialer");
-    let tcp = TcpDialer::new(TcpOptions::default());
+    let mut tcp = TcpDialer::new(TcpOptions::default());
+    if let Some(r) = resolver {
+        tcp = tcp.with_resolver(r);
+    }
     let kind = cfg
         .kind()
         .map_err(|_| unsupported("dialer", &cfg.kind, "tcp, tls, ws, wss, kcp"))?;
@@ -230,7 +267,7 @@ mod tests {
             kind: "quic".into(),
             ..Default::default()
         };
-        assert!(dialer_from_config(&d).is_err());
+        assert!(dialer_from_config(&d, None).is_err());
         assert!(router(&Config::default(), Some("nope")).is_err());
     }
 }

@@ -14,7 +14,8 @@ use gost_transport::tcp::{TcpListener, TcpOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::chain::{router, selector};
+use crate::chain::{selector, service_router};
+use crate::names::Tables;
 
 /// A bound forwarding service.
 #[derive(Debug)]
@@ -33,7 +34,8 @@ impl ForwardService {
     /// Builds and binds the forwarding service `service` of `config`.
     pub async fn bind(config: &Config, service: &ServiceConfig) -> Result<ForwardService, Error> {
         let kind = service.handler.kind().map_err(Error::metadata("handler"))?;
-        let router = router(config, service.chain())?;
+        let tables = Tables::start(config, service).await?;
+        let router = service_router(config, service, &tables)?;
         let selector = selector(service.forwarder.as_ref().and_then(|f| f.selector.as_ref()))?;
         let targets = Targets::new(service.targets().iter().map(|t| t.addr.clone()), selector)
             .ok_or_else(|| {

@@ -30,6 +30,7 @@ mod listener;
 pub mod logging;
 pub mod metrics;
 mod mux;
+pub mod names;
 mod service;
 mod socks;
 mod supervisor;

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use crate::access::{self, ServiceAccess};
 use crate::certs::Certificates;
 use crate::forward::ForwardService;
+use crate::names::Tables;
 use crate::{Error, listener, socks};
 
 /// A bound service.
@@ -125,7 +126,8 @@ async fn bind_socks(
     access: ServiceAccess,
 ) -> Result<Bound, Error> {
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
-    let mut builder = socks::builder(config, service, kind, listener_tls, certs)?;
+    let tables = Tables::start(config, service).await?;
+    let mut builder = socks::builder(config, service, kind, listener_tls, certs, &tables)?;
     let addr = listener.local_addr();
     let open = config.handler_credentials(service).is_empty() && access.auth.is_none();
     if let Some(a) = access.auth {

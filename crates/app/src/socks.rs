@@ -20,6 +20,7 @@ pub(crate) fn builder(
     kind: HandlerKind,
     listener_tls: Option<ServerTls>,
     certs: &mut Certificates,
+    tables: &crate::names::Tables,
 ) -> Result<ServiceBuilder, Error> {
     let users = Users::new(
         config
@@ -58,9 +59,9 @@ pub(crate) fn builder(
             )));
         }
     };
-    Ok(match service.chain() {
-        Some(chain) => builder.chain(crate::chain::router(config, Some(chain))?),
-        None => builder,
+    Ok(match service.chain().is_some() || service.hosts.is_some() {
+        true => builder.chain(crate::chain::service_router(config, service, tables)?),
+        false => builder,
     })
 }
 

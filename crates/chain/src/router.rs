@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_transport::Stream;
-use gost_transport::tcp::{TcpDialer, TcpOptions};
+use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
 use tokio::net::UdpSocket;
 
-use crate::addr::target_address;
+use crate::addr::{split_host_port, target_address};
 use crate::error::bounded;
 use crate::{BindListener, Chain, Error, MuxBindListener, PacketConn};
 
@@ -23,6 +23,7 @@ pub struct Router {
     chain: Option<Arc<Chain>>,
     direct: TcpDialer,
     timeout: Duration,
+    resolver: Option<Arc<dyn Resolver>>,
 }
 
 impl Default for Router {
@@ -41,7 +42,18 @@ impl Router {
                 ..TcpOptions::default()
             }),
             timeout: DEFAULT_DIAL_TIMEOUT,
+            resolver: None,
         }
+    }
+
+    /// Resolves target names with `resolver` (a service's `hosts`), as upstream's router does: a direct
+    /// dial asks it for every address; through a chain, a name it answers is sent to the chain as its
+    /// first address, and a name it has no answer of its own for ([`Resolver::lookup`]) stays a name
+    /// for the far end.
+    pub fn with_resolver(mut self, resolver: Arc<dyn Resolver>) -> Router {
+        self.direct = self.direct.with_resolver(resolver.clone());
+        self.resolver = Some(resolver);
+        self
     }
 
     /// Replaces the bound of each dial step (default 15 s).
@@ -58,7 +70,10 @@ impl Router {
     /// A connection to `target` (`host:port`; an empty host is `127.0.0.1` of the far end).
     pub async fn dial(&self, target: &str) -> Result<Stream, Error> {
         match &self.chain {
-            Some(chain) => chain.route().dial(target, self.timeout).await,
+            Some(chain) => {
+                let target = self.resolve_for_chain(target).await?;
+                chain.route().dial(&target, self.timeout).await
+            }
             None => {
                 let addr = target_address(target)?.to_string();
                 let tcp = bounded(self.timeout, "dial", target, async {
@@ -100,6 +115,30 @@ impl Router {
             .route()
             .udp_bind(laddr, self.timeout)
             .await
+    }
+
+    /// `target` with its name replaced by the resolver's first answer, if it has one.
+    async fn resolve_for_chain(&self, target: &str) -> Result<String, Error> {
+        let Some(resolver) = &self.resolver else {
+            return Ok(target.to_owned());
+        };
+        let (host, port) = split_host_port(target)?;
+        if host.is_empty() || host.parse::<IpAddr>().is_ok() {
+            return Ok(target.to_owned());
+        }
+        let answer = bounded(self.timeout, "resolve", target, async {
+            resolver.lookup(host, port).await.map_err(|source| {
+                Error::Transport(gost_transport::Error::Resolve {
+                    host: host.to_owned(),
+                    source,
+                })
+            })
+        })
+        .await?;
+        Ok(match answer.and_then(|a| a.first().copied()) {
+            Some(addr) => addr.to_string(),
+            None => target.to_owned(),
+        })
     }
 
     fn need_chain(&self, what: &str) -> Result<&Chain, Error> {

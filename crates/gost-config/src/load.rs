@@ -142,8 +142,29 @@ impl Config {
     /// command-line name that the file already uses (`service-0`, `chain-0`, `climiter-0`) is moved to
     /// the next free number, and the references to a renamed chain or climiter follow it.
     pub fn merge(&mut self, cli: Config) {
+        // `?hosts=` tables first: the hops and services below follow their renames.
+        let mut hosts_renames = Vec::new();
+        for mut table in cli.hosts {
+            if self.hosts_table(&table.name).is_some() {
+                let new = free_name(|n| self.hosts_table(n).is_some(), "hosts");
+                hosts_renames.push((table.name.clone(), new.clone()));
+                table.name = new;
+            }
+            self.hosts.push(table);
+        }
+        let rename_hosts = |name: &mut Option<String>| {
+            if let Some(n) = name
+                && let Some((_, new)) = hosts_renames.iter().find(|(old, _)| old == n)
+            {
+                *n = new.clone();
+            }
+        };
         let mut chain_renames = Vec::new();
         for mut chain in cli.chains {
+            chain
+                .hops
+                .iter_mut()
+                .for_each(|h| rename_hosts(&mut h.hosts));
             if self.chain(&chain.name).is_some() {
                 let new = free_name(|n| self.chain(n).is_some(), "chain");
                 chain_renames.push((chain.name.clone(), new.clone()));
@@ -179,6 +200,7 @@ impl Config {
             self.bypasses.push(list);
         }
         for mut svc in cli.services {
+            rename_hosts(&mut svc.hosts);
             for name in [&mut svc.admission, &mut svc.bypass].into_iter().flatten() {
                 if let Some((_, new)) = list_renames.iter().find(|(old, _)| old == name) {
                     *name = new.clone();

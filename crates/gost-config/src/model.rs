@@ -44,6 +44,9 @@ pub struct Config {
     /// Named target lists referenced by `service.bypass(es)` (`?bypass=` on `-L` makes one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bypasses: Vec<ListConfig>,
+    /// Named hosts tables referenced by services, hops and nodes (`?hosts=` makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostsConfig>,
 }
 
 /// One service: a listener accepting connections and a handler serving them.
@@ -76,6 +79,9 @@ pub struct ServiceConfig {
     /// Several `bypasses:` entries, combined as upstream's bypass group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bypasses: Vec<String>,
+    /// Name of the `hosts:` table asked before dialling a target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
     /// Service-level metadata (upstream: `interface`, `so_mark`, …; none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -171,6 +177,9 @@ pub struct HopConfig {
     pub selector: Option<SelectorConfig>,
     /// The nodes.
     pub nodes: Vec<NodeConfig>,
+    /// Name of the `hosts:` table resolving node addresses (a node's own `hosts` wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
     /// Hop metadata (none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -188,6 +197,9 @@ pub struct NodeConfig {
     pub connector: ConnectorConfig,
     /// Transport.
     pub dialer: DialerConfig,
+    /// Name of the `hosts:` table resolving this node's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<String>,
     /// Node metadata (none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -293,6 +305,34 @@ pub struct ListConfig {
     /// Where more entries come from.
     #[serde(flatten)]
     pub loaders: Loaders,
+}
+
+/// A named hosts table (`hosts:` entry): inline mappings plus the loaders' lines in the hosts-file
+/// format (`IP hostname [aliases…]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostsConfig {
+    /// Name referenced by services, hops and nodes.
+    pub name: String,
+    /// Inline mappings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<HostMappingConfig>,
+    /// Where more mappings come from.
+    #[serde(flatten)]
+    pub loaders: Loaders,
+}
+
+/// One `mappings:` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostMappingConfig {
+    /// The address (IPv4 or IPv6).
+    pub ip: String,
+    /// The name; a leading `.` maps the domain and every name under it.
+    pub hostname: String,
+    /// More names for the address.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The loaders a named component shares with upstream (`reload`, `file`, `redis`, `http`): each
@@ -528,6 +568,11 @@ impl Config {
     /// The `admissions:` entry called `name`.
     pub fn admission(&self, name: &str) -> Option<&ListConfig> {
         self.admissions.iter().find(|a| a.name == name)
+    }
+
+    /// The `hosts:` entry called `name`.
+    pub fn hosts_table(&self, name: &str) -> Option<&HostsConfig> {
+        self.hosts.iter().find(|h| h.name == name)
     }
 
     /// The `bypasses:` entry called `name`.

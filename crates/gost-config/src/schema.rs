@@ -126,13 +126,13 @@ const SERVICE: Schema = Schema {
         ("admissions", Shape::StrList),
         ("bypass", Shape::Str),
         ("bypasses", Shape::StrList),
+        ("hosts", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "interface",
         "sockopts",
         "resolver",
-        "hosts",
         "limiter",
         "logger",
         "loggers",
@@ -170,12 +170,12 @@ const NODE: Schema = Schema {
         ("addr", Shape::Str),
         ("connector", Shape::Obj(&CONNECTOR)),
         ("dialer", Shape::Obj(&DIALER)),
+        ("hosts", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "network",
         "resolver",
-        "hosts",
         "interface",
         "netns",
         "sockopts",
@@ -192,13 +192,13 @@ const HOP: Schema = Schema {
         ("name", Shape::Str),
         ("selector", Shape::Obj(&SELECTOR)),
         ("nodes", Shape::List(&NODE)),
+        ("hosts", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "interface",
         "sockopts",
         "resolver",
-        "hosts",
         "reload",
         "file",
         "redis",
@@ -289,6 +289,29 @@ const CLIMITER: Schema = Schema {
     refused: &["reload", "file", "redis", "http", "plugin"],
 };
 
+const HOST_MAPPING: Schema = Schema {
+    fields: &[
+        ("ip", Shape::Str),
+        ("hostname", Shape::Str),
+        ("aliases", Shape::StrList),
+    ],
+    upstream: &[],
+    refused: &[],
+};
+
+const HOSTS: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("mappings", Shape::List(&HOST_MAPPING)),
+        ("reload", Shape::Duration),
+        ("file", Shape::Obj(&FILE_LOADER)),
+        ("redis", Shape::Obj(&REDIS_LOADER)),
+        ("http", Shape::Obj(&HTTP_LOADER)),
+    ],
+    upstream: &["plugin"],
+    refused: &[],
+};
+
 const ROTATION: Schema = Schema {
     fields: &[
         ("maxSize", Shape::Int),
@@ -333,11 +356,11 @@ const ROOT: Schema = Schema {
         ("climiters", Shape::List(&CLIMITER)),
         ("admissions", Shape::List(&LIST)),
         ("bypasses", Shape::List(&LIST)),
+        ("hosts", Shape::List(&HOSTS)),
     ],
     upstream: &[
         "hops",
         "resolvers",
-        "hosts",
         "ingresses",
         "routers",
         "sds",
@@ -591,7 +614,7 @@ mod tests {
     #[test]
     fn upstream_and_unknown_keys_are_warnings() {
         let (v, w) =
-            norm(json!({"api": {"addr": ":18080"}, "services": [{"hosts": "h", "zzzzzz": 1}]}));
+            norm(json!({"api": {"addr": ":18080"}, "services": [{"resolver": "r", "zzzzzz": 1}]}));
         assert_eq!(v.unwrap(), json!({"services": [{}]}));
         assert_eq!(w.len(), 3, "{w:?}");
     }

@@ -587,3 +587,63 @@ climiters:
     let (zero, _) = from_cli(&["socks5://:1080?climiter=0"], &[] as &[&str]).unwrap();
     assert!(zero.climiters.is_empty() && zero.services[0].climiter.is_none());
 }
+
+#[test]
+fn hosts_on_a_service_and_on_a_hop() {
+    assert_equivalent(
+        &["socks5://:1080?hosts=example.org:127.0.0.1,example.org:::1"],
+        &["socks5://proxy.test:1080?hosts=proxy.test:127.0.0.2"],
+        "services:
+- name: service-0
+  addr: :1080
+  hosts: hosts-1
+  handler: {type: socks5, chain: chain-0}
+  listener: {type: tcp}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    hosts: hosts-0
+    nodes:
+    - name: node-0
+      addr: proxy.test:1080
+      connector: {type: socks5}
+      dialer: {type: tcp}
+hosts:
+- name: hosts-0
+  mappings:
+  - {ip: 127.0.0.2, hostname: proxy.test}
+- name: hosts-1
+  mappings:
+  - {ip: 127.0.0.1, hostname: example.org}
+  - {ip: '::1', hostname: example.org}
+",
+    );
+    let bad = from_cli(
+        &["socks5://:1080?hosts=example.org:not-an-ip"],
+        &[] as &[&str],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("hosts entry `example.org:not-an-ip` is not name:IP"),
+        "{bad}"
+    );
+    let (c, _) = from_yaml_str(
+        "services: [{name: s, addr: ':1', hosts: nope, handler: {type: socks5}}]\n\
+         hosts: [{name: h, mappings: [{ip: 127.0.0.1, hostname: a.test, aliases: [b.test]}]}]",
+    )
+    .unwrap();
+    let e = validate(&c).unwrap_err().to_string();
+    assert!(
+        e.contains("hosts `nope` is not defined in `hosts:` (defined: h)"),
+        "{e}"
+    );
+    let (c, _) =
+        from_yaml_str("hosts: [{name: h, mappings: [{ip: 1.2.3, hostname: a.test}]}]").unwrap();
+    let e = validate(&c).unwrap_err().to_string();
+    assert!(
+        e.contains("mappings[0].ip `1.2.3` is not an IPv4 or IPv6 address"),
+        "{e}"
+    );
+}

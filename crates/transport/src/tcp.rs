@@ -217,6 +217,18 @@ pub trait Resolver: Send + Sync + fmt::Debug {
         host: &'a str,
         port: u16,
     ) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>>;
+
+    /// Like [`Resolver::resolve`], but `None` when this resolver has no answer of its own for `host`
+    /// (a hosts table without the name and no DNS server configured), so that a request through a
+    /// proxy chain can carry the name to the far end instead, as upstream does. The default always
+    /// answers.
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> BoxFuture<'a, io::Result<Option<Vec<SocketAddr>>>> {
+        Box::pin(async move { self.resolve(host, port).await.map(Some) })
+    }
 }
 
 /// The operating system's resolver, run on tokio's blocking pool.

@@ -39,9 +39,9 @@ pub fn from_cli(
             ..Default::default()
         };
         for (i, arg) in nodes.iter().enumerate() {
-            chain
-                .hops
-                .push(node::build_hop(arg.as_ref(), i, &mut warnings)?);
+            let (mut hop, hosts) = node::build_hop(arg.as_ref(), i, &mut warnings)?;
+            hop.hosts = hosts.map(|m| add_hosts(&mut config, m));
+            chain.hops.push(hop);
         }
         config.chains.push(chain);
     }
@@ -69,6 +69,9 @@ pub fn from_cli(
                 });
                 svc.bypass = Some(name);
             }
+            if let Some(mappings) = &lists.hosts {
+                svc.hosts = Some(add_hosts(&mut config, mappings.clone()));
+            }
             if let Some(n) = climit {
                 // One limiter per service, named as upstream names them.
                 let name = format!("climiter-{}", config.climiters.len());
@@ -90,6 +93,17 @@ pub fn from_cli(
     }
     crate::load::fill_defaults(&mut config);
     Ok((config, warnings))
+}
+
+/// A `hosts:` table of `mappings`, named as upstream names the ones it makes; returns the name.
+fn add_hosts(config: &mut Config, mappings: Vec<HostMappingConfig>) -> String {
+    let name = format!("hosts-{}", config.hosts.len());
+    config.hosts.push(HostsConfig {
+        name: name.clone(),
+        mappings,
+        ..HostsConfig::default()
+    });
+    name
 }
 
 #[cfg(test)]

@@ -9,12 +9,12 @@ use crate::url;
 
 const FLAG: &str = "-F";
 
-/// Hop `hop-{index}` of one `-F` argument.
+/// Hop `hop-{index}` of one `-F` argument, and the mappings of its `?hosts=` (hop level, as upstream).
 pub(super) fn build_hop(
     arg: &str,
     index: usize,
     warnings: &mut Vec<Warning>,
-) -> Result<HopConfig, ConfigError> {
+) -> Result<(HopConfig, Option<Vec<HostMappingConfig>>), ConfigError> {
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (connector, dialer) = kinds(arg, &u.scheme)?;
     if !u.path.is_empty() {
@@ -26,6 +26,7 @@ pub(super) fn build_hop(
     }
     let tls = DialerTls::take(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
+    let hosts = take_hosts(FLAG, arg, &mut md)?;
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
     let mut hop = HopConfig {
@@ -88,7 +89,7 @@ pub(super) fn build_hop(
         }
         hop.nodes.push(node);
     }
-    Ok(hop)
+    Ok((hop, hosts))
 }
 
 /// Connector and dialer types from the scheme. A single name is the connector if upstream has such a

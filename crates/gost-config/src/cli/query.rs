@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::{ConfigError, Warning};
 use crate::metadata::{Metadata, parse_go_bool};
-use crate::model::{AuthConfig, SelectorConfig};
+use crate::model::{AuthConfig, HostMappingConfig, SelectorConfig};
 use crate::registry::{self, KeyKind, KeySpec};
 use crate::url::{self, CmdUrl};
 
@@ -220,7 +220,6 @@ pub(super) fn take_prefixed(md: &mut Metadata, prefix: &str, dest: &mut Metadata
 /// grant nor restrict access: ignored with a warning.
 const UNSUPPORTED_OBJECTS: &[&str] = &[
     "resolver",
-    "hosts",
     "limiter.in",
     "limiter.out",
     "limiter.conn.in",
@@ -303,4 +302,35 @@ pub(super) fn take_bool(
         }),
         None => Ok(false),
     }
+}
+
+/// `hosts=example.org:127.0.0.1,example.org:::1`: name and IP split at the first `:` (upstream's
+/// form); each becomes one `mappings:` entry of a new `hosts:` table.
+pub(super) fn take_hosts(
+    flag: &'static str,
+    arg: &str,
+    md: &mut Metadata,
+) -> Result<Option<Vec<HostMappingConfig>>, ConfigError> {
+    let Some(v) = take_string(md, &["hosts"]) else {
+        return Ok(None);
+    };
+    let mut mappings = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (hostname, ip) = item
+            .split_once(':')
+            .filter(|(h, ip)| !h.is_empty() && ip.parse::<std::net::IpAddr>().is_ok())
+            .ok_or_else(|| {
+                url_err(
+                    flag,
+                    arg,
+                    format!("hosts entry `{item}` is not name:IP (e.g. example.org:127.0.0.1)"),
+                )
+            })?;
+        mappings.push(HostMappingConfig {
+            ip: ip.to_owned(),
+            hostname: hostname.to_owned(),
+            aliases: Vec::new(),
+        });
+    }
+    Ok(Some(mappings).filter(|m| !m.is_empty()))
 }

@@ -22,6 +22,8 @@ const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"
 pub(super) struct Lists {
     pub(super) admission: Option<(bool, Vec<String>)>,
     pub(super) bypass: Option<(bool, Vec<String>)>,
+    /// `?hosts=`: the mappings of the service's own hosts table.
+    pub(super) hosts: Option<Vec<HostMappingConfig>>,
 }
 
 pub(super) fn build_services(
@@ -43,6 +45,7 @@ pub(super) fn build_services(
     let lists = Lists {
         admission: take_list(arg, &mut md, "admission")?,
         bypass: take_list(arg, &mut md, "bypass")?,
+        hosts: take_hosts(FLAG, arg, &mut md)?,
     };
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 

@@ -5,6 +5,7 @@
 
 mod access;
 mod components;
+mod hosts;
 mod log;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
         "admission",
     )?;
     check_unique(config.bypasses.iter().map(|l| l.name.as_str()), "bypass")?;
+    hosts::check_hosts(config)?;
     for a in &config.authers {
         access::check_auther(a)?;
     }
