@@ -63,11 +63,12 @@
 //!
 //! # Logs
 //!
-//! The runner writes, with `tracing`, one `info` event `connection` per connection and, when it failed,
-//! one `connection error` event, with stable field names: `service`, `conn_id`, `client`, `user`,
-//! `target`, `bytes_in`, `bytes_out`, `duration_ms`, `outcome` (`ok`, `error`, `cut`); the error event
-//! has `service`, `conn_id`, `client`, `user`, `target`, `error_kind` ([`observe::error_kind`]) and
-//! `error`. docs/embedding.md describes levels and kinds.
+//! The runner writes, with `tracing`, one event `connection` per connection (`info`; `warn` when this
+//! host or its upstreams failed), with stable field names: `service`, `conn_id`, `client`, `user`,
+//! `target`, `bytes_in`, `bytes_out`, `duration_ms`, `outcome` (`ok`, `error`, `cut`), `error_kind`
+//! ([`observe::error_kind`]) and `reason`. Sessions without a connection of their own (`udp://`
+//! forwarding sessions, rtcp and MBIND peers) get one `session` event each. docs/embedding.md
+//! describes levels and kinds.
 
 pub mod access;
 mod auth;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use gost_transport::Stream;
 use socks_wire::Address;
-use tracing::{Level, debug, info, warn};
+use tracing::{Level, info, warn};
 
 use crate::access::Denied;
 use crate::relay::Transferred;
@@ -377,8 +377,9 @@ fn error_level(kind: &str) -> Level {
     }
 }
 
-/// Writes the `connection` event (every connection) and, for a failure, the `connection error` event.
-/// Field names are stable; docs/embedding.md lists them.
+/// Writes the one `connection` line of a connection: `outcome` says how it ended and, unless it is
+/// `ok`, `error_kind` and `reason` (the error's message) say why. It is `info`, or `warn` when this host
+/// or its upstreams failed (`dial`, `internal`). Field names are stable; docs/embedding.md lists them.
 pub(crate) fn log_closed(conn: &Conn, c: &Closed<'_>) {
     let service = conn.service();
     let conn_id = conn.id();
@@ -387,25 +388,45 @@ pub(crate) fn log_closed(conn: &Conn, c: &Closed<'_>) {
     let target = c.target.unwrap_or("-");
     let (bytes_in, bytes_out) = (c.transferred.a_to_b, c.transferred.b_to_a);
     let duration_ms = c.duration.as_millis() as u64;
-    let outcome = match c.outcome {
-        Outcome::Ok => "ok",
-        Outcome::Failed(_) => "error",
-        Outcome::Cut => "cut",
+    let (outcome, error_kind, reason) = match c.outcome {
+        Outcome::Ok => ("ok", "-", String::from("-")),
+        Outcome::Failed(e) => ("error", error_kind(e), e.to_string()),
+        Outcome::Cut => ("cut", "-", String::from("cut before its handler finished")),
     };
-    info!(service, conn_id, %client, user, target, bytes_in, bytes_out, duration_ms, outcome, "connection");
-    let Outcome::Failed(e) = c.outcome else {
-        return;
-    };
-    let error_kind = error_kind(e);
-    macro_rules! event {
+    macro_rules! line {
         ($m:ident) => {
-            $m!(service, conn_id, %client, user, target, error_kind, error = %e, "connection error")
+            $m!(service, conn_id, %client, user, target, bytes_in, bytes_out, duration_ms, outcome, error_kind, reason, "connection")
         };
     }
-    match error_level(error_kind) {
-        Level::WARN => event!(warn),
-        Level::INFO => event!(info),
-        _ => event!(debug),
+    if error_level(error_kind) == Level::WARN {
+        line!(warn);
+    } else {
+        line!(info);
+    }
+}
+
+/// Writes the one `session` line of a session no service runner reports (a `udp://` forwarding
+/// session, an `rtcp://` peer, an MBIND peer): what it is, between whom, bytes each way (`bytes_in`
+/// from the side that started it), how long, and how it ended: `outcome` `ok` (info) or `error` (warn:
+/// a target or the chain failed), and `reason`.
+pub(crate) fn log_session<E: fmt::Display>(
+    session: &'static str,
+    client: &dyn fmt::Display,
+    target: &dyn fmt::Display,
+    transferred: Transferred,
+    started: std::time::Instant,
+    ended: Result<&str, E>,
+) {
+    let (bytes_in, bytes_out) = (transferred.a_to_b, transferred.b_to_a);
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match ended {
+        Ok(reason) => {
+            info!(session, %client, %target, bytes_in, bytes_out, duration_ms, outcome = "ok", reason, "session");
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            warn!(session, %client, %target, bytes_in, bytes_out, duration_ms, outcome = "error", reason, "session");
+        }
     }
 }
 

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::{Targets, backoff};
-use crate::relay::relay_streams;
+use crate::observe::log_session;
+use crate::relay::{Transferred, relay_streams};
 
 /// How often a plain BIND is retried while the requested port is still taken by the previous peer.
 const PORT_BUSY_RETRY: Duration = Duration::from_millis(200);
@@ -97,10 +98,7 @@ impl RtcpForwarder {
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: listening on the remote side");
         loop {
             match listener.accept().await {
-                Ok((stream, peer)) => {
-                    debug!(%peer, "rtcp: peer connected");
-                    self.forward(stream);
-                }
+                Ok((stream, peer)) => self.forward(stream, peer.to_string()),
                 Err(e) => {
                     info!(laddr = %self.laddr, error = %e, "rtcp: remote listener closed");
                     return Ok(Served::Lost);
@@ -126,24 +124,28 @@ impl RtcpForwarder {
         }
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: BIND waiting for a peer");
         let (stream, peer) = listener.accept().await?;
-        debug!(%peer, "rtcp: peer connected");
-        self.forward(stream);
+        self.forward(stream, peer.to_string());
         Ok(Served::Peer)
     }
 
-    fn forward(&self, stream: Stream) {
+    /// Relays one remote peer to a target dialled from here; writes the peer's `session` line.
+    fn forward(&self, stream: Stream, peer: String) {
         let this = self.clone();
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let target = this.targets.pick();
             match this.local.dial(target.addr()).await {
                 Ok(upstream) => {
                     target.succeeded();
                     let (t, r) = relay_streams(stream, upstream).await;
-                    debug!(target = target.addr(), up = t.a_to_b, down = t.b_to_a, result = ?r, "rtcp: done");
+                    let ended = r.as_ref().map(|()| "closed");
+                    log_session("rtcp", &peer, &target.addr(), t, started, ended);
                 }
                 Err(e) => {
                     target.failed();
-                    warn!(target = target.addr(), error = %e, "rtcp: target unreachable");
+                    let reason = format!("target unreachable: {e}");
+                    let t = Transferred::default();
+                    log_session("rtcp", &peer, &target.addr(), t, started, Err(&reason));
                 }
             }
         });

@@ -15,9 +15,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::{Target, Targets};
+use crate::observe::log_session;
+use crate::relay::Transferred;
 
 /// The `udp` listener options (upstream `keepalive`, `ttl`, `readBufferSize`, `readQueueSize`).
 #[derive(Debug, Clone)]
@@ -153,14 +155,7 @@ impl UdpForwarder {
             opts: self.opts.clone(),
         };
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                r = session.run(rx) => if let Err(e) = r {
-                    warn!(%client, error = %e, "udp forward session failed");
-                },
-                _ = shutdown.cancelled() => {}
-            }
-        });
+        tokio::spawn(session.run(rx, shutdown));
         tx
     }
 }
@@ -178,14 +173,34 @@ struct Session {
 }
 
 impl Session {
-    async fn run(self, rx: mpsc::Receiver<Bytes>) -> Result<(), gost_chain::Error> {
-        let result = self.relay(rx).await;
+    /// Serves the session until it ends (or `shutdown`), then writes its one `session` line.
+    async fn run(self, rx: mpsc::Receiver<Bytes>, shutdown: CancellationToken) {
+        let started = std::time::Instant::now();
+        let target: &Target = self.targets.pick();
+        let mut transferred = Transferred::default();
+        let result = tokio::select! {
+            r = self.relay(target, rx, &mut transferred) => r,
+            _ = shutdown.cancelled() => Ok("shutdown"),
+        };
         forget(&self.sessions, self.client, self.id);
-        result
+        let ended = result.as_ref().map(|reason| *reason);
+        log_session(
+            "udp",
+            &self.client,
+            &target.addr(),
+            transferred,
+            started,
+            ended,
+        );
     }
 
-    async fn relay(&self, mut rx: mpsc::Receiver<Bytes>) -> Result<(), gost_chain::Error> {
-        let target: &Target = self.targets.pick();
+    /// Relays until the session ends; `Ok` says why it ended normally.
+    async fn relay(
+        &self,
+        target: &Target,
+        mut rx: mpsc::Receiver<Bytes>,
+        transferred: &mut Transferred,
+    ) -> Result<&'static str, gost_chain::Error> {
         let conn = match self.open(target.addr()).await {
             Ok(c) => {
                 target.succeeded();
@@ -203,8 +218,9 @@ impl Session {
         loop {
             tokio::select! {
                 d = rx.recv() => {
-                    let Some(d) = d else { return Ok(()) };
+                    let Some(d) = d else { return Ok("forwarder stopped") };
                     conn.send_to(&d, &to).await?;
+                    transferred.a_to_b += d.len() as u64;
                 }
                 r = conn.recv_from(&mut buf) => {
                     let (n, _from) = r?;
@@ -214,16 +230,16 @@ impl Session {
                         // rather than be queued on this ending one and lost.
                         forget(&self.sessions, self.client, self.id);
                     }
-                    if let Err(e) = self.socket.send_to(&buf[..n], self.client).await {
-                        debug!(client = %self.client, error = %e, "udp forward reply not delivered");
+                    match self.socket.send_to(&buf[..n], self.client).await {
+                        Ok(_) => transferred.b_to_a += n as u64,
+                        Err(e) => debug!(client = %self.client, error = %e, "udp forward reply not delivered"),
                     }
                     if !self.opts.keepalive {
-                        return Ok(());
+                        return Ok("answered (keepalive=false)");
                     }
                 }
                 _ = &mut idle => {
-                    debug!(client = %self.client, "udp forward session idle");
-                    return Ok(());
+                    return Ok("idle");
                 }
             }
             idle.as_mut().reset(Instant::now() + self.opts.ttl);

@@ -19,6 +19,7 @@ use tracing::debug;
 use super::bind::{listen_addr, refusal};
 use super::{Socks5Handler, reply};
 use crate::conn::unread;
+use crate::observe::log_session;
 use crate::relay::{Transferred, relay};
 use crate::rendezvous::listen_on;
 use crate::{Error, Report};
@@ -108,28 +109,46 @@ pub(super) async fn serve(
     Ok(())
 }
 
-/// Announces one peer on a new stream and relays between them.
+/// Announces one peer on a new stream and relays between them; writes the peer's `session` line.
 async fn serve_peer(
     session: &Session,
     mut peer: TcpStream,
     from: SocketAddr,
     comp: bool,
 ) -> Transferred {
-    let Ok(mut stream) = session.open_stream().await else {
-        return Transferred::default();
-    };
-    if !comp {
-        let from = SocketAddr::new(from.ip().to_canonical(), from.port());
-        if reply(&mut stream, ReplyCode::Succeeded, &Address::from(from))
-            .await
-            .is_err()
-        {
-            return Transferred::default();
+    let started = std::time::Instant::now();
+    let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+    let (t, result) = match announce_peer(session, from, comp).await {
+        Ok(mut stream) => {
+            let (t, r) = relay(&mut peer, &mut stream).await;
+            (t, r.map_err(Error::from))
         }
-    }
-    let (t, result) = relay(&mut peer, &mut stream).await;
-    if let Err(e) = result {
-        debug!(peer = %from, error = %e, "mbind stream ended with an error");
-    }
+        Err(e) => (Transferred::default(), Err(e)),
+    };
+    // The peer started this session: bytes_in are the peer's.
+    let ended = result.as_ref().map(|()| "closed");
+    log_session("mbind peer", &from, &bound_of(&peer), t, started, ended);
     t
+}
+
+/// Opens the peer's stream and, unless `comp`, writes its SOCKS5 reply naming the peer.
+async fn announce_peer(
+    session: &Session,
+    from: SocketAddr,
+    comp: bool,
+) -> Result<gost_smux::Stream, Error> {
+    let mut stream = session
+        .open_stream()
+        .await
+        .map_err(|e| Error::Mux(e.to_string()))?;
+    if !comp {
+        reply(&mut stream, ReplyCode::Succeeded, &Address::from(from)).await?;
+    }
+    Ok(stream)
+}
+
+/// The local address the peer connected to (the MBIND port), for the log.
+fn bound_of(peer: &TcpStream) -> String {
+    peer.local_addr()
+        .map_or_else(|_| String::from("-"), |a| a.to_string())
 }

@@ -79,6 +79,20 @@ pub(super) async fn serve(
     result
 }
 
+/// A read of the client's stream, where the client hanging up between two frames is a normal end (EOF):
+/// UDP-TUN has no closing message, and a client that closes without TLS's close_notify, or with a
+/// reset, loses nothing a datagram service promises (was: every such session logged as an error).
+fn client_read(read: std::io::Result<usize>, buffered: usize) -> std::io::Result<usize> {
+    use std::io::ErrorKind::{ConnectionReset, UnexpectedEof};
+    match read {
+        Err(e) if buffered == 0 && matches!(e.kind(), UnexpectedEof | ConnectionReset) => {
+            debug!(error = %e, "udp-tun client hung up between frames");
+            Ok(0)
+        }
+        r => r,
+    }
+}
+
 struct Tunnel<'h> {
     h: &'h Socks5Handler,
     socket: Targets,
@@ -148,7 +162,7 @@ impl Tunnel<'_> {
                 let filled = input.len();
                 input.resize(room, 0);
                 let ev = tokio::select! {
-                    n = conn.read(&mut input[filled..]) => Event::Stream(n?),
+                    n = conn.read(&mut input[filled..]) => Event::Stream(client_read(n, filled)?),
                     r = self.socket.recv_from(&mut out[HEADER_ROOM..]) => {
                         let (n, from) = r?;
                         Event::Datagram(n, from)
