@@ -1,12 +1,15 @@
 //! gost-bench: starts gost-rs and its peers (dante, microsocks, a Go SOCKS5 server, Rust servers
 //! from crates.io) on loopback and measures them side by side in one run: bulk throughput, setup
 //! rate and handshake latency, memory and fds per idle session, UDP relay rate, CPU per GB, and
-//! our own `tcp://` → socks5 chain. It prints a markdown table and can write it, with a plot, into
+//! our own `tcp://` → socks5 chain; and the number users quote, iperf3 single stream through
+//! `proxychains4`, per server and through encrypted chains (tls, wss, kcp hop) of ours and upstream GOST. It prints a markdown table and can write it, with a plot, into
 //! docs/performance.md. It is a benchmark, not a test: nothing here asserts timings.
 
 mod bulk;
 mod histogram;
+mod hops;
 mod idle;
+mod iperf;
 mod load;
 mod mmsg;
 mod plot;
@@ -52,20 +55,25 @@ pub struct RunArgs {
     /// Measurement window in seconds for throughput and setup rate (after a short warm-up).
     #[arg(long, default_value_t = 1.0)]
     pub secs: f64,
-    /// Servers to run: ours, baseline (needs --baseline), dante, microsocks, go, merino, fast-socks5.
+    /// Servers to run: ours, baseline (needs --baseline), dante, microsocks, go, merino, fast-socks5,
+    /// hev, microsocks-head, upstream (the last three found on PATH; a missing one is skipped).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ours,dante,microsocks,go,merino,fast-socks5"
+        default_value = "ours,dante,microsocks,go,merino,fast-socks5,hev,microsocks-head,upstream"
     )]
     pub servers: Vec<String>,
-    /// Measurement groups: bulk, setup, idle, udp, chain.
+    /// Measurement groups: bulk, setup, idle, udp, chain (our chain, in-process generator), iperf
+    /// (iperf3 through proxychains4 per server), hops (tls/wss/kcp chains, ours vs upstream, iperf3).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bulk,setup,idle,udp,chain"
+        default_value = "bulk,setup,idle,udp,chain,iperf,hops"
     )]
     pub only: Vec<String>,
+    /// Length of every iperf3 run in seconds (`-t`; one run per repetition).
+    #[arg(long, default_value_t = 4)]
+    pub iperf_secs: u32,
     /// Idle sessions at the last step of the memory measurement (steps at 1/8, 1/4, 1/2, 1).
     #[arg(long, default_value_t = 8000)]
     pub sessions: usize,

@@ -117,6 +117,24 @@ pub(crate) fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// Whether the text of /proc/net/udp (or udp6) lists a socket bound to local `port`.
+pub(crate) fn lists_udp_port(table: &str, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .any(|local| local.ends_with(&want))
+}
+
+/// Whether some process has a UDP socket bound to `port` (a KCP listener has no TCP port to probe).
+pub(crate) fn udp_port_bound(port: u16) -> bool {
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .any(|t| lists_udp_port(&t, port))
+}
+
 /// Raises the soft open-file limit to the hard limit (servers inherit it), returning the new limit.
 pub(crate) fn raise_fd_limit() -> std::io::Result<u64> {
     gost_sys::sockopt::raise_nofile()
@@ -140,6 +158,16 @@ mod tests {
                     Pss:                1500 kB\nPss_Anon:            800 kB\n";
         assert_eq!(parse_smaps_rollup(text), Some((4096 * 1024, 1500 * 1024)));
         assert_eq!(parse_smaps_rollup("Rss: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn udp_table_local_ports() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue\n\
+                    \x20 12: 0100007F:1F90 00000000:0000 07 00000000:00000000\n";
+        assert!(lists_udp_port(text, 8080));
+        assert!(!lists_udp_port(text, 80));
+        let me = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(udp_port_bound(me.local_addr().unwrap().port()));
     }
 
     #[test]

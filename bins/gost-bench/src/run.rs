@@ -9,6 +9,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::RunArgs;
 use crate::bulk::{self, Dir, Route};
+use crate::hops::Hops;
+use crate::iperf::{Iperf, Via};
 use crate::report::Table;
 use crate::servers::{Bins, Chain, Kind, Server};
 use crate::targets::{Targets, UdpSink};
@@ -24,6 +26,8 @@ pub(crate) struct Plan {
     pub udp_probe: Duration,
     pub udp_steps: usize,
     pub udp_sizes: Vec<usize>,
+    /// Seconds of every iperf3 run.
+    pub iperf_secs: u32,
 }
 
 impl Plan {
@@ -42,6 +46,7 @@ impl Plan {
             udp_probe: Duration::from_secs_f64((secs / 2.0).max(0.2)),
             udp_steps: if a.quick { 3 } else { 6 },
             udp_sizes: vec![64, 1200],
+            iperf_secs: if a.quick { 1 } else { a.iperf_secs.max(1) },
         }
     }
 }
@@ -63,6 +68,8 @@ pub(crate) struct Rows {
     pub pss: usize,
     pub fds: usize,
     pub udp: Vec<(usize, usize)>,
+    /// iperf3 single stream through proxychains4 (when the `iperf` group runs).
+    pub iperf: Option<usize>,
 }
 
 /// Failures seen per (column, measurement): count and the first error.
@@ -70,7 +77,7 @@ pub(crate) struct Rows {
 pub(crate) struct Failures(BTreeMap<(String, String), (usize, String)>);
 
 impl Failures {
-    fn add(&mut self, who: &str, what: &str, err: &anyhow::Error) {
+    pub(crate) fn add(&mut self, who: &str, what: &str, err: &anyhow::Error) {
         eprintln!("  ! {who} / {what}: {err:#}");
         let e = self
             .0
@@ -125,7 +132,7 @@ async fn start_servers(a: &RunArgs, bins: &Bins, notes: &mut Vec<String>) -> Res
     Ok(entries)
 }
 
-fn add_rows(t: &mut Table, plan: &Plan) -> Rows {
+fn add_rows(t: &mut Table, plan: &Plan, iperf: bool) -> Rows {
     let mut bulk = Vec::new();
     for (streams, dir) in [
         (1, Dir::Upload),
@@ -149,6 +156,7 @@ fn add_rows(t: &mut Table, plan: &Plan) -> Rows {
             streams,
         ));
     }
+    let iperf = iperf.then(|| t.row("iperf3 1 stream via proxychains4, Gbit/s", true, 2));
     let cpu_per_gb = t.row("server CPU s per GB relayed (all TCP bulk runs)", false, 3);
     let setup = plan
         .concurrency
@@ -192,6 +200,7 @@ fn add_rows(t: &mut Table, plan: &Plan) -> Rows {
         pss,
         fds,
         udp,
+        iperf,
     }
 }
 
@@ -201,6 +210,7 @@ pub(crate) struct Outcome {
     pub rows: Rows,
     pub kinds: Vec<Option<Kind>>,
     pub chain: Option<Table>,
+    pub hops: Option<Table>,
     pub notes: Vec<String>,
     pub plan: Plan,
     pub load_before: String,
@@ -218,6 +228,8 @@ struct Bench {
     chains: Vec<Chain>,
     chain_targets: Targets,
     chain_table: Option<Table>,
+    iperf: Option<Iperf>,
+    hops: Option<Hops>,
     failures: Failures,
 }
 
@@ -267,6 +279,27 @@ impl Bench {
             if *b > 0 {
                 self.table
                     .push(self.rows.cpu_per_gb, i + 1, c / (*b as f64 / 1e9));
+            }
+        }
+    }
+
+    /// iperf3 through proxychains4 at every server (column 0: straight to the iperf3 server).
+    fn iperf_round(&mut self) {
+        let (Some(iperf), Some(row)) = (&self.iperf, self.rows.iperf) else {
+            return;
+        };
+        for col in 0..=self.entries.len() {
+            let via = match col {
+                0 => Via::Direct,
+                _ => Via::Socks(self.entries[col - 1].server.addr),
+            };
+            let who = &self.table.columns[col];
+            match iperf.measure(via, self.plan.iperf_secs) {
+                Ok(g) => {
+                    eprintln!("  {who} / iperf3 via proxychains4: {g:.2} Gbit/s");
+                    self.table.push(row, col, g);
+                }
+                Err(e) => self.failures.add(who, &self.table.rows[row].title, &e),
             }
         }
     }
@@ -452,8 +485,19 @@ pub(crate) async fn run(a: RunArgs) -> Result<()> {
     columns.extend(entries.iter().map(|e| e.server.kind.label().to_string()));
     let mut kinds = vec![None];
     kinds.extend(entries.iter().map(|e| Some(e.server.kind)));
+    let iperf = if want("iperf") || want("hops") {
+        Iperf::start()
+            .map_err(|e| notes.push(format!("iperf3 rows: not run: {e:#}")))
+            .ok()
+    } else {
+        None
+    };
     let mut table = Table::new(columns, plan.runs);
-    let rows = add_rows(&mut table, &plan);
+    let rows = add_rows(&mut table, &plan, want("iperf") && iperf.is_some());
+    let hops = match &iperf {
+        Some(i) if want("hops") => Some(Hops::start(&bins.gost, i, plan.runs, &mut notes)),
+        _ => None,
+    };
     let chain_targets = Targets::start().await?;
     let ours = entries.iter().any(|e| e.server.kind == Kind::Ours);
     let (chains, chain_table) = if want("chain") && ours {
@@ -471,6 +515,8 @@ pub(crate) async fn run(a: RunArgs) -> Result<()> {
         chains,
         chain_targets,
         chain_table,
+        iperf,
+        hops,
         failures: Failures::default(),
     };
     for run in 0..b.plan.runs {
@@ -490,6 +536,14 @@ pub(crate) async fn run(a: RunArgs) -> Result<()> {
             b.udp_round().await;
         }
         b.chain_round().await;
+        // The iperf3 client is a child process waited for on this thread: tell tokio, so the
+        // in-process targets keep running on the other worker.
+        tokio::task::block_in_place(|| {
+            b.iperf_round();
+            if let (Some(h), Some(i)) = (b.hops.as_mut(), b.iperf.as_ref()) {
+                h.round(i, b.plan.iperf_secs, &mut b.failures);
+            }
+        });
         if want("idle") {
             b.idle_round(&bins).await;
         }
@@ -509,6 +563,7 @@ pub(crate) async fn run(a: RunArgs) -> Result<()> {
         rows: b.rows,
         kinds,
         chain: b.chain_table,
+        hops: b.hops.take().map(|h| h.table),
         notes,
         plan: b.plan,
         load_before,

@@ -20,10 +20,16 @@ pub(crate) enum Kind {
     Go,
     Merino,
     FastSocks5,
+    /// hev-socks5-server (C, coroutines + splice), found on `PATH`.
+    Hev,
+    /// microsocks at a recent commit (16 KiB buffer), found on `PATH` as `microsocks-head`.
+    MicrosocksHead,
+    /// Upstream GOST 3.2.6, found on `PATH` as `gost-upstream` (or `GOST_UPSTREAM`).
+    Upstream,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 7] = [
+    pub(crate) const ALL: [Kind; 10] = [
         Kind::Ours,
         Kind::Baseline,
         Kind::Dante,
@@ -31,6 +37,9 @@ impl Kind {
         Kind::Go,
         Kind::Merino,
         Kind::FastSocks5,
+        Kind::Hev,
+        Kind::MicrosocksHead,
+        Kind::Upstream,
     ];
 
     /// Short name used on the command line (`--servers`).
@@ -43,6 +52,9 @@ impl Kind {
             Kind::Go => "go",
             Kind::Merino => "merino",
             Kind::FastSocks5 => "fast-socks5",
+            Kind::Hev => "hev",
+            Kind::MicrosocksHead => "microsocks-head",
+            Kind::Upstream => "upstream",
         }
     }
 
@@ -56,6 +68,9 @@ impl Kind {
             Kind::Go => "go (armon/go-socks5, like upstream GOST's io.Copy relay)",
             Kind::Merino => "merino 0.1.3 (Rust)",
             Kind::FastSocks5 => "fast-socks5 1.0.0 example server (Rust)",
+            Kind::Hev => "hev-socks5-server 2.13.1 (C, coroutines + splice)",
+            Kind::MicrosocksHead => "microsocks HEAD 96bf8a8 (16 KiB buffer)",
+            Kind::Upstream => "upstream GOST 3.2.6",
         }
     }
 
@@ -66,6 +81,9 @@ impl Kind {
             Kind::Baseline => "gost-rs baseline",
             Kind::Microsocks => "microsocks 1.0.3 (1 KiB buffer)",
             Kind::Go => "go (armon/go-socks5)",
+            Kind::Hev => "hev-socks5-server",
+            Kind::MicrosocksHead => "microsocks HEAD",
+            Kind::Upstream => "upstream GOST 3.2.6",
             k => k.name(),
         }
     }
@@ -74,7 +92,12 @@ impl Kind {
     pub(crate) fn udp(self) -> bool {
         matches!(
             self,
-            Kind::Ours | Kind::Baseline | Kind::Dante | Kind::FastSocks5
+            Kind::Ours
+                | Kind::Baseline
+                | Kind::Dante
+                | Kind::FastSocks5
+                | Kind::Hev
+                | Kind::Upstream
         )
     }
 
@@ -99,7 +122,7 @@ pub(crate) struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut cmd: Command, scratch: Option<PathBuf>) -> Result<Proc> {
+    pub(crate) fn spawn(mut cmd: Command, scratch: Option<PathBuf>) -> Result<Proc> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -121,7 +144,7 @@ impl Proc {
     }
 
     /// Waits until `port` accepts TCP connections (or the process dies, or 10 s pass).
-    fn wait_ready(&mut self, port: u16) -> Result<()> {
+    pub(crate) fn wait_ready(&mut self, port: u16) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -183,7 +206,7 @@ pub(crate) struct Server {
     pub proc: Proc,
 }
 
-fn scratch_dir(name: &str) -> Result<PathBuf> {
+pub(crate) fn scratch_dir(name: &str) -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("gost-bench-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
@@ -200,6 +223,33 @@ fn dante_config(port: u16) -> String {
          socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}\n\
          socks pass {{ from: 0.0.0.0/0 to: 127.0.0.0/8 command: udpreply }}\n"
     )
+}
+
+/// hev-socks5-server's configuration: loopback only, two workers (one per core), errors only.
+fn hev_config(port: u16) -> String {
+    format!(
+        "main:\n  workers: 2\n  port: {port}\n  listen-address: '127.0.0.1'\n\
+         misc:\n  log-level: error\n  limit-nofile: 20000\n"
+    )
+}
+
+/// `name` found in a directory of `PATH` (the peers of ../shared/peers/bin come this way: bench/run.sh
+/// puts that folder on `PATH`).
+pub(crate) fn on_path(name: &str) -> Result<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("{name} is not on PATH (bench/run.sh adds ../shared/peers/bin)"))
+}
+
+/// Upstream GOST: `GOST_UPSTREAM=/path`, else `gost-upstream` on `PATH` (as the interop tests do).
+pub(crate) fn upstream_gost() -> Result<PathBuf> {
+    match std::env::var_os("GOST_UPSTREAM") {
+        Some(p) => Ok(require(Path::new(&p))?.to_path_buf()),
+        None => on_path("gost-upstream"),
+    }
 }
 
 fn require(path: &Path) -> Result<&Path> {
@@ -265,6 +315,27 @@ impl Server {
                     "127.0.0.1",
                     "no-auth",
                 ]);
+                c
+            }
+            Kind::Hev => {
+                let dir = scratch_dir("hev")?;
+                let conf = dir.join("hev.yml");
+                std::fs::write(&conf, hev_config(port))?;
+                let mut c = Command::new(on_path("hev-socks5-server")?);
+                c.arg(&conf);
+                scratch = Some(dir);
+                c
+            }
+            Kind::MicrosocksHead => {
+                let mut c = Command::new(on_path("microsocks-head")?);
+                c.args(["-q", "-i", "127.0.0.1", "-p", &port.to_string()]);
+                c
+            }
+            Kind::Upstream => {
+                let mut c = Command::new(upstream_gost()?);
+                // The same service as ours: UDP relay on, GOST's in-band TLS method off.
+                c.arg("-L")
+                    .arg(format!("socks5://{listen}?notls=true&udp=true"));
                 c
             }
         };

@@ -67,7 +67,14 @@ fn targets(o: &Outcome) -> Vec<String> {
         }
     }
     for &(row, _) in &o.rows.setup {
-        let up = [Kind::Go, Kind::Dante, Kind::Microsocks];
+        let up = [
+            Kind::Go,
+            Kind::Dante,
+            Kind::Microsocks,
+            Kind::Hev,
+            Kind::MicrosocksHead,
+            Kind::Upstream,
+        ];
         if let (Some(m), Some((best, bc))) = (t.median(row, ours), best_of(o, row, &up)) {
             out.push(format!(
                 "{}: ours {m:.0} vs best Go/C peer {} {best:.0}: {}",
@@ -133,6 +140,14 @@ fn markdown(a: &RunArgs, o: &Outcome) -> String {
     if let Some(c) = &o.chain {
         md.push_str("\nOur chain: a `tcp://` port forward whose `-F` is our SOCKS5 server (plain, then TLS):\n\n");
         md.push_str(&c.markdown());
+    }
+    if let Some(h) = &o.hops {
+        md.push_str(
+            "\nEncrypted chains, iperf3 single stream through `-L tcp://127.0.0.1:A/IPERF -F socks5+T://127.0.0.1:B` \
+             in front of `-L socks5+T://127.0.0.1:B`, the same command lines for both programs; \
+             here ×r = ours relative to upstream GOST:\n\n",
+        );
+        md.push_str(&h.markdown());
     }
     md.push_str("\nIssue 8 targets, from this run:\n\n");
     for t in targets(o) {
