@@ -8,9 +8,19 @@
 #   bench/run.sh --servers dante,go --only bulk      any other `gost-bench run` option
 #
 # Debian packages used: dante-server microsocks gnuplot-nox golang-go golang-github-armon-go-socks5-dev
-# (root is needed for dante's configuration and for SO_RCVBUFFORCE on the UDP sink).
+# iperf3 proxychains4 (root is needed for dante's configuration and for SO_RCVBUFFORCE on the UDP sink).
+# The real peers hev-socks5-server, microsocks-head and gost-upstream (GOST 3.2.6) are found on PATH:
+# ../shared/peers/bin is put there when it exists, as .ci/run does; a missing one is noted and skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -d ../shared/peers/bin ]; then
+    PATH="$(cd ../shared/peers/bin && pwd):$PATH"
+    export PATH
+fi
+for tool in iperf3 proxychains4; do
+    command -v "$tool" >/dev/null ||
+        echo "$tool not found: its rows are skipped (apt-get install iperf3 proxychains4)" >&2
+done
 peers="$PWD/bench/.peers"
 mkdir -p "$peers/bin"
 

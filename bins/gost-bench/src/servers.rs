@@ -282,10 +282,11 @@ impl Server {
                 c
             }
             Kind::Dante => {
-                let dir = scratch_dir("dante")?;
+                // The binary first: a missing one must not leave the scratch folder behind.
+                let mut c = Command::new(require(Path::new("/usr/sbin/danted"))?);
+                let dir = scratch_dir(&format!("dante-{port}"))?;
                 let conf = dir.join("danted.conf");
                 std::fs::write(&conf, dante_config(port))?;
-                let mut c = Command::new(require(Path::new("/usr/sbin/danted"))?);
                 c.arg("-f").arg(&conf).arg("-p").arg(dir.join("danted.pid"));
                 scratch = Some(dir);
                 c
@@ -318,10 +319,12 @@ impl Server {
                 c
             }
             Kind::Hev => {
-                let dir = scratch_dir("hev")?;
+                let mut c = Command::new(on_path("hev-socks5-server")?);
+                // Named by port: the idle round starts a fresh server before the old one (and
+                // its folder) goes.
+                let dir = scratch_dir(&format!("hev-{port}"))?;
                 let conf = dir.join("hev.yml");
                 std::fs::write(&conf, hev_config(port))?;
-                let mut c = Command::new(on_path("hev-socks5-server")?);
                 c.arg(&conf);
                 scratch = Some(dir);
                 c
