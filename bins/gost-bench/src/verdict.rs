@@ -110,6 +110,42 @@ fn targets(o: &Outcome) -> Vec<String> {
     out
 }
 
+/// Issue 19's goals for the iperf3 rows: single stream ≥ 1.1× the best peer; tls and wss chains
+/// ≥ 1.5× upstream, a KCP hop ≥ 5× upstream.
+fn iperf_targets(o: &Outcome) -> Vec<String> {
+    let mut out = Vec::new();
+    let peers: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| !matches!(k, Kind::Ours | Kind::Baseline))
+        .collect();
+    if let (Some(row), Some(ours)) = (o.rows.iperf, col_of(o, Kind::Ours))
+        && let (Some(m), Some((best, bc))) = (o.main.median(row, ours), best_of(o, row, &peers))
+    {
+        out.push(format!(
+            "{}: ours {m:.2} vs best peer {} {best:.2}: {}",
+            o.main.rows[row].title,
+            o.main.columns[bc],
+            verdict(m >= 1.1 * best, m / best, 1.1)
+        ));
+    }
+    if let Some(h) = &o.hops {
+        // Column 0 is upstream, column 1 ours (hops.rs).
+        for (r, row) in h.rows.iter().enumerate() {
+            let goal = if row.title.contains("kcp") { 5.0 } else { 1.5 };
+            if let (Some(up), Some(m)) = (h.median(r, 0), h.median(r, 1))
+                && up > 0.0
+            {
+                out.push(format!(
+                    "{}: ours {m:.3} vs upstream {up:.3}: {}",
+                    row.title,
+                    verdict(m >= goal * up, m / up, goal)
+                ));
+            }
+        }
+    }
+    out
+}
+
 fn markdown(a: &RunArgs, o: &Outcome) -> String {
     let mut md = String::new();
     let argv: Vec<String> = std::env::args().collect();
@@ -152,6 +188,13 @@ fn markdown(a: &RunArgs, o: &Outcome) -> String {
     md.push_str("\nIssue 8 targets, from this run:\n\n");
     for t in targets(o) {
         let _ = writeln!(md, "- {t}");
+    }
+    let iperf = iperf_targets(o);
+    if !iperf.is_empty() {
+        md.push_str("\nIssue 19 targets for the iperf3 rows, from this run:\n\n");
+        for t in iperf {
+            let _ = writeln!(md, "- {t}");
+        }
     }
     if !o.notes.is_empty() {
         md.push_str("\nNotes from this run:\n\n");
