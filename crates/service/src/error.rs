@@ -61,6 +61,11 @@ pub enum Error {
     #[error("no peer connected within {0:?}")]
     AcceptTimeout(Duration),
 
+    /// The process's descriptor budget has nothing left for this kind of connection (`udp association`);
+    /// the client got a failure reply.
+    #[error("no descriptors left for a {0} (the process's descriptor budget is spent)")]
+    OutOfDescriptors(&'static str),
+
     /// The smux session of an MBIND failed.
     #[error("smux: {0}")]
     Mux(String),

@@ -3,9 +3,9 @@
 //! when the listener supports a [`gost_transport::Gate`], otherwise right after `accept`.
 //!
 //! In order: admission ([`crate::Admission`], upstream's `admission`), the service's cap on live
-//! connections ([`crate::ServiceOptions::max_connections`]) and the connection limits
-//! ([`crate::ServiceOptions::conn_limits`], upstream's `climiter`). An admitted connection gets a
-//! [`Pass`] holding its places in the cap and the limits until it ends; a refused one is closed at once,
+//! connections ([`crate::ServiceOptions::max_connections`]), the connection limits
+//! ([`crate::ServiceOptions::conn_limits`], upstream's `climiter`) and the process's descriptor budget
+//! (`crate::fds`). An admitted connection gets a [`Pass`] holding its places in each until it ends; a refused one is closed at once,
 //! logged (admission at `info` per client; the cap and the limits at `warn`, at most once per 5 s with the
 //! number of suppressed lines) and reported to the observer.
 
@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::access::{Admission, Denied};
 use crate::climit::{ConnCounter, ConnLimits};
+use crate::fds::{self, Claim, Kind};
 use crate::observe::Observer;
 
 /// Admission, the connection cap and the connection limits of one service.
@@ -88,6 +89,10 @@ impl Gate for ServiceGate {
                 return None;
             }
         };
-        Some(Pass::new((permit, slot)))
+        let Some(fds) = Claim::take(Kind::Connection) else {
+            self.refuse(client, "descriptors", fds::capacity(Kind::Connection));
+            return None;
+        };
+        Some(Pass::new((permit, slot, fds)))
     }
 }

@@ -77,6 +77,7 @@ mod builder;
 mod climit;
 mod conn;
 mod error;
+mod fds;
 pub mod forward;
 mod gate;
 pub mod metrics;

@@ -340,6 +340,8 @@ impl<'a> Closed<'a> {
 /// A stable, coarse class of an error: the `error_kind` log field.
 pub fn error_kind(e: &Error) -> &'static str {
     match e {
+        Error::Io(e) if gost_transport::is_resource_exhaustion(e) => "resources",
+        Error::OutOfDescriptors(_) => "resources",
         Error::Io(_) => "io",
         Error::HandshakeTimeout(_) => "handshake_timeout",
         Error::Decode(_) | Error::Handshake(_) => "protocol",
@@ -359,6 +361,7 @@ pub fn error_kind(e: &Error) -> &'static str {
 fn transport_error_kind(e: &gost_transport::Error) -> &'static str {
     use gost_transport::Error as T;
     match e {
+        T::Io(e) if gost_transport::is_resource_exhaustion(e) => "resources",
         T::Io(_) => "io",
         T::HandshakeTimeout { .. } => "handshake_timeout",
         T::Tls(_) | T::Ws(_) | T::WsRejected { .. } => "protocol",
@@ -371,7 +374,7 @@ fn transport_error_kind(e: &gost_transport::Error) -> &'static str {
 /// scanner cannot flood the log.
 fn error_level(kind: &str) -> Level {
     match kind {
-        "dial" | "internal" => Level::WARN,
+        "dial" | "internal" | "resources" => Level::WARN,
         "auth" | "refused" | "bypass" => Level::INFO,
         _ => Level::DEBUG,
     }

@@ -246,7 +246,7 @@ impl Service {
                 Err(e) => {
                     // Out of descriptors: the pending connection stays queued, so retrying at once would
                     // spin; other failures concern one client only.
-                    let delay = if is_exhaustion(&e) {
+                    let delay = if e.is_resource_exhaustion() {
                         backoff
                     } else {
                         Duration::ZERO
@@ -366,17 +366,6 @@ impl Drop for Live {
     }
 }
 
-/// Accept failures that retrying immediately cannot fix: out of descriptors or kernel memory.
-fn is_exhaustion(e: &gost_transport::Error) -> bool {
-    let gost_transport::Error::Io(io) = e else {
-        return false;
-    };
-    matches!(
-        io.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,13 +388,5 @@ mod tests {
         let size = size_of_val(&task);
         assert!(size <= 800, "connection task future is {size} bytes");
         task.await;
-    }
-
-    #[test]
-    fn only_resource_errors_back_off() {
-        let emfile = gost_transport::Error::Io(std::io::Error::from_raw_os_error(libc::EMFILE));
-        assert!(is_exhaustion(&emfile));
-        let reset = gost_transport::Error::Io(std::io::ErrorKind::ConnectionReset.into());
-        assert!(!is_exhaustion(&reset));
     }
 }

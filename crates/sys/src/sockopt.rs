@@ -76,6 +76,26 @@ pub fn raise_nofile() -> io::Result<u64> {
     Ok(hard)
 }
 
+/// Makes `cmd`'s child process start with at most `limit` open file descriptors (soft and hard
+/// limit), as `prlimit --nofile=LIMIT` would; the parent's limits are untouched.
+pub fn limit_child_nofile(cmd: &mut std::process::Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    let lim = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which is
+    // async-signal-safe, on a struct it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ pub mod vectors;
 pub use data::{Checksum, pattern};
 pub use logs::Logs;
 pub use programs::{have, have_program, locate};
-pub use resources::{Footprint, OutOfFds, fd_count, raise_nofile, serial};
+pub use resources::{Footprint, OutOfFds, fd_count, limit_child_nofile, raise_nofile, serial};
 pub use running::Running;
 pub use servers::{
     BODY, counting_echo_server, echo_server, free_port, free_tcp_and_udp_port, http_server,

@@ -95,6 +95,11 @@ impl Footprint {
     }
 }
 
+/// Makes `cmd`'s child start with at most `limit` open descriptors (the test process keeps its own).
+pub fn limit_child_nofile(cmd: &mut std::process::Command, limit: u64) {
+    gost_sys::sockopt::limit_child_nofile(cmd, limit);
+}
+
 /// Raises the soft descriptor limit to the hard one (floods hold hundreds of sockets).
 pub fn raise_nofile() {
     gost_sys::sockopt::raise_nofile().expect("raise RLIMIT_NOFILE");

@@ -167,3 +167,32 @@ mod tests {
         );
     }
 }
+
+/// Whether `e` says the process or the system is out of descriptors or of memory for them (`EMFILE`,
+/// `ENFILE`, `ENOBUFS`, `ENOMEM`): retrying at once cannot help.
+pub fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+impl Error {
+    /// Whether this is an I/O error of [`is_resource_exhaustion`].
+    pub fn is_resource_exhaustion(&self) -> bool {
+        matches!(self, Error::Io(e) if is_resource_exhaustion(e))
+    }
+}
+
+#[cfg(test)]
+mod exhaustion_tests {
+    use super::*;
+
+    #[test]
+    fn only_resource_errors_are_exhaustion() {
+        let emfile = Error::Io(io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(emfile.is_resource_exhaustion());
+        let reset = Error::Io(io::ErrorKind::ConnectionReset.into());
+        assert!(!reset.is_resource_exhaustion());
+    }
+}

@@ -156,7 +156,7 @@ async fn accept_loop<H, F>(
                     });
                 }
                 Err(e) => {
-                    let exhausted = is_resource_exhaustion(&e);
+                    let exhausted = e.is_resource_exhaustion();
                     if tx.send(Err(e)).await.is_err() {
                         return;
                     }
@@ -228,14 +228,6 @@ impl Drop for Place {
             }
         }
     }
-}
-
-fn is_resource_exhaustion(e: &Error) -> bool {
-    let Error::Io(e) = e else { return false };
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }
 
 #[cfg(test)]

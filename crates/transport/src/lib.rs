@@ -46,7 +46,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use any::AnyListener;
-pub use error::Error;
+pub use error::{Error, is_resource_exhaustion};
 pub use rate::RateLimited;
 pub use stream::{Io, Stream};
 

@@ -30,17 +30,36 @@ pub(crate) struct Gost {
 impl Gost {
     /// Starts `gost ARGS` with its log on stderr (text format, info level).
     pub(crate) fn spawn(args: &[&str]) -> Gost {
-        Gost::spawn_program(env!("CARGO_BIN_EXE_gost").as_ref(), args, false)
+        Gost::spawn_program(env!("CARGO_BIN_EXE_gost").as_ref(), args, false, None)
+    }
+
+    /// Like [`Gost::spawn`], with the process limited to `limit` open descriptors.
+    pub(crate) fn spawn_with_nofile(args: &[&str], limit: u64) -> Gost {
+        Gost::spawn_program(
+            env!("CARGO_BIN_EXE_gost").as_ref(),
+            args,
+            false,
+            Some(limit),
+        )
     }
 
     /// Starts upstream GOST (`program`, from [`gost_upstream`]) with `ARGS` the way [`Gost::spawn`]
     /// starts ours; [`Gost::addr`] then reads its JSON log.
     pub(crate) fn spawn_upstream(program: &std::path::Path, args: &[&str]) -> Gost {
-        Gost::spawn_program(program, args, true)
+        Gost::spawn_program(program, args, true, None)
     }
 
-    fn spawn_program(program: &std::path::Path, args: &[&str], upstream: bool) -> Gost {
-        let mut child = Command::new(program)
+    fn spawn_program(
+        program: &std::path::Path,
+        args: &[&str],
+        upstream: bool,
+        nofile: Option<u64>,
+    ) -> Gost {
+        let mut cmd = Command::new(program);
+        if let Some(limit) = nofile {
+            gost_test_support::limit_child_nofile(&mut cmd, limit);
+        }
+        let mut child = cmd
             .args(args)
             .env_remove("GOST_LOGGER_LEVEL")
             .current_dir(env!("CARGO_TARGET_TMPDIR"))

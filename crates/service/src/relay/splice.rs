@@ -5,6 +5,11 @@
 //! never carries data in a direction never opens a pipe for it (2 fds per idle session instead of 6), and
 //! a connection closed right after the handshake needs no pipe at all.
 //!
+//! A pipe costs two descriptors, taken from the process's descriptor budget (`crate::fds`). When the
+//! budget has none left for pipes, or `pipe2` fails (out of descriptors), that direction copies through
+//! a user-space buffer instead, with a `warn` line (at most one per 5 s): the client already has its
+//! success reply, so the relay must carry its bytes whatever happens to the zero-copy path.
+//!
 //! Both directions run in one task as a hand-written state machine over tokio's readiness
 //! (`poll_read_ready`/`poll_write_ready`, each used by exactly one direction), which keeps the relay's
 //! future small: it is part of every idle session's memory. The system calls are gost-sys's.
@@ -12,40 +17,84 @@
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use gost_sys::splice::{peek, splice};
+use gost_transport::RateLimited;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::Transferred;
+use crate::fds::{Claim, Kind};
 
 /// Bytes asked of one splice call into a pipe: the default pipe capacity on Linux.
 const CHUNK: usize = 64 * 1024;
 
-/// A pipe used as the kernel-side buffer of one direction.
+/// Bytes of the user-space buffer of a direction that could not have a pipe.
+const SPILL: usize = 16 * 1024;
+
+/// A pipe used as the kernel-side buffer of one direction, with its descriptors' claim on the budget.
 struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
+    _claim: Claim,
 }
 
 impl Pipe {
     fn new() -> io::Result<Pipe> {
+        let claim = Claim::take(Kind::Pipe)
+            .ok_or_else(|| io::Error::other("the descriptor budget for splice pipes is spent"))?;
         let (read, write) = gost_sys::splice::pipe()?;
-        Ok(Pipe { read, write })
+        Ok(Pipe {
+            read,
+            write,
+            _claim: claim,
+        })
+    }
+}
+
+/// Where a direction keeps its bytes between reading and writing them.
+enum Buffer {
+    /// None yet: the direction has carried nothing.
+    None,
+    /// A pipe: splice(2) in and out, the bytes never enter user space.
+    Pipe(Pipe),
+    /// A user-space buffer (no pipe could be had) and the offset of the bytes not yet written.
+    Spill(Box<[u8; SPILL]>, usize),
+}
+
+/// Logs, at most once per 5 s, that a relay direction fell back to copying.
+fn spill_warning(e: &io::Error) {
+    static LOG: Mutex<RateLimited> = Mutex::new(RateLimited::new(Duration::from_secs(5)));
+    let allowed = LOG.lock().unwrap_or_else(PoisonError::into_inner).allow();
+    if let Some(suppressed) = allowed {
+        tracing::warn!(error = %e, suppressed,
+            "no splice pipe for a relay; copying its bytes through user space");
     }
 }
 
 /// One direction: socket → pipe → socket, until EOF on the source and shutdown of the destination.
-#[derive(Default)]
 struct Half {
-    /// Created on the first bytes (see the module docs).
-    pipe: Option<Pipe>,
-    /// Bytes in the pipe not yet written to the destination.
+    /// A pipe created on the first bytes (see the module docs), or the user-space fallback.
+    buffer: Buffer,
+    /// Bytes in the buffer not yet written to the destination.
     in_pipe: usize,
     total: u64,
     done: bool,
+}
+
+impl Default for Half {
+    fn default() -> Self {
+        Half {
+            buffer: Buffer::None,
+            in_pipe: 0,
+            total: 0,
+            done: false,
+        }
+    }
 }
 
 impl Half {
@@ -58,10 +107,19 @@ impl Half {
         while !self.done {
             if self.in_pipe > 0 {
                 ready!(dst.poll_write_ready(cx))?;
-                let pipe = self.pipe.as_ref().expect("bytes in flight live in a pipe");
-                let (from, len) = (pipe.read.as_fd(), self.in_pipe);
-                // try_io clears tokio's readiness on WouldBlock, so the next poll really waits.
-                match dst.try_io(Interest::WRITABLE, || splice(from, dst.as_fd(), len)) {
+                let len = self.in_pipe;
+                // try_io/try_write clear tokio's readiness on WouldBlock, so the next poll really waits.
+                let written = match &mut self.buffer {
+                    Buffer::Pipe(pipe) => {
+                        let from = pipe.read.as_fd();
+                        dst.try_io(Interest::WRITABLE, || splice(from, dst.as_fd(), len))
+                    }
+                    Buffer::Spill(buf, at) => dst.try_write(&buf[*at..*at + len]).inspect(|m| {
+                        *at += m;
+                    }),
+                    Buffer::None => unreachable!("bytes in flight live in a buffer"),
+                };
+                match written {
                     Ok(m) => {
                         self.in_pipe -= m;
                         self.total += m as u64;
@@ -72,14 +130,24 @@ impl Half {
                 continue;
             }
             ready!(src.poll_read_ready(cx))?;
-            let read = match &self.pipe {
-                Some(pipe) => {
+            let read = match &mut self.buffer {
+                Buffer::Pipe(pipe) => {
                     let to = pipe.write.as_fd();
                     src.try_io(Interest::READABLE, || splice(src.as_fd(), to, CHUNK))
                 }
-                None => match src.try_io(Interest::READABLE, || peek(src.as_fd())) {
+                Buffer::Spill(buf, at) => {
+                    *at = 0;
+                    src.try_read(&mut buf[..])
+                }
+                Buffer::None => match src.try_io(Interest::READABLE, || peek(src.as_fd())) {
                     Ok(true) => {
-                        self.pipe = Some(Pipe::new()?);
+                        self.buffer = match Pipe::new() {
+                            Ok(pipe) => Buffer::Pipe(pipe),
+                            Err(e) => {
+                                spill_warning(&e);
+                                Buffer::Spill(Box::new([0; SPILL]), 0)
+                            }
+                        };
                         continue;
                     }
                     Ok(false) => Ok(0),
@@ -170,12 +238,15 @@ mod tests {
         let (b, mut target) = pair(&l).await;
         let mut half = Half::default();
         run_until_idle(&mut half, &a, &b).await;
-        assert!(half.pipe.is_none(), "an idle direction opened a pipe");
+        assert!(
+            matches!(half.buffer, Buffer::None),
+            "an idle direction opened a pipe"
+        );
 
         client.write_all(b"hello through a pipe").await.unwrap();
         a.readable().await.unwrap();
         run_until_idle(&mut half, &a, &b).await;
-        assert!(half.pipe.is_some());
+        assert!(matches!(half.buffer, Buffer::Pipe(_)));
         let mut got = [0u8; 20];
         target.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"hello through a pipe");
@@ -190,7 +261,7 @@ mod tests {
         client.shutdown().await.unwrap();
         let mut half = Half::default();
         poll_fn(|cx| half.poll(cx, &a, &b)).await.unwrap();
-        assert!(half.pipe.is_none());
+        assert!(matches!(half.buffer, Buffer::None));
         let mut rest = Vec::new();
         target.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty());

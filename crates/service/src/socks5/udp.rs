@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 use self::mmsg::{Batch, Outgoing, Received};
 use super::peers::{Peers, Targets, canonical, enlarge_receive_buffer, for_socket};
 use super::{Socks5Handler, reply};
+use crate::fds::{Claim, Kind};
 use crate::relay::Transferred;
 use crate::{Error, Report};
 
@@ -49,6 +50,11 @@ pub(super) async fn serve(
     let local_ip = conn
         .local_addr()
         .map_or_else(|| unspecified_like(client_ip), |a| a.ip().to_canonical());
+    // Held until the association ends: its relay socket and its outbound socket.
+    let Some(_fds) = Claim::take(Kind::Udp) else {
+        reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+        return Err(Error::OutOfDescriptors("udp association"));
+    };
     let relay = match UdpSocket::bind(SocketAddr::new(local_ip, 0)).await {
         Ok(s) => {
             enlarge_receive_buffer(&s);

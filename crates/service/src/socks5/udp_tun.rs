@@ -19,6 +19,7 @@ use super::bind::{listen_addr, refusal};
 use super::peers::{Peers, Targets};
 use super::{Socks5Handler, reply};
 use crate::conn::send;
+use crate::fds::{Claim, Kind};
 use crate::outbound::PacketConn;
 use crate::relay::Transferred;
 use crate::{Error, Report};
@@ -39,6 +40,11 @@ pub(super) async fn serve(
     report: &mut Report,
 ) -> Result<(), Error> {
     let addr_port = bind.map_or(0, Address::port);
+    // Held until the tunnel ends: its UDP socket (and room for the connection's own).
+    let Some(_fds) = Claim::take(Kind::Udp) else {
+        reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
+        return Err(Error::OutOfDescriptors("udp association"));
+    };
     let targets = match bind {
         None => h.outbound.udp().await.map_err(Error::from),
         Some(_) if !h.opts.bind_ports.allows(addr_port) => Err(Error::PortNotAllowed(addr_port)),
