@@ -1,7 +1,7 @@
 //! Access control for gost-rs with upstream GOST's data formats: who may log in ([`Auther`],
 //! [`HttpAuthPlugin`]), which clients may connect ([`Admission`]) and which targets may be reached
-//! ([`Bypass`]), each fed by an inline list plus any of a file, a Redis key and an HTTP URL, re-read every
-//! `reload` period.
+//! ([`Bypass`]), and how fast they may go ([`limit`]: bandwidth and request-rate limiters), each fed by an
+//! inline list plus any of a file, a Redis key and an HTTP URL, re-read every `reload` period.
 //!
 //! Every policy fails closed: a source that cannot be read keeps its last good data (and the failure is
 //! logged at `warn`); until every source of a policy has been read once, the policy denies everyone
@@ -31,6 +31,7 @@ mod auther;
 mod bypass;
 mod creds;
 mod feed;
+pub mod limit;
 mod list;
 mod loaded;
 mod matcher;

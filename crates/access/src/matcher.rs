@@ -111,7 +111,7 @@ pub struct IpSet {
 }
 
 /// An IP as a number in its family, with IPv4-mapped IPv6 addresses taken as IPv4.
-fn key(ip: IpAddr) -> (bool, u128) {
+pub(crate) fn key(ip: IpAddr) -> (bool, u128) {
     match ip.to_canonical() {
         IpAddr::V4(v4) => (true, u128::from(u32::from(v4))),
         IpAddr::V6(v6) => (false, u128::from(v6)),
