@@ -291,5 +291,87 @@ async fn a_loaded_list_compiles_inline_and_file_lines_and_follows_the_file() {
     assert!(
         never.current().is_none(),
         "a source never read leaves no data"
+
+/// Limiters read the same sources: a file, a Redis set and an HTTP body, later sources overriding a
+/// scope set earlier; a reload changes the rates, and a bad line keeps the previous ones.
+#[tokio::test]
+async fn limiters_read_file_redis_and_http_and_reload() {
+    use gost_access::limit::{RequestLimiter, RequestSpec, TrafficLimiter, TrafficSpec};
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("limits"),
+        "# scope in out\n$ 1MB 2MB\n$$ 64KB\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("rlimits"), "$$ 1 # one a second\n").unwrap();
+    let Some(http) = Http::serve_dir(dir.path()) else {
+        return;
+    };
+    redis.cmd(&[
+        "SADD",
+        "gost:limiters:l",
+        "10.0.0.0/8 128KB 256KB",
+        "$$ 32KB",
+    ]);
+    let file = SourceSpec::File(dir.path().join("limits"));
+    let l = TrafficLimiter::start(TrafficSpec {
+        name: "l".into(),
+        matchers: vec!["$ 8MB".into()],
+        sources: vec![file, redis_spec(&redis, "gost:limiters:l")],
+        reload: RELOAD,
+        ..TrafficSpec::default()
+    })
+    .await
+    .unwrap();
+    let c = l.connection(ip("10.1.2.3")).unwrap();
+    assert_eq!(
+        c.input.rate(),
+        Some(32 << 10),
+        "redis overrides the file's $$"
+    );
+    assert_eq!(c.output.rate(), Some(256 << 10));
+    let c = l.connection(ip("192.0.2.1")).unwrap();
+    assert_eq!(
+        (c.input.rate(), c.output.rate()),
+        (Some(32 << 10), Some(2 << 20))
+    );
+    redis.cmd(&["SADD", "gost:limiters:l", "$ 16KB"]);
+    assert!(
+        eventually(WAIT, || c.input.rate() == Some(16 << 10)).await,
+        "service bucket follows"
+    );
+    std::fs::write(dir.path().join("limits"), "$ 1MB\n$$ plenty\n").unwrap();
+    let before = l.failed_loads();
+    assert!(eventually(WAIT, || l.failed_loads() > before).await);
+    assert_eq!(
+        c.input.rate(),
+        Some(16 << 10),
+        "a bad line keeps the previous limits"
+    );
+
+    let r = RequestLimiter::start(RequestSpec {
+        name: "r".into(),
+        sources: vec![SourceSpec::Http(HttpSpec {
+            url: format!("http://{}/rlimits", http.addr),
+            timeout: Some(Duration::from_secs(5)),
+        })],
+        ..RequestSpec::default()
+    })
+    .await
+    .unwrap();
+    assert!(r.allow(ip("127.0.0.1")) && !r.allow(ip("127.0.0.1")));
+    let never = RequestLimiter::start(RequestSpec {
+        name: "never".into(),
+        sources: vec![SourceSpec::File("/nonexistent/rlimits".into())],
+        ..RequestSpec::default()
+    })
+    .await
+    .unwrap();
+    assert!(
+        !never.allow(ip("127.0.0.1")),
+        "a limiter never loaded refuses"
     );
 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::{debug, warn};
@@ -24,6 +25,7 @@ const MAX_IDLE_CLIENTS: usize = 4096;
 
 /// A request-rate limiter kept fresh from its sources.
 pub struct RequestLimiter {
+    bad_loads: AtomicU64,
     lists: Lists<Rules<Option<f64>>>,
     service: Arc<Bucket>,
     clients: Mutex<HashMap<IpAddr, Arc<Bucket>>>,
@@ -51,12 +53,19 @@ impl RequestLimiter {
         Rules::parse(&spec.matchers, parse_request_line)?;
         let period = spec.reload;
         let limiter = RequestLimiter {
+            bad_loads: AtomicU64::new(0),
             lists: Lists::new("rlimiter", spec),
             service: bucket(None),
             clients: Mutex::new(HashMap::new()),
         };
         let period = period.filter(|_| limiter.lists.has_sources());
         Ok(start(Arc::new(limiter), |l| l.lists.reloader(), period).await)
+    }
+
+    /// How many loads failed so far: a source that could not be read, or data with a bad line (each
+    /// kept the previous limits).
+    pub fn failed_loads(&self) -> u64 {
+        self.lists.failed_loads() + self.bad_loads.load(Ordering::Relaxed)
     }
 
     /// The limiter's name.
@@ -92,6 +101,7 @@ impl RequestLimiter {
         let rules = match Rules::parse(&lines, parse_request_line) {
             Ok(r) => r,
             Err(e) => {
+                self.bad_loads.fetch_add(1, Ordering::Relaxed);
                 warn!(rlimiter = %self.lists.name, error = %e, "bad line; keeping the previous limits");
                 return;
             }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tracing::{debug, warn};
@@ -43,6 +44,7 @@ type IpBuckets = [Weak<Bucket>; 2];
 
 /// A bandwidth limiter kept fresh from its sources.
 pub struct TrafficLimiter {
+    bad_loads: AtomicU64,
     lists: Lists<Rules<InOut>>,
     service: [Arc<Bucket>; 2],
     ips: Mutex<HashMap<IpAddr, IpBuckets>>,
@@ -68,12 +70,19 @@ impl TrafficLimiter {
         Rules::parse(&spec.matchers, parse_traffic_line)?;
         let period = spec.reload;
         let limiter = TrafficLimiter {
+            bad_loads: AtomicU64::new(0),
             lists: Lists::new("limiter", spec),
             service: [Bucket::bytes(0), Bucket::bytes(0)],
             ips: Mutex::new(HashMap::new()),
         };
         let period = period.filter(|_| limiter.lists.has_sources());
         Ok(start(Arc::new(limiter), |l| l.lists.reloader(), period).await)
+    }
+
+    /// How many loads failed so far: a source that could not be read, or data with a bad line (each
+    /// kept the previous limits).
+    pub fn failed_loads(&self) -> u64 {
+        self.lists.failed_loads() + self.bad_loads.load(Ordering::Relaxed)
     }
 
     /// The limiter's name.
@@ -124,6 +133,7 @@ impl TrafficLimiter {
         let rules = match Rules::parse(&lines, parse_traffic_line) {
             Ok(r) => r,
             Err(e) => {
+                self.bad_loads.fetch_add(1, Ordering::Relaxed);
                 warn!(limiter = %self.lists.name, error = %e, "bad line; keeping the previous limits");
                 return;
             }
