@@ -28,7 +28,7 @@ fn refused(args: &[&str]) -> String {
 
 #[test]
 fn command_line_access_options_not_built_exit_2() {
-    // Hop-level bypass (`-F …?bypass=`) and rlimiter are not built.
+    // Hop-level bypass (`-F …?bypass=`) and rlimiter are not built (a service's `?rlimiter=` is).
     for (arg, option) in [
         ("socks5://127.0.0.1:1?bypass=127.0.0.0/8", "`bypass`"),
         ("socks5://127.0.0.1:1?rlimiter=10", "`rlimiter`"),
@@ -46,8 +46,10 @@ fn command_line_access_options_not_built_exit_2() {
 fn config_file_access_options_not_built_exit_2() {
     let cases = [
         (
-            "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  rlimiter: office\n  handler: {type: socks5}\n",
-            "services[0](proxy): `rlimiter`",
+            "services:\n- name: fwd\n  addr: 127.0.0.1:0\n  rlimiter: office\n  handler: {type: udp}\n  \
+             listener: {type: udp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\n\
+             rlimiters:\n- name: office\n  limits: ['$ 10']\n",
+            "service `fwd`: `rlimiter on a \"udp\" service`",
         ),
         (
             "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler: {type: socks5, auther: users}\n\

@@ -291,6 +291,8 @@ async fn a_loaded_list_compiles_inline_and_file_lines_and_follows_the_file() {
     assert!(
         never.current().is_none(),
         "a source never read leaves no data"
+    );
+}
 
 /// Limiters read the same sources: a file, a Redis set and an HTTP body, later sources overriding a
 /// scope set earlier; a reload changes the rates, and a bad line keeps the previous ones.

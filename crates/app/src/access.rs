@@ -1,15 +1,17 @@
 //! The access policies of one service, built from its configuration with gost-access: authers with
-//! loaders or an HTTP plugin, `skipauth`, admissions and bypasses. Each service builds its own (a
-//! policy named by two services is loaded twice).
+//! loaders or an HTTP plugin, `skipauth`, admissions, bypasses, and the bandwidth (`limiter`) and
+//! request-rate (`rlimiter`) limiters. Each service builds its own (a policy named by two services is
+//! loaded twice, and the two do not share buckets).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use gost_config::{Config, ListConfig, Loaders, ServiceConfig};
+use gost_config::{Config, LimiterConfig, ListConfig, Loaders, ServiceConfig};
+use gost_service::gost_access::limit::{LineError, RequestLimiter, TrafficLimiter};
 use gost_service::gost_access::{
     self, Auther, AutherSpec, BypassGroup, HttpAuthPlugin, ListSpec, SkipAuth, SourceSpec,
 };
-use gost_service::{AccessAuth, Admission, Authenticator, TargetFilter, Users};
+use gost_service::{AccessAuth, Admission, Authenticator, Limits, TargetFilter, Users};
 
 use crate::Error;
 
@@ -26,6 +28,8 @@ pub(crate) struct ServiceAccess {
     pub admission: Option<Arc<dyn Admission>>,
     /// `bypass` / `bypasses`.
     pub bypass: Option<Arc<dyn TargetFilter>>,
+    /// `limiter`, `handler.limiter` and `rlimiter`.
+    pub limits: Limits,
 }
 
 pub(crate) fn sources(loaders: &Loaders) -> Vec<SourceSpec> {
@@ -67,6 +71,47 @@ fn list_spec(l: &ListConfig) -> ListSpec {
         sources: sources(&l.loaders),
         reload: reload_period(&l.loaders),
     }
+}
+
+fn limiter_spec(l: &LimiterConfig) -> ListSpec {
+    ListSpec {
+        name: l.name.clone(),
+        whitelist: false,
+        matchers: l.limits.clone(),
+        sources: sources(&l.loaders),
+        reload: reload_period(&l.loaders),
+    }
+}
+
+/// The service's limiters, each loaded once; a bad inline line is an error naming it.
+async fn limits(config: &Config, service: &ServiceConfig) -> Result<Limits, Error> {
+    let bad = |what: &str, name: &str| {
+        let what = format!("{what} {name:?}");
+        move |e: LineError| Error::Access {
+            what,
+            source: Box::new(e),
+        }
+    };
+    let mut limits = Limits::default();
+    for name in service.limiter.iter().chain(&service.handler.limiter) {
+        let l = config
+            .limiter(name)
+            .ok_or_else(|| undefined("limiter", name))?;
+        let t = TrafficLimiter::start(limiter_spec(l))
+            .await
+            .map_err(bad("limiter", name))?;
+        limits.traffic.push(t);
+    }
+    if let Some(name) = &service.rlimiter {
+        let l = config
+            .rlimiter(name)
+            .ok_or_else(|| undefined("rlimiter", name))?;
+        let r = RequestLimiter::start(limiter_spec(l))
+            .await
+            .map_err(bad("rlimiter", name))?;
+        limits.requests.push(r);
+    }
+    Ok(limits)
 }
 
 /// Builds the policies of `service`, loading each once (validation made sure the names exist).
@@ -148,5 +193,6 @@ pub(crate) async fn build(
     if !bypasses.is_empty() {
         access.bypass = Some(Arc::new(BypassGroup::new(bypasses)));
     }
+    access.limits = limits(config, service).await?;
     Ok(access)
 }

@@ -53,7 +53,7 @@ impl Bound {
         if !kind.is_socks() {
             return Ok(match ForwardService::bind(config, service).await? {
                 ForwardService::Tcp(s) => {
-                    let s = s.with_conn_limits(limits);
+                    let s = s.with_conn_limits(limits).with_limits(access.limits);
                     Bound::Forward(ForwardService::Tcp(match access.admission {
                         Some(a) => s.with_admission(a),
                         None => s,
@@ -151,6 +151,7 @@ async fn bind_socks(
         .listener(listener)
         .name(service.name.clone())
         .conn_limits(conn_limits)
+        .limits(access.limits)
         .build()
         .await?;
     Ok(Bound::Socks(service))

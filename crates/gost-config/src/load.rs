@@ -138,9 +138,10 @@ impl Config {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Adds command-line services, chains and climiters to a file config, as upstream does. A
-    /// command-line name that the file already uses (`service-0`, `chain-0`, `climiter-0`) is moved to
-    /// the next free number, and the references to a renamed chain or climiter follow it.
+    /// Adds command-line services, chains and limiters to a file config, as upstream does. A
+    /// command-line name that the file already uses (`service-0`, `chain-0`, `climiter-0`,
+    /// `limiter-0`, …) is moved to the next free number, and the references to a renamed chain or
+    /// limiter follow it.
     pub fn merge(&mut self, cli: Config) {
         // `?hosts=` tables first: the hops and services below follow their renames.
         let mut hosts_renames = Vec::new();
@@ -181,6 +182,24 @@ impl Config {
             }
             self.climiters.push(limiter);
         }
+        let mut limiter_renames = Vec::new();
+        for mut limiter in cli.limiters {
+            if self.limiter(&limiter.name).is_some() {
+                let new = free_name(|n| self.limiter(n).is_some(), "limiter");
+                limiter_renames.push((limiter.name.clone(), new.clone()));
+                limiter.name = new;
+            }
+            self.limiters.push(limiter);
+        }
+        let mut rlimiter_renames = Vec::new();
+        for mut limiter in cli.rlimiters {
+            if self.rlimiter(&limiter.name).is_some() {
+                let new = free_name(|n| self.rlimiter(n).is_some(), "rlimiter");
+                rlimiter_renames.push((limiter.name.clone(), new.clone()));
+                limiter.name = new;
+            }
+            self.rlimiters.push(limiter);
+        }
         // `?admission=` / `?bypass=` lists, renamed like climiters when the file uses their name.
         let mut list_renames = Vec::new();
         for mut list in cli.admissions {
@@ -206,10 +225,16 @@ impl Config {
                     *name = new.clone();
                 }
             }
-            if let Some(name) = &mut svc.climiter
-                && let Some((_, new)) = climiter_renames.iter().find(|(old, _)| old == name)
-            {
-                *name = new.clone();
+            for (name, renames) in [
+                (&mut svc.climiter, &climiter_renames),
+                (&mut svc.limiter, &limiter_renames),
+                (&mut svc.rlimiter, &rlimiter_renames),
+            ] {
+                if let Some(name) = name
+                    && let Some((_, new)) = renames.iter().find(|(old, _)| old == name)
+                {
+                    *name = new.clone();
+                }
             }
             if self.services.iter().any(|s| s.name == svc.name) {
                 svc.name = free_name(|n| self.services.iter().any(|s| s.name == n), "service");

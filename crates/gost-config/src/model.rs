@@ -38,6 +38,13 @@ pub struct Config {
     /// command line makes one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub climiters: Vec<LimiterConfig>,
+    /// Named bandwidth limits referenced by `service.limiter` / `handler.limiter` (`?limiter.in=…`
+    /// makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limiters: Vec<LimiterConfig>,
+    /// Named request-rate limits referenced by `service.rlimiter` (`?rlimiter=N` makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rlimiters: Vec<LimiterConfig>,
     /// Named client admission lists referenced by `service.admission(s)` (`?admission=` makes one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub admissions: Vec<ListConfig>,
@@ -67,6 +74,12 @@ pub struct ServiceConfig {
     /// Name of the `climiters:` entry limiting this service's concurrent connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub climiter: Option<String>,
+    /// Name of the `limiters:` entry limiting this service's bandwidth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<String>,
+    /// Name of the `rlimiters:` entry limiting this service's request rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rlimiter: Option<String>,
     /// Name of the `admissions:` entry deciding which clients may connect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission: Option<String>,
@@ -106,6 +119,9 @@ pub struct HandlerConfig {
     /// Several names of `authers` entries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authers: Vec<String>,
+    /// Name of a `limiters:` entry limiting the handler's bandwidth (with the service's, if any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<String>,
     /// Certificate for the SOCKS5 negotiated-TLS methods (else the global `tls`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
@@ -263,14 +279,20 @@ pub struct MetricsConfig {
     pub auth: Option<AuthConfig>,
 }
 
-/// A named limiter (`climiters:`): upstream's `limits:` lines, read by [`crate::climit::parse_lines`].
+/// A named limiter (`climiters:`, `limiters:`, `rlimiters:`): upstream's `limits:` lines (for
+/// `climiters:` read by [`crate::climit::parse_lines`]) and, for `limiters:` and `rlimiters:`, loaders.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LimiterConfig {
-    /// Name referenced by `service.climiter`.
+    /// Name referenced by `service.climiter` / `limiter` / `rlimiter`.
     pub name: String,
-    /// `SCOPE LIMIT` lines: `$ 1000`, `$$ 100`, `192.168.1.1 10`, `10.0.0.0/8 5`.
+    /// `SCOPE LIMIT` lines: `$ 1000`, `$$ 100`, `192.168.1.1 10`, `10.0.0.0/8 5`; for `limiters:`
+    /// `SCOPE IN [OUT]`: `$ 100MB 100MB`, `$$ 10MB`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<String>,
+    /// Where more lines come from (`limiters:` and `rlimiters:`; refused on `climiters:`).
+    #[serde(flatten)]
+    pub loaders: Loaders,
 }
 
 /// A named list of credentials (`authers:`): inline `auths`, loaders, or an HTTP plugin.
@@ -558,6 +580,16 @@ impl Config {
     /// The `climiters:` entry called `name`.
     pub fn climiter(&self, name: &str) -> Option<&LimiterConfig> {
         self.climiters.iter().find(|l| l.name == name)
+    }
+
+    /// The `limiters:` entry called `name`.
+    pub fn limiter(&self, name: &str) -> Option<&LimiterConfig> {
+        self.limiters.iter().find(|l| l.name == name)
+    }
+
+    /// The `rlimiters:` entry called `name`.
+    pub fn rlimiter(&self, name: &str) -> Option<&LimiterConfig> {
+        self.rlimiters.iter().find(|l| l.name == name)
     }
 
     /// The auther called `name`.

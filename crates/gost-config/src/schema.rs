@@ -71,13 +71,13 @@ const HANDLER: Schema = Schema {
         ("auth", Shape::Obj(&AUTH)),
         ("auther", Shape::Str),
         ("authers", Shape::StrList),
+        ("limiter", Shape::Str),
         ("tls", Shape::Obj(&TLS)),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "retries",
         "chainGroup",
-        "limiter",
         "observer",
         "ingress",
         "router",
@@ -122,6 +122,8 @@ const SERVICE: Schema = Schema {
         ("listener", Shape::Obj(&LISTENER)),
         ("forwarder", Shape::Obj(&FORWARDER)),
         ("climiter", Shape::Str),
+        ("limiter", Shape::Str),
+        ("rlimiter", Shape::Str),
         ("admission", Shape::Str),
         ("admissions", Shape::StrList),
         ("bypass", Shape::Str),
@@ -133,14 +135,13 @@ const SERVICE: Schema = Schema {
         "interface",
         "sockopts",
         "resolver",
-        "limiter",
         "logger",
         "loggers",
         "observer",
         "recorders",
         "status",
     ],
-    refused: &["rlimiter"],
+    refused: &[],
 };
 
 const CONNECTOR: Schema = Schema {
@@ -324,6 +325,20 @@ const ROTATION: Schema = Schema {
     refused: &[],
 };
 
+/// `limiters:` and `rlimiters:` entries.
+const LIMITER: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("limits", Shape::StrList),
+        ("reload", Shape::Duration),
+        ("file", Shape::Obj(&FILE_LOADER)),
+        ("redis", Shape::Obj(&REDIS_LOADER)),
+        ("http", Shape::Obj(&HTTP_LOADER)),
+    ],
+    upstream: &[],
+    refused: &["plugin"],
+};
+
 const LOG: Schema = Schema {
     fields: &[
         ("level", Shape::Str),
@@ -354,6 +369,8 @@ const ROOT: Schema = Schema {
         ("log", Shape::Obj(&LOG)),
         ("metrics", Shape::Obj(&METRICS)),
         ("climiters", Shape::List(&CLIMITER)),
+        ("limiters", Shape::List(&LIMITER)),
+        ("rlimiters", Shape::List(&LIMITER)),
         ("admissions", Shape::List(&LIST)),
         ("bypasses", Shape::List(&LIST)),
         ("hosts", Shape::List(&HOSTS)),
@@ -365,13 +382,12 @@ const ROOT: Schema = Schema {
         "routers",
         "sds",
         "recorders",
-        "limiters",
         "observers",
         "loggers",
         "profiling",
         "api",
     ],
-    refused: &["rlimiters"],
+    refused: &[],
 };
 
 /// Normalises a whole config tree (see the module docs).
@@ -621,12 +637,12 @@ mod tests {
 
     #[test]
     fn access_keys_not_built_are_errors_not_warnings() {
-        let (v, w) = norm(json!({"services": [{"name": "svc", "RLIMITER": "a"}]}));
+        let (v, w) = norm(json!({"services": [{"name": "svc", "listener": {"AUTHER": "a"}}]}));
         match v.unwrap_err() {
             ConfigError::AccessNotBuilt { path, option } => {
                 assert_eq!(
                     (path.as_str(), option.as_str()),
-                    ("services[0](svc)", "rlimiter")
+                    ("services[0](svc).listener", "auther")
                 );
             }
             other => panic!("{other}"),

@@ -29,9 +29,24 @@ fn refusal(loaded: Result<gost_config::Loaded, ConfigError>) -> (String, String)
 /// `(YAML, the option named, a fragment of the place named)`.
 const YAML_CASES: &[(&str, &str, &str)] = &[
     (
-        "services:\n- name: s\n  addr: :1080\n  rlimiter: rl\n  handler: {type: socks5}",
-        "rlimiter",
-        "services[0](s)",
+        "services:\n- name: u\n  addr: :1080\n  rlimiter: rl\n  handler: {type: udp}\n  listener: {type: udp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\nrlimiters:\n- name: rl\n  limits: ['$ 10']",
+        "rlimiter on a \"udp\" service",
+        "service `u`",
+    ),
+    (
+        "services:\n- name: r\n  addr: :1080\n  handler: {type: rtcp, limiter: l}\n  listener: {type: rtcp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\nlimiters:\n- name: l\n  limits: ['$ 1MB']",
+        "handler.limiter on a \"rtcp\" service",
+        "service `r`",
+    ),
+    (
+        "services:\n- name: s\n  addr: :1080\n  limiter: l\n  handler: {type: socks5, metadata: {udp: true}}\nlimiters:\n- name: l\n  limits: ['$ 1MB']",
+        "limiter together with udp=true",
+        "service `s`",
+    ),
+    (
+        "limiters:\n- name: l\n  plugin: {type: http, addr: http://127.0.0.1:8000/limiter}",
+        "plugin",
+        "limiters[0](l)",
     ),
     (
         "services:\n- name: s\n  addr: :1080\n  handler: {type: socks5}\n  listener: {type: tcp, auther: a}",
@@ -62,11 +77,6 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "climiters:\n- name: c\n  redis: {addr: 127.0.0.1:6379, key: gost:climiters}",
         "redis",
         "climiters[0](c)",
-    ),
-    (
-        "rlimiters:\n- name: rl\n  limits: ['$ 10']",
-        "rlimiters",
-        "(top level)",
     ),
     (
         "metrics:\n  addr: 127.0.0.1:9000\n  auther: users",
@@ -129,12 +139,12 @@ fn yaml_access_options_not_built_are_errors_naming_option_and_place() {
 
 #[test]
 fn command_line_access_options_not_built_are_errors_naming_option_and_argument() {
-    let services: &[(&str, &str)] = &[("socks4://:1080?rlimiter=10", "rlimiter")];
-    for (arg, option) in services {
-        let (path, named) = refusal(from_cli(&[*arg], &[] as &[&str]));
-        assert_eq!(named, *option, "{arg}");
-        assert_eq!(path, format!("-L {arg}"));
-    }
+    let (path, named) = refusal(from_cli(
+        &["udp://:1053/127.0.0.1:53?rlimiter=10"],
+        &[] as &[&str],
+    ));
+    assert_eq!(named, "rlimiter on a \"udp\" service");
+    assert_eq!(path, "service `service-0`");
     let (path, named) = refusal(from_cli(
         &["socks5://:1080"],
         &["socks5://127.0.0.1:1081?bypass=172.16.0.0/12"],
@@ -146,17 +156,13 @@ fn command_line_access_options_not_built_are_errors_naming_option_and_argument()
 #[test]
 fn options_that_do_not_touch_access_still_only_warn() {
     let (config, warnings) = from_yaml_str(
-        "services:\n- name: s\n  addr: :1080\n  resolver: r\n  limiter: l\n  handler: {type: socks5}\n\
+        "services:\n- name: s\n  addr: :1080\n  resolver: r\n  handler: {type: socks5}\n\
          resolvers:\n- name: r",
     )
     .unwrap();
     validate(&config).unwrap();
     let warned: Vec<&str> = warnings.iter().map(|w| w.path.as_str()).collect();
-    for key in [
-        "services[0](s).resolver",
-        "services[0](s).limiter",
-        "resolvers",
-    ] {
+    for key in ["services[0](s).resolver", "resolvers"] {
         assert!(warned.contains(&key), "{key} not warned about: {warned:?}");
     }
     let (_, warnings) = from_cli(&["socks5://:1080?resolver=127.0.0.1"], &[] as &[&str]).unwrap();

@@ -647,3 +647,60 @@ hosts:
         "{e}"
     );
 }
+
+#[test]
+fn limiter_and_rlimiter_on_the_command_line_are_limiters_and_rlimiters_entries() {
+    let c = assert_equivalent(
+        &[
+            "socks5://:1080?limiter.in=1MB&limiter.out=256KB&limiter.conn.out=64KB&rlimiter=10",
+            "tcp://:1081/127.0.0.1:80?limiter.conn.in=2MB",
+        ],
+        &[],
+        r#"
+services:
+- name: service-0
+  addr: :1080
+  limiter: limiter-0
+  rlimiter: rlimiter-0
+  handler: {type: socks5}
+  listener: {type: tcp}
+- name: service-1
+  addr: :1081
+  limiter: limiter-1
+  handler: {type: tcp}
+  listener: {type: tcp}
+  forwarder:
+    nodes: [{name: target-0, addr: "127.0.0.1:80"}]
+limiters:
+- name: limiter-0
+  limits: ["$ 1MB 256KB", "$$ 0 64KB"]
+- name: limiter-1
+  limits: ["$$ 2MB 0"]
+rlimiters:
+- name: rlimiter-0
+  limits: ["$ 10"]
+"#,
+    );
+    assert_valid(&c);
+    let (file, _) = from_yaml_str(
+        "services: [{name: s, addr: ':1', limiter: limiter-0, handler: {type: socks5}}]\n\
+         limiters: [{name: limiter-0, limits: ['$ 1KB'], reload: 10s, file: {path: /tmp/l}}]",
+    )
+    .unwrap();
+    let mut merged = file.clone();
+    merged.merge(c);
+    assert_eq!(merged.limiters.len(), 3);
+    // The command line's limiter-0 clashes with the file's and moves to limiter-1, pushing its
+    // limiter-1 to limiter-2; the services follow.
+    let names: Vec<_> = merged
+        .services
+        .iter()
+        .map(|s| s.limiter.as_deref())
+        .collect();
+    assert_eq!(
+        names,
+        [Some("limiter-0"), Some("limiter-1"), Some("limiter-2")]
+    );
+    assert_eq!(merged.limiter("limiter-2").unwrap().limits, ["$$ 2MB 0"]);
+    assert_valid(&merged);
+}

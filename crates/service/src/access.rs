@@ -25,15 +25,21 @@ pub enum Denied {
     Admission,
     /// Target refused by the service's bypass.
     Bypass,
+    /// Client over a request rate of the service's `rlimiter`.
+    RateLimit,
+    /// The service's bandwidth `limiter` has not been loaded yet (its sources were never read).
+    Limiter,
 }
 
 impl Denied {
-    /// `auth`, `admission` or `bypass`.
+    /// `auth`, `admission`, `bypass`, `rlimiter` or `limiter`.
     pub fn as_str(self) -> &'static str {
         match self {
             Denied::Auth => "auth",
             Denied::Admission => "admission",
             Denied::Bypass => "bypass",
+            Denied::RateLimit => "rlimiter",
+            Denied::Limiter => "limiter",
         }
     }
 }

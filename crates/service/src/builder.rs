@@ -10,6 +10,7 @@ use gost_transport::tcp::{TcpListener, TcpOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::ChainOutbound;
+use crate::limit::Limits;
 use crate::observe::{Observer, Observers};
 use crate::outbound::{Direct, Outbound};
 use crate::{
@@ -56,6 +57,7 @@ pub struct ServiceBuilder {
     routing: Option<Arc<dyn Routing>>,
     bypass: Option<Arc<dyn TargetFilter>>,
     admission: Option<Arc<dyn Admission>>,
+    limits: Limits,
     observers: Observers,
 }
 
@@ -118,6 +120,7 @@ impl ServiceBuilder {
             routing: None,
             bypass: None,
             admission: None,
+            limits: Limits::default(),
             observers: Observers::default(),
         }
     }
@@ -192,6 +195,12 @@ impl ServiceBuilder {
     /// Refuses CONNECT targets `bypass` does not allow (SOCKS5 0x02, SOCKS4 0x5B), never dialling them.
     pub fn bypass(mut self, bypass: impl TargetFilter) -> ServiceBuilder {
         self.bypass = Some(Arc::new(bypass));
+        self
+    }
+
+    /// Upstream's `limiter` and `rlimiter` ([`Service::with_limits`]).
+    pub fn limits(mut self, limits: Limits) -> ServiceBuilder {
+        self.limits = limits;
         self
     }
 
@@ -282,7 +291,7 @@ impl ServiceBuilder {
                 v4: v4(v4_opts),
             }),
         };
-        let service = Service::from_parts(listener, handler, self.service);
+        let service = Service::from_parts(listener, handler, self.service).with_limits(self.limits);
         let service = match self.admission {
             Some(a) => service.with_admission(a),
             None => service,

@@ -2,12 +2,14 @@
 //! connection before a byte is read from it — inside the listener, before any TLS or WebSocket handshake,
 //! when the listener supports a [`gost_transport::Gate`], otherwise right after `accept`.
 //!
-//! In order: admission ([`crate::Admission`], upstream's `admission`), the service's cap on live
-//! connections ([`crate::ServiceOptions::max_connections`]), the connection limits
+//! In order: admission ([`crate::Admission`], upstream's `admission`), the request rate (gost-access's
+//! `RequestLimiter`, upstream's `rlimiter`), the service's cap on live connections
+//! ([`crate::ServiceOptions::max_connections`]), the connection limits
 //! ([`crate::ServiceOptions::conn_limits`], upstream's `climiter`) and the process's descriptor budget
 //! (`crate::fds`). An admitted connection gets a [`Pass`] holding its places in each until it ends; a refused one is closed at once,
 //! logged (admission at `info` per client; the cap and the limits at `warn`, at most once per 5 s with the
-//! number of suppressed lines) and reported to the observer.
+//! number of suppressed lines; the request rate at `info`, at most once per 5 s) and reported to the
+//! observer.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,6 +18,8 @@ use std::time::Duration;
 use gost_transport::{Gate, Pass, RateLimited};
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
+
+use gost_access::limit::RequestLimiter;
 
 use crate::access::{Admission, Denied};
 use crate::climit::{ConnCounter, ConnLimits};
@@ -26,17 +30,20 @@ use crate::observe::Observer;
 pub(crate) struct ServiceGate {
     service: Arc<str>,
     admission: Option<Arc<dyn Admission>>,
+    requests: Vec<Arc<RequestLimiter>>,
     cap: Arc<Semaphore>,
     max_connections: usize,
     counter: Option<Arc<ConnCounter>>,
     observer: Arc<dyn Observer>,
     refusals: Mutex<RateLimited>,
+    rate_refusals: Mutex<RateLimited>,
 }
 
 impl ServiceGate {
     pub(crate) fn new(
         service: Arc<str>,
         admission: Option<Arc<dyn Admission>>,
+        requests: Vec<Arc<RequestLimiter>>,
         max_connections: usize,
         limits: ConnLimits,
         observer: Arc<dyn Observer>,
@@ -45,11 +52,13 @@ impl ServiceGate {
         ServiceGate {
             service,
             admission,
+            requests,
             cap: Arc::new(Semaphore::new(max_connections)),
             max_connections,
             counter: ConnCounter::new(limits),
             observer,
             refusals: Mutex::new(RateLimited::new(Duration::from_secs(5))),
+            rate_refusals: Mutex::new(RateLimited::new(Duration::from_secs(5))),
         }
     }
 
@@ -75,6 +84,20 @@ impl Gate for ServiceGate {
             info!(service = %self.service, %client, reason = "admission", "client refused");
             self.observer
                 .denied(&self.service, client, Denied::Admission);
+            return None;
+        }
+        if !self.requests.iter().all(|r| r.allow(client.ip())) {
+            self.observer
+                .denied(&self.service, client, Denied::RateLimit);
+            let allowed = self
+                .rate_refusals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .allow();
+            if let Some(suppressed) = allowed {
+                info!(service = %self.service, %client, reason = "rlimiter", suppressed,
+                    "client refused");
+            }
             return None;
         }
         let Ok(permit) = self.cap.clone().try_acquire_owned() else {

@@ -51,6 +51,7 @@
 //! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
 //! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `denied`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
 //! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; fields `service`, `per_ip`, `hosts` ([`HostLimit`]), `set_host`, `per_client(ip)` |
+//! | [`Limits`] | upstream's `limiter` (bandwidth, gost-access `TrafficLimiter`) and `rlimiter` (request rate, `RequestLimiter`) for `ServiceBuilder::limits` / `Service::with_limits`: asked at accept; a limited client's stream is wrapped in gost-access's `Throttled` |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
 //! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `from_endpoint(&Endpoint, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
@@ -80,6 +81,7 @@ mod error;
 mod fds;
 pub mod forward;
 mod gate;
+mod limit;
 pub mod metrics;
 pub mod observe;
 pub mod outbound;
@@ -99,6 +101,7 @@ pub use conn::unread;
 pub use error::Error;
 pub use gost_access;
 pub use gost_transport::BoxFuture;
+pub use limit::Limits;
 pub use observe::{Closed, Conn, Observer, Outcome};
 pub use outbound::{DialError, Direct, Outbound};
 pub use rendezvous::BindPorts;

@@ -24,6 +24,7 @@ use crate::Error;
 use crate::access::Admission;
 use crate::climit::ConnLimits;
 use crate::gate::ServiceGate;
+use crate::limit::Limits;
 use crate::observe::{self, Closed, Conn, Handoff, NoObserver, Observer, Outcome};
 use crate::relay::{Transferred, add_relay, relay_streams};
 
@@ -97,6 +98,7 @@ pub struct Service {
     opts: ServiceOptions,
     observer: Arc<dyn Observer>,
     admission: Option<Arc<dyn Admission>>,
+    limits: Limits,
 }
 
 impl fmt::Debug for Service {
@@ -125,6 +127,7 @@ impl Service {
             opts,
             observer: Arc::new(NoObserver),
             admission: None,
+            limits: Limits::default(),
         }
     }
 
@@ -141,6 +144,7 @@ impl Service {
             opts,
             observer: Arc::new(NoObserver),
             admission: None,
+            limits: Limits::default(),
         }
     }
 
@@ -157,6 +161,15 @@ impl Service {
     /// writes one `info` line and reports [`crate::Denied::Admission`] to the observer.
     pub fn with_admission(mut self, admission: Arc<dyn Admission>) -> Self {
         self.admission = Some(admission);
+        self
+    }
+
+    /// Applies upstream's `limiter` and `rlimiter` to every client (see [`Limits`]): a client over a
+    /// request rate is refused by the service's gate, before a byte is read (one `info` line at most
+    /// every 5 s, and [`crate::Denied::RateLimit`] to the observer); a limited client's bytes keep to
+    /// its rates.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -184,14 +197,17 @@ impl Service {
             opts,
             observer,
             admission,
+            limits,
         } = self;
         let name: Arc<str> = opts.name.as_str().into();
         let mut conns = JoinSet::new();
         let mut errors = RateLimited::new(Duration::from_secs(5));
         let mut backoff = BACKOFF_MIN;
+        let mut limited = RateLimited::new(Duration::from_secs(5));
         let gate = Arc::new(ServiceGate::new(
             name.clone(),
             admission,
+            limits.requests.clone(),
             opts.max_connections,
             opts.conn_limits.clone(),
             observer.clone(),
@@ -238,6 +254,17 @@ impl Service {
                             Some(pass) => pass,
                             None => continue,
                         },
+                    };
+                    let conn = match limits.throttle(conn, client) {
+                        Ok(conn) => conn,
+                        Err(reason) => {
+                            observer.denied(&name, client, reason);
+                            if let Some(suppressed) = limited.allow() {
+                                info!(service = %name, %client, reason = reason.as_str(),
+                                    suppressed, "client refused");
+                            }
+                            continue;
+                        }
                     };
                     let live = Live::new(Conn::served(name.clone(), client, observer.clone()));
                     conns.spawn(serve_conn(handler.clone(), conn, live, pass));

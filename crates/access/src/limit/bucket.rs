@@ -123,6 +123,12 @@ impl Throttle {
         Throttle(buckets)
     }
 
+    /// Draws from `self`'s buckets and `other`'s.
+    pub fn join(mut self, other: Throttle) -> Throttle {
+        self.0.extend(other.0);
+        self
+    }
+
     /// Whether no bucket limits this direction.
     pub fn is_unlimited(&self) -> bool {
         self.0.iter().all(|b| b.rate() <= 0.0)

@@ -6,6 +6,7 @@
 //! is not loaded and refuses every request (fail closed).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -117,7 +118,7 @@ impl RequestLimiter {
 }
 
 impl Reload for RequestLimiter {
-    fn reload(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
         RequestLimiter::reload(self)
     }
 }

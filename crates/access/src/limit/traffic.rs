@@ -8,6 +8,7 @@
 //! refuses clients (fail closed).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -36,6 +37,14 @@ impl ConnThrottle {
     /// Whether neither direction is limited (the relay may keep its zero-copy path).
     pub fn is_unlimited(&self) -> bool {
         self.input.is_unlimited() && self.output.is_unlimited()
+    }
+
+    /// Both sets of buckets: each direction draws from `self`'s and `other`'s.
+    pub fn join(self, other: ConnThrottle) -> ConnThrottle {
+        ConnThrottle {
+            input: self.input.join(other.input),
+            output: self.output.join(other.output),
+        }
     }
 }
 
@@ -158,7 +167,7 @@ impl TrafficLimiter {
 }
 
 impl Reload for TrafficLimiter {
-    fn reload(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
         TrafficLimiter::reload(self)
     }
 }

@@ -69,6 +69,24 @@ pub fn from_cli(
                 });
                 svc.bypass = Some(name);
             }
+            if !lists.limiter.is_empty() {
+                let name = format!("limiter-{}", config.limiters.len());
+                config.limiters.push(LimiterConfig {
+                    name: name.clone(),
+                    limits: lists.limiter.clone(),
+                    ..LimiterConfig::default()
+                });
+                svc.limiter = Some(name);
+            }
+            if !lists.rlimiter.is_empty() {
+                let name = format!("rlimiter-{}", config.rlimiters.len());
+                config.rlimiters.push(LimiterConfig {
+                    name: name.clone(),
+                    limits: lists.rlimiter.clone(),
+                    ..LimiterConfig::default()
+                });
+                svc.rlimiter = Some(name);
+            }
             if let Some(mappings) = &lists.hosts {
                 svc.hosts = Some(add_hosts(&mut config, mappings.clone()));
             }
@@ -78,6 +96,7 @@ pub fn from_cli(
                 config.climiters.push(LimiterConfig {
                     name: name.clone(),
                     limits: vec![LimitLine::Service(Some(n)).to_string()],
+                    ..LimiterConfig::default()
                 });
                 svc.climiter = Some(name);
             }

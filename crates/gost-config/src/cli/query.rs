@@ -218,14 +218,7 @@ pub(super) fn take_prefixed(md: &mut Metadata, prefix: &str, dest: &mut Metadata
 
 /// Upstream objects the command line can create that gost-rs does not implement and that neither
 /// grant nor restrict access: ignored with a warning.
-const UNSUPPORTED_OBJECTS: &[&str] = &[
-    "resolver",
-    "limiter.in",
-    "limiter.out",
-    "limiter.conn.in",
-    "limiter.conn.out",
-    "retries",
-];
+const UNSUPPORTED_OBJECTS: &[&str] = &["resolver", "retries"];
 
 /// Drops the options of [`UNSUPPORTED_OBJECTS`] with a warning, and refuses the access-control options
 /// gost-rs does not implement ([`registry::ACCESS_KEYS`]): running without them would leave the service

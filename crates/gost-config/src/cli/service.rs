@@ -19,11 +19,15 @@ const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"
 /// The services of one `-L` argument (several for a port range), not yet named, and the service-wide
 /// connection limit of `?climiter=N` (upstream turns it into a `climiters:` entry `$ N`).
 /// What `?admission=`, `?bypass=` on one `-L` ask for: `(whitelist, matchers)` of each.
+/// `?limiter.in=…` (and `out`, `conn.in`, `conn.out`) as the lines of a `limiters:` entry, and
+/// `?rlimiter=N` as the line of an `rlimiters:` entry (empty: not asked for).
 pub(super) struct Lists {
     pub(super) admission: Option<(bool, Vec<String>)>,
     pub(super) bypass: Option<(bool, Vec<String>)>,
     /// `?hosts=`: the mappings of the service's own hosts table.
     pub(super) hosts: Option<Vec<HostMappingConfig>>,
+    pub(super) limiter: Vec<String>,
+    pub(super) rlimiter: Vec<String>,
 }
 
 pub(super) fn build_services(
@@ -46,6 +50,10 @@ pub(super) fn build_services(
         admission: take_list(arg, &mut md, "admission")?,
         bypass: take_list(arg, &mut md, "bypass")?,
         hosts: take_hosts(FLAG, arg, &mut md)?,
+        limiter: take_limiter(&mut md),
+        rlimiter: take_string(&mut md, &["rlimiter"])
+            .map(|n| vec![format!("$ {n}")])
+            .unwrap_or_default(),
     };
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
@@ -131,6 +139,22 @@ fn take_list(
             .collect();
         (whitelist, matchers)
     }))
+}
+
+/// `limiter.in`/`limiter.out` (the service, `$`) and `limiter.conn.in`/`limiter.conn.out` (each
+/// connection, `$$`) as `limits:` lines, as upstream builds them; a missing rate is written as 0 (no
+/// limit). The values are checked where the lines are read.
+fn take_limiter(md: &mut crate::Metadata) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (scope, prefix) in [("$", "limiter"), ("$$", "limiter.conn")] {
+        let input = take_string(md, &[&format!("{prefix}.in")]);
+        let output = take_string(md, &[&format!("{prefix}.out")]);
+        if input.is_some() || output.is_some() {
+            let rate = |r: Option<String>| r.unwrap_or_else(|| "0".into());
+            lines.push(format!("{scope} {} {}", rate(input), rate(output)));
+        }
+    }
+    lines
 }
 
 /// `climiter=N`: a positive N limits the service; 0 or below means no limit, as upstream.

@@ -3,11 +3,12 @@
 //! [`ConfigError::AccessNotBuilt`] error, never an open door.
 
 use crate::error::ConfigError;
-use crate::model::{AutherConfig, Config, ListConfig, Loaders, ServiceConfig};
+use crate::model::{AutherConfig, Config, LimiterConfig, ListConfig, Loaders, ServiceConfig};
 
 /// Handlers whose CONNECT requests the service-level bypass filters.
 const BYPASS_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto"];
-/// Handlers served by gost-service's runner, where admission is enforced at accept.
+/// Handlers served by gost-service's runner, where admission, `limiter` and `rlimiter` are enforced at
+/// accept.
 const ADMISSION_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto", "tcp"];
 
 pub(super) fn check_auther(a: &AutherConfig) -> Result<(), ConfigError> {
@@ -43,6 +44,56 @@ pub(super) fn check_auther(a: &AutherConfig) -> Result<(), ConfigError> {
 pub(super) fn check_list(what: &str, l: &ListConfig) -> Result<(), ConfigError> {
     let s = format!("{what} `{}`", l.name);
     check_loaders(&s, &l.loaders)
+}
+
+/// A `limiters:` / `rlimiters:` entry's loaders (its lines are read when the limiter is built).
+pub(super) fn check_limiter(what: &str, l: &LimiterConfig) -> Result<(), ConfigError> {
+    check_loaders(&format!("{what} `{}`", l.name), &l.loaders)
+}
+
+/// The service's `limiter`, `handler.limiter` and `rlimiter` exist and apply to its handler.
+pub(super) fn check_service_limiters(
+    config: &Config,
+    s: &str,
+    svc: &ServiceConfig,
+) -> Result<(), ConfigError> {
+    let handler = svc.handler.kind.as_str();
+    for (key, name, defined) in [
+        ("limiter", &svc.limiter, &config.limiters),
+        ("handler.limiter", &svc.handler.limiter, &config.limiters),
+        ("rlimiter", &svc.rlimiter, &config.rlimiters),
+    ] {
+        let Some(name) = name else { continue };
+        if !ADMISSION_HANDLERS.contains(&handler) {
+            return Err(ConfigError::AccessNotBuilt {
+                path: s.to_owned(),
+                option: format!("{key} on a {handler:?} service"),
+            });
+        }
+        // UDP ASSOCIATE datagrams travel outside the limited client stream.
+        if key != "rlimiter" && svc.handler.metadata.get_bool(&["udp"]).ok().flatten() == Some(true)
+        {
+            return Err(ConfigError::AccessNotBuilt {
+                path: s.to_owned(),
+                option: format!("{key} together with udp=true"),
+            });
+        }
+        if !defined.iter().any(|l| l.name == *name) {
+            let known: Vec<&str> = defined.iter().map(|l| l.name.as_str()).collect();
+            let known = if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            };
+            return Err(ConfigError::invalid(
+                s,
+                key,
+                name,
+                format!("is not defined (defined: {known})"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The loaders of component `s` name a file, a Redis `host:port` and an http(s) URL.

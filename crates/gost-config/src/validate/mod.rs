@@ -42,6 +42,8 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
     check_unique(config.chains.iter().map(|c| c.name.as_str()), "chain")?;
     check_unique(config.authers.iter().map(|a| a.name.as_str()), "auther")?;
     check_unique(config.climiters.iter().map(|l| l.name.as_str()), "climiter")?;
+    check_unique(config.limiters.iter().map(|l| l.name.as_str()), "limiter")?;
+    check_unique(config.rlimiters.iter().map(|l| l.name.as_str()), "rlimiter")?;
     check_unique(
         config.admissions.iter().map(|l| l.name.as_str()),
         "admission",
@@ -59,6 +61,12 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
     }
     for limiter in &config.climiters {
         check_climiter(limiter, &mut warnings)?;
+    }
+    for l in &config.limiters {
+        access::check_limiter("limiter", l)?;
+    }
+    for l in &config.rlimiters {
+        access::check_limiter("rlimiter", l)?;
     }
     for svc in &config.services {
         check_service(config, svc, &mut warnings)?;
@@ -262,6 +270,7 @@ fn check_service(
         check_climiter_ref(config, s, svc, name, warnings)?;
     }
     access::check_service_lists(config, s, svc)?;
+    access::check_service_limiters(config, s, svc)?;
     for (key, tls) in [
         ("handler.tls", &svc.handler.tls),
         ("listener.tls", &svc.listener.tls),

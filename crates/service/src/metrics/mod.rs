@@ -74,7 +74,13 @@ struct ServiceStats {
 }
 
 /// The reasons counted by `gost_service_denied_total`.
-const DENIED: [Denied; 3] = [Denied::Auth, Denied::Admission, Denied::Bypass];
+const DENIED: [Denied; 5] = [
+    Denied::Auth,
+    Denied::Admission,
+    Denied::Bypass,
+    Denied::RateLimit,
+    Denied::Limiter,
+];
 
 impl Default for Metrics {
     fn default() -> Self {
