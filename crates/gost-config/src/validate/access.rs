@@ -51,6 +51,30 @@ pub(super) fn check_limiter(what: &str, l: &LimiterConfig) -> Result<(), ConfigE
     check_loaders(&format!("{what} `{}`", l.name), &l.loaders)
 }
 
+/// `name` (the value of `key` in service `s`) is one of the `defined` names.
+fn check_defined<'a>(
+    s: &str,
+    key: &str,
+    name: &str,
+    defined: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(), ConfigError> {
+    if defined.clone().any(|d| d == name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = defined.collect();
+    let known = if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    };
+    Err(ConfigError::invalid(
+        s,
+        key,
+        name,
+        format!("is not defined (defined: {known})"),
+    ))
+}
+
 /// The service's `limiter`, `handler.limiter` and `rlimiter` exist and apply to its handler.
 pub(super) fn check_service_limiters(
     config: &Config,
@@ -78,20 +102,7 @@ pub(super) fn check_service_limiters(
                 option: format!("{key} together with udp=true"),
             });
         }
-        if !defined.iter().any(|l| l.name == *name) {
-            let known: Vec<&str> = defined.iter().map(|l| l.name.as_str()).collect();
-            let known = if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            };
-            return Err(ConfigError::invalid(
-                s,
-                key,
-                name,
-                format!("is not defined (defined: {known})"),
-            ));
-        }
+        check_defined(s, key, name, defined.iter().map(|l| l.name.as_str()))?;
     }
     Ok(())
 }
@@ -161,20 +172,7 @@ pub(super) fn check_service_lists(
             });
         }
         for name in &names {
-            if !defined.iter().any(|l| l.name == *name) {
-                let known: Vec<&str> = defined.iter().map(|l| l.name.as_str()).collect();
-                let known = if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                };
-                return Err(ConfigError::invalid(
-                    s,
-                    key,
-                    *name,
-                    format!("is not defined (defined: {known})"),
-                ));
-            }
+            check_defined(s, key, name, defined.iter().map(|l| l.name.as_str()))?;
         }
     }
     // The bypass filters CONNECT targets only; UDP datagrams and BIND peers would pass unchecked.
