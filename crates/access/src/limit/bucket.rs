@@ -19,11 +19,15 @@ struct State {
     last: Instant,
 }
 
-/// A token bucket: `rate` tokens per second, at most `rate` (one second's worth, as upstream) in store.
-/// A rate of zero means no limit.
+/// A token bucket: `rate` tokens per second. A request bucket stores at most one second's worth (as
+/// upstream); a byte bucket an eighth of a second's (at least one grant), so that a limited transfer
+/// keeps within a few percent of its rate over seconds, not only on average. A rate of zero means no
+/// limit.
 pub(crate) struct Bucket {
     /// `f64` bits; 0.0 = no limit.
     rate: AtomicU64,
+    /// Counts bytes (small store) rather than requests.
+    bytes: bool,
     state: Mutex<State>,
 }
 
@@ -40,6 +44,7 @@ impl Bucket {
     pub(crate) fn new(rate: f64, initial: f64) -> Arc<Bucket> {
         Arc::new(Bucket {
             rate: AtomicU64::new(rate.to_bits()),
+            bytes: false,
             state: Mutex::new(State {
                 tokens: initial,
                 last: Instant::now(),
@@ -50,7 +55,14 @@ impl Bucket {
     /// A byte bucket for a new connection or client: one grant's worth in store, so the first bytes
     /// pass at once but no burst of a whole second exceeds the limit at the start.
     pub(crate) fn bytes(rate: u64) -> Arc<Bucket> {
-        Bucket::new(rate as f64, GRANT_UNIT)
+        Arc::new(Bucket {
+            rate: AtomicU64::new((rate as f64).to_bits()),
+            bytes: true,
+            state: Mutex::new(State {
+                tokens: GRANT_UNIT,
+                last: Instant::now(),
+            }),
+        })
     }
 
     pub(crate) fn rate(&self) -> f64 {
@@ -71,7 +83,11 @@ impl Bucket {
     }
 
     fn burst(&self) -> f64 {
-        self.rate().max(1.0)
+        if self.bytes {
+            (self.rate() / 8.0).max(GRANT_UNIT)
+        } else {
+            self.rate().max(1.0)
+        }
     }
 
     /// Tokens in store now (may be negative after concurrent grants: a debt paid by later waits).
