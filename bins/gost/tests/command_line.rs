@@ -265,7 +265,7 @@ fn json_log_format_for_warnings() {
         "--log-format",
         "json",
         "-L",
-        "socks5://:1080?resolver=127.0.0.1",
+        "socks5://:1080?retries=2",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let line = stderr(&out);

@@ -55,10 +55,12 @@ pub fn service_router(
     tables: &Tables,
 ) -> Result<Router, Error> {
     let router = router_with(config, service.chain(), tables)?;
-    Ok(match tables.resolver(service.hosts.as_deref())? {
-        Some(r) => router.with_resolver(r),
-        None => router,
-    })
+    Ok(
+        match tables.resolver(service.hosts.as_deref(), service.resolver.as_deref())? {
+            Some(r) => router.with_resolver(r),
+            None => router,
+        },
+    )
 }
 
 /// A chain from its configuration; a node's address is resolved through its own `hosts` table, else
@@ -73,7 +75,8 @@ pub fn chain_from_config(cfg: &ChainConfig, tables: &Tables) -> Result<Chain, Er
                 .iter()
                 .map(|n| {
                     let hosts = n.hosts.as_deref().or(h.hosts.as_deref());
-                    node_from_config(n, tables.resolver(hosts)?)
+                    let dns = n.resolver.as_deref().or(h.resolver.as_deref());
+                    node_from_config(n, tables.resolver(hosts, dns)?)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let selector = selector(h.selector.as_ref())?;

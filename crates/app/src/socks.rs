@@ -59,10 +59,12 @@ pub(crate) fn builder(
             )));
         }
     };
-    Ok(match service.chain().is_some() || service.hosts.is_some() {
-        true => builder.chain(crate::chain::service_router(config, service, tables)?),
-        false => builder,
-    })
+    Ok(
+        match service.chain().is_some() || service.hosts.is_some() || service.resolver.is_some() {
+            true => builder.chain(crate::chain::service_router(config, service, tables)?),
+            false => builder,
+        },
+    )
 }
 
 fn socks5_options(

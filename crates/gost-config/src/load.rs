@@ -153,6 +153,15 @@ impl Config {
             }
             self.hosts.push(table);
         }
+        for mut r in cli.resolvers {
+            if self.resolver(&r.name).is_some() {
+                let new = free_name(|n| self.resolver(n).is_some(), "resolver");
+                hosts_renames.push((r.name.clone(), new.clone()));
+                r.name = new;
+            }
+            self.resolvers.push(r);
+        }
+        // Table and resolver names cannot clash (hosts-N vs resolver-N), so one rename list serves both.
         let rename_hosts = |name: &mut Option<String>| {
             if let Some(n) = name
                 && let Some((_, new)) = hosts_renames.iter().find(|(old, _)| old == n)
@@ -162,10 +171,10 @@ impl Config {
         };
         let mut chain_renames = Vec::new();
         for mut chain in cli.chains {
-            chain
-                .hops
-                .iter_mut()
-                .for_each(|h| rename_hosts(&mut h.hosts));
+            for hop in &mut chain.hops {
+                rename_hosts(&mut hop.hosts);
+                rename_hosts(&mut hop.resolver);
+            }
             if self.chain(&chain.name).is_some() {
                 let new = free_name(|n| self.chain(n).is_some(), "chain");
                 chain_renames.push((chain.name.clone(), new.clone()));
@@ -220,6 +229,7 @@ impl Config {
         }
         for mut svc in cli.services {
             rename_hosts(&mut svc.hosts);
+            rename_hosts(&mut svc.resolver);
             for name in [&mut svc.admission, &mut svc.bypass].into_iter().flatten() {
                 if let Some((_, new)) = list_renames.iter().find(|(old, _)| old == name) {
                     *name = new.clone();

@@ -12,6 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::duration::{format_go_duration, parse_go_duration};
 use crate::metadata::Metadata;
 
+mod names;
+pub use names::*;
+
 /// A whole configuration: what one `gost` process runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -54,6 +57,9 @@ pub struct Config {
     /// Named hosts tables referenced by services, hops and nodes (`?hosts=` makes one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostsConfig>,
+    /// Named DNS resolvers referenced by services, hops and nodes (`?resolver=` makes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolvers: Vec<ResolverConfig>,
 }
 
 /// One service: a listener accepting connections and a handler serving them.
@@ -95,6 +101,9 @@ pub struct ServiceConfig {
     /// Name of the `hosts:` table asked before dialling a target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<String>,
+    /// Name of the `resolvers:` entry asked for names the hosts table does not map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
     /// Service-level metadata (upstream: `interface`, `so_mark`, …; none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -196,6 +205,9 @@ pub struct HopConfig {
     /// Name of the `hosts:` table resolving node addresses (a node's own `hosts` wins).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<String>,
+    /// Name of the `resolvers:` entry asked for names the hosts table does not map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
     /// Hop metadata (none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -216,6 +228,9 @@ pub struct NodeConfig {
     /// Name of the `hosts:` table resolving this node's address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<String>,
+    /// Name of the `resolvers:` entry asked for names the hosts table does not map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
     /// Node metadata (none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -327,34 +342,6 @@ pub struct ListConfig {
     /// Where more entries come from.
     #[serde(flatten)]
     pub loaders: Loaders,
-}
-
-/// A named hosts table (`hosts:` entry): inline mappings plus the loaders' lines in the hosts-file
-/// format (`IP hostname [aliases…]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HostsConfig {
-    /// Name referenced by services, hops and nodes.
-    pub name: String,
-    /// Inline mappings.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mappings: Vec<HostMappingConfig>,
-    /// Where more mappings come from.
-    #[serde(flatten)]
-    pub loaders: Loaders,
-}
-
-/// One `mappings:` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HostMappingConfig {
-    /// The address (IPv4 or IPv6).
-    pub ip: String,
-    /// The name; a leading `.` maps the domain and every name under it.
-    pub hostname: String,
-    /// More names for the address.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<String>,
 }
 
 /// The loaders a named component shares with upstream (`reload`, `file`, `redis`, `http`): each
@@ -605,6 +592,11 @@ impl Config {
     /// The `hosts:` entry called `name`.
     pub fn hosts_table(&self, name: &str) -> Option<&HostsConfig> {
         self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The `resolvers:` entry called `name`.
+    pub fn resolver(&self, name: &str) -> Option<&ResolverConfig> {
+        self.resolvers.iter().find(|r| r.name == name)
     }
 
     /// The `bypasses:` entry called `name`.

@@ -129,12 +129,12 @@ const SERVICE: Schema = Schema {
         ("bypass", Shape::Str),
         ("bypasses", Shape::StrList),
         ("hosts", Shape::Str),
+        ("resolver", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "interface",
         "sockopts",
-        "resolver",
         "logger",
         "loggers",
         "observer",
@@ -172,11 +172,11 @@ const NODE: Schema = Schema {
         ("connector", Shape::Obj(&CONNECTOR)),
         ("dialer", Shape::Obj(&DIALER)),
         ("hosts", Shape::Str),
+        ("resolver", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "network",
-        "resolver",
         "interface",
         "netns",
         "sockopts",
@@ -194,12 +194,12 @@ const HOP: Schema = Schema {
         ("selector", Shape::Obj(&SELECTOR)),
         ("nodes", Shape::List(&NODE)),
         ("hosts", Shape::Str),
+        ("resolver", Shape::Str),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
         "interface",
         "sockopts",
-        "resolver",
         "reload",
         "file",
         "redis",
@@ -313,6 +313,29 @@ const HOSTS: Schema = Schema {
     refused: &[],
 };
 
+const NAMESERVER: Schema = Schema {
+    fields: &[
+        ("addr", Shape::Str),
+        ("hostname", Shape::Str),
+        ("chain", Shape::Str),
+        ("prefer", Shape::Str),
+        ("only", Shape::Str),
+        ("ttl", Shape::Duration),
+        ("timeout", Shape::Duration),
+    ],
+    upstream: &["clientIP", "async"],
+    refused: &[],
+};
+
+const RESOLVER: Schema = Schema {
+    fields: &[
+        ("name", Shape::Str),
+        ("nameservers", Shape::List(&NAMESERVER)),
+    ],
+    upstream: &["plugin"],
+    refused: &[],
+};
+
 const ROTATION: Schema = Schema {
     fields: &[
         ("maxSize", Shape::Int),
@@ -374,10 +397,10 @@ const ROOT: Schema = Schema {
         ("admissions", Shape::List(&LIST)),
         ("bypasses", Shape::List(&LIST)),
         ("hosts", Shape::List(&HOSTS)),
+        ("resolvers", Shape::List(&RESOLVER)),
     ],
     upstream: &[
         "hops",
-        "resolvers",
         "ingresses",
         "routers",
         "sds",
@@ -630,7 +653,7 @@ mod tests {
     #[test]
     fn upstream_and_unknown_keys_are_warnings() {
         let (v, w) =
-            norm(json!({"api": {"addr": ":18080"}, "services": [{"resolver": "r", "zzzzzz": 1}]}));
+            norm(json!({"api": {"addr": ":18080"}, "services": [{"observer": "o", "zzzzzz": 1}]}));
         assert_eq!(v.unwrap(), json!({"services": [{}]}));
         assert_eq!(w.len(), 3, "{w:?}");
     }

@@ -156,18 +156,18 @@ fn command_line_access_options_not_built_are_errors_naming_option_and_argument()
 #[test]
 fn options_that_do_not_touch_access_still_only_warn() {
     let (config, warnings) = from_yaml_str(
-        "services:\n- name: s\n  addr: :1080\n  resolver: r\n  handler: {type: socks5}\n\
-         resolvers:\n- name: r",
+        "services:\n- name: s\n  addr: :1080\n  observer: o\n  handler: {type: socks5}\n\
+         routers:\n- name: r",
     )
     .unwrap();
     validate(&config).unwrap();
     let warned: Vec<&str> = warnings.iter().map(|w| w.path.as_str()).collect();
-    for key in ["services[0](s).resolver", "resolvers"] {
+    for key in ["services[0](s).observer", "routers"] {
         assert!(warned.contains(&key), "{key} not warned about: {warned:?}");
     }
-    let (_, warnings) = from_cli(&["socks5://:1080?resolver=127.0.0.1"], &[] as &[&str]).unwrap();
+    let (_, warnings) = from_cli(&["socks5://:1080?retries=2"], &[] as &[&str]).unwrap();
     assert!(
-        warnings.iter().any(|w| w.message.contains("`resolver`")),
+        warnings.iter().any(|w| w.message.contains("`retries`")),
         "{warnings:?}"
     );
 }

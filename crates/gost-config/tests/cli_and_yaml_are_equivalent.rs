@@ -636,7 +636,7 @@ hosts:
     .unwrap();
     let e = validate(&c).unwrap_err().to_string();
     assert!(
-        e.contains("hosts `nope` is not defined in `hosts:` (defined: h)"),
+        e.contains("hosts `nope` is not defined (defined: h)"),
         "{e}"
     );
     let (c, _) =
@@ -703,4 +703,91 @@ rlimiters:
     );
     assert_eq!(merged.limiter("limiter-2").unwrap().limits, ["$$ 2MB 0"]);
     assert_valid(&merged);
+}
+
+#[test]
+fn resolver_on_a_service_and_on_a_hop() {
+    let cli = assert_equivalent(
+        &["socks5://:1080?resolver=1.1.1.1,tcp://127.0.0.1:5353,https://1.0.0.1/dns-query"],
+        &["socks5://proxy.test:1080?resolver=udp://127.0.0.1:53"],
+        "services:
+- name: service-0
+  addr: :1080
+  resolver: resolver-1
+  handler: {type: socks5, chain: chain-0}
+  listener: {type: tcp}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    resolver: resolver-0
+    nodes:
+    - name: node-0
+      addr: proxy.test:1080
+      connector: {type: socks5}
+      dialer: {type: tcp}
+resolvers:
+- name: resolver-0
+  nameservers:
+  - addr: udp://127.0.0.1:53
+- name: resolver-1
+  nameservers:
+  - addr: 1.1.1.1
+  - addr: tcp://127.0.0.1:5353
+  - addr: https://1.0.0.1/dns-query
+",
+    );
+    // Merged into a file that has its own resolver-0, the command line's move up and their users follow.
+    let (mut merged, _) = from_yaml_str(
+        "services: [{name: s, addr: ':1', resolver: resolver-0, handler: {type: socks5}}]\n\
+         resolvers: [{name: resolver-0, nameservers: [{addr: 9.9.9.9}]}]",
+    )
+    .unwrap();
+    merged.merge(cli);
+    assert_eq!(
+        merged.chains[0].hops[0].resolver.as_deref(),
+        Some("resolver-1")
+    );
+    let svc = merged.services.iter().find(|s| s.name != "s").unwrap();
+    assert_eq!(svc.resolver.as_deref(), Some("resolver-2"));
+    let ns = &merged.resolver("resolver-2").unwrap().nameservers;
+    assert_eq!(ns[0].addr, "1.1.1.1");
+    assert_valid(&merged);
+    for (yaml, want) in [
+        (
+            "resolvers: [{name: r, nameservers: [{addr: 'quic://1.1.1.1:853'}]}]",
+            "nameservers[0].addr `quic://1.1.1.1:853` has an unknown protocol",
+        ),
+        (
+            "resolvers: [{name: r, nameservers: [{addr: 1.1.1.1, chain: c}]}]",
+            "nameservers[0].chain `c` is not built",
+        ),
+        (
+            "resolvers: [{name: r, nameservers: [{addr: 1.1.1.1, prefer: ipv5}]}]",
+            "nameservers[0].prefer `ipv5` must be ipv4 or ipv6",
+        ),
+        (
+            "services: [{name: s, addr: ':1', resolver: nope, handler: {type: socks5}}]",
+            "resolver `nope` is not defined (defined: none)",
+        ),
+    ] {
+        let (c, _) = from_yaml_str(yaml).unwrap();
+        let e = validate(&c).unwrap_err().to_string();
+        assert!(e.contains(want), "{yaml}: {e}");
+    }
+    // DoT and DoH are built; `clientIP` is not, and says so.
+    let (c, warnings) = from_yaml_str(
+        "resolvers: [{name: r, nameservers: [{addr: 'tls://1.1.1.1', hostname: one.one.one.one}, \
+         {addr: 'https://1.0.0.1/dns-query', clientIP: 1.2.3.4}]}]",
+    )
+    .unwrap();
+    validate(&c).unwrap();
+    assert_eq!(
+        c.resolver("r").unwrap().nameservers[0].hostname.as_deref(),
+        Some("one.one.one.one")
+    );
+    assert!(
+        warnings.iter().any(|w| w.path.contains("clientIP")),
+        "{warnings:?}"
+    );
 }

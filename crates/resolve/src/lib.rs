@@ -1,5 +1,6 @@
 //! Name resolution for gost-rs with upstream GOST's semantics: a [`Hosts`] table (upstream `hosts:`)
-//! is asked first; a name it does not map goes to the system resolver for a direct connection, and
+//! is asked first, then a [`Dns`] resolver (upstream `resolvers:`, UDP/TCP/TLS/HTTPS nameservers)
+//! when one is configured; otherwise a name goes to the system resolver for a direct connection, and
 //! through a proxy chain stays a name for the far end to resolve ([`Names`]).
 //!
 //! [`Names`] implements gost-transport's [`Resolver`](gost_transport::tcp::Resolver), so a
@@ -21,8 +22,12 @@
 //! # }
 //! ```
 
+mod dns;
 mod hosts;
 mod names;
+mod nameserver;
 
+pub use dns::Dns;
 pub use hosts::{HostMapping, Hosts, HostsSpec};
 pub use names::Names;
+pub use nameserver::{DnsError, Family, NameserverSpec, Protocol};

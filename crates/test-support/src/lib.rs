@@ -8,6 +8,7 @@
 //! it without a cycle. Helpers that only one test file needs stay in that file.
 
 pub mod data;
+pub mod dns;
 pub mod logs;
 pub mod programs;
 pub mod resources;

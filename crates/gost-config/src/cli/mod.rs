@@ -39,8 +39,9 @@ pub fn from_cli(
             ..Default::default()
         };
         for (i, arg) in nodes.iter().enumerate() {
-            let (mut hop, hosts) = node::build_hop(arg.as_ref(), i, &mut warnings)?;
+            let (mut hop, hosts, resolver) = node::build_hop(arg.as_ref(), i, &mut warnings)?;
             hop.hosts = hosts.map(|m| add_hosts(&mut config, m));
+            hop.resolver = resolver.map(|r| add_resolver(&mut config, r));
             chain.hops.push(hop);
         }
         config.chains.push(chain);
@@ -90,6 +91,9 @@ pub fn from_cli(
             if let Some(mappings) = &lists.hosts {
                 svc.hosts = Some(add_hosts(&mut config, mappings.clone()));
             }
+            if let Some(addrs) = &lists.resolver {
+                svc.resolver = Some(add_resolver(&mut config, addrs.clone()));
+            }
             if let Some(n) = climit {
                 // One limiter per service, named as upstream names them.
                 let name = format!("climiter-{}", config.climiters.len());
@@ -121,6 +125,22 @@ fn add_hosts(config: &mut Config, mappings: Vec<HostMappingConfig>) -> String {
         name: name.clone(),
         mappings,
         ..HostsConfig::default()
+    });
+    name
+}
+
+/// A `resolvers:` entry with nameservers `addrs`, named as upstream names the ones it makes.
+fn add_resolver(config: &mut Config, addrs: Vec<String>) -> String {
+    let name = format!("resolver-{}", config.resolvers.len());
+    config.resolvers.push(ResolverConfig {
+        name: name.clone(),
+        nameservers: addrs
+            .into_iter()
+            .map(|addr| NameserverConfig {
+                addr,
+                ..NameserverConfig::default()
+            })
+            .collect(),
     });
     name
 }

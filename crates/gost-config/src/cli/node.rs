@@ -9,12 +9,20 @@ use crate::url;
 
 const FLAG: &str = "-F";
 
-/// Hop `hop-{index}` of one `-F` argument, and the mappings of its `?hosts=` (hop level, as upstream).
+/// A hop, the mappings of its `?hosts=` and the nameservers of its `?resolver=`.
+pub(super) type BuiltHop = (
+    HopConfig,
+    Option<Vec<HostMappingConfig>>,
+    Option<Vec<String>>,
+);
+
+/// Hop `hop-{index}` of one `-F` argument, the mappings of its `?hosts=` and the nameservers of its
+/// `?resolver=` (hop level, as upstream).
 pub(super) fn build_hop(
     arg: &str,
     index: usize,
     warnings: &mut Vec<Warning>,
-) -> Result<(HopConfig, Option<Vec<HostMappingConfig>>), ConfigError> {
+) -> Result<BuiltHop, ConfigError> {
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (connector, dialer) = kinds(arg, &u.scheme)?;
     if !u.path.is_empty() {
@@ -27,6 +35,7 @@ pub(super) fn build_hop(
     let tls = DialerTls::take(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
     let hosts = take_hosts(FLAG, arg, &mut md)?;
+    let resolver = take_resolver(&mut md);
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
     let mut hop = HopConfig {
@@ -89,7 +98,7 @@ pub(super) fn build_hop(
         }
         hop.nodes.push(node);
     }
-    Ok((hop, hosts))
+    Ok((hop, hosts, resolver))
 }
 
 /// Connector and dialer types from the scheme. A single name is the connector if upstream has such a

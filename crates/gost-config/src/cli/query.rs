@@ -218,7 +218,7 @@ pub(super) fn take_prefixed(md: &mut Metadata, prefix: &str, dest: &mut Metadata
 
 /// Upstream objects the command line can create that gost-rs does not implement and that neither
 /// grant nor restrict access: ignored with a warning.
-const UNSUPPORTED_OBJECTS: &[&str] = &["resolver", "retries"];
+const UNSUPPORTED_OBJECTS: &[&str] = &["retries"];
 
 /// Drops the options of [`UNSUPPORTED_OBJECTS`] with a warning, and refuses the access-control options
 /// gost-rs does not implement ([`registry::ACCESS_KEYS`]): running without them would leave the service
@@ -326,4 +326,16 @@ pub(super) fn take_hosts(
         });
     }
     Ok(Some(mappings).filter(|m| !m.is_empty()))
+}
+
+/// `resolver=1.1.1.1,tcp://8.8.8.8`: the nameservers of a new `resolvers:` entry, in order.
+pub(super) fn take_resolver(md: &mut Metadata) -> Option<Vec<String>> {
+    let v = take_string(md, &["resolver"])?;
+    let addrs: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some(addrs).filter(|a| !a.is_empty())
 }

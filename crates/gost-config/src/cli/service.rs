@@ -28,6 +28,8 @@ pub(super) struct Lists {
     pub(super) hosts: Option<Vec<HostMappingConfig>>,
     pub(super) limiter: Vec<String>,
     pub(super) rlimiter: Vec<String>,
+    /// `?resolver=`: the nameservers of the service's own resolver.
+    pub(super) resolver: Option<Vec<String>>,
 }
 
 pub(super) fn build_services(
@@ -54,6 +56,7 @@ pub(super) fn build_services(
         rlimiter: take_string(&mut md, &["rlimiter"])
             .map(|n| vec![format!("$ {n}")])
             .unwrap_or_default(),
+        resolver: take_resolver(&mut md),
     };
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 

@@ -52,7 +52,7 @@ pub(super) fn check_limiter(what: &str, l: &LimiterConfig) -> Result<(), ConfigE
 }
 
 /// `name` (the value of `key` in service `s`) is one of the `defined` names.
-fn check_defined<'a>(
+pub(super) fn check_defined<'a>(
     s: &str,
     key: &str,
     name: &str,
