@@ -97,12 +97,9 @@ pub fn node_from_config(
     };
     let connector = connector_from_config(&cfg.connector).map_err(what)?;
     let dialer = dialer_from_config(&cfg.dialer, resolver).map_err(what)?;
-    Ok(Node::new(
-        cfg.name.clone(),
-        cfg.addr.clone(),
-        connector,
-        dialer,
-    ))
+    // Parsed once, here: the router, connectors and dialers pass the address on as it is.
+    let addr = gost_chain::addr::target_address(&cfg.addr).map_err(|e| what(e.into()))?;
+    Ok(Node::new(cfg.name.clone(), addr, connector, dialer))
 }
 
 /// The selector of a hop or forwarder (`selector:`, `?strategy=&maxFails=&failTimeout=`); absent

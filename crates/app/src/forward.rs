@@ -37,7 +37,8 @@ impl ForwardService {
         let tables = Tables::start(config, service).await?;
         let router = service_router(config, service, &tables)?;
         let selector = selector(service.forwarder.as_ref().and_then(|f| f.selector.as_ref()))?;
-        let targets = Targets::new(service.targets().iter().map(|t| t.addr.clone()), selector)
+        // Targets and the remote address are parsed once, here; the forwarders pass them on as is.
+        let targets = Targets::new(service.targets().iter().map(|t| &t.addr), selector)?
             .ok_or_else(|| {
                 Error::Unsupported("no forwarding target (e.g. tcp://:8080/host:80)".into())
             })?;
@@ -73,7 +74,7 @@ impl ForwardService {
                 addr,
                 need_chain(router)?,
                 targets,
-            ))),
+            )?)),
             HandlerKind::Rudp => {
                 let o = UdpListenerOptions::rudp_from_metadata(md)
                     .map_err(Error::metadata("listener"))?;
@@ -82,7 +83,7 @@ impl ForwardService {
                     need_chain(router)?,
                     targets,
                     udp_options(&o),
-                )))
+                )?))
             }
             other => Err(Error::Unsupported(format!(
                 "{other:?} is not a forwarding handler"

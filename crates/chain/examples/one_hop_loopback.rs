@@ -29,7 +29,7 @@ async fn main() -> Result<(), BoxError> {
         tokio::io::copy(&mut r, &mut w).await
     });
     let proxy = TcpListener::bind("127.0.0.1:0").await?;
-    let proxy_addr = proxy.local_addr()?.to_string();
+    let proxy_addr = Address::from(proxy.local_addr()?);
     let node_task = tokio::spawn(socks5_node(proxy));
 
     // The chain: one hop with one SOCKS5 node reached over plain TCP.
@@ -39,11 +39,11 @@ async fn main() -> Result<(), BoxError> {
     };
     let connector = Connector::Socks5(Socks5Connector::new(opts, None, ClientTls::insecure()));
     let dialer = Arc::new(TcpDialer::new(TcpOptions::default()));
-    let node = Node::new("node-0", &proxy_addr, connector, dialer);
+    let node = Node::new("node-0", proxy_addr, connector, dialer);
     let hop = Hop::new("hop-0", vec![node], Selector::default())?;
     let router = Router::new(Some(Chain::new("chain-0", vec![hop])?));
 
-    let mut stream = router.dial(&target_addr.to_string()).await?; // CONNECT through the node
+    let mut stream = router.dial(&Address::from(target_addr)).await?; // CONNECT through the node
     stream.write_all(b"hello through the chain").await?;
     stream.shutdown().await?;
     let mut echoed = Vec::new();

@@ -9,13 +9,18 @@ use std::error::Error;
 use std::sync::Arc;
 
 use gost_chain::Socks5ConnectorOptions;
+use gost_chain::addr::target_address;
 use gost_chain::{Chain, Connector, Hop, Node, Router, Selector, Socks5Connector};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::ClientTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A SOCKS5 node at `addr` reached over plain TCP, with optional `(user, password)`.
-fn socks5_node(name: &str, addr: &str, credentials: Option<(String, String)>) -> Node {
+fn socks5_node(
+    name: &str,
+    addr: &str,
+    credentials: Option<(String, String)>,
+) -> Result<Node, gost_chain::Error> {
     let opts = Socks5ConnectorOptions {
         notls: true,
         ..Default::default()
@@ -26,7 +31,8 @@ fn socks5_node(name: &str, addr: &str, credentials: Option<(String, String)>) ->
         ClientTls::insecure(),
     ));
     let dialer = Arc::new(TcpDialer::new(TcpOptions::default()));
-    Node::new(name, addr, connector, dialer)
+    // Addresses are parsed once, here; the router and connectors pass the parsed form on.
+    Ok(Node::new(name, target_address(addr)?, connector, dialer))
 }
 
 /// A router whose every dial goes through `first`, then `second`.
@@ -34,12 +40,12 @@ pub(crate) fn two_hop_router(first: &str, second: &str) -> Result<Router, gost_c
     let hops = vec![
         Hop::new(
             "hop-0",
-            vec![socks5_node("first", first, None)],
+            vec![socks5_node("first", first, None)?],
             Selector::default(),
         )?,
         Hop::new(
             "hop-1",
-            vec![socks5_node("second", second, None)],
+            vec![socks5_node("second", second, None)?],
             Selector::default(),
         )?,
     ];
@@ -51,7 +57,7 @@ pub(crate) async fn fetch(
     router: &Router,
     target: &str,
 ) -> Result<Vec<u8>, Box<dyn Error + Send + Sync>> {
-    let mut stream = router.dial(target).await?;
+    let mut stream = router.dial(&target_address(target)?).await?;
     let host = target.rsplit_once(':').map_or(target, |(h, _)| h);
     let request = format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;

@@ -1,4 +1,5 @@
-//! Turning `host:port` strings into SOCKS addresses with upstream's rules, and local name resolution.
+//! Configured `host:port` strings become SOCKS addresses here, once, with upstream's rules; from then on
+//! every layer passes the [`Address`]. Also the wire form of an address and local name resolution.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -11,7 +12,7 @@ use crate::Error;
 pub const EMPTY_HOST: &str = "127.0.0.1";
 
 /// Splits `host:port` (IPv6 in brackets); the host may be empty.
-pub fn split_host_port(addr: &str) -> Result<(&str, u16), Error> {
+fn split_host_port(addr: &str) -> Result<(&str, u16), Error> {
     let bad = |reason: &str| Error::InvalidAddress {
         addr: addr.to_owned(),
         reason: reason.to_owned(),
@@ -30,55 +31,68 @@ pub fn split_host_port(addr: &str) -> Result<(&str, u16), Error> {
     Ok((host, port))
 }
 
-/// The host part of a node address, for TLS server names (`[::1]:443` gives `::1`).
-pub fn host_of(addr: &str) -> &str {
-    split_host_port(addr).map_or(addr, |(h, _)| h)
-}
-
-/// The SOCKS address a request for `target` names: an empty host becomes [`EMPTY_HOST`], an IP
-/// literal an IP address, anything else a domain name the server resolves.
-pub fn target_address(target: &str) -> Result<Address, Error> {
-    let (host, port) = split_host_port(target)?;
-    let host = if host.is_empty() { EMPTY_HOST } else { host };
+/// Parses a configured `host:port` with `empty` standing for an empty host.
+fn parse(addr: &str, empty: &str) -> Result<Address, Error> {
+    let (host, port) = split_host_port(addr)?;
+    let host = if host.is_empty() { empty } else { host };
     Address::from_host_port(host, port).map_err(|e| Error::InvalidAddress {
-        addr: target.to_owned(),
+        addr: addr.to_owned(),
         reason: e.to_string(),
     })
 }
 
-/// Resolves `target` on this host (UDP targets are sent as IP addresses, as upstream's client does).
-/// An empty host is [`EMPTY_HOST`]; IPv4 answers are preferred.
-pub async fn resolve(target: &str) -> Result<SocketAddr, Error> {
-    match target_address(target)? {
-        Address::Ip(sa) => Ok(sa),
-        Address::Domain(d, port) => {
-            let name = d.as_str().unwrap_or_default().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
-                .await
-                .map_err(|e| Error::InvalidAddress {
-                    addr: target.to_owned(),
-                    reason: format!("cannot resolve: {e}"),
-                })?
-                .collect();
-            addrs
-                .iter()
-                .find(|a| a.is_ipv4())
-                .or(addrs.first())
-                .copied()
-                .ok_or_else(|| Error::InvalidAddress {
-                    addr: target.to_owned(),
-                    reason: "the name has no address".into(),
-                })
-        }
+/// Parses a configured target or node address (`host:port`), once, when the service is built: an empty
+/// host becomes [`EMPTY_HOST`], an IP literal an IP address, anything else a domain name.
+pub fn target_address(target: &str) -> Result<Address, Error> {
+    parse(target, EMPTY_HOST)
+}
+
+/// Parses the address a remote listener (BIND, MBIND, UDP-TUN bind) asks the node to listen on:
+/// `:2222` is `0.0.0.0:2222`, every interface of the node.
+pub fn bind_address(laddr: &str) -> Result<Address, Error> {
+    parse(laddr, "")
+}
+
+/// The form in which upstream's client puts `addr` on the wire: it prints addresses and parses them
+/// again, so a domain name that is an IP literal goes out as that IP, and an IPv4-mapped IPv6 address
+/// as IPv4. Requests decoded from a client keep their bytes until here.
+pub fn wire_form(addr: &Address) -> Address {
+    match addr {
+        Address::Ip(sa) => Address::from(*sa),
+        Address::Domain(name, port) => name
+            .as_str()
+            .and_then(|host| Address::from_host_port(host, *port).ok())
+            .unwrap_or_else(|| addr.clone()),
     }
 }
 
-/// A SOCKS address as a socket address, resolving a domain name locally.
+/// A SOCKS address as a socket address, resolving a domain name on this host (UDP targets are sent as
+/// IP addresses, as upstream's client does); IPv4 answers are preferred.
 pub async fn resolve_address(addr: &Address) -> Result<SocketAddr, Error> {
-    match addr {
-        Address::Ip(sa) => Ok(*sa),
-        other => resolve(&other.to_string()).await,
-    }
+    let (name, port) = match addr {
+        Address::Ip(sa) => return Ok(*sa),
+        domain => match wire_form(domain) {
+            Address::Ip(sa) => return Ok(sa),
+            Address::Domain(name, port) => (name, port),
+        },
+    };
+    let bad = |reason: String| Error::InvalidAddress {
+        addr: addr.to_string(),
+        reason,
+    };
+    let host = name
+        .as_str()
+        .ok_or_else(|| bad("the name is not UTF-8".into()))?;
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| bad(format!("cannot resolve: {e}")))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| bad("the name has no address".into()))
 }
 
 /// The unspecified address of `ip`'s family, to bind a local UDP socket that can reach `ip`.
@@ -104,24 +118,35 @@ mod tests {
             target_address("example.com:80").unwrap(),
             Address::Domain(..)
         ));
+        assert_eq!(bind_address(":2222").unwrap().to_string(), "0.0.0.0:2222");
     }
 
     #[test]
     fn bad_addresses_are_named() {
         for bad in ["nohost", "::1:80", "[::1:80", "h:99999"] {
-            let e = split_host_port(bad).unwrap_err();
+            let e = target_address(bad).unwrap_err();
             assert!(e.to_string().contains(bad), "{e}");
         }
-        assert_eq!(host_of("[::1]:443"), "::1");
-        assert_eq!(host_of("example.com:443"), "example.com");
+    }
+
+    #[test]
+    fn wire_form_is_what_upstream_reparses() {
+        let domain = |s: &str| Address::Domain(s.try_into().unwrap(), 80);
+        let mapped: SocketAddr = "[::ffff:1.2.3.4]:80".parse().unwrap();
+        assert_eq!(wire_form(&domain("1.2.3.4")).to_string(), "1.2.3.4:80");
+        assert_eq!(wire_form(&domain("[::1]")).to_string(), "[::1]:80");
+        assert_eq!(wire_form(&Address::Ip(mapped)).to_string(), "1.2.3.4:80");
+        assert_eq!(wire_form(&domain("example.com")), domain("example.com"));
     }
 
     #[tokio::test]
     async fn resolves_literals_without_lookup() {
+        let a = target_address(":9").unwrap();
         assert_eq!(
-            resolve(":9").await.unwrap(),
+            resolve_address(&a).await.unwrap(),
             "127.0.0.1:9".parse::<SocketAddr>().unwrap()
         );
-        assert_eq!(resolve("localhost:9").await.unwrap().port(), 9);
+        let a = target_address("localhost:9").unwrap();
+        assert_eq!(resolve_address(&a).await.unwrap().port(), 9);
     }
 }

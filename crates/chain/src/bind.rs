@@ -14,7 +14,6 @@ use tracing::debug;
 
 use crate::Error;
 use crate::connector::{read_reply, second_reply};
-use crate::prefixed::with_prefix;
 
 /// A plain BIND waiting for its one peer.
 #[derive(Debug)]
@@ -22,16 +21,21 @@ pub struct BindListener {
     stream: Stream,
     rest: Vec<u8>,
     bound: Address,
-    node: String,
+    node: Address,
 }
 
 impl BindListener {
-    pub(crate) fn new(stream: Stream, rest: Vec<u8>, bound: Address, node: &str) -> BindListener {
+    pub(crate) fn new(
+        stream: Stream,
+        rest: Vec<u8>,
+        bound: Address,
+        node: &Address,
+    ) -> BindListener {
         BindListener {
             stream,
             rest,
             bound,
-            node: node.to_owned(),
+            node: node.clone(),
         }
     }
 
@@ -44,7 +48,7 @@ impl BindListener {
     /// now carrying the peer's bytes, and the peer's address from the second reply.
     pub async fn accept(mut self) -> Result<(Stream, Address), Error> {
         let reply = second_reply(&mut self.stream, &mut self.rest, &self.node).await?;
-        Ok((with_prefix(self.stream, self.rest), reply.addr))
+        Ok((self.stream.prepend(self.rest), reply.addr))
     }
 }
 
@@ -158,10 +162,10 @@ async fn accept_loop(
 async fn peer_stream(stream: gost_smux::Stream, node: &str) -> Accepted {
     let mut s = Stream::new(stream, None, None);
     let mut rest = Vec::new();
-    let reply = read_reply(&mut s, &mut rest, node).await?;
+    let reply = read_reply(&mut s, &mut rest, &node).await?;
     if reply.code != ReplyCode::Succeeded {
         return Err(Error::Refused {
-            node: node.to_owned(),
+            node: node.to_string(),
             command: "MBIND stream",
             target: reply.addr.to_string(),
             code: reply.code,
@@ -172,6 +176,6 @@ async fn peer_stream(stream: gost_smux::Stream, node: &str) -> Accepted {
         .addr
         .to_socket_addr()
         .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-    let s = with_prefix(s, rest);
+    let s = s.prepend(rest);
     Ok((Stream::new(s, Some(peer), None), peer))
 }

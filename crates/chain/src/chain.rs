@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_transport::{Dialer, Stream};
+use socks_wire::Address;
 
 use crate::error::bounded;
 use crate::select::{FailMarker, Selector};
@@ -14,7 +15,7 @@ use crate::{BindListener, Connector, Error, MuxBindListener, PacketConn};
 /// One proxy server: where it is, how to reach it, and what it speaks.
 pub struct Node {
     name: String,
-    addr: String,
+    addr: Address,
     connector: Connector,
     dialer: Arc<dyn Dialer>,
     marker: FailMarker,
@@ -31,16 +32,17 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A node at `addr` (`host:port`) reached with `dialer` and spoken to with `connector`.
+    /// A node at `addr` reached with `dialer` and spoken to with `connector` (parse a configured
+    /// `host:port` with [`crate::addr::target_address`]).
     pub fn new(
         name: impl Into<String>,
-        addr: impl Into<String>,
+        addr: Address,
         connector: Connector,
         dialer: Arc<dyn Dialer>,
     ) -> Node {
         Node {
             name: name.into(),
-            addr: addr.into(),
+            addr,
             connector,
             dialer,
             marker: FailMarker::default(),
@@ -53,7 +55,7 @@ impl Node {
     }
 
     /// The node's address.
-    pub fn addr(&self) -> &str {
+    pub fn addr(&self) -> &Address {
         &self.addr
     }
 
@@ -198,8 +200,8 @@ impl Route {
         self.nodes.iter().for_each(|n| n.marker.reset());
     }
 
-    /// A connection to `target` (`host:port`) through the whole route.
-    pub async fn dial(&self, target: &str, timeout: Duration) -> Result<Stream, Error> {
+    /// A connection to `target` through the whole route.
+    pub async fn dial(&self, target: &Address, timeout: Duration) -> Result<Stream, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
         let s = last
@@ -225,7 +227,7 @@ impl Route {
     }
 
     /// UDP-TUN bind mode on the last node, listening on `laddr`.
-    pub async fn udp_bind(&self, laddr: &str, timeout: Duration) -> Result<PacketConn, Error> {
+    pub async fn udp_bind(&self, laddr: &Address, timeout: Duration) -> Result<PacketConn, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
         let conn = last
@@ -238,7 +240,7 @@ impl Route {
     }
 
     /// Plain BIND on the last node, listening on `laddr`.
-    pub async fn bind(&self, laddr: &str, timeout: Duration) -> Result<BindListener, Error> {
+    pub async fn bind(&self, laddr: &Address, timeout: Duration) -> Result<BindListener, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
         let l = last
@@ -251,7 +253,11 @@ impl Route {
     }
 
     /// MBIND on the last node, listening on `laddr`.
-    pub async fn mux_bind(&self, laddr: &str, timeout: Duration) -> Result<MuxBindListener, Error> {
+    pub async fn mux_bind(
+        &self,
+        laddr: &Address,
+        timeout: Duration,
+    ) -> Result<MuxBindListener, Error> {
         let stream = self.reach_last(timeout).await?;
         let last = self.last();
         let l = last

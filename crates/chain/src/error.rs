@@ -174,14 +174,14 @@ impl From<Error> for io::Error {
 pub(crate) async fn bounded<T>(
     timeout: Duration,
     what: &'static str,
-    node: &str,
+    node: &(dyn std::fmt::Display + Sync),
     fut: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     tokio::time::timeout(timeout, fut)
         .await
         .map_err(|_| Error::Timeout {
             what,
-            node: node.to_owned(),
+            node: node.to_string(),
             timeout,
         })?
 }

@@ -24,13 +24,13 @@
 //! let socks5 = Socks5Connector::new(Default::default(), None, ClientTls::insecure());
 //! let node = Node::new(
 //!     "node-0",
-//!     "127.0.0.1:1080",
+//!     gost_chain::addr::target_address("127.0.0.1:1080")?,
 //!     Connector::Socks5(socks5),
 //!     Arc::new(TcpDialer::new(TcpOptions::default())),
 //! );
 //! let hop = Hop::new("hop-0", vec![node], Selector::default())?;
 //! let router = Router::new(Some(Chain::new("chain-0", vec![hop])?));
-//! let stream = router.dial("example.com:80").await?; // CONNECT through 127.0.0.1:1080
+//! let stream = router.dial(&"example.com:80".parse().unwrap()).await?; // CONNECT through 127.0.0.1:1080
 //! # drop(stream); Ok(()) }
 //! ```
 
@@ -42,7 +42,6 @@ mod chain;
 mod connector;
 mod error;
 mod packet;
-mod prefixed;
 mod router;
 pub mod select;
 
@@ -58,5 +57,6 @@ pub use packet::{MAX_TUN_PAYLOAD, PacketConn};
 pub use router::{DEFAULT_DIAL_TIMEOUT, Router};
 pub use select::{Selector, Strategy};
 
-/// Bound of a connector handshake (method, auth, request and reply) when the node sets no `timeout`.
+/// Upstream's bound of a SOCKS handshake, 15 s: of a connector's (method, auth, request and reply) when
+/// the node sets no `timeout`, and of a server handler's (`readTimeout`) in gost-service. Defined once.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);

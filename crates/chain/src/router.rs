@@ -2,15 +2,17 @@
 //! a chain. UDP associations and remote listeners (BIND, MBIND, UDP-TUN bind) are opened on the chain's last
 //! node.
 
+use std::borrow::Cow;
+use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use gost_transport::Stream;
 use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
+use socks_wire::Address;
 use tokio::net::UdpSocket;
 
-use crate::addr::{split_host_port, target_address};
 use crate::error::bounded;
 use crate::{BindListener, Chain, Error, MuxBindListener, PacketConn};
 
@@ -67,17 +69,16 @@ impl Router {
         self.chain.as_deref()
     }
 
-    /// A connection to `target` (`host:port`; an empty host is `127.0.0.1` of the far end).
-    pub async fn dial(&self, target: &str) -> Result<Stream, Error> {
+    /// A connection to `target`: from this host (the one direct dialer of gost-rs) or through the chain.
+    pub async fn dial(&self, target: &Address) -> Result<Stream, Error> {
         match &self.chain {
             Some(chain) => {
                 let target = self.resolve_for_chain(target).await?;
                 chain.route().dial(&target, self.timeout).await
             }
             None => {
-                let addr = target_address(target)?.to_string();
                 let tcp = bounded(self.timeout, "dial", target, async {
-                    Ok(self.direct.connect(&addr).await?)
+                    Ok(self.direct.connect(target).await?)
                 })
                 .await?;
                 Ok(Stream::from_tcp(tcp))
@@ -94,7 +95,7 @@ impl Router {
     }
 
     /// MBIND on the chain's last node: a remote listener on `laddr` with any number of peers.
-    pub async fn mux_bind(&self, laddr: &str) -> Result<MuxBindListener, Error> {
+    pub async fn mux_bind(&self, laddr: &Address) -> Result<MuxBindListener, Error> {
         self.need_chain("remote TCP forwarding (rtcp)")?
             .route()
             .mux_bind(laddr, self.timeout)
@@ -102,7 +103,7 @@ impl Router {
     }
 
     /// Plain BIND on the chain's last node: a remote listener on `laddr` for one peer.
-    pub async fn bind(&self, laddr: &str) -> Result<BindListener, Error> {
+    pub async fn bind(&self, laddr: &Address) -> Result<BindListener, Error> {
         self.need_chain("BIND")?
             .route()
             .bind(laddr, self.timeout)
@@ -110,7 +111,7 @@ impl Router {
     }
 
     /// UDP-TUN bind mode on the chain's last node: a remote UDP port `laddr` whose datagrams are tunnelled.
-    pub async fn udp_bind(&self, laddr: &str) -> Result<PacketConn, Error> {
+    pub async fn udp_bind(&self, laddr: &Address) -> Result<PacketConn, Error> {
         self.need_chain("remote UDP forwarding (rudp)")?
             .route()
             .udp_bind(laddr, self.timeout)
@@ -118,16 +119,17 @@ impl Router {
     }
 
     /// `target` with its name replaced by the resolver's first answer, if it has one.
-    async fn resolve_for_chain(&self, target: &str) -> Result<String, Error> {
-        let Some(resolver) = &self.resolver else {
-            return Ok(target.to_owned());
+    async fn resolve_for_chain<'a>(&self, target: &'a Address) -> Result<Cow<'a, Address>, Error> {
+        let (Some(resolver), Address::Domain(name, port)) = (&self.resolver, target) else {
+            return Ok(Cow::Borrowed(target));
         };
-        let (host, port) = split_host_port(target)?;
-        if host.is_empty() || host.parse::<IpAddr>().is_ok() {
-            return Ok(target.to_owned());
-        }
+        // A name that is not UTF-8 or is an IP literal is no name to look up; it goes on as it is.
+        let host = match name.as_str() {
+            Some(h) if !h.is_empty() && h.parse::<IpAddr>().is_err() => h,
+            _ => return Ok(Cow::Borrowed(target)),
+        };
         let answer = bounded(self.timeout, "resolve", target, async {
-            resolver.lookup(host, port).await.map_err(|source| {
+            resolver.lookup(host, *port).await.map_err(|source| {
                 Error::Transport(gost_transport::Error::Resolve {
                     host: host.to_owned(),
                     source,
@@ -136,8 +138,8 @@ impl Router {
         })
         .await?;
         Ok(match answer.and_then(|a| a.first().copied()) {
-            Some(addr) => addr.to_string(),
-            None => target.to_owned(),
+            Some(addr) => Cow::Owned(Address::Ip(addr)),
+            None => Cow::Borrowed(target),
         })
     }
 
@@ -151,12 +153,55 @@ impl Router {
 }
 
 /// A UDP socket on `[::]:0` that also reaches IPv4 targets, or `0.0.0.0:0` where IPv6 is missing.
-fn dual_stack_udp() -> Result<UdpSocket, Error> {
-    let v6 = std::net::UdpSocket::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0));
+///
+/// `IPV6_V6ONLY` is switched off explicitly rather than left to the system default: Linux's default
+/// comes from `net.ipv6.bindv6only` (1 on some hardened hosts) and the BSDs default to on, and with it
+/// on every datagram to an IPv4 target would fail.
+fn dual_stack_udp() -> io::Result<UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let v6 = Socket::new(Domain::IPV6, Type::DGRAM, None).and_then(|s| {
+        s.set_only_v6(false)?;
+        s.bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0).into())?;
+        Ok(s)
+    });
     let socket = match v6 {
         Ok(s) => s,
-        Err(_) => std::net::UdpSocket::bind(SocketAddr::from(([0, 0, 0, 0], 0)))?,
+        Err(_) => {
+            let s = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+            s.bind(&SocketAddr::from(([0, 0, 0, 0], 0)).into())?;
+            s
+        }
     };
     socket.set_nonblocking(true)?;
-    Ok(UdpSocket::from_std(socket)?)
+    UdpSocket::from_std(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn direct_udp_socket_reaches_ipv4_and_ipv6() {
+        let socket = dual_stack_udp().unwrap();
+        let sock = socket2::SockRef::from(&socket);
+        if sock.domain().unwrap() == socket2::Domain::IPV6 {
+            assert!(!sock.only_v6().unwrap(), "IPV6_V6ONLY must be off");
+        }
+        let v4 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket
+            .send_to(b"v4", v4.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 4];
+        let (n, _) = v4.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"v4");
+        if let Ok(v6) = UdpSocket::bind("[::1]:0").await {
+            socket
+                .send_to(b"v6", v6.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (n, _) = v6.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"v6");
+        }
+    }
 }

@@ -72,11 +72,16 @@ async fn assert_quiet(s: &TcpStream, i: usize) {
     }
 }
 
-async fn scripted(steps: Vec<Step>) -> (Stream, String, tokio::task::JoinHandle<TcpStream>) {
+/// A parsed address (the connectors take `socks_wire::Address`).
+fn a(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+async fn scripted(steps: Vec<Step>) -> (Stream, Address, tokio::task::JoinHandle<TcpStream>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap().to_string();
+    let addr = Address::from(l.local_addr().unwrap());
     let server = tokio::spawn(play(l, steps));
-    let s = Stream::from_tcp(TcpStream::connect(&addr).await.unwrap());
+    let s = Stream::from_tcp(TcpStream::connect(addr.to_string()).await.unwrap());
     (s, addr, server)
 }
 
@@ -93,7 +98,7 @@ fn socks5(notls: bool, creds: Option<(&str, &str)>) -> Socks5Connector {
     )
 }
 
-async fn connect_and_echo(name: &str, connector: impl AsyncFnOnce(Stream, &str) -> Stream) {
+async fn connect_and_echo(name: &str, connector: impl AsyncFnOnce(Stream, &Address) -> Stream) {
     let (s, addr, server) = scripted(script(name, 1)).await;
     let mut s = connector(s, &addr).await;
     s.write_all(b"vector-1").await.unwrap();
@@ -107,14 +112,14 @@ async fn connect_and_echo(name: &str, connector: impl AsyncFnOnce(Stream, &str) 
 async fn socks5_connect_plain_and_with_credentials() {
     connect_and_echo("socks5_connect_plain", async |s, addr| {
         socks5(true, None)
-            .connect(s, addr, "127.0.0.1:32001")
+            .connect(s, addr, &a("127.0.0.1:32001"))
             .await
             .unwrap()
     })
     .await;
     connect_and_echo("socks5_connect_auth_plain", async |s, addr| {
         socks5(true, Some(("alice", "s3cret")))
-            .connect(s, addr, "127.0.0.1:32001")
+            .connect(s, addr, &a("127.0.0.1:32001"))
             .await
             .unwrap()
     })
@@ -126,7 +131,7 @@ async fn socks4_connect_in_4a_form_and_plain() {
     let opts = Socks4ConnectorOptions::default();
     connect_and_echo("socks4_connect", async |s, addr| {
         Socks4Connector::new(opts.clone(), "")
-            .connect(s, addr, "127.0.0.1:32001")
+            .connect(s, addr, &a("127.0.0.1:32001"))
             .await
             .unwrap()
     })
@@ -137,7 +142,7 @@ async fn socks4_connect_in_4a_form_and_plain() {
     };
     connect_and_echo("socks4_connect_disable4a", async |s, addr| {
         Socks4Connector::new(opts, "")
-            .connect(s, addr, "127.0.0.1:32001")
+            .connect(s, addr, &a("127.0.0.1:32001"))
             .await
             .unwrap()
     })
@@ -156,7 +161,7 @@ async fn socks4_sends_the_urls_username_as_user_id() {
     ];
     let (s, addr, server) = scripted(steps).await;
     Socks4Connector::new(Socks4ConnectorOptions::default(), "alice")
-        .connect(s, &addr, "127.0.0.1:32001")
+        .connect(s, &addr, &a("127.0.0.1:32001"))
         .await
         .unwrap();
     server.await.unwrap();
@@ -173,7 +178,7 @@ async fn tls_methods_are_offered_and_tls_starts_right_after_the_choice() {
         let (s, addr, server) = scripted(steps).await;
         let client = tokio::spawn(async move {
             socks5(false, creds)
-                .connect(s, &addr, "127.0.0.1:32001")
+                .connect(s, &addr, &a("127.0.0.1:32001"))
                 .await
         });
         let mut server = server.await.unwrap();
@@ -205,7 +210,7 @@ async fn udp_tun_frames_match() {
 async fn udp_tun_bind_mode_serves_the_remote_peer_as_upstreams_rudp() {
     let (s, addr, server) = scripted(script("socks5_udp_bind_rudp", 1)).await;
     let conn = socks5(true, None)
-        .udp_bind(s, &addr, "127.0.0.1:32323")
+        .udp_bind(s, &addr, &a("127.0.0.1:32323"))
         .await
         .unwrap();
     assert_eq!(conn.bound().unwrap().to_string(), "127.0.0.1:32323");
@@ -265,7 +270,7 @@ async fn mbind_becomes_smux_server_and_reads_the_per_stream_reply() {
     steps.truncate(fin + 1);
     let (s, addr, server) = scripted(steps).await;
     let mut l = socks5(true, None)
-        .mux_bind(s, &addr, "127.0.0.1:32123")
+        .mux_bind(s, &addr, &a("127.0.0.1:32123"))
         .await
         .unwrap();
     assert_eq!(l.bound().to_string(), "127.0.0.1:32123");
@@ -296,7 +301,7 @@ async fn refusals_name_the_server_option_to_enable() {
 
     let (s, addr, _server) = scripted(refusal("05f200010000000008ae")).await;
     let e = socks5(true, None)
-        .mux_bind(s, &addr, ":2222")
+        .mux_bind(s, &addr, &a(":2222"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("start it with bind=true"), "{e}");
@@ -306,15 +311,15 @@ async fn refusals_name_the_server_option_to_enable() {
 #[tokio::test]
 async fn a_silent_server_times_out() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    let s = Stream::from_tcp(TcpStream::connect(&addr).await.unwrap());
+    let addr = Address::from(l.local_addr().unwrap());
+    let s = Stream::from_tcp(TcpStream::connect(addr.to_string()).await.unwrap());
     let _held = l.accept().await.unwrap();
     let opts = Socks5ConnectorOptions {
         timeout: Some(Duration::from_millis(200)),
         ..Default::default()
     };
     let e = Socks5Connector::new(opts, None, ClientTls::insecure())
-        .connect(s, &addr, "127.0.0.1:1")
+        .connect(s, &addr, &a("127.0.0.1:1"))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e}");

@@ -135,7 +135,7 @@ fn socks4(addr: SocketAddr) -> Node {
 
 fn node(addr: SocketAddr, connector: Connector) -> Node {
     let tcp = Arc::new(TcpDialer::new(TcpOptions::default()));
-    Node::new(addr.to_string(), addr.to_string(), connector, tcp)
+    Node::new(addr.to_string(), addr.into(), connector, tcp)
 }
 
 /// A one-hop chain of `nodes` picked by `selector`.
@@ -145,7 +145,7 @@ fn router(nodes: Vec<Node>, selector: Selector, timeout: Duration) -> Router {
 }
 
 async fn echo_once(router: &Router) -> Result<(), gost_chain::Error> {
-    let mut s = router.dial("127.0.0.1:9").await?;
+    let mut s = router.dial(&"127.0.0.1:9".parse().unwrap()).await?;
     s.write_all(b"ping").await.unwrap();
     let mut buf = [0u8; 4];
     s.read_exact(&mut buf).await.unwrap();
@@ -218,7 +218,10 @@ fn black_holed_hop_times_out() {
         let baseline = fd_count();
         for _ in 0..5 {
             let started = Instant::now();
-            let err = r.dial("127.0.0.1:9").await.expect_err("nothing answers");
+            let err = r
+                .dial(&"127.0.0.1:9".parse().unwrap())
+                .await
+                .expect_err("nothing answers");
             assert!(started.elapsed() < Duration::from_secs(3), "{err}");
             assert!(!err.to_string().is_empty());
         }
@@ -237,7 +240,10 @@ fn garbage_from_a_hop_is_an_error() {
         ] {
             let r = router(vec![node], Selector::default(), Duration::from_secs(2));
             let baseline = fd_count();
-            let err = r.dial("127.0.0.1:9").await.expect_err("garbage reply");
+            let err = r
+                .dial(&"127.0.0.1:9".parse().unwrap())
+                .await
+                .expect_err("garbage reply");
             assert!(!err.to_string().is_empty());
             fds_back_to(baseline, flag).await;
         }
@@ -255,7 +261,7 @@ fn hop_dying_mid_transfer_ends_the_stream() {
         );
         let baseline = fd_count();
         for _ in 0..10 {
-            let s = r.dial("127.0.0.1:9").await.unwrap();
+            let s = r.dial(&"127.0.0.1:9".parse().unwrap()).await.unwrap();
             let (mut rd, mut wr) = tokio::io::split(s);
             let writer = tokio::spawn(async move {
                 // Keeps sending past the point where the hop dies; the write side must fail, not hang.

@@ -101,7 +101,7 @@ fn short_lived_dialer() -> KcpDialer {
 }
 
 async fn dial_socks5(dialer: &KcpDialer, server: SocketAddr, target: SocketAddr) -> Stream {
-    let mut s = dialer.dial(&server.to_string()).await.unwrap();
+    let mut s = dialer.dial(&server.into()).await.unwrap();
     socks5_connect(&mut s, target).await;
     s
 }

@@ -39,7 +39,7 @@ async fn a_mapped_name_is_dialled_and_the_file_is_reloaded() {
     });
     let dialer = TcpDialer::new(TcpOptions::default()).with_resolver(Arc::new(names.clone()));
     let mut conn = dialer
-        .connect(&format!("myname.test:{port}"))
+        .connect(&socks_wire::Address::from_host_port("myname.test", port).unwrap())
         .await
         .unwrap();
     conn.write_all(b"ping").await.unwrap();

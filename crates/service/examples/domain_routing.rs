@@ -41,6 +41,7 @@ impl DomainRouting {
             ClientTls::insecure(),
         );
         let dialer = Arc::new(TcpDialer::new(TcpOptions::default()));
+        let upstream = gost_chain::addr::target_address(upstream)?;
         let node = Node::new("upstream", upstream, Connector::Socks5(connector), dialer);
         let hop = Hop::new("hop-0", vec![node], Selector::default())?;
         let chain = Chain::new("upstream", vec![hop])?;

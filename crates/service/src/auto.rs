@@ -3,13 +3,11 @@
 //! which gost-rs does not serve.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use gost_transport::{BoxFuture, Stream};
 use tokio::io::AsyncReadExt;
 
-use crate::conn::unread;
 use crate::observe::Conn;
 use crate::{Error, Handler, Report, Socks4Handler, Socks5Handler};
 
@@ -24,28 +22,22 @@ pub struct AutoHandler {
 }
 
 impl AutoHandler {
-    async fn serve(&self, conn: Stream, client: SocketAddr, ctx: Option<&Conn>) -> Report {
+    async fn serve(&self, conn: Stream, ctx: &Conn) -> Report {
         let (conn, version) = match tokio::time::timeout(self.timeout, first_byte(conn)).await {
             Ok(Ok(found)) => found,
             Ok(Err(e)) => return failed(Error::Io(e)),
             Err(_) => return failed(Error::HandshakeTimeout(self.timeout)),
         };
-        match (version, ctx) {
-            (4, Some(ctx)) => self.v4.handle_conn(conn, ctx).await,
-            (4, None) => self.v4.handle(conn, client).await,
-            (_, Some(ctx)) => self.v5.handle_conn(conn, ctx).await,
-            (_, None) => self.v5.handle(conn, client).await,
+        match version {
+            4 => self.v4.handle(conn, ctx).await,
+            _ => self.v5.handle(conn, ctx).await,
         }
     }
 }
 
 impl Handler for AutoHandler {
-    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
-        Box::pin(self.serve(conn, client, None))
-    }
-
-    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
-        Box::pin(self.serve(conn, ctx.client(), Some(ctx)))
+    fn handle<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
+        Box::pin(self.serve(conn, ctx))
     }
 }
 
@@ -69,7 +61,7 @@ async fn first_byte(conn: Stream) -> io::Result<(Stream, u8)> {
         }
         Err(mut conn) => {
             conn.read_exact(&mut byte).await?;
-            unread(byte.to_vec(), conn)
+            conn.prepend(byte.to_vec())
         }
     };
     Ok((conn, byte[0]))

@@ -9,10 +9,9 @@ use gost_transport::Listener;
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::forward::ChainOutbound;
 use crate::limit::Limits;
 use crate::observe::{Observer, Observers};
-use crate::outbound::{Direct, Outbound};
+use crate::outbound::{ChainOutbound, Direct, Outbound};
 use crate::{
     Admission, Authenticator, AutoHandler, ConnLimits, Handler, Routing, Service, ServiceOptions,
     Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, TargetFilter, Users,

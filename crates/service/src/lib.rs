@@ -38,6 +38,9 @@
 //!
 //! # The embedding API
 //!
+//! Every type has one path: the crate root, except the three subsystems that keep a module of their
+//! own, [`forward`] (port forwarding), [`metrics`] (Prometheus) and [`relay`] (moving bytes).
+//!
 //! | item | what it is |
 //! |---|---|
 //! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `auto()` / `socks5_with(opts)` / `socks4_with(opts)` / `auto_with(v5, v4)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `conn_limits`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
@@ -48,8 +51,8 @@
 //! | [`AccessAuth`] | an [`Authenticator`] from the handler's users, gost-access authers and HTTP plugins (any one passes) and `skipauth` networks |
 //! | [`Denied`] | why a policy refused (`auth`, `admission`, `bypass`): the `reason` of [`Observer::denied`] and of the `gost_service_denied_total` metric |
 //! | [`Routing`] | async `route(&RouteRequest { target, client, user }) -> Route` with [`Route`] `Default` / `Direct` / `Via(Arc<dyn Outbound>)` / `Refuse(ReplyCode)`, and `Route::chain(gost_chain::Router)`; applies to CONNECT |
-//! | [`Outbound`] | how a handler dials: [`Direct`], [`forward::ChainOutbound`], or yours |
-//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `denied`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`observe::Observers`] fans out |
+//! | [`Outbound`] | how a handler dials: [`Direct`], [`ChainOutbound`] (through a `gost_chain::Router`), or yours; UDP through a [`PacketConn`] |
+//! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `denied`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`Observers`] fans out |
 //! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; fields `service`, `per_ip`, `hosts` ([`HostLimit`]), `set_host`, `per_client(ip)` |
 //! | [`Limits`] | upstream's `limiter` (bandwidth, gost-access `TrafficLimiter`) and `rlimiter` (request rate, `RequestLimiter`) for `ServiceBuilder::limits` / `Service::with_limits`: asked at accept; a limited client's stream is wrapped in gost-access's `Throttled` |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
@@ -57,7 +60,7 @@
 //! | [`metrics::MetricsServer`] | `bind(addr, path, Arc<Metrics>)`, `from_endpoint(&Endpoint, Arc<Metrics>)`, `basic_auth(user, pass)`, `local_addr()`, `run(shutdown)`; or [`metrics::serve`] |
 //! | [`metrics::Endpoint`] | `addr`, `path`, `auth`; `FromStr` parses upstream's `-metrics` value (`user:pass@:9000?path=/metrics`) |
 //! | [`Socks5Handler`] / [`Socks4Handler`] / [`AutoHandler`] | the handlers behind the builder (`AutoHandler` serves both, by the client's first byte): `new(opts)`, `with_outbound(opts, outbound)`, `with_authenticator(a)`, `with_routing(r)` |
-//! | [`Handler`] | your own protocol: `handle(conn, client)`; override `handle_conn(conn, &Conn)` to report events |
+//! | [`Handler`] | your own protocol: `handle(conn, &Conn) -> Report`; a session that ends in a relay puts a [`relay::Relay`] in [`Report::relay`] and the runner relays it |
 //!
 //! Every `Arc<T>` of an authenticator, routing, observer or outbound is one too, so one value can be
 //! shared by several services (e.g. one `Arc<Metrics>` for all of them and the metrics endpoint).
@@ -67,7 +70,7 @@
 //! The runner writes, with `tracing`, one event `connection` per connection (`info`; `warn` when this
 //! host or its upstreams failed), with stable field names: `service`, `conn_id`, `client`, `user`,
 //! `target`, `bytes_in`, `bytes_out`, `duration_ms`, `outcome` (`ok`, `error`, `cut`), `error_kind`
-//! ([`observe::error_kind`]) and `reason`. Sessions without a connection of their own (`udp://`
+//! ([`error_kind`]) and `reason`. Sessions without a connection of their own (`udp://`
 //! forwarding sessions, rtcp and MBIND peers) get one `session` event each. docs/embedding.md
 //! describes levels and kinds.
 
@@ -83,27 +86,26 @@ pub mod forward;
 mod gate;
 mod limit;
 pub mod metrics;
-pub mod observe;
-pub mod outbound;
+mod observe;
+mod outbound;
 pub mod relay;
 mod rendezvous;
-pub mod route;
-pub mod service;
-pub mod socks4;
-pub mod socks5;
+mod route;
+mod service;
+mod socks4;
+mod socks5;
 
 pub use access::{AccessAuth, Admission, Denied, TargetFilter};
 pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use auto::AutoHandler;
 pub use builder::{BuildError, ServiceBuilder};
 pub use climit::{ConnLimits, HostLimit};
-pub use conn::unread;
 pub use error::Error;
 pub use gost_access;
 pub use gost_transport::BoxFuture;
 pub use limit::Limits;
-pub use observe::{Closed, Conn, Observer, Outcome};
-pub use outbound::{DialError, Direct, Outbound};
+pub use observe::{Closed, Conn, NoObserver, Observer, Observers, Outcome, error_kind};
+pub use outbound::{ChainOutbound, DialError, Direct, Outbound, PacketConn};
 pub use rendezvous::BindPorts;
 pub use route::{Route, RouteRequest, Routing};
 pub use service::{Handler, Report, Service, ServiceOptions};

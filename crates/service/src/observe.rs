@@ -11,10 +11,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use gost_transport::Stream;
 use socks_wire::Address;
 use tracing::{Level, info, warn};
 
@@ -168,16 +167,6 @@ pub struct Conn {
     observer: Arc<dyn Observer>,
     user: OnceLock<Box<str>>,
     request: OnceLock<Box<str>>,
-    /// Whether the service runner takes over relays handed to [`Conn::hand_off`].
-    runner: bool,
-    /// `Mutex` rather than `OnceLock`: a stream is `Send` but not `Sync`.
-    handoff: Mutex<Option<Box<Handoff>>>,
-}
-
-/// A relay a handler left to the service runner: the client stream and its target's.
-pub(crate) struct Handoff {
-    pub(crate) client: Stream,
-    pub(crate) target: Stream,
 }
 
 /// Connection ids are unique within the process, across services.
@@ -193,44 +182,11 @@ impl Conn {
             observer,
             user: OnceLock::new(),
             request: OnceLock::new(),
-            runner: false,
-            handoff: Mutex::new(None),
         }
     }
 
-    /// A connection served by [`crate::Service`]'s runner, which relays what the handler hands off.
-    pub(crate) fn served(
-        service: Arc<str>,
-        client: SocketAddr,
-        observer: Arc<dyn Observer>,
-    ) -> Conn {
-        Conn {
-            runner: true,
-            ..Conn::new(service, client, observer)
-        }
-    }
-
-    /// Leaves the relay between `client` and `target` to the service runner, so that the handler's
-    /// future (the handshake's state) is freed before a session that may idle for hours. Gives the
-    /// streams back when no runner serves this connection: the handler relays them itself.
-    pub(crate) fn hand_off(&self, client: Stream, target: Stream) -> Option<(Stream, Stream)> {
-        let mut slot = self.handoff.lock().unwrap_or_else(PoisonError::into_inner);
-        if !self.runner || slot.is_some() {
-            return Some((client, target));
-        }
-        *slot = Some(Box::new(Handoff { client, target }));
-        None
-    }
-
-    /// The relay the handler handed off, if any.
-    pub(crate) fn take_handoff(&mut self) -> Option<Box<Handoff>> {
-        self.handoff
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-
-    /// A connection served outside a [`crate::Service`] (a handler called directly): events go nowhere.
+    /// A connection served outside a [`crate::Service`] (a handler called directly; run the report's
+    /// [`crate::relay::Relay`] yourself): events go nowhere.
     pub fn detached(client: SocketAddr) -> Conn {
         Conn::new("-".into(), client, Arc::new(NoObserver))
     }

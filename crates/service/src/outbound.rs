@@ -1,19 +1,21 @@
-//! Where handlers get their outbound connections: the [`Outbound`] seam and its [`Direct`] implementation.
+//! Where handlers get their outbound connections: the [`Outbound`] seam and its implementations over a
+//! gost-chain router, [`ChainOutbound`] and [`Direct`].
 //!
 //! Handlers never dial by themselves; they ask an `Outbound` for a TCP stream to a target or for a
 //! [`PacketConn`] that carries datagrams to any target. [`Direct`] dials from this host (its `PacketConn`
-//! is a plain UDP socket). A proxy chain plugs in as another implementation without any handler change
-//! (its `PacketConn` is a UDP association on the chain's last hop). Dial failures keep enough detail to
-//! pick the precise SOCKS reply code.
+//! is a plain UDP socket); [`ChainOutbound`] through a proxy chain (its `PacketConn` is a UDP association
+//! on the chain's last hop); both are the one dialer of gost-chain's [`Router`], and the target travels
+//! as the [`Address`] the client sent. Dial failures keep enough detail to pick the precise SOCKS reply
+//! code.
 
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use gost_transport::tcp::{TcpDialer, TcpOptions};
+use gost_chain::Router;
+use gost_chain::addr::wire_form;
 use gost_transport::{BoxFuture, Stream};
 use socks_wire::{Address, ReplyCode, Socks4ReplyCode};
-use tokio::net::UdpSocket;
 
 pub use gost_chain::PacketConn;
 
@@ -112,44 +114,39 @@ impl<T: Outbound + ?Sized> Outbound for std::sync::Arc<T> {
     }
 }
 
-/// Dials from this host: TCP with Happy Eyeballs and a connect timeout, UDP from a dual-stack socket.
-#[derive(Debug, Clone)]
-pub struct Direct {
-    dialer: TcpDialer,
+/// Dials with a gost-chain [`Router`]: through its proxy chain (`-L socks5://:1080 -F socks5://hop:1080`
+/// dials every CONNECT through the chain and relays every UDP ASSOCIATE through a UDP association on the
+/// chain's last hop), or from this host when the router has no chain. Names of UDP targets are resolved
+/// on this host, as upstream's client does.
+#[derive(Debug, Clone, Default)]
+pub struct ChainOutbound {
+    router: Router,
 }
 
-/// Upstream's router gives each dial 15 s.
-pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+impl ChainOutbound {
+    /// An outbound using `router`.
+    pub fn new(router: Router) -> ChainOutbound {
+        ChainOutbound { router }
+    }
 
-impl Direct {
-    /// A direct outbound whose TCP connects give up after `connect_timeout`.
-    pub fn new(connect_timeout: Duration) -> Direct {
-        let opts = TcpOptions {
-            connect_timeout,
-            ..TcpOptions::default()
-        };
-        Direct {
-            dialer: TcpDialer::new(opts),
+    fn dial_error(&self, e: gost_chain::Error) -> DialError {
+        match e {
+            // From this host, a name that does not resolve is the target's: host unreachable.
+            gost_chain::Error::Transport(t) if self.router.chain().is_none() => {
+                DialError::from_transport(t)
+            }
+            e => DialError::from_io(e.into()),
         }
     }
 }
 
-impl Default for Direct {
-    fn default() -> Self {
-        Direct::new(DEFAULT_DIAL_TIMEOUT)
-    }
-}
-
-impl Outbound for Direct {
+impl Outbound for ChainOutbound {
     fn connect<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<Stream, DialError>> {
         Box::pin(async move {
-            let addr = target.to_string();
-            let tcp = self
-                .dialer
-                .connect(&addr)
+            self.router
+                .dial(target)
                 .await
-                .map_err(DialError::from_transport)?;
-            Ok(Stream::from_tcp(tcp))
+                .map_err(|e| self.dial_error(e))
         })
     }
 
@@ -158,46 +155,62 @@ impl Outbound for Direct {
             if let Some(sa) = target.to_socket_addr() {
                 return Ok(sa);
             }
-            let name = target.to_string();
-            let mut addrs = tokio::net::lookup_host(&name)
+            let (name, port) = match wire_form(target) {
+                Address::Ip(sa) => return Ok(sa),
+                Address::Domain(name, port) => (name, port),
+            };
+            let unreachable = |why: String| {
+                DialError::HostUnreachable(io::Error::new(io::ErrorKind::NotFound, why))
+            };
+            let host = name
+                .as_str()
+                .ok_or_else(|| unreachable(format!("{name} is not UTF-8")))?;
+            let mut addrs = tokio::net::lookup_host((host, port))
                 .await
                 .map_err(DialError::HostUnreachable)?;
-            addrs.next().ok_or_else(|| {
-                DialError::HostUnreachable(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{name} has no address"),
-                ))
-            })
+            addrs
+                .next()
+                .ok_or_else(|| unreachable(format!("{target} has no address")))
         })
     }
 
     fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>> {
         Box::pin(async move {
-            dual_stack_udp()
-                .map(PacketConn::direct)
-                .map_err(DialError::Other)
+            self.router
+                .udp()
+                .await
+                .map_err(|e| DialError::from_io(e.into()))
         })
     }
 }
 
-/// A UDP socket on `[::]:0` that also reaches IPv4 targets, or `0.0.0.0:0` where IPv6 is missing.
-fn dual_stack_udp() -> io::Result<UdpSocket> {
-    use socket2::{Domain, Socket, Type};
-    let v6 = Socket::new(Domain::IPV6, Type::DGRAM, None).and_then(|s| {
-        s.set_only_v6(false)?;
-        s.bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0).into())?;
-        Ok(s)
-    });
-    let socket = match v6 {
-        Ok(s) => s,
-        Err(_) => {
-            let s = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
-            s.bind(&SocketAddr::from(([0, 0, 0, 0], 0)).into())?;
-            s
-        }
-    };
-    socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket.into())
+/// Dials from this host: a [`ChainOutbound`] whose router has no chain (TCP with Happy Eyeballs and a
+/// connect timeout, UDP from a dual-stack socket).
+#[derive(Debug, Clone, Default)]
+pub struct Direct(ChainOutbound);
+
+impl Direct {
+    /// A direct outbound whose TCP connects give up after `connect_timeout` (default
+    /// [`gost_chain::DEFAULT_DIAL_TIMEOUT`]).
+    pub fn new(connect_timeout: Duration) -> Direct {
+        Direct(ChainOutbound::new(
+            Router::default().with_timeout(connect_timeout),
+        ))
+    }
+}
+
+impl Outbound for Direct {
+    fn connect<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<Stream, DialError>> {
+        self.0.connect(target)
+    }
+
+    fn resolve<'a>(&'a self, target: &'a Address) -> BoxFuture<'a, Result<SocketAddr, DialError>> {
+        self.0.resolve(target)
+    }
+
+    fn udp(&self) -> BoxFuture<'_, Result<PacketConn, DialError>> {
+        self.0.udp()
+    }
 }
 
 #[cfg(test)]
@@ -242,7 +255,7 @@ mod tests {
         let target = Address::Ip(l.local_addr().unwrap());
         let s = Direct::default().connect(&target).await.unwrap();
         let local = s.local_addr().unwrap();
-        assert_eq!(local.ip(), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(local.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
         assert_ne!(local.port(), 0);
     }
 }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
-use crate::relay::{Transferred, relay_streams};
+use crate::relay::{Relay, Transferred};
 use crate::{Error, Report};
 
 /// How long a BIND waits for its peer unless configured (upstream waits forever).
@@ -245,8 +245,8 @@ pub(crate) async fn wait_peer(
     }
 }
 
-/// Delivers what the client sent while waiting (`early`) to the peer, then relays the control
-/// connection and the peer until both are done.
+/// Delivers what the client sent while waiting (`early`) to the peer, then leaves the relay of the
+/// control connection and the peer to the service runner ([`Report::relay`]).
 pub(crate) async fn relay_peer(
     conn: Stream,
     mut peer: TcpStream,
@@ -256,12 +256,12 @@ pub(crate) async fn relay_peer(
     if !early.is_empty() {
         peer.write_all(&early).await?;
     }
-    let (t, result) = relay_streams(conn, Stream::from_tcp(peer)).await;
     report.transferred = Transferred {
-        a_to_b: t.a_to_b + early.len() as u64,
-        b_to_a: t.b_to_a,
+        a_to_b: early.len() as u64,
+        b_to_a: 0,
     };
-    Ok(result?)
+    report.relay = Some(Relay::new(conn, Stream::from_tcp(peer)));
+    Ok(())
 }
 
 #[cfg(test)]

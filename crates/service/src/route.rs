@@ -12,8 +12,7 @@ use gost_chain::Router;
 use gost_transport::BoxFuture;
 use socks_wire::{Address, ReplyCode};
 
-use crate::forward::ChainOutbound;
-use crate::outbound::{Direct, Outbound};
+use crate::outbound::{ChainOutbound, Direct, Outbound};
 
 /// What a client asked for, as a [`Routing`] sees it.
 #[derive(Debug, Clone, Copy)]

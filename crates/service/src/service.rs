@@ -4,7 +4,7 @@
 //! connection limits) about every client before a byte is read — inside the listener, before its TLS or
 //! WebSocket handshake, where the listener supports it — and closes at once the clients it refuses; it
 //! backs off instead of spinning when the process runs out of file descriptors, logs accept errors at a limited rate, reports each connection to the service's
-//! [`Observer`] and writes its structured log events (see [`crate::observe`]), and shuts down gracefully: on
+//! [`Observer`] and writes its structured log events (see [`crate::Observer`]), and shuts down gracefully: on
 //! the shutdown signal it stops accepting, lets live connections finish up to a drain deadline, then cuts
 //! the rest.
 
@@ -25,21 +25,20 @@ use crate::access::Admission;
 use crate::climit::ConnLimits;
 use crate::gate::ServiceGate;
 use crate::limit::Limits;
-use crate::observe::{self, Closed, Conn, Handoff, NoObserver, Observer, Outcome};
-use crate::relay::{Transferred, add_relay, relay_streams};
+use crate::observe::{self, Closed, Conn, NoObserver, Observer, Outcome};
+use crate::relay::{Relay, Transferred};
 
 /// Serves one accepted connection from start to finish.
 pub trait Handler: Send + Sync + 'static {
-    /// Runs the protocol on `conn` (accepted from `client`) and reports what happened.
+    /// Runs the protocol on `conn` and reports what happened. `ctx` is the connection (its client
+    /// address, `ctx.client()`) and the channel for its events (authentication, target) to the
+    /// service's observer.
     ///
-    /// The handler bounds its own handshake with a timeout; the runner only bounds the drain at shutdown.
-    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report>;
-
-    /// Like [`Handler::handle`], with the connection's context for reporting events (authentication,
-    /// target) to the service's observer. The runner calls this one; the default ignores the context.
-    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
-        self.handle(conn, ctx.client())
-    }
+    /// A session that ends in relaying bytes returns the two streams in [`Report::relay`] rather than
+    /// relaying them itself: the runner relays them after this future is freed, so an idle session
+    /// does not keep the handshake's state. The handler bounds its own handshake with a timeout; the
+    /// runner only bounds the drain at shutdown.
+    fn handle<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report>;
 }
 
 /// What a handler did with one connection: the input of the per-connection log line.
@@ -49,17 +48,20 @@ pub struct Report {
     pub target: Option<String>,
     /// Bytes relayed: `a_to_b` client → target, `b_to_a` target → client.
     pub transferred: Transferred,
-    /// How the connection ended.
+    /// How the connection ended (so far: the relay's outcome is added when it ends).
     pub result: Result<(), Error>,
+    /// The relay the session ends in, run by the service runner ([`Relay::run`]) after the handler.
+    pub relay: Option<Relay>,
 }
 
 impl Default for Report {
-    /// Nothing known yet, and a successful outcome.
+    /// Nothing known yet, a successful outcome, and nothing to relay.
     fn default() -> Self {
         Report {
             target: None,
             transferred: Transferred::default(),
             result: Ok(()),
+            relay: None,
         }
     }
 }
@@ -149,7 +151,7 @@ impl Service {
     }
 
     /// Reports every connection of this service to `observer` (e.g. [`crate::metrics::Metrics`]).
-    /// Combine several with [`crate::observe::Observers`].
+    /// Combine several with [`crate::Observers`].
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
         self
@@ -266,7 +268,7 @@ impl Service {
                             continue;
                         }
                     };
-                    let live = Live::new(Conn::served(name.clone(), client, observer.clone()));
+                    let live = Live::new(Conn::new(name.clone(), client, observer.clone()));
                     conns.spawn(serve_conn(handler.clone(), conn, live, pass));
                     reap_finished(&name, &mut conns);
                 }
@@ -307,27 +309,23 @@ fn reap_finished(name: &str, conns: &mut JoinSet<()>) {
     }
 }
 
-/// One connection's task: the handler, then the relay it handed off (if any), then the report. What the
-/// task holds while its relay runs is what every idle session costs, so the handler's future is gone by
-/// then and `held` (the gate's pass: the connection's places in the service's limits) is all that is
-/// kept besides.
+/// One connection's task: the handler, then the relay its report asks for (if any), then the report.
+/// What the task holds while its relay runs is what every idle session costs, so the handler's future
+/// is gone by then and `held` (the gate's pass: the connection's places in the service's limits) is all
+/// that is kept besides.
 // Not an `async fn`: its state machine came out 232 bytes larger than this block's (rustc 1.95), and
 // this future is part of every idle session's memory (`connection_task_stays_small`).
 #[allow(clippy::manual_async_fn)]
 fn serve_conn(
     handler: Arc<dyn Handler>,
     conn: Stream,
-    mut live: Live,
+    live: Live,
     held: Pass,
 ) -> impl Future<Output = ()> + Send + 'static {
     async move {
-        let mut report = handler.handle_conn(conn, &live.conn).await;
-        if let Some(handoff) = live.conn.take_handoff() {
-            let Handoff { client, target } = *handoff;
-            let relayed = add_relay(relay_streams(client, target).await, &mut report);
-            if report.result.is_ok() {
-                report.result = relayed;
-            }
+        let mut report = handler.handle(conn, &live.conn).await;
+        if let Some(relay) = report.relay.take() {
+            relay.run(&mut report).await;
         }
         // Places free before the report, so whoever sees `closed` finds them free.
         drop(held);
@@ -403,14 +401,14 @@ mod tests {
     async fn connection_task_stays_small() {
         struct Nothing;
         impl Handler for Nothing {
-            fn handle(&self, _: Stream, _: SocketAddr) -> BoxFuture<'_, Report> {
+            fn handle<'a>(&'a self, _: Stream, _: &'a Conn) -> BoxFuture<'a, Report> {
                 Box::pin(async { Report::default() })
             }
         }
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let live = Live::new(Conn::served("t".into(), addr, Arc::new(NoObserver)));
+        let live = Live::new(Conn::new("t".into(), addr, Arc::new(NoObserver)));
         let task = serve_conn(Arc::new(Nothing), Stream::from_tcp(s), live, Pass::none());
         let size = size_of_val(&task);
         assert!(size <= 800, "connection task future is {size} bytes");

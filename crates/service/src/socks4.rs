@@ -21,23 +21,21 @@ use tokio::io::AsyncWriteExt;
 
 use crate::access::{self, TargetFilter};
 use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
-use crate::conn::{read_more, send};
+use crate::conn::send;
 use crate::observe::Conn;
 use crate::outbound::{DialError, Direct, Outbound};
-use crate::relay::relay_for;
+use crate::relay::{Relay, Transferred};
 use crate::rendezvous::{self, BindPorts, Plan, Waited, relay_peer, wait_peer};
 use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
-
-/// Upstream's `readTimeout` default: the bound on reading the request.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Settings of a SOCKS4/4A handler.
 #[derive(Debug, Clone)]
 pub struct Socks4Options {
     /// Accepted userids (users configured with an empty password); empty = no authentication.
     pub users: Users,
-    /// Deadline for the request (upstream `readTimeout`). Default 15 s.
+    /// Deadline for the request (upstream `readTimeout`). Default
+    /// [`gost_chain::DEFAULT_HANDSHAKE_TIMEOUT`], 15 s.
     pub handshake_timeout: Duration,
     /// Enables BIND (`bind`). Default off (upstream has no SOCKS4 BIND).
     pub bind: bool,
@@ -51,7 +49,7 @@ impl Default for Socks4Options {
     fn default() -> Self {
         Socks4Options {
             users: Users::default(),
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            handshake_timeout: gost_chain::DEFAULT_HANDSHAKE_TIMEOUT,
             bind: false,
             bind_accept_timeout: rendezvous::DEFAULT_ACCEPT_TIMEOUT,
             bind_ports: BindPorts::any(),
@@ -131,7 +129,7 @@ impl Socks4Handler {
                     input.drain(..len);
                     return Ok((req, input));
                 }
-                Decoded::NeedMore(_) => read_more(conn, &mut input).await?,
+                Decoded::NeedMore(_) => conn.read_more(&mut input, &"client").await?,
             }
         }
     }
@@ -208,9 +206,12 @@ impl Socks4Handler {
         if !early.is_empty() {
             upstream.write_all(&early).await?;
         }
-        let early_len = early.len() as u64;
-        drop(early);
-        relay_for(ctx, conn, upstream, early_len, report).await
+        report.transferred = Transferred {
+            a_to_b: early.len() as u64,
+            b_to_a: 0,
+        };
+        report.relay = Some(Relay::new(conn, upstream));
+        Ok(())
     }
 }
 
@@ -293,11 +294,7 @@ async fn reply_with(
 }
 
 impl Handler for Socks4Handler {
-    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
-        Box::pin(async move { self.handle_conn(conn, &Conn::detached(client)).await })
-    }
-
-    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
+    fn handle<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let mut report = Report::default();
             let result = self.serve(conn, ctx, &mut report).await;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gost_service::relay::Transferred;
-use gost_service::{Handler, Report, Service, ServiceOptions};
+use gost_service::{Conn, Handler, Report, Service, ServiceOptions};
 use gost_test_support::OutOfFds;
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Error, Listener, Stream};
@@ -38,13 +38,14 @@ impl Listener for Counting {
 struct Hello;
 
 impl Handler for Hello {
-    fn handle(&self, mut conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+    fn handle<'a>(&'a self, mut conn: Stream, _ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let result = conn.write_all(b"hello").await.map_err(Into::into);
             Report {
                 target: None,
                 transferred: Transferred::default(),
                 result,
+                relay: None,
             }
         })
     }

@@ -34,7 +34,7 @@ fn in_turn(test: impl Future<Output = ()>) {
 struct Echo;
 
 impl Handler for Echo {
-    fn handle(&self, mut conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+    fn handle<'a>(&'a self, mut conn: Stream, _ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let mut buf = [0u8; 256];
             let result = loop {
@@ -52,6 +52,7 @@ impl Handler for Echo {
                 target: None,
                 transferred: Transferred::default(),
                 result,
+                relay: None,
             }
         })
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use adversarial_support::Fenced;
 use common::{read_reply, request, serve, socks5_noauth};
-use gost_service::forward::ChainOutbound;
+use gost_service::ChainOutbound;
 use gost_service::{Direct, Socks5Handler, Socks5Options};
 use gost_test_support::echo_server;
 use gost_test_support::resources::{Footprint, serial};

@@ -23,7 +23,7 @@ fn router(nodes: &[SocketAddr], query: &str) -> Router {
 
 /// Dials `echo` through `router` and checks a short echo; false when the dial failed.
 async fn dial_ok(router: &Router, echo: SocketAddr) -> bool {
-    let Ok(mut s) = router.dial(&echo.to_string()).await else {
+    let Ok(mut s) = router.dial(&echo.into()).await else {
         return false;
     };
     s.write_all(b"sel").await.unwrap();

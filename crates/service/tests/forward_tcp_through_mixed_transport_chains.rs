@@ -112,6 +112,6 @@ async fn credentials_with_and_without_in_band_tls_and_socks4_user_ids() {
     )
     .unwrap();
     let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
-    let e = router.dial(&echo.to_string()).await.unwrap_err();
+    let e = router.dial(&echo.into()).await.unwrap_err();
     assert!(matches!(e, gost_chain::Error::Handshake { .. }), "{e}");
 }

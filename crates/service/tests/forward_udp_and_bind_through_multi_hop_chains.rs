@@ -128,7 +128,11 @@ async fn a_last_hop_without_udp_or_bind_says_what_to_enable() {
         let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
         let e = router.udp().await.unwrap_err().to_string();
         assert!(e.contains(expect), "{query}: {e}");
-        let e = router.mux_bind(":0").await.unwrap_err().to_string();
+        let e = router
+            .mux_bind(&":0".parse().unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("start it with bind=true"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Running, request};
+use gost_service::socks_wire::Address;
 use gost_service::{ConnLimits, Observer, Service, ServiceOptions, Socks5Handler, Socks5Options};
 use gost_test_support::{Logs, echo_server, raise_nofile};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
@@ -97,7 +98,7 @@ async fn idle_sockets(server: SocketAddr, n: usize) -> Vec<TcpStream> {
 
 /// A SOCKS5 CONNECT over the listener's transport from 127.0.0.1, with an echo through it.
 async fn real_client(kind: Kind, proxy: SocketAddr, echo: SocketAddr) {
-    let mut s: Stream = dialer(kind).dial(&proxy.to_string()).await.unwrap();
+    let mut s: Stream = dialer(kind).dial(&Address::from(proxy)).await.unwrap();
     s.write_all(&[5, 1, 0]).await.unwrap();
     s.flush().await.unwrap();
     let mut m = [0u8; 2];

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gost_service::relay::Transferred;
-use gost_service::{Handler, Report, Service, ServiceOptions};
+use gost_service::{Conn, Handler, Report, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 struct Echo;
 
 impl Handler for Echo {
-    fn handle(&self, mut conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+    fn handle<'a>(&'a self, mut conn: Stream, _ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let mut buf = [0u8; 1024];
             let mut n_total = 0u64;
@@ -41,6 +41,7 @@ impl Handler for Echo {
                     b_to_a: n_total,
                 },
                 result,
+                relay: None,
             }
         })
     }

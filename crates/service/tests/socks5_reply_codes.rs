@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{expect_closed, read_reply, request, serve, socks5_noauth};
-use gost_service::outbound::Direct;
+use gost_service::Direct;
 use gost_service::{Socks5Handler, Socks5Options, Users};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -59,7 +59,7 @@ async fn over_tls(handler: impl Handler) -> (Running, Stream) {
     .unwrap();
     let proxy = serve_on(l, handler).await;
     let dialer = TlsDialer::new(tcp_dialer(), ClientTls::insecure());
-    let conn = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    let conn = dialer.dial(&proxy.addr.into()).await.unwrap();
     (proxy, conn)
 }
 
@@ -77,7 +77,7 @@ async fn over_ws(handler: impl Handler, secure: bool) -> (Running, Stream) {
     let proxy = serve_on(l, handler).await;
     let client_tls = secure.then(ClientTls::insecure);
     let dialer = WsDialer::new(tcp_dialer(), WsOptions::default(), client_tls);
-    let conn = dialer.dial(&proxy.addr.to_string()).await.unwrap();
+    let conn = dialer.dial(&proxy.addr.into()).await.unwrap();
     (proxy, conn)
 }
 

@@ -158,6 +158,21 @@ impl Address {
         Ok(Address::Domain(Domain::try_from(host)?, port))
     }
 
+    /// The host part as text: the IP address (IPv6 without brackets) or the domain name (lossily as
+    /// UTF-8). What a TLS client names as the server, or a SOCKS4A request carries.
+    ///
+    /// ```
+    /// # use socks_wire::Address;
+    /// assert_eq!("[::1]:443".parse::<Address>().unwrap().host(), "::1");
+    /// assert_eq!("example.com:443".parse::<Address>().unwrap().host(), "example.com");
+    /// ```
+    pub fn host(&self) -> String {
+        match self {
+            Address::Ip(sa) => sa.ip().to_string(),
+            Address::Domain(d, _) => d.to_string(),
+        }
+    }
+
     /// The port.
     pub fn port(&self) -> u16 {
         match self {

@@ -15,7 +15,7 @@ const CHUNK: usize = 64 * 1024;
 const ROUNDS: usize = 3;
 
 async fn measure(l: &dyn Listener, d: &dyn Dialer, volume: usize) -> Duration {
-    let addr = l.local_addr().to_string();
+    let addr = socks_wire::Address::from(l.local_addr());
     let (c, a) = tokio::join!(d.dial(&addr), l.accept());
     let (mut c, (mut s, _)) = (c.expect("dial"), a.expect("accept"));
     let start = Instant::now();

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0", TcpOptions::default()).await?;
-    let addr = listener.local_addr().to_string();
+    let addr = socks_wire::Address::from(listener.local_addr());
     let dialer = TcpDialer::new(TcpOptions::default());
 
     let (mut client, (mut server, peer)) = tokio::try_join!(dialer.dial(&addr), listener.accept())?;

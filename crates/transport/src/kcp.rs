@@ -13,7 +13,7 @@
 //! # async fn demo() -> Result<(), gost_transport::Error> {
 //! let listener = KcpListener::bind("127.0.0.1:0", KcpConfig::default()).await?;
 //! let dialer = KcpDialer::new(KcpConfig::default())?;
-//! let client = dialer.dial(&listener.local_addr().to_string()).await?;
+//! let client = dialer.dial(&listener.local_addr().into()).await?;
 //! let (server, _peer) = listener.accept().await?;
 //! # drop((client, server)); Ok(()) }
 //! ```
@@ -29,7 +29,10 @@ use gost_smux::Session;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use socks_wire::Address;
+
 use crate::addr::split_host_port;
+use crate::tcp::{SystemResolver, resolve, resolve_address};
 use crate::{BoxFuture, Dialer, Error, Listener, Stream};
 
 /// Streams accepted but not yet taken by [`Listener::accept`].
@@ -110,7 +113,7 @@ impl KcpListener {
                 }
             }
         } else {
-            let target = resolve(hp.host, hp.port).await?;
+            let target = resolve(&SystemResolver, hp.host, hp.port).await?[0];
             gost_kcp::KcpListener::bind(target, valid, limits).await?
         };
         let local = inner.local_addr();
@@ -258,9 +261,9 @@ impl KcpDialer {
         Ok(session)
     }
 
-    async fn open(&self, addr: &str) -> Result<Stream, Error> {
-        let hp = split_host_port(addr)?;
-        let target = resolve(hp.host, hp.port).await?;
+    async fn open(&self, addr: &Address) -> Result<Stream, Error> {
+        // One session per server address: the first the resolver gives.
+        let target = resolve_address(&SystemResolver, addr).await?[0];
         let session = self.session(target).await?;
         let stream = match session.open_stream().await {
             Ok(s) => s,
@@ -279,14 +282,14 @@ impl KcpDialer {
 }
 
 impl Dialer for KcpDialer {
-    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>> {
+    fn dial<'a>(&'a self, addr: &'a Address) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(self.open(addr))
     }
 
     fn handshake<'a>(
         &'a self,
         _stream: Stream,
-        _addr: &'a str,
+        _addr: &'a Address,
     ) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(async {
             Err(Error::Io(io::Error::new(
@@ -295,24 +298,6 @@ impl Dialer for KcpDialer {
             )))
         })
     }
-}
-
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
-    if host.is_empty() {
-        return Ok(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port));
-    }
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let resolve_err = |source| Error::Resolve {
-        host: host.to_owned(),
-        source,
-    };
-    tokio::net::lookup_host((host, port))
-        .await
-        .map_err(resolve_err)?
-        .next()
-        .ok_or_else(|| resolve_err(io::Error::new(io::ErrorKind::NotFound, "no address")))
 }
 
 #[cfg(test)]
@@ -326,7 +311,7 @@ mod tests {
             .await
             .unwrap();
         let dialer = KcpDialer::new(KcpConfig::default()).unwrap();
-        let addr = listener.local_addr().to_string();
+        let addr = Address::from(listener.local_addr());
         for i in 0..3u8 {
             let mut c = dialer.dial(&addr).await.unwrap();
             c.write_all(&[i; 10]).await.unwrap();
@@ -387,7 +372,7 @@ mod tests {
         let dialer = KcpDialer::new(KcpConfig::default()).unwrap();
         let (a, _b) = tokio::io::duplex(64);
         let e = dialer
-            .handshake(Stream::new(a, None, None), "x:1")
+            .handshake(Stream::new(a, None, None), &"x:1".parse().unwrap())
             .await
             .unwrap_err();
         assert_eq!(e.io_kind(), Some(io::ErrorKind::Unsupported));

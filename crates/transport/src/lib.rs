@@ -20,7 +20,7 @@
 //!
 //! # async fn demo() -> Result<(), gost_transport::Error> {
 //! let listener = TcpListener::bind("127.0.0.1:0", TcpOptions::default()).await?;
-//! let addr = listener.local_addr().to_string();
+//! let addr = listener.local_addr().into(); // a socks_wire::Address
 //! let dialer = TcpDialer::new(TcpOptions::default());
 //! let (mut client, (mut server, _peer)) = tokio::try_join!(dialer.dial(&addr), listener.accept())?;
 //! client.write_all(b"ping").await?;
@@ -32,6 +32,7 @@
 mod addr;
 mod any;
 mod error;
+mod handshake;
 pub mod kcp;
 mod layered;
 mod rate;
@@ -45,8 +46,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use socks_wire::Address;
+
 pub use any::AnyListener;
 pub use error::{Error, is_resource_exhaustion};
+pub use handshake::MAX_HANDSHAKE;
 pub use rate::RateLimited;
 pub use stream::{Io, Stream};
 
@@ -146,14 +150,14 @@ impl std::fmt::Debug for GateSlot {
 
 /// Opens connections of one transport, or layers the transport over an existing stream.
 pub trait Dialer: Send + Sync {
-    /// Opens a first connection to `addr` (`host:port`; the host may be a name or an IP literal).
-    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>>;
+    /// Opens a first connection to `addr` (an IP address, or a name this dialer resolves).
+    fn dial<'a>(&'a self, addr: &'a Address) -> BoxFuture<'a, Result<Stream, Error>>;
 
     /// Runs this transport's handshake over `stream` (hop N+1 over hop N); `addr` is the node address, used
     /// for the TLS server name and the WebSocket `Host`. For plain TCP this returns `stream` unchanged.
     fn handshake<'a>(
         &'a self,
         stream: Stream,
-        addr: &'a str,
+        addr: &'a Address,
     ) -> BoxFuture<'a, Result<Stream, Error>>;
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
+use socks_wire::Address;
 use tokio::net::TcpStream;
 
 use crate::addr::split_host_port;
@@ -246,7 +247,11 @@ impl Resolver for SystemResolver {
 }
 
 /// Resolves `host` (an IP literal is returned as is; an empty host means this machine).
-async fn resolve(resolver: &dyn Resolver, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+pub(crate) async fn resolve(
+    resolver: &dyn Resolver,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Error> {
     if host.is_empty() {
         return Ok(vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)]);
     }
@@ -265,6 +270,24 @@ async fn resolve(resolver: &dyn Resolver, host: &str, port: u16) -> Result<Vec<S
         )));
     }
     Ok(interleave(addrs))
+}
+
+/// The socket addresses to try for `addr`: an IP address as it is, a name (which may be an IP literal
+/// sent as a SOCKS domain name) through [`resolve`].
+pub(crate) async fn resolve_address(
+    resolver: &dyn Resolver,
+    addr: &Address,
+) -> Result<Vec<SocketAddr>, Error> {
+    match addr {
+        Address::Ip(sa) => Ok(vec![*sa]),
+        Address::Domain(name, port) => match name.as_str() {
+            Some(host) => resolve(resolver, host, *port).await,
+            None => Err(Error::Resolve {
+                host: name.to_string(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "the name is not UTF-8"),
+            }),
+        },
+    }
 }
 
 /// RFC 8305 §4: alternate address families, starting with the family the resolver put first.
@@ -359,16 +382,15 @@ impl TcpDialer {
         &self.opts
     }
 
-    /// Connects to `addr` (`host:port`) and returns the raw socket with the options applied.
-    pub async fn connect(&self, addr: &str) -> Result<TcpStream, Error> {
-        let hp = split_host_port(addr)?;
+    /// Connects to `addr` and returns the raw socket with the options applied.
+    pub async fn connect(&self, addr: &Address) -> Result<TcpStream, Error> {
         let timeout = self.opts.connect_timeout;
         let attempt = async {
-            let addrs = resolve(&*self.resolver, hp.host, hp.port).await?;
+            let addrs = resolve_address(&*self.resolver, addr).await?;
             connect_any(addrs, self.opts.fallback_delay)
                 .await
                 .map_err(|source| Error::Connect {
-                    addr: addr.to_owned(),
+                    addr: addr.to_string(),
                     source,
                 })
         };
@@ -376,7 +398,7 @@ impl TcpDialer {
             tokio::time::timeout(timeout, attempt)
                 .await
                 .map_err(|_| Error::ConnectTimeout {
-                    addr: addr.to_owned(),
+                    addr: addr.to_string(),
                     timeout,
                 })??;
         self.opts.apply(SockRef::from(&s))?;
@@ -385,14 +407,14 @@ impl TcpDialer {
 }
 
 impl Dialer for TcpDialer {
-    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>> {
+    fn dial<'a>(&'a self, addr: &'a Address) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(async move { Ok(Stream::from_tcp(self.connect(addr).await?)) })
     }
 
     fn handshake<'a>(
         &'a self,
         stream: Stream,
-        _addr: &'a str,
+        _addr: &'a Address,
     ) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(async move { Ok(stream) })
     }
@@ -433,7 +455,7 @@ mod tests {
         assert!(l.local_addr().ip().is_unspecified());
         let port = l.local_addr().port();
         let d = TcpDialer::default();
-        let target = format!("127.0.0.1:{port}");
+        let target = Address::from(SocketAddr::from(([127, 0, 0, 1], port)));
         let (c, a) = tokio::join!(d.dial(&target), l.accept());
         let (s, peer) = a.unwrap();
         assert_eq!(
@@ -457,7 +479,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
             .await
             .unwrap();
-        let (d, addr) = (TcpDialer::default(), l.local_addr().to_string());
+        let (d, addr) = (TcpDialer::default(), Address::from(l.local_addr()));
         let (c, a) = tokio::join!(d.dial(&addr), l.accept());
         let (c, (s, peer)) = (c.unwrap(), a.unwrap());
         assert_eq!(s.peer_addr(), Some(peer));
@@ -476,7 +498,7 @@ mod tests {
             "SO_REUSEADDR"
         );
         let d = TcpDialer::default();
-        let addr = l.local_addr().to_string();
+        let addr = Address::from(l.local_addr());
         let (c, a) = tokio::join!(d.connect(&addr), l.accept_tcp());
         for s in [c.unwrap(), a.unwrap().0] {
             let sock = SockRef::from(&s);
@@ -496,7 +518,7 @@ mod tests {
         };
         let l = TcpListener::bind("127.0.0.1:0", off.clone()).await.unwrap();
         let d = TcpDialer::new(off);
-        let addr = l.local_addr().to_string();
+        let addr = Address::from(l.local_addr());
         let (c, a) = tokio::join!(d.connect(&addr), l.accept_tcp());
         for s in [c.unwrap(), a.unwrap().0] {
             assert!(!s.nodelay().unwrap());
@@ -514,10 +536,11 @@ mod tests {
         assert!(!sock.only_v6().unwrap(), "IPV6_V6ONLY off");
         let port = l.local_addr().port();
         let d = TcpDialer::default();
-        for (target, ip) in [
-            (format!("[::1]:{port}"), IpAddr::V6(Ipv6Addr::LOCALHOST)),
-            (format!("127.0.0.1:{port}"), IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        for ip in [
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
         ] {
+            let target = Address::from((ip, port));
             let (c, a) = tokio::join!(d.dial(&target), l.accept());
             c.unwrap();
             assert_eq!(a.unwrap().1.ip(), ip, "{target}");

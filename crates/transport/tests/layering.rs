@@ -10,7 +10,7 @@ use gost_transport::{Dialer, Listener};
 
 /// A ws listener on a free loopback port (wss with a self-signed certificate when `tls`) and its
 /// address.
-async fn ws_listener(tls: bool) -> (WsListener, String) {
+async fn ws_listener(tls: bool) -> (WsListener, socks_wire::Address) {
     let tls = tls.then(|| ServerTls::self_signed().unwrap());
     let l = WsListener::bind(
         "127.0.0.1:0",
@@ -20,7 +20,7 @@ async fn ws_listener(tls: bool) -> (WsListener, String) {
     )
     .await
     .unwrap();
-    let addr = l.local_addr().to_string();
+    let addr = socks_wire::Address::from(l.local_addr());
     (l, addr)
 }
 
@@ -29,7 +29,7 @@ async fn tls_over_an_existing_tcp_stream() {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
-    let addr = l.local_addr().to_string();
+    let addr = socks_wire::Address::from(l.local_addr());
     let (tcp, accepted) = connect_pair(&l, &TcpDialer::default(), &addr).await;
     let server = ServerTls::self_signed().unwrap();
     let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());

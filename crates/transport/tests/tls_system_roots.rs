@@ -18,7 +18,7 @@ async fn secure_without_ca_uses_the_system_bundle() {
     )
     .await
     .unwrap();
-    let addr = l.local_addr().to_string();
+    let addr = socks_wire::Address::from(l.local_addr());
     let secure = TlsClientOptions {
         secure: true,
         ..TlsClientOptions::default()

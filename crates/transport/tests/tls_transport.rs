@@ -12,11 +12,11 @@ use gost_transport::tls::{
 };
 use gost_transport::{Dialer, Error, Listener};
 
-async fn listener(tls: ServerTls) -> (TlsListener, String) {
+async fn listener(tls: ServerTls) -> (TlsListener, socks_wire::Address) {
     let l = TlsListener::bind("127.0.0.1:0", TcpOptions::default(), tls)
         .await
         .unwrap();
-    let addr = l.local_addr().to_string();
+    let addr = socks_wire::Address::from(l.local_addr());
     (l, addr)
 }
 
@@ -173,7 +173,7 @@ async fn server_handshake_times_out() {
     let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
-    let addr = tcp.local_addr().to_string();
+    let addr = socks_wire::Address::from(tcp.local_addr());
     // A client that connects and never speaks.
     let dialer = TcpDialer::default();
     let (_silent, accepted) = tokio::join!(dialer.dial(&addr), tcp.accept());
@@ -190,7 +190,7 @@ async fn client_handshake_times_out() {
     let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
-    let addr = tcp.local_addr().to_string();
+    let addr = socks_wire::Address::from(tcp.local_addr());
     let opts = TlsClientOptions {
         handshake_timeout: std::time::Duration::from_millis(200),
         ..TlsClientOptions::default()
@@ -231,7 +231,7 @@ async fn no_sni_for_ip_literals_and_no_alpn() {
     let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
-    let addr = tcp.local_addr().to_string();
+    let addr = socks_wire::Address::from(tcp.local_addr());
     for (name, expected_sni) in [("127.0.0.1", None), ("localhost", Some("localhost"))] {
         let dialer = TcpDialer::default();
         let client = async {
@@ -253,7 +253,9 @@ async fn no_sni_for_ip_literals_and_no_alpn() {
 async fn silent_client_does_not_block_others() {
     let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
     // Connected but never starts the handshake.
-    let _silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _silent = tokio::net::TcpStream::connect(addr.to_string())
+        .await
+        .unwrap();
     let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
     half_close(c, s).await;
 }
@@ -264,7 +266,7 @@ async fn dropping_the_listener_closes_the_port() {
     drop(l);
     // The accept task is aborted asynchronously; poll a bounded number of times.
     for _ in 0..100 {
-        match tokio::net::TcpStream::connect(&addr).await {
+        match tokio::net::TcpStream::connect(addr.to_string()).await {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return,
             _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }

@@ -21,7 +21,7 @@ async fn setup(
     secure: bool,
     server: WsOptions,
     client: WsOptions,
-) -> (WsListener, WsDialer, String) {
+) -> (WsListener, WsDialer, socks_wire::Address) {
     let tls = secure.then(|| ServerTls::self_signed().unwrap());
     let l = WsListener::bind("127.0.0.1:0", TcpOptions::default(), server, tls)
         .await
@@ -31,11 +31,11 @@ async fn setup(
         client,
         secure.then(ClientTls::insecure),
     );
-    let addr = l.local_addr().to_string();
+    let addr = socks_wire::Address::from(l.local_addr());
     (l, d, addr)
 }
 
-async fn default_setup(secure: bool) -> (WsListener, WsDialer, String) {
+async fn default_setup(secure: bool) -> (WsListener, WsDialer, socks_wire::Address) {
     setup(secure, WsOptions::default(), WsOptions::default()).await
 }
 
@@ -116,7 +116,9 @@ async fn custom_path_host_and_headers() {
 #[tokio::test]
 async fn plain_http_request_gets_an_http_error() {
     let (l, _d, addr) = default_setup(false).await;
-    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr.to_string())
+        .await
+        .unwrap();
     s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
@@ -130,7 +132,7 @@ async fn plain_http_request_gets_an_http_error() {
 async fn server_that_is_not_websocket_is_reported() {
     // A TCP server answering like a plain web server.
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap().to_string();
+    let addr = socks_wire::Address::from(tcp.local_addr().unwrap());
     let server = tokio::spawn(async move {
         let (mut s, _) = tcp.accept().await.unwrap();
         let mut buf = [0u8; 1024];
@@ -158,7 +160,7 @@ fn pinging_dialer(interval: Duration) -> WsDialer {
 async fn keepalive_pings_keep_a_quiet_connection_alive() {
     // The server is tungstenite (answers pings like gorilla) and says something only after 3 pings.
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap().to_string();
+    let addr = socks_wire::Address::from(tcp.local_addr().unwrap());
     let server = tokio::spawn(async move {
         let (s, _) = tcp.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(s).await.unwrap();
@@ -213,7 +215,9 @@ async fn keepalive_detects_a_silent_peer() {
 #[tokio::test]
 async fn pings_are_answered_and_a_close_frame_is_eof() {
     let (l, _d, addr) = default_setup(false).await;
-    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr.to_string())
+        .await
+        .unwrap();
     let url = format!("ws://{addr}/ws");
     let (client, accepted) = tokio::join!(tokio_tungstenite::client_async(url, tcp), l.accept());
     let (mut peer, _) = client.unwrap();
@@ -249,7 +253,7 @@ async fn every_upgrade_has_a_deadline() {
         ..WsOptions::default()
     };
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = tcp.local_addr().unwrap().to_string();
+    let addr = socks_wire::Address::from(tcp.local_addr().unwrap());
 
     // Client side: the server accepts the TCP connection and never answers the upgrade.
     let d = WsDialer::new(TcpDialer::default(), opts.clone(), None);
@@ -263,7 +267,10 @@ async fn every_upgrade_has_a_deadline() {
     drop(accepted);
 
     // Server side: a client that connects and sends half a request.
-    let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(&addr), tcp.accept());
+    let (client, accepted) = tokio::join!(
+        tokio::net::TcpStream::connect(addr.to_string()),
+        tcp.accept()
+    );
     let mut client = client.unwrap();
     client.write_all(b"GET /ws HTTP/1.1\r\n").await.unwrap();
     let s = gost_transport::Stream::from_tcp(accepted.unwrap().0);

@@ -7,18 +7,13 @@ mod socks5;
 
 use gost_transport::Stream;
 use socks_wire::{Address, Decode, Decoded, Reply};
-use tokio::io::AsyncReadExt;
 
 pub use options::{Socks4ConnectorOptions, Socks5ConnectorOptions};
 pub use socks4::Socks4Connector;
 pub use socks5::Socks5Connector;
 pub(crate) use socks5::second_reply;
 
-use crate::addr::split_host_port;
 use crate::{BindListener, Error, MuxBindListener, PacketConn};
-
-/// The largest handshake message a server may send before we call it garbage.
-const MAX_REPLY: usize = 4096;
 
 /// A node's proxy protocol.
 #[derive(Debug, Clone)]
@@ -38,8 +33,13 @@ impl Connector {
         }
     }
 
-    /// Asks the node reached through `stream` for a connection to `target` (`host:port`).
-    pub async fn connect(&self, stream: Stream, node: &str, target: &str) -> Result<Stream, Error> {
+    /// Asks the node `node` reached through `stream` for a connection to `target`.
+    pub async fn connect(
+        &self,
+        stream: Stream,
+        node: &Address,
+        target: &Address,
+    ) -> Result<Stream, Error> {
         match self {
             Connector::Socks5(c) => c.connect(stream, node, target).await,
             Connector::Socks4(c) => c.connect(stream, node, target).await,
@@ -47,7 +47,7 @@ impl Connector {
     }
 
     /// A UDP association through the node (SOCKS5 only).
-    pub async fn udp(&self, stream: Stream, node: &str) -> Result<PacketConn, Error> {
+    pub async fn udp(&self, stream: Stream, node: &Address) -> Result<PacketConn, Error> {
         self.socks5("UDP")?.udp(stream, node).await
     }
 
@@ -55,8 +55,8 @@ impl Connector {
     pub async fn udp_bind(
         &self,
         stream: Stream,
-        node: &str,
-        laddr: &str,
+        node: &Address,
+        laddr: &Address,
     ) -> Result<PacketConn, Error> {
         self.socks5("remote UDP forwarding (rudp)")?
             .udp_bind(stream, node, laddr)
@@ -67,8 +67,8 @@ impl Connector {
     pub async fn bind(
         &self,
         stream: Stream,
-        node: &str,
-        laddr: &str,
+        node: &Address,
+        laddr: &Address,
     ) -> Result<BindListener, Error> {
         self.socks5("BIND")?.bind(stream, node, laddr).await
     }
@@ -77,8 +77,8 @@ impl Connector {
     pub async fn mux_bind(
         &self,
         stream: Stream,
-        node: &str,
-        laddr: &str,
+        node: &Address,
+        laddr: &Address,
     ) -> Result<MuxBindListener, Error> {
         self.socks5("remote TCP forwarding (rtcp)")?
             .mux_bind(stream, node, laddr)
@@ -96,44 +96,11 @@ impl Connector {
     }
 }
 
-/// The address a BIND-like request asks the server to listen on: `:2222` is `0.0.0.0:2222`.
-pub(crate) fn bind_address(laddr: &str) -> Result<Address, Error> {
-    let (host, port) = split_host_port(laddr)?;
-    Address::from_host_port(host, port).map_err(|e| Error::InvalidAddress {
-        addr: laddr.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// Appends what the node sends next to `input`; EOF in the middle of a handshake is an error.
-pub(crate) async fn read_more(
-    stream: &mut Stream,
-    input: &mut Vec<u8>,
-    node: &str,
-) -> Result<(), Error> {
-    if input.len() >= MAX_REPLY {
-        return Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{node} sent an over-long handshake message"),
-        )));
-    }
-    let mut chunk = [0u8; 512];
-    let n = stream.read(&mut chunk).await?;
-    if n == 0 {
-        return Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            format!("{node} closed the connection during the handshake"),
-        )));
-    }
-    input.extend_from_slice(&chunk[..n]);
-    Ok(())
-}
-
 /// Reads one SOCKS5 reply; bytes after it stay in `rest`.
 pub(crate) async fn read_reply(
     stream: &mut Stream,
     rest: &mut Vec<u8>,
-    node: &str,
+    node: &(dyn std::fmt::Display + Sync),
 ) -> Result<Reply, Error> {
     loop {
         match Reply::decode(rest) {
@@ -141,10 +108,10 @@ pub(crate) async fn read_reply(
                 rest.drain(..used);
                 return Ok(reply);
             }
-            Ok(Decoded::NeedMore(_)) => read_more(stream, rest, node).await?,
+            Ok(Decoded::NeedMore(_)) => stream.read_more(rest, node).await?,
             Err(source) => {
                 return Err(Error::Malformed {
-                    node: node.to_owned(),
+                    node: node.to_string(),
                     source,
                 });
             }

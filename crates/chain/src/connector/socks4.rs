@@ -7,11 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 use super::Socks4ConnectorOptions;
 use gost_transport::Stream;
 use socks_wire::{
-    Decode, DecodeError, Domain, Encode, Socks4Reply, Socks4ReplyCode, Socks4Request, Socks4Target,
+    Address, Decode, DecodeError, Domain, Encode, Socks4Reply, Socks4ReplyCode, Socks4Request,
+    Socks4Target,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::addr::{EMPTY_HOST, split_host_port};
 use crate::error::bounded;
 use crate::{DEFAULT_HANDSHAKE_TIMEOUT, Error};
 
@@ -35,14 +35,14 @@ impl Socks4Connector {
     pub async fn connect(
         &self,
         mut stream: Stream,
-        node: &str,
-        target: &str,
+        node: &Address,
+        target: &Address,
     ) -> Result<Stream, Error> {
         let timeout = self.opts.timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
         bounded(timeout, "SOCKS4 handshake", node, async {
             let request = self.request(target).await?;
             let wire = request.to_vec().map_err(|e| Error::InvalidAddress {
-                addr: target.to_owned(),
+                addr: target.to_string(),
                 reason: e.to_string(),
             })?;
             stream.write_all(&wire).await?;
@@ -57,14 +57,14 @@ impl Socks4Connector {
             let reply = Socks4Reply::decode(&reply)
                 .and_then(|d| d.complete().ok_or(DecodeError::Truncated))
                 .map_err(|source| Error::Malformed {
-                    node: node.to_owned(),
+                    node: node.to_string(),
                     source,
                 })?
                 .0;
             if reply.code != Socks4ReplyCode::Granted {
                 return Err(Error::Socks4Refused {
-                    node: node.to_owned(),
-                    target: target.to_owned(),
+                    node: node.to_string(),
+                    target: target.to_string(),
                     code: reply.code,
                 });
             }
@@ -74,21 +74,23 @@ impl Socks4Connector {
         Ok(stream)
     }
 
-    async fn request(&self, target: &str) -> Result<Socks4Request, Error> {
-        let (host, port) = split_host_port(target)?;
-        let host = if host.is_empty() { EMPTY_HOST } else { host };
+    async fn request(&self, target: &Address) -> Result<Socks4Request, Error> {
+        let port = target.port();
+        let bad = |reason| Error::InvalidAddress {
+            addr: target.to_string(),
+            reason,
+        };
         let target_kind = if self.opts.disable4a {
-            Socks4Target::Ip(resolve_v4(host, port).await.map_err(|reason| {
-                Error::InvalidAddress {
-                    addr: target.to_owned(),
-                    reason,
-                }
-            })?)
+            Socks4Target::Ip(resolve_v4(&target.host(), port).await.map_err(bad)?)
         } else {
-            Socks4Target::Domain(Domain::try_from(host).map_err(|e| Error::InvalidAddress {
-                addr: target.to_owned(),
-                reason: e.to_string(),
-            })?)
+            // 4A form even for an IP address, as upstream sends it: the IP's text is the name.
+            let name = match target {
+                Address::Domain(name, _) => name.clone(),
+                Address::Ip(sa) => {
+                    Domain::try_from(sa.ip().to_string()).map_err(|e| bad(e.to_string()))?
+                }
+            };
+            Socks4Target::Domain(name)
         };
         let mut request = Socks4Request::connect(target_kind, port);
         request.user_id = self.user_id.clone();

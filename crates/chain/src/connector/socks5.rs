@@ -15,11 +15,10 @@ use socks_wire::{
 use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 
-use super::{bind_address, read_more, read_reply};
-use crate::addr::{host_of, resolve_address, target_address, unspecified_for};
+use super::read_reply;
+use crate::addr::{resolve_address, unspecified_for, wire_form};
 use crate::bind::{BindListener, MuxBindListener};
 use crate::error::bounded;
-use crate::prefixed::with_prefix;
 use crate::{DEFAULT_HANDSHAKE_TIMEOUT, Error, PacketConn};
 
 /// A SOCKS5 client for one node: its options, credentials and the TLS client used when the server
@@ -63,19 +62,24 @@ impl Socks5Connector {
         self.opts.timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT)
     }
 
-    /// Asks the node at `node` (reached through `stream`) to connect to `target` (`host:port`; an empty host
-    /// is the server's own `127.0.0.1`). Returns the stream carrying the target's bytes.
-    pub async fn connect(&self, stream: Stream, node: &str, target: &str) -> Result<Stream, Error> {
-        let addr = target_address(target)?;
+    /// Asks the node at `node` (reached through `stream`) to connect to `target`. Returns the stream
+    /// carrying the target's bytes.
+    pub async fn connect(
+        &self,
+        stream: Stream,
+        node: &Address,
+        target: &Address,
+    ) -> Result<Stream, Error> {
+        let addr = wire_form(target);
         let done = self
             .command(stream, node, Command::Connect, addr, "CONNECT")
             .await?;
-        Ok(with_prefix(done.stream, done.rest))
+        Ok(done.stream.prepend(done.rest))
     }
 
     /// Opens a UDP association for any targets: standard UDP ASSOCIATE with `relay=udp`, else GOST's UDP-TUN
     /// (CMD 0xF3, relay mode) over `stream`.
-    pub async fn udp(&self, stream: Stream, node: &str) -> Result<PacketConn, Error> {
+    pub async fn udp(&self, stream: Stream, node: &Address) -> Result<PacketConn, Error> {
         if !self.opts.relay {
             let done = self
                 .command(
@@ -86,7 +90,7 @@ impl Socks5Connector {
                     "UDP-TUN",
                 )
                 .await?;
-            return Ok(PacketConn::tun(with_prefix(done.stream, done.rest), None));
+            return Ok(PacketConn::tun(done.stream.prepend(done.rest), None));
         }
         let peer_ip = stream.peer_addr().map(|a| a.ip());
         let done = self
@@ -124,15 +128,15 @@ impl Socks5Connector {
     pub async fn udp_bind(
         &self,
         stream: Stream,
-        node: &str,
-        laddr: &str,
+        node: &Address,
+        laddr: &Address,
     ) -> Result<PacketConn, Error> {
-        let addr = bind_address(laddr)?;
+        let addr = laddr.clone();
         let done = self
             .command(stream, node, Command::UdpTun, addr, "UDP-TUN bind")
             .await?;
         Ok(PacketConn::tun(
-            with_prefix(done.stream, done.rest),
+            done.stream.prepend(done.rest),
             Some(done.reply.addr),
         ))
     }
@@ -142,10 +146,10 @@ impl Socks5Connector {
     pub async fn bind(
         &self,
         stream: Stream,
-        node: &str,
-        laddr: &str,
+        node: &Address,
+        laddr: &Address,
     ) -> Result<BindListener, Error> {
-        let addr = bind_address(laddr)?;
+        let addr = laddr.clone();
         let done = self
             .command(stream, node, Command::Bind, addr, "BIND")
             .await?;
@@ -162,14 +166,14 @@ impl Socks5Connector {
     pub async fn mux_bind(
         &self,
         stream: Stream,
-        node: &str,
-        laddr: &str,
+        node: &Address,
+        laddr: &Address,
     ) -> Result<MuxBindListener, Error> {
-        let addr = bind_address(laddr)?;
+        let addr = laddr.clone();
         let done = self
             .command(stream, node, Command::MuxBind, addr, "MBIND")
             .await?;
-        let io = with_prefix(done.stream, done.rest);
+        let io = done.stream.prepend(done.rest);
         MuxBindListener::start(io, done.reply.addr, &self.opts.mux, self.timeout())
     }
 
@@ -177,7 +181,7 @@ impl Socks5Connector {
     async fn command(
         &self,
         stream: Stream,
-        node: &str,
+        node: &Address,
         command: Command,
         addr: Address,
         what: &'static str,
@@ -201,7 +205,7 @@ impl Socks5Connector {
         })?;
         if done.reply.code != ReplyCode::Succeeded {
             return Err(Error::Refused {
-                node: node.to_owned(),
+                node: node.to_string(),
                 command: what,
                 target,
                 code: done.reply.code,
@@ -216,7 +220,7 @@ impl Socks5Connector {
     async fn exchange(
         &self,
         mut stream: Stream,
-        node: &str,
+        node: &Address,
         request: Request,
     ) -> Result<Exchanged, Error> {
         let request_wire = request.to_vec().map_err(|e| Error::InvalidAddress {
@@ -230,7 +234,7 @@ impl Socks5Connector {
             let step = hs
                 .advance(&input, &mut out)
                 .map_err(|source| Error::Handshake {
-                    node: node.to_owned(),
+                    node: node.to_string(),
                     source,
                 })?;
             if !out.is_empty() {
@@ -242,23 +246,26 @@ impl Socks5Connector {
             }
             input.drain(..step.consumed);
             match step.event {
-                ClientEvent::NeedMore(_) => read_more(&mut stream, &mut input, node)
-                    .await
-                    .map_err(|e| match e.io_kind() {
-                        Some(std::io::ErrorKind::UnexpectedEof) if request_sent => Error::HungUp {
-                            node: node.to_owned(),
-                            command: "the request",
-                            hint: "",
-                        },
-                        _ => e,
-                    })?,
+                ClientEvent::NeedMore(_) => {
+                    stream
+                        .read_more(&mut input, node)
+                        .await
+                        .map_err(|e| match e.kind() {
+                            std::io::ErrorKind::UnexpectedEof if request_sent => Error::HungUp {
+                                node: node.to_string(),
+                                command: "the request",
+                                hint: "",
+                            },
+                            _ => Error::Io(e),
+                        })?
+                }
                 ClientEvent::StartTls => {
                     if !input.is_empty() {
                         return Err(Error::Unsupported(format!(
                             "{node} sent data before the TLS handshake it asked for"
                         )));
                     }
-                    stream = self.tls.connect(stream, host_of(node)).await?;
+                    stream = self.tls.connect(stream, &node.host()).await?;
                 }
                 ClientEvent::Reply(reply) => {
                     return Ok(Exchanged {
@@ -306,12 +313,12 @@ fn hung_up_hint(command: Command) -> &'static str {
 pub(crate) async fn second_reply(
     stream: &mut Stream,
     rest: &mut Vec<u8>,
-    node: &str,
+    node: &Address,
 ) -> Result<Reply, Error> {
     let reply = read_reply(stream, rest, node).await?;
     if reply.code != ReplyCode::Succeeded {
         return Err(Error::Refused {
-            node: node.to_owned(),
+            node: node.to_string(),
             command: "BIND",
             target: "(peer)".into(),
             code: reply.code,

@@ -1,5 +1,4 @@
-//! Port forwarding, upstream GOST's `tcp`, `udp`, `rtcp` and `rudp` services, and the chain outbound that
-//! lets the SOCKS handlers dial through a proxy chain.
+//! Port forwarding, upstream GOST's `tcp`, `udp`, `rtcp` and `rudp` services.
 //!
 //! | service | what it does |
 //! |---|---|
@@ -9,9 +8,9 @@
 //! | `rudp://:R/target` | [`RudpForwarder`]: UDP port R is opened on the chain's last node (UDP-TUN bind mode) |
 //!
 //! Several comma-separated targets are picked round-robin (or by the forwarder's `selector`), skipping
-//! targets that just failed.
+//! targets that just failed. Targets and remote listen addresses are parsed once, when the forwarder is
+//! built; from then on they travel as `socks_wire::Address`.
 
-mod outbound;
 mod rtcp;
 mod rudp;
 mod targets;
@@ -20,7 +19,6 @@ mod udp;
 
 use std::time::Duration;
 
-pub use outbound::ChainOutbound;
 pub use rtcp::RtcpForwarder;
 pub use rudp::RudpForwarder;
 pub use targets::{Target, Targets};

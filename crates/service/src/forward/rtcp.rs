@@ -5,11 +5,14 @@
 //! Against a server without GOST's MBIND (it answers "command not supported", or hangs up as dante does),
 //! plain BIND is used instead: one BIND per peer, re-issued as soon as each peer arrives.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gost_chain::addr::bind_address;
 use gost_chain::{Error as ChainError, Router};
 use gost_transport::Stream;
+use socks_wire::Address;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -33,21 +36,25 @@ enum Served {
 /// A remote TCP forwarding service.
 #[derive(Debug, Clone)]
 pub struct RtcpForwarder {
-    laddr: String,
+    /// The remote address as configured (`:2222`), for logs.
+    laddr: Arc<str>,
+    bind: Address,
     router: Router,
     local: Router,
     targets: Arc<Targets>,
 }
 
 impl RtcpForwarder {
-    /// Opens `laddr` (`:2222`) on `router`'s last node and forwards to `targets` from this host.
-    pub fn new(laddr: impl Into<String>, router: Router, targets: Targets) -> RtcpForwarder {
-        RtcpForwarder {
+    /// Opens `laddr` (`:2222`, parsed here once) on `router`'s last node and forwards to `targets` from
+    /// this host.
+    pub fn new(laddr: &str, router: Router, targets: Targets) -> Result<RtcpForwarder, ChainError> {
+        Ok(RtcpForwarder {
+            bind: bind_address(laddr)?,
             laddr: laddr.into(),
             router,
             local: Router::default(),
             targets: Arc::new(targets),
-        }
+        })
     }
 
     /// Serves until `shutdown`, re-opening the remote port whenever it is lost.
@@ -86,7 +93,7 @@ impl RtcpForwarder {
         if *plain_bind {
             return self.serve_plain_bind().await;
         }
-        let mut listener = match self.router.mux_bind(&self.laddr).await {
+        let mut listener = match self.router.mux_bind(&self.bind).await {
             Ok(l) => l,
             Err(e) if e.command_unknown() => {
                 info!(laddr = %self.laddr, error = %e, "rtcp: the server has no MBIND; using plain BIND");
@@ -110,13 +117,13 @@ impl RtcpForwarder {
     async fn serve_plain_bind(&self) -> Result<Served, ChainError> {
         // RFC 1928 servers read BIND's address as the peer they should expect, and dante only keeps the
         // requested port when that address is unspecified: ask for `0.0.0.0:R`.
-        let port = self.laddr.rsplit_once(':').map_or("0", |(_, p)| p);
-        let listener = self.router.bind(&format!(":{port}")).await?;
+        let want = self.bind.port();
+        let listener = self
+            .router
+            .bind(&Address::from((Ipv4Addr::UNSPECIFIED.into(), want)))
+            .await?;
         let bound = listener.bound().port();
-        if port
-            .parse::<u16>()
-            .is_ok_and(|want| want != 0 && want != bound)
-        {
+        if want != 0 && want != bound {
             // The port is still held by the previous peer's connection and the server picked another one,
             // which nobody would find: give it up and ask again shortly.
             debug!(laddr = %self.laddr, bound, "rtcp: BIND got another port; retrying");

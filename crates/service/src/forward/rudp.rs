@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use gost_chain::addr::{resolve, unspecified_for};
+use gost_chain::addr::{bind_address, resolve_address, unspecified_for};
 use gost_chain::{PacketConn, Router};
 use socks_wire::Address;
 use tokio::net::UdpSocket;
@@ -23,26 +23,30 @@ type Peers = Arc<Mutex<HashMap<Address, mpsc::Sender<Bytes>>>>;
 /// A remote UDP forwarding service.
 #[derive(Debug, Clone)]
 pub struct RudpForwarder {
-    laddr: String,
+    /// The remote address as configured (`:5353`), for logs.
+    laddr: Arc<str>,
+    bind: Address,
     router: Router,
     targets: Arc<Targets>,
     opts: UdpForwardOptions,
 }
 
 impl RudpForwarder {
-    /// Opens UDP `laddr` on `router`'s last node and forwards to `targets` from this host.
+    /// Opens UDP `laddr` (`:5353`, parsed here once) on `router`'s last node and forwards to `targets`
+    /// from this host.
     pub fn new(
-        laddr: impl Into<String>,
+        laddr: &str,
         router: Router,
         targets: Targets,
         opts: UdpForwardOptions,
-    ) -> RudpForwarder {
-        RudpForwarder {
+    ) -> Result<RudpForwarder, gost_chain::Error> {
+        Ok(RudpForwarder {
+            bind: bind_address(laddr)?,
             laddr: laddr.into(),
             router,
             targets: Arc::new(targets),
             opts,
-        }
+        })
     }
 
     /// Serves until `shutdown`, re-opening the remote port whenever the tunnel is lost.
@@ -73,7 +77,7 @@ impl RudpForwarder {
     }
 
     async fn serve_once(&self, shutdown: &CancellationToken) -> Result<(), gost_chain::Error> {
-        let tun = Arc::new(self.router.udp_bind(&self.laddr).await?);
+        let tun = Arc::new(self.router.udp_bind(&self.bind).await?);
         info!(laddr = %self.laddr, bound = ?tun.bound(), "rudp: listening on the remote side");
         let peers: Peers = Arc::default();
         let stop = shutdown.child_token();
@@ -132,7 +136,7 @@ impl RudpForwarder {
         mut rx: mpsc::Receiver<Bytes>,
     ) -> Result<(), gost_chain::Error> {
         let target = self.targets.pick();
-        let to = match resolve(target.addr()).await {
+        let to = match resolve_address(target.addr()).await {
             Ok(a) => a,
             Err(e) => {
                 target.failed();

@@ -1,14 +1,14 @@
 //! Local TCP port forwarding (`tcp://:L/target`): each accepted connection is relayed to a target.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gost_chain::Router;
 use gost_transport::{BoxFuture, Stream};
 
 use super::Targets;
+use crate::observe::Conn;
 use crate::outbound::DialError;
-use crate::relay::relay_streams;
+use crate::relay::Relay;
 use crate::{Error, Handler, Report};
 
 /// Relays each connection to one of its targets, directly or through the router's chain.
@@ -29,11 +29,11 @@ impl TcpForwarder {
 }
 
 impl Handler for TcpForwarder {
-    fn handle(&self, conn: Stream, _client: SocketAddr) -> BoxFuture<'_, Report> {
+    fn handle<'a>(&'a self, conn: Stream, _ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let target = self.targets.pick();
             let mut report = Report {
-                target: Some(format!("forward {}", target.addr())),
+                target: Some(format!("forward {}", target.name())),
                 ..Report::default()
             };
             let upstream = match self.router.dial(target.addr()).await {
@@ -47,9 +47,7 @@ impl Handler for TcpForwarder {
                     return report;
                 }
             };
-            let (transferred, result) = relay_streams(conn, upstream).await;
-            report.transferred = transferred;
-            report.result = result.map_err(Error::Io);
+            report.relay = Some(Relay::new(conn, upstream));
             report
         })
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gost_chain::Router;
-use gost_chain::addr::resolve;
+use gost_chain::addr::resolve_address;
 use socks_wire::Address;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -249,9 +249,9 @@ impl Session {
     /// The association and the target address datagrams are sent to (resolved here, as upstream does).
     async fn open(
         &self,
-        target: &str,
+        target: &Address,
     ) -> Result<(gost_chain::PacketConn, Address), gost_chain::Error> {
-        let to = Address::Ip(resolve(target).await?);
+        let to = Address::Ip(resolve_address(target).await?);
         let conn = self.router.udp().await?;
         Ok((conn, to))
     }

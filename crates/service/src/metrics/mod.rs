@@ -14,7 +14,7 @@
 //! | `gost_service_denied_total` | counter | host, service, reason | refusals by access policy: `auth`, `admission`, `bypass` (gost-rs) |
 //! | `gost_service_refused_total` | counter | host, service | clients closed at accept by the connection cap or the connection limits (gost-rs) |
 //!
-//! Byte counters grow when a connection closes (see [`crate::observe`]). `host` is this machine's
+//! Byte counters grow when a connection closes (see [`crate::Observer::closed`]). `host` is this machine's
 //! hostname unless set with [`Metrics::with_host`].
 //!
 //! ```

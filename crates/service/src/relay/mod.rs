@@ -1,5 +1,9 @@
 //! The relay: moves bytes both ways between a client and its target until both sides are done.
 //!
+//! A handler whose session ends in a relay returns the two streams as a [`Relay`] in its report; the
+//! service runner runs it ([`Relay::run`]) after the handler's future is gone, so an idle session keeps
+//! only the relay's small state machine.
+//!
 //! Guarantees: bytes are never dropped or reordered; an EOF in one direction is propagated as a
 //! shutdown of the other side's write half while the opposite direction keeps flowing (TCP half-close);
 //! an error in either direction ends both. Between two plain TCP sockets on Linux the bytes move with
@@ -17,7 +21,6 @@ use gost_transport::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::observe::Conn;
 use crate::{Error, Report};
 
 /// Bytes moved by a relay in each direction (counted as written to the destination).
@@ -62,52 +65,46 @@ pub fn relay_streams(
 ) -> impl Future<Output = (Transferred, io::Result<()>)> + Send + 'static {
     let mut relay = match (a.into_tcp(), b.into_tcp()) {
         #[cfg(target_os = "linux")]
-        (Ok(a), Ok(b)) => Relay::Splice(splice::Splice::new(a, b)),
-        (a, b) => Relay::Copy(copy::Copy::new(
+        (Ok(a), Ok(b)) => Engine::Splice(splice::Splice::new(a, b)),
+        (a, b) => Engine::Copy(copy::Copy::new(
             a.map_or_else(|s| s, Stream::from_tcp),
             b.map_or_else(|s| s, Stream::from_tcp),
         )),
     };
     poll_fn(move |cx| match &mut relay {
         #[cfg(target_os = "linux")]
-        Relay::Splice(r) => r.poll_relay(cx),
-        Relay::Copy(r) => r.poll_relay(cx),
+        Engine::Splice(r) => r.poll_relay(cx),
+        Engine::Copy(r) => r.poll_relay(cx),
     })
 }
 
-/// A handler's last step: relays `client` ↔ `target` until both are done, adding to `report` the bytes
-/// moved (`early`: bytes already written to the target). Under the service runner the relay is handed
-/// off ([`Conn::hand_off`]) and runs after the handler's future is gone, so an idle session keeps only
-/// the relay's state.
-pub(crate) async fn relay_for(
-    ctx: &Conn,
-    client: Stream,
-    target: Stream,
-    early: u64,
-    report: &mut Report,
-) -> Result<(), Error> {
-    report.transferred = Transferred {
-        a_to_b: early,
-        b_to_a: 0,
-    };
-    match ctx.hand_off(client, target) {
-        None => Ok(()),
-        Some((client, target)) => add_relay(relay_streams(client, target).await, report),
+/// The relay a handler's session ends in: the client stream and its target's, relayed until both are
+/// done. Boxed, so that a [`Report`] carrying one stays small.
+#[derive(Debug)]
+pub struct Relay(Box<(Stream, Stream)>);
+
+impl Relay {
+    /// Relays `client` ↔ `target` (bytes from the client count as `a_to_b`).
+    pub fn new(client: Stream, target: Stream) -> Relay {
+        Relay(Box::new((client, target)))
+    }
+
+    /// Relays until both directions are done and adds the bytes moved to `report`; the relay's error
+    /// becomes the report's result unless the report already failed. The one place where a
+    /// connection's relay runs ([`crate::Service`] calls it).
+    pub async fn run(self, report: &mut Report) {
+        let (client, target) = *self.0;
+        let (t, result) = relay_streams(client, target).await;
+        report.transferred.a_to_b += t.a_to_b;
+        report.transferred.b_to_a += t.b_to_a;
+        if report.result.is_ok() {
+            report.result = result.map_err(Error::from);
+        }
     }
 }
 
-/// Adds a finished relay's counts and outcome to `report` (an earlier error stays).
-pub(crate) fn add_relay(
-    (t, result): (Transferred, io::Result<()>),
-    report: &mut Report,
-) -> Result<(), Error> {
-    report.transferred.a_to_b += t.a_to_b;
-    report.transferred.b_to_a += t.b_to_a;
-    Ok(result?)
-}
-
 /// The relay [`relay_streams`] picked for a pair of streams.
-enum Relay {
+enum Engine {
     #[cfg(target_os = "linux")]
     Splice(splice::Splice),
     Copy(copy::Copy<Stream, Stream>),

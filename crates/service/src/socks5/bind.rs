@@ -1,5 +1,5 @@
 //! BIND (0x02): listen, announce the listening address, accept exactly one peer, announce the peer,
-//! then relay the control connection to it.
+//! then leave the relay of the control connection to the peer to the runner.
 //!
 //! What DST.ADDR means is [`crate::rendezvous`]'s: the unspecified address keeps GOST's "listen on this
 //! port" (upstream treats every address so), any other names the expected peer (RFC 1928), so standard

@@ -1,19 +1,17 @@
 //! CONNECT: dial the target, reply with the real local address of the outbound socket (upstream sends
-//! 0.0.0.0:0) or the precise failure code, then relay.
+//! 0.0.0.0:0) or the precise failure code, then leave the relay to the runner.
 
 use gost_transport::Stream;
 use socks_wire::{Address, ReplyCode};
 use tokio::io::AsyncWriteExt;
 
 use super::reply;
-use crate::observe::Conn;
 use crate::outbound::Outbound;
-use crate::relay::relay_for;
+use crate::relay::{Relay, Transferred};
 use crate::{Error, Report};
 
 /// Serves a CONNECT dialed with `outbound` (the handler's, or the one its routing picked).
 pub(super) async fn serve(
-    ctx: &Conn,
     outbound: &dyn Outbound,
     mut conn: Stream,
     target: &Address,
@@ -34,8 +32,10 @@ pub(super) async fn serve(
     if !early.is_empty() {
         upstream.write_all(&early).await?;
     }
-    // The handshake buffer is not needed during the relay, which may idle for hours.
-    let early_len = early.len() as u64;
-    drop(early);
-    relay_for(ctx, conn, upstream, early_len, report).await
+    report.transferred = Transferred {
+        a_to_b: early.len() as u64,
+        b_to_a: 0,
+    };
+    report.relay = Some(Relay::new(conn, upstream));
+    Ok(())
 }

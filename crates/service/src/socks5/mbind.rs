@@ -18,7 +18,6 @@ use tracing::debug;
 
 use super::bind::{listen_addr, refusal};
 use super::{Socks5Handler, reply};
-use crate::conn::unread;
 use crate::observe::log_session;
 use crate::relay::{Transferred, relay};
 use crate::rendezvous::listen_on;
@@ -51,7 +50,7 @@ pub(super) async fn serve(
     reply(&mut conn, ReplyCode::Succeeded, &announced).await?;
     report.target = Some(format!("mbind {bound}"));
     // Bytes that came with the request are the start of the client's smux frames.
-    let session = Session::client(unread(early, conn), h.opts.mux.clone())
+    let session = Session::client(conn.prepend(early), h.opts.mux.clone())
         .map_err(|e| Error::Mux(e.to_string()))?;
     let mut peers: JoinSet<Transferred> = JoinSet::new();
     let mut total = Transferred::default();

@@ -25,15 +25,12 @@ use tokio::io::AsyncWrite;
 
 use crate::access::{self, TargetFilter};
 use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
-use crate::conn::{read_more, send, unread};
+use crate::conn::send;
 use crate::observe::Conn;
 use crate::outbound::{DialError, Direct, Outbound};
 use crate::rendezvous::{self, BindPorts};
 use crate::route::{self, RouteRequest, Routing};
 use crate::{Error, Handler, Report};
-
-/// Upstream's `readTimeout` default: the bound on negotiation, authentication and the request.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Settings of a SOCKS5 handler. `Default` is upstream's default except TLS (see [`Socks5Options::tls`]).
 #[derive(Clone)]
@@ -50,7 +47,8 @@ pub struct Socks5Options {
     /// UDP read buffer per direction (`udpBufferSize`); datagrams that do not fit are dropped and logged.
     /// Default 4096.
     pub udp_buffer_size: usize,
-    /// Deadline for negotiation, authentication and the request (`readTimeout`). Default 15 s.
+    /// Deadline for negotiation, authentication and the request (`readTimeout`). Default
+    /// [`gost_chain::DEFAULT_HANDSHAKE_TIMEOUT`], 15 s.
     pub handshake_timeout: Duration,
     /// Host announced in BIND/MBIND replies, and in UDP replies when it is an IP (`publicAddr`).
     pub public_addr: Option<String>,
@@ -77,7 +75,7 @@ impl Default for Socks5Options {
             bind: false,
             udp: false,
             udp_buffer_size: 4096,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            handshake_timeout: gost_chain::DEFAULT_HANDSHAKE_TIMEOUT,
             public_addr: None,
             bind_accept_timeout: rendezvous::DEFAULT_ACCEPT_TIMEOUT,
             bind_ports: BindPorts::any(),
@@ -184,14 +182,14 @@ impl Socks5Handler {
             };
             input.drain(..step.consumed);
             match step.event {
-                ServerEvent::NeedMore(_) => read_more(&mut conn, &mut input).await?,
+                ServerEvent::NeedMore(_) => conn.read_more(&mut input, &"client").await?,
                 ServerEvent::StartTls => {
                     let tls = self
                         .opts
                         .tls
                         .as_ref()
                         .expect("TLS is offered only when configured");
-                    conn = tls.accept(unread(std::mem::take(&mut input), conn)).await?;
+                    conn = tls.accept(conn.prepend(std::mem::take(&mut input))).await?;
                     tls_done = true;
                 }
                 ServerEvent::Authenticate(creds) => {
@@ -256,9 +254,7 @@ impl Socks5Handler {
                 .await
                 .map_err(|_| Error::HandshakeTimeout(timeout))?;
                 match routed {
-                    Ok(outbound) => {
-                        connect::serve(ctx, &*outbound, conn, &addr, early, report).await
-                    }
+                    Ok(outbound) => connect::serve(&*outbound, conn, &addr, early, report).await,
                     Err(code) => {
                         reply(&mut conn, code, &Address::UNSPECIFIED).await?;
                         Err(Error::Dial(DialError::Policy(code)))
@@ -350,11 +346,7 @@ pub(crate) async fn reply<W: AsyncWrite + Unpin + ?Sized>(
 }
 
 impl Handler for Socks5Handler {
-    fn handle(&self, conn: Stream, client: SocketAddr) -> BoxFuture<'_, Report> {
-        Box::pin(async move { self.handle_conn(conn, &Conn::detached(client)).await })
-    }
-
-    fn handle_conn<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
+    fn handle<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let mut report = Report::default();
             let result = self.serve(conn, ctx, &mut report).await;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gost_service::outbound::PacketConn;
+use gost_service::PacketConn;
 use gost_service::socks_wire::Address;
 use gost_service::{BoxFuture, DialError, Direct, Outbound};
 use gost_transport::Stream;

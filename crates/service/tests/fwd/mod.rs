@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_app::forward::ForwardService;
-use gost_service::forward::ChainOutbound;
+use gost_service::ChainOutbound;
 use gost_service::{Service, ServiceOptions, Socks5Handler, Socks5Options};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::tls::{ServerTls, TlsListener};

@@ -22,7 +22,8 @@ pub use client::ClientTls;
 pub use server::ServerTls;
 pub use stream::{CLOSE_DRAIN_LIMIT, CLOSE_DRAIN_TIMEOUT};
 
-use crate::addr::split_host_port;
+use socks_wire::Address;
+
 use crate::layered::Layered;
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
 use crate::{BoxFuture, Dialer, Error, Listener, Stream};
@@ -121,11 +122,6 @@ fn handshake_io_error(e: io::Error) -> Error {
     }
 }
 
-/// The host part of a node address (`host:port`), or the whole string when it has no port.
-pub(crate) fn host_of(addr: &str) -> &str {
-    split_host_port(addr).map_or(addr, |hp| hp.host)
-}
-
 /// A TCP listener that yields connections after a successful TLS handshake.
 #[derive(Debug)]
 pub struct TlsListener {
@@ -177,32 +173,25 @@ impl TlsDialer {
 }
 
 impl Dialer for TlsDialer {
-    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>> {
+    fn dial<'a>(&'a self, addr: &'a Address) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(async move {
             let s = self.tcp.dial(addr).await?;
-            self.tls.connect(s, host_of(addr)).await
+            self.tls.connect(s, &addr.host()).await
         })
     }
 
     fn handshake<'a>(
         &'a self,
         stream: Stream,
-        addr: &'a str,
+        addr: &'a Address,
     ) -> BoxFuture<'a, Result<Stream, Error>> {
-        Box::pin(self.tls.connect(stream, host_of(addr)))
+        Box::pin(async move { self.tls.connect(stream, &addr.host()).await })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_of_node_addresses() {
-        assert_eq!(host_of("example.com:443"), "example.com");
-        assert_eq!(host_of("[::1]:443"), "::1");
-        assert_eq!(host_of("example.com"), "example.com");
-    }
 
     #[test]
     fn eof_during_handshake_is_named() {

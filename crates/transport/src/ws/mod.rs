@@ -22,6 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use self::http::Head;
 use self::stream::{EofGuard, WsStream};
+use socks_wire::Address;
+
 use crate::layered::Layered;
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
 use crate::tls::{ClientTls, ServerTls};
@@ -261,7 +263,7 @@ impl WsDialer {
 }
 
 impl Dialer for WsDialer {
-    fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, Result<Stream, Error>> {
+    fn dial<'a>(&'a self, addr: &'a Address) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(async move {
             let s = self.tcp.dial(addr).await?;
             self.handshake(s, addr).await
@@ -271,14 +273,14 @@ impl Dialer for WsDialer {
     fn handshake<'a>(
         &'a self,
         stream: Stream,
-        addr: &'a str,
+        addr: &'a Address,
     ) -> BoxFuture<'a, Result<Stream, Error>> {
         Box::pin(async move {
             let s = match &self.tls {
-                Some(tls) => tls.connect(stream, crate::tls::host_of(addr)).await?,
+                Some(tls) => tls.connect(stream, &addr.host()).await?,
                 None => stream,
             };
-            connect(s, addr, &self.ws).await
+            connect(s, &addr.to_string(), &self.ws).await
         })
     }
 }

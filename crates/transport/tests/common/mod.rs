@@ -11,7 +11,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub(crate) const BULK: usize = 16 << 20;
 
 /// Accepts one connection while dialing `addr`.
-pub(crate) async fn connect_pair(l: &dyn Listener, d: &dyn Dialer, addr: &str) -> (Stream, Stream) {
+pub(crate) async fn connect_pair(
+    l: &dyn Listener,
+    d: &dyn Dialer,
+    addr: &socks_wire::Address,
+) -> (Stream, Stream) {
     let (c, a) = tokio::join!(d.dial(addr), l.accept());
     (c.expect("dial"), a.expect("accept").0)
 }
@@ -53,7 +57,7 @@ async fn send_and_receive(s: Stream, seed: u64) -> (Checksum, Checksum) {
 pub(crate) async fn concurrent_echo(
     l: Arc<dyn Listener>,
     d: Arc<dyn Dialer>,
-    addr: String,
+    addr: socks_wire::Address,
     n: usize,
 ) {
     let server = tokio::spawn({
