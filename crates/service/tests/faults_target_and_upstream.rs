@@ -12,10 +12,16 @@ use std::time::{Duration, Instant};
 
 use adversarial_support::Fenced;
 use common::{read_reply, request, serve, socks5_noauth};
+use gost_chain::{
+    Chain, Connector, Hop, Node, Router, Selector, Socks5Connector, Socks5ConnectorOptions,
+};
 use gost_service::ChainOutbound;
+use gost_service::socks_wire::Address;
 use gost_service::{Direct, Socks5Handler, Socks5Options};
 use gost_test_support::echo_server;
 use gost_test_support::resources::{Footprint, serial};
+use gost_transport::tcp::{TcpDialer, TcpOptions};
+use gost_transport::tls::ClientTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -179,13 +185,7 @@ fn upstream_hop_dying_mid_transfer_closes_the_client_and_frees_everything() {
     serial(2, async {
         let echo = echo_server().await;
         let hop = proxy_to([echo]).await;
-        let (config, _) = gost_config::from_cli(
-            &["socks5://127.0.0.1:0?notls=true"],
-            &[format!("socks5://{}?notls=true", hop.addr)],
-        )
-        .unwrap();
-        let router = gost_app::chain::router(&config, config.services[0].chain()).unwrap();
-        let outbound = Arc::new(ChainOutbound::new(router));
+        let outbound = Arc::new(ChainOutbound::new(one_hop_router(hop.addr)));
         let front = serve(Socks5Handler::with_outbound(
             Socks5Options::default(),
             outbound,
@@ -218,4 +218,18 @@ fn upstream_hop_dying_mid_transfer_closes_the_client_and_frees_everything() {
             .await;
         drop(front);
     });
+}
+
+/// A router through one SOCKS5 node at `node` offering only "no authentication" (`-F
+/// socks5://node?notls=true`), over plain TCP.
+fn one_hop_router(node: SocketAddr) -> Router {
+    let opts = Socks5ConnectorOptions {
+        notls: true,
+        ..Default::default()
+    };
+    let connector = Connector::Socks5(Socks5Connector::new(opts, None, ClientTls::insecure()));
+    let dialer = Arc::new(TcpDialer::new(TcpOptions::default()));
+    let node = Node::new("node-0", Address::from(node), connector, dialer);
+    let hop = Hop::new("hop-0", vec![node], Selector::default()).unwrap();
+    Router::new(Some(Chain::new("chain-0", vec![hop]).unwrap()))
 }

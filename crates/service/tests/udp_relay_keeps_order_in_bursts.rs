@@ -2,14 +2,14 @@
 //! datagrams of mixed sizes, alternating between two targets, all reach their targets and come back in
 //! order, each answer carrying the header of the target that sent it. 500 datagrams in all.
 
-mod fwd;
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fwd::{Transport, socks5};
-use gost_service::Socks5Options;
+use common::serve;
+use gost_service::{Socks5Handler, Socks5Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -54,13 +54,10 @@ fn payload(i: usize) -> Vec<u8> {
 async fn bursts_arrive_whole_and_in_order_with_the_right_headers() {
     let (a, mut seen_a) = indexing_echo().await;
     let (b, mut seen_b) = indexing_echo().await;
-    let proxy = socks5(
-        Transport::Tcp,
-        Socks5Options {
-            udp: true,
-            ..Default::default()
-        },
-    )
+    let proxy = serve(Socks5Handler::new(Socks5Options {
+        udp: true,
+        ..Default::default()
+    }))
     .await;
     let mut ctl = TcpStream::connect(proxy.addr).await.unwrap();
     ctl.write_all(&[5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0])
