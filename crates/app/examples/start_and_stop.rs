@@ -11,21 +11,18 @@ use tokio::net::{TcpListener, TcpStream};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `App` does not report the ports it bound, so ask the OS for a free loopback port first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let (config, _warnings) =
-        gost_config::from_cli(&[format!("socks5://127.0.0.1:{port}")], &[] as &[&str])?;
+    // Port 0: the system picks a free port, and `App::local_addr` reports it.
+    let (config, _warnings) = gost_config::from_cli(&["socks5://127.0.0.1:0"], &[] as &[&str])?;
     gost_config::validate(&config)?;
     let app = gost_app::App::start(config).await?;
-    println!("SOCKS5 service on 127.0.0.1:{port}");
+    let proxy = app.local_addr("service-0").ok_or("service-0 is not listening")?;
+    println!("SOCKS5 service on {proxy}");
 
     // A target on loopback, reached through the proxy with a hand-written SOCKS5 CONNECT.
     let target = TcpListener::bind("127.0.0.1:0").await?;
     let [a, b, c, d] = [127u8, 0, 0, 1];
     let [p1, p2] = target.local_addr()?.port().to_be_bytes();
-    let mut client = TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut client = TcpStream::connect(proxy).await?;
     client.write_all(&[5, 1, 0]).await?; // greeting: version 5, one method, "no authentication"
     let mut choice = [0u8; 2];
     client.read_exact(&mut choice).await?;

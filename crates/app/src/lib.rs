@@ -36,6 +36,7 @@ mod socks;
 mod supervisor;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gost_config::Config;
@@ -46,8 +47,25 @@ pub use error::{BoxError, Error};
 pub use supervisor::Supervisor;
 
 /// The running services of a configuration and its metrics endpoint.
+///
+/// With port 0 in the configuration the system picks the port; ask for it by service name
+/// (`service-0`, `service-1`, … for `-L` flags, the `name:` in YAML):
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (config, _) = gost_config::from_cli(&["socks5://127.0.0.1:0"], &[] as &[&str])?;
+/// let app = gost_app::App::start(config).await?;
+/// let addr = app.local_addr("service-0").expect("bound");
+/// assert!(addr.ip().is_loopback() && addr.port() != 0);
+/// let mut client = tokio::net::TcpStream::connect(addr).await?; // a SOCKS5 client from here on
+/// # drop(client);
+/// app.shutdown(std::future::pending()).await;
+/// # Ok(()) }
+/// ```
 pub struct App {
     services: Supervisor,
+    metrics: Option<SocketAddr>,
 }
 
 impl App {
@@ -64,10 +82,26 @@ impl App {
             None => (None, None),
         };
         let services = Supervisor::start(config, observer).await?;
+        let metrics = server.as_ref().map(|s| s.local_addr());
         if let Some(server) = server {
             tokio::spawn(server.run(services.shutdown_token()));
         }
-        Ok(App { services })
+        Ok(App { services, metrics })
+    }
+
+    /// The address service `name` listens on (see [`Supervisor::local_addr`]).
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.services.local_addr(name)
+    }
+
+    /// Every service's name and listening address (see [`Supervisor::local_addrs`]).
+    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> {
+        self.services.local_addrs()
+    }
+
+    /// The metrics endpoint's address, when `metrics:` is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// Switches to `new` (see [`Supervisor::reload`]); on error the previous services keep running.

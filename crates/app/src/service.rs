@@ -1,6 +1,7 @@
 //! One configured service, bound and ready to run: a SOCKS service (listener + SOCKS handler, through
 //! gost-service's `ServiceBuilder`) or a forwarding service (`tcp`, `udp`, `rtcp`, `rudp`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gost_config::options::HandlerKind;
@@ -63,6 +64,15 @@ impl Bound {
             });
         }
         bind_socks(config, service, kind, certs, limits, access).await
+    }
+
+    /// The address the service listens on; `None` for `rtcp`/`rudp`, which listen on the chain's
+    /// last node.
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Bound::Socks(s) => Some(s.local_addr()),
+            Bound::Forward(f) => f.local_addr(),
+        }
     }
 
     /// Runs until `shutdown` is cancelled and live connections drained.

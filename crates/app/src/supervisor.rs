@@ -3,6 +3,7 @@
 //! them all at shutdown, letting each drain its live connections.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,8 @@ struct Running {
     /// Everything the service's behaviour depends on; a reload restarts the service when it differs.
     settings: Config,
     stop: CancellationToken,
+    /// Where it listens (`None` for services listening on a chain's last node).
+    addr: Option<SocketAddr>,
 }
 
 /// Runs services and tracks them by name.
@@ -63,12 +66,19 @@ impl Supervisor {
 
     fn spawn(&mut self, config: &Config, service: &ServiceConfig, bound: Bound) {
         bound.announce(service);
+        let addr = bound.local_addr();
         let bound = bound.observed(self.observer.clone());
         let stop = self.root.child_token();
         self.tasks.spawn(bound.run(stop.clone()));
         let settings = settings_of(config, service);
-        self.running
-            .insert(service.name.clone(), Running { settings, stop });
+        self.running.insert(
+            service.name.clone(),
+            Running {
+                settings,
+                stop,
+                addr,
+            },
+        );
     }
 
     /// Switches to `new`: stops removed services, restarts changed ones, starts added ones; unchanged
@@ -136,6 +146,21 @@ impl Supervisor {
                 Err(e)
             }
         }
+    }
+
+    /// The address service `name` listens on (with port 0 in the configuration, the port the system
+    /// chose); `None` for an unknown name and for `rtcp`/`rudp` services, which listen on the chain's
+    /// last node.
+    pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.running.get(name)?.addr
+    }
+
+    /// Every running service's name and listening address, by name (services without a local
+    /// listener are left out).
+    pub fn local_addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> {
+        self.running
+            .iter()
+            .filter_map(|(name, r)| Some((name.as_str(), r.addr?)))
     }
 
     /// A token cancelled at shutdown, for tasks that live as long as the services (the metrics endpoint).
