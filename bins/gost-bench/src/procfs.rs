@@ -18,9 +18,7 @@ pub(crate) struct Usage {
 
 /// Clock ticks per second for /proc/PID/stat times.
 fn ticks_per_sec() -> f64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
+    gost_sys::process::clock_ticks_per_sec().map_or(100.0, |t| t as f64)
 }
 
 /// Parses (ppid, utime + stime ticks) out of the text of /proc/PID/stat.

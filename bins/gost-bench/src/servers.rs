@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use gost_sys::process::{self, Signal};
 
 /// The SOCKS5 servers this benchmark knows how to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,21 +174,20 @@ impl Drop for Proc {
 impl Proc {
     /// SIGTERM to the whole group, SIGKILL after 2 s (or once the leader is gone, for stragglers).
     fn kill(&mut self) {
-        let group = -(self.pid as i32);
-        // SAFETY: plain kill(2) on our own child's process group.
-        unsafe { libc::kill(group, libc::SIGTERM) };
+        let group = |signal| {
+            let _ = process::kill_group(self.pid, signal);
+        };
+        group(Signal::Term);
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 // Children of a forking server may outlive the leader by a moment.
-                // SAFETY: as above.
-                unsafe { libc::kill(group, libc::SIGKILL) };
+                group(Signal::Kill);
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        // SAFETY: as above.
-        unsafe { libc::kill(group, libc::SIGKILL) };
+        group(Signal::Kill);
         let _ = self.child.wait();
     }
 }

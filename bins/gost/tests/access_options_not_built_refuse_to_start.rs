@@ -6,6 +6,7 @@ mod support;
 
 use std::net::{SocketAddr, TcpStream};
 
+use gost_sys::process::Signal;
 use gost_test_support::servers::blocking::echo_server;
 use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
 
@@ -86,7 +87,7 @@ fn reload_adding_an_access_option_not_built_is_rejected_and_the_old_config_keeps
     echo_round_trip(&mut live, "before reload");
 
     file.write(&forward_service(port, echo, "  bypass: internal\n"));
-    gost.signal(libc::SIGHUP);
+    gost.signal(Signal::Hup);
     let line = gost.wait_for(&["reload failed"]);
     assert!(
         line.contains("bypass") && line.contains("grants or restricts access"),

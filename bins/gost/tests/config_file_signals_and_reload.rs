@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
+use gost_sys::process::Signal;
 use gost_test_support::have_program;
 use gost_test_support::servers::blocking::{echo_server, http_server};
 use support::{ConfigFile, Gost, PATIENCE, assert_body, curl, echo_round_trip, http_get};
@@ -48,18 +49,18 @@ fn yaml_config_file_runs_its_services() {
 
 #[test]
 fn sigterm_and_sigint_exit_zero_promptly() {
-    for signal in [libc::SIGTERM, libc::SIGINT] {
+    for signal in [Signal::Term, Signal::Int] {
         let web = http_server(PATIENCE);
         let mut gost = Gost::spawn(&["-L", &format!("tcp://127.0.0.1:0/{web}")]);
         let addr = gost.addr("service-0");
         assert!(http_get(addr).ends_with(gost_test_support::BODY));
         gost.signal(signal);
         let status = gost.wait_exit(Duration::from_secs(10));
-        let status = status.unwrap_or_else(|| panic!("still running 10 s after signal {signal}"));
+        let status = status.unwrap_or_else(|| panic!("still running 10 s after signal {signal:?}"));
         assert_eq!(
             status.code(),
             Some(0),
-            "signal {signal}: {}",
+            "signal {signal:?}: {}",
             gost.log.join("\n")
         );
         assert!(
@@ -187,7 +188,7 @@ fn sighup_reload_adds_removes_and_keeps_services() {
         forward_entry("keep", keep, echo),
         forward_entry("added", added, echo)
     ));
-    gost.signal(libc::SIGHUP);
+    gost.signal(Signal::Hup);
     gost.wait_for(&[
         "configuration reloaded",
         "stopped=1",
@@ -210,7 +211,7 @@ fn sighup_reload_adds_removes_and_keeps_services() {
     }
 
     file.write("services:\n- name: broken\n  handler: [not, a, map\n");
-    gost.signal(libc::SIGHUP);
+    gost.signal(Signal::Hup);
     gost.wait_for(&["reload failed"]);
     echo_round_trip(&mut live, "after a bad reload");
     echo_round_trip(&mut fresh, "after a bad reload");
@@ -231,7 +232,7 @@ fn sighup_restarts_a_changed_service_on_the_same_port() {
         "services:\n{}",
         forward_entry("svc", port, second)
     ));
-    gost.signal(libc::SIGHUP);
+    gost.signal(Signal::Hup);
     gost.wait_for(&["configuration reloaded", "stopped=1", "started=1"]);
     let mut conn = TcpStream::connect(addr).unwrap();
     echo_round_trip(&mut conn, "now an echo");
@@ -247,7 +248,7 @@ fn sigterm_drains_live_connections_and_a_second_signal_cuts_them() {
     let addr = gost.addr("service-0");
     let mut live = TcpStream::connect(addr).unwrap();
     echo_round_trip(&mut live, "before SIGTERM");
-    gost.signal(libc::SIGTERM);
+    gost.signal(Signal::Term);
     gost.wait_for(&["draining"]);
     assert!(
         TcpStream::connect(addr).is_err(),
@@ -268,9 +269,9 @@ fn sigterm_drains_live_connections_and_a_second_signal_cuts_them() {
     let mut gost = Gost::spawn(&["-L", &forward]);
     let mut live = TcpStream::connect(gost.addr("service-0")).unwrap();
     echo_round_trip(&mut live, "before SIGTERM");
-    gost.signal(libc::SIGTERM);
+    gost.signal(Signal::Term);
     gost.wait_for(&["draining"]);
-    gost.signal(libc::SIGINT);
+    gost.signal(Signal::Int);
     let status = gost
         .wait_exit(PATIENCE)
         .expect("a second signal did not stop gost");

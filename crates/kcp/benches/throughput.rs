@@ -20,11 +20,7 @@ const MIB: usize = 1024 * 1024;
 const PER_ITER: usize = 4 * MIB;
 
 fn cpu_time() -> Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    gost_sys::process::cpu_time().expect("getrusage")
 }
 
 /// One session moving `PER_ITER` bytes client → server; returns the wall time.

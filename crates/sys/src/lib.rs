@@ -1,7 +1,7 @@
 //! The only OS-specific `unsafe` of gost-rs, behind a small safe API in the spirit of quinn-udp:
 //! zero-copy TCP relaying with splice(2) ([`splice`]) and batched datagram I/O with
-//! recvmmsg(2)/sendmmsg(2) ([`mmsg`]), and the socket and process options std and socket2 lack
-//! ([`sockopt`]). Linux only.
+//! recvmmsg(2)/sendmmsg(2) ([`mmsg`]), the socket and process options std and socket2 lack
+//! ([`sockopt`]), and signals, page size, clock ticks and CPU time ([`process`]). Linux only.
 //!
 //! Why hand-written rather than a crate: socket2 and nix cover neither call with the buffer layout
 //! the relays need (one flat buffer cut into slots, addresses kept in a caller-owned list, no
@@ -11,5 +11,6 @@
 //! or SOCKS.
 
 pub mod mmsg;
+pub mod process;
 pub mod sockopt;
 pub mod splice;

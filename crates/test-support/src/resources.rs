@@ -26,9 +26,7 @@ pub fn fd_targets() -> Vec<String> {
 pub fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
     let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-    pages * page
+    pages * gost_sys::process::page_size()
 }
 
 /// Tasks alive in the current tokio runtime.

@@ -11,6 +11,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use gost_sys::process::Signal;
 use gost_test_support::BODY;
 use gost_test_support::servers::blocking;
 
@@ -138,12 +139,12 @@ impl Gost {
         (0..n).map(|i| self.addr(&format!("service-{i}"))).collect()
     }
 
-    /// Sends `signal` (e.g. `libc::SIGTERM`).
-    pub(crate) fn signal(&self, signal: i32) {
-        let pid = i32::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) with our own child's pid has no memory-safety preconditions.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    /// Sends `signal` (e.g. `Signal::Term`).
+    pub(crate) fn signal(&self, signal: Signal) {
+        let pid = self.child.id();
+        if let Err(e) = gost_sys::process::kill(pid, signal) {
+            panic!("kill({pid}, {signal:?}) failed: {e}");
+        }
     }
 
     /// Waits up to `limit` for the process to exit.
