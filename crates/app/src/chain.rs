@@ -22,7 +22,7 @@ use gost_transport::Dialer;
 use gost_transport::kcp::KcpDialer;
 use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, TlsClientOptions, TlsDialer};
-use gost_transport::ws::{WsDialer, WsOptions};
+use gost_transport::ws::{DEFAULT_KEEPALIVE_INTERVAL, WsDialer, WsOptions};
 
 use crate::Error;
 use crate::kcp::kcp_config;
@@ -188,16 +188,16 @@ pub fn dialer_from_config(
         }
         DialerKind::Ws | DialerKind::Wss => {
             let opts = WsDialerOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
-            let mut ws = WsOptions {
-                path: opts.path,
+            let d = WsOptions::default();
+            let interval = opts.keepalive_interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL);
+            let ws = WsOptions {
+                path: opts.path.unwrap_or(d.path),
                 host: opts.host,
                 headers: opts.header,
-                keepalive: opts.keepalive.then_some(opts.keepalive_interval),
-                ..WsOptions::default()
+                keepalive: opts.keepalive.then_some(interval),
+                handshake_timeout: opts.handshake_timeout.unwrap_or(d.handshake_timeout),
+                ..d
             };
-            if let Some(t) = opts.handshake_timeout {
-                ws.handshake_timeout = t;
-            }
             let tls = match kind {
                 DialerKind::Wss => Some(client_tls(cfg.tls.as_ref(), opts.handshake_timeout)?),
                 _ => None,

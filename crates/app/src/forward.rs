@@ -65,7 +65,8 @@ impl ForwardService {
             HandlerKind::Udp => {
                 let o =
                     UdpListenerOptions::from_metadata(md).map_err(Error::metadata("listener"))?;
-                let udp = UdpForwarder::bind(addr, router, targets, udp_options(&o))
+                let opts = udp_options(&o, UdpForwardOptions::default());
+                let udp = UdpForwarder::bind(addr, router, targets, opts)
                     .await
                     .map_err(|e| Error::listen(addr, e))?;
                 Ok(ForwardService::Udp(udp))
@@ -82,7 +83,7 @@ impl ForwardService {
                     addr,
                     need_chain(router)?,
                     targets,
-                    udp_options(&o),
+                    udp_options(&o, UdpForwardOptions::rudp()),
                 )?))
             }
             other => Err(Error::Unsupported(format!(
@@ -121,11 +122,13 @@ fn need_chain(router: Router) -> Result<Router, Error> {
     Ok(router)
 }
 
-fn udp_options(o: &UdpListenerOptions) -> UdpForwardOptions {
+/// The written listener options over `d`, gost-service's defaults for `udp` or `rudp` (`keepalive` can
+/// only be switched on: `rudp` always keeps sessions and does not read it).
+fn udp_options(o: &UdpListenerOptions, d: UdpForwardOptions) -> UdpForwardOptions {
     UdpForwardOptions {
-        keepalive: o.keepalive,
-        ttl: o.ttl,
-        read_buffer_size: o.read_buffer_size,
-        read_queue_size: o.read_queue_size,
+        keepalive: d.keepalive || o.keepalive,
+        ttl: o.ttl.unwrap_or(d.ttl),
+        read_buffer_size: o.read_buffer_size.unwrap_or(d.read_buffer_size),
+        read_queue_size: o.read_queue_size.unwrap_or(d.read_queue_size),
     }
 }

@@ -37,10 +37,12 @@ pub(crate) async fn bind(
         Some(k @ (ListenerKind::Ws | ListenerKind::Wss)) => {
             let o = WsListenerOptions::from_metadata(&service.listener.metadata)
                 .map_err(Error::metadata("listener"))?;
+            let d = WsOptions::default();
             let ws = WsOptions {
-                path: o.path,
+                path: o.path.unwrap_or(d.path),
                 headers: o.header,
-                ..WsOptions::default()
+                backlog: o.backlog.unwrap_or(d.backlog),
+                ..d
             };
             let tls = match k {
                 ListenerKind::Wss => Some(certs.server(config, own_tls)?),

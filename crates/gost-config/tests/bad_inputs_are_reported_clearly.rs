@@ -496,3 +496,48 @@ fn socks4_passwords_are_flagged() {
         "{text:?}"
     );
 }
+
+/// Options upstream reads that change nothing in gost-rs are accepted (a config written for upstream
+/// still starts) with one warning each naming the key and why; the same option set to what gost-rs
+/// does, or written where gost-rs reads it, gives none.
+#[test]
+fn options_without_effect_are_warned_about() {
+    let warnings = |services: &[&str]| -> Vec<String> {
+        let (config, _) = from_cli(services, &[] as &[&str]).unwrap();
+        validate(&config)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let w = warnings(&["tcp://:8080/127.0.0.1:80?readTimeout=5s"]);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("handler.metadata.readTimeout") && w.contains("do not sniff")),
+        "{w:?}"
+    );
+    let w = warnings(&["udp://:5353/127.0.0.1:53?bufferSize=8192&backlog=64"]);
+    assert!(
+        w.iter().any(|w| w.contains("handler.metadata.bufferSize")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|w| w.contains("listener.metadata.backlog")),
+        "{w:?}"
+    );
+    let w = warnings(&["socks5+ws://:8443?enableCompression=true&backlog=64"]);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("listener.metadata.enableCompression") && w.contains("uncompressed")),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|w| w.contains("backlog")), "ws backlog is used: {w:?}");
+    for quiet in [
+        "udp://:5353/127.0.0.1:53?readBufferSize=8192",
+        "socks5+ws://:8443?enableCompression=false",
+        "socks5://:1080?readTimeout=5s",
+    ] {
+        let w = warnings(&[quiet]);
+        assert!(w.is_empty(), "{quiet}: {w:?}");
+    }
+}

@@ -28,8 +28,8 @@ use crate::{BoxFuture, Error, Gate, GateSlot, Listener, Pass, RateLimited, Strea
 /// Handshakes running at once per listener; further connections wait in the kernel's accept queue.
 pub(crate) const MAX_HANDSHAKES: usize = 1024;
 
-/// Accepted connections waiting for `accept()`.
-pub(crate) const DEFAULT_BACKLOG: usize = 128;
+/// Accepted connections waiting for `accept()`, unless the listener says otherwise.
+pub const DEFAULT_BACKLOG: usize = 128;
 
 type Accepted = Result<(Stream, SocketAddr, Pass), Error>;
 
@@ -44,11 +44,12 @@ pub(crate) struct Layered {
 
 impl Layered {
     /// Starts accepting on `tcp` with the handshake limits of `opts`; `what` names the handshake in logs
-    /// ("tls", "ws", "wss").
+    /// ("tls", "ws", "wss"); at most `backlog` finished connections wait for `accept()`.
     pub(crate) fn spawn<H, F>(
         tcp: TcpListener,
         opts: &TcpOptions,
         what: &'static str,
+        backlog: usize,
         handshake: H,
     ) -> Layered
     where
@@ -57,7 +58,7 @@ impl Layered {
     {
         let local = tcp.local_addr();
         let gate = tcp.gate_slot();
-        let (tx, rx) = mpsc::channel(DEFAULT_BACKLOG);
+        let (tx, rx) = mpsc::channel(backlog.max(1));
         let limits = Limits {
             first_byte: opts.first_byte_timeout,
             per_ip: opts.handshakes_per_ip.max(1),

@@ -2,99 +2,67 @@
 
 use std::time::Duration;
 
-use super::{duration_or, flag, positive_or, size_or};
+use super::{flag, optional_duration, optional_positive, optional_size};
 use crate::metadata::{Metadata, MetadataError};
 use crate::registry::keys;
 
-/// Options of the forwarding handlers `tcp`, `udp`, `rtcp`, `rudp` and `forward`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Options of the forwarding handlers `tcp`, `udp`, `rtcp`, `rudp` and `forward`, as written. gost-rs's
+/// forwarders read neither: upstream uses `readTimeout` while sniffing the first bytes (gost-rs does not
+/// sniff) and `bufferSize` for its handler-side UDP relay (gost-rs's datagrams are sized by the `udp`/
+/// `rudp` listener's `readBufferSize`), so validation warns that they are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ForwardHandlerOptions {
-    /// `readTimeout` (default 15 s; upstream uses it while sniffing the first bytes).
-    pub read_timeout: Duration,
-    /// `bufferSize` / `readBufferSize` / `udp.bufferSize`: UDP datagram buffer (default 4096).
-    pub buffer_size: usize,
-}
-
-impl Default for ForwardHandlerOptions {
-    fn default() -> Self {
-        ForwardHandlerOptions {
-            read_timeout: Duration::from_secs(15),
-            buffer_size: 4096,
-        }
-    }
+    /// `readTimeout`.
+    pub read_timeout: Option<Duration>,
+    /// `bufferSize` / `readBufferSize` / `udp.bufferSize`.
+    pub buffer_size: Option<usize>,
 }
 
 impl ForwardHandlerOptions {
     /// Reads the handler's metadata.
     pub fn from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
-        let d = ForwardHandlerOptions::default();
         Ok(ForwardHandlerOptions {
-            read_timeout: duration_or(md, keys::READ_TIMEOUT, d.read_timeout)?,
-            buffer_size: size_or(md, keys::FORWARD_BUFFER_SIZE, d.buffer_size)?,
+            read_timeout: optional_duration(md, keys::READ_TIMEOUT)?,
+            buffer_size: optional_size(md, keys::FORWARD_BUFFER_SIZE)?,
         })
     }
 }
 
-/// Options of the `udp` listener (local UDP port forwarding) and, with other defaults, of the
-/// `rudp` listener (remote UDP port forwarding).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Options of the `udp` listener (local UDP port forwarding) and of the `rudp` listener (remote UDP
+/// port forwarding), as written: `None` (absent, or zero as upstream treats it) leaves gost-service's
+/// default (`UdpForwardOptions::default()` for `udp`, `UdpForwardOptions::rudp()` for `rudp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UdpListenerOptions {
-    /// `keepalive`: keep a client's session until idle; when false (default) a session ends right
-    /// after the first reply datagram (one request, one response, DNS style). Always true for `rudp`.
+    /// `keepalive` (`udp` only; `rudp` always keeps sessions): keep a client's session until idle;
+    /// when false a session ends right after the first reply datagram (DNS style).
     pub keepalive: bool,
-    /// `ttl` / `keepalive.ttl`: idle time after which a session is closed (default 5 s).
-    pub ttl: Duration,
-    /// `readBufferSize` / `udp.bufferSize`: datagram buffer; longer datagrams are truncated
-    /// (default 4096 for `udp`, 8192 for `rudp`).
-    pub read_buffer_size: usize,
-    /// `readQueueSize` / `recvQueueSize`: datagrams queued per session (default 128 / 1024 for `rudp`).
-    pub read_queue_size: usize,
-    /// `backlog`: sessions waiting to be accepted (default 128).
-    pub backlog: usize,
-}
-
-impl Default for UdpListenerOptions {
-    fn default() -> Self {
-        UdpListenerOptions {
-            keepalive: false,
-            ttl: Duration::from_secs(5),
-            read_buffer_size: 4096,
-            read_queue_size: 128,
-            backlog: 128,
-        }
-    }
+    /// `ttl` / `keepalive.ttl`: idle time after which a session is closed.
+    pub ttl: Option<Duration>,
+    /// `readBufferSize` / `udp.bufferSize`: datagram buffer; longer datagrams are truncated.
+    pub read_buffer_size: Option<usize>,
+    /// `readQueueSize` / `recvQueueSize`: datagrams queued per session.
+    pub read_queue_size: Option<usize>,
+    /// `backlog`: upstream's queue of sessions waiting to be accepted. gost-rs hands each datagram
+    /// to its session at once and has no such queue, so validation warns that it is ignored.
+    pub backlog: Option<usize>,
 }
 
 impl UdpListenerOptions {
-    /// Upstream's defaults for the `rudp` listener.
-    pub fn rudp_default() -> Self {
-        UdpListenerOptions {
-            keepalive: true,
-            read_buffer_size: 8192,
-            read_queue_size: 1024,
-            ..Default::default()
-        }
-    }
-
     /// Reads a `udp` listener's metadata.
     pub fn from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
-        let mut o = Self::read(md, UdpListenerOptions::default())?;
+        let mut o = Self::rudp_from_metadata(md)?;
         o.keepalive = flag(md, keys::KEEPALIVE)?;
         Ok(o)
     }
 
-    /// Reads a `rudp` listener's metadata.
+    /// Reads a `rudp` listener's metadata (no `keepalive`).
     pub fn rudp_from_metadata(md: &Metadata) -> Result<Self, MetadataError> {
-        Self::read(md, UdpListenerOptions::rudp_default())
-    }
-
-    fn read(md: &Metadata, d: UdpListenerOptions) -> Result<Self, MetadataError> {
         Ok(UdpListenerOptions {
-            keepalive: d.keepalive,
-            ttl: duration_or(md, keys::TTL, d.ttl)?,
-            read_buffer_size: size_or(md, keys::READ_BUFFER_SIZE, d.read_buffer_size)?,
-            read_queue_size: positive_or(md, keys::READ_QUEUE_SIZE, d.read_queue_size)?,
-            backlog: positive_or(md, keys::BACKLOG, d.backlog)?,
+            keepalive: false,
+            ttl: optional_duration(md, keys::TTL)?,
+            read_buffer_size: optional_size(md, keys::READ_BUFFER_SIZE)?,
+            read_queue_size: optional_positive(md, keys::READ_QUEUE_SIZE)?,
+            backlog: optional_positive(md, keys::BACKLOG)?,
         })
     }
 }
@@ -118,23 +86,26 @@ mod tests {
             o,
             UdpListenerOptions {
                 keepalive: true,
-                ttl: Duration::from_secs(30),
-                read_buffer_size: 65535,
-                read_queue_size: 128,
-                backlog: 128
+                ttl: Some(Duration::from_secs(30)),
+                read_buffer_size: Some(65535),
+                read_queue_size: None,
+                backlog: None,
             }
         );
-        let r = UdpListenerOptions::rudp_from_metadata(&Metadata::new()).unwrap();
+        let r = UdpListenerOptions::rudp_from_metadata(&md(json!({"keepalive": "true"}))).unwrap();
+        assert_eq!(r, UdpListenerOptions::default(), "rudp reads no keepalive");
+        let zero = md(json!({"ttl": "0s", "readQueueSize": 0, "backlog": -1}));
         assert_eq!(
-            (r.read_buffer_size, r.read_queue_size, r.ttl),
-            (8192, 1024, Duration::from_secs(5))
+            UdpListenerOptions::from_metadata(&zero).unwrap(),
+            UdpListenerOptions::default(),
+            "zero and negative mean unset, as upstream"
         );
     }
 
     #[test]
     fn forward_handler_aliases() {
         let o = ForwardHandlerOptions::from_metadata(&md(json!({"readBufferSize": 9000}))).unwrap();
-        assert_eq!(o.buffer_size, 9000);
+        assert_eq!(o.buffer_size, Some(9000));
         assert_eq!(
             ForwardHandlerOptions::from_metadata(&Metadata::new()).unwrap(),
             ForwardHandlerOptions::default()

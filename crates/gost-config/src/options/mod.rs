@@ -1,11 +1,11 @@
-//! Typed, defaulted options of each component, read from its metadata with upstream's key names,
-//! aliases and defaults (gost-wire §5.2, §6, §7, §8.4). These plain structs are what the server,
-//! client and transport crates consume; they do not depend on how the config was written.
+//! Typed options of each component, read from its metadata with upstream's key names and aliases
+//! (gost-wire §5.2, §6, §7, §8.4). They hold what was written: `None` (absent, or a value upstream
+//! treats as unset) leaves the default of the library that uses the option, defined there once;
+//! gost-app maps these structs onto the libraries' own option types.
 //!
-//! Every struct has `from_metadata(&Metadata) -> Result<Self, MetadataError>` and a `Default` with
-//! upstream's defaults; `HandlerConfig::kind()` (and the same on listener, connector and dialer)
-//! gives the component's type as an enum ([`HandlerKind`], …) to pick the struct by. Values upstream
-//! treats as "unset" (0 or negative) give the default here too.
+//! Every struct has `from_metadata(&Metadata) -> Result<Self, MetadataError>`; `HandlerConfig::kind()` (and the same on listener, connector and dialer)
+//! gives the component's type as an enum ([`HandlerKind`], …) to pick the struct by. [`KcpOptions`]
+//! is the exception: it reproduces upstream's effective KCP values (see its module).
 //!
 //! | component | struct | from |
 //! |---|---|---|
@@ -40,14 +40,6 @@ use std::time::Duration;
 
 use crate::metadata::{Metadata, MetadataError};
 
-/// A duration key where zero/absent means `default`.
-fn duration_or(md: &Metadata, keys: &[&str], default: Duration) -> Result<Duration, MetadataError> {
-    Ok(md
-        .get_duration(keys)?
-        .filter(|d| !d.is_zero())
-        .unwrap_or(default))
-}
-
 /// A duration key where zero/absent means "none".
 fn optional_duration(md: &Metadata, keys: &[&str]) -> Result<Option<Duration>, MetadataError> {
     Ok(md.get_duration(keys)?.filter(|d| !d.is_zero()))
@@ -64,20 +56,6 @@ fn optional_positive(md: &Metadata, keys: &[&str]) -> Result<Option<usize>, Meta
         .get_int(keys)?
         .and_then(|n| usize::try_from(n).ok())
         .filter(|n| *n > 0))
-}
-
-/// A size key where zero/absent means `default`.
-fn size_or(md: &Metadata, keys: &[&str], default: usize) -> Result<usize, MetadataError> {
-    Ok(md.get_size(keys)?.filter(|n| *n > 0).unwrap_or(default))
-}
-
-/// An integer key where zero/negative/absent means `default`.
-fn positive_or(md: &Metadata, keys: &[&str], default: usize) -> Result<usize, MetadataError> {
-    Ok(md
-        .get_int(keys)?
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default))
 }
 
 fn flag(md: &Metadata, keys: &[&str]) -> Result<bool, MetadataError> {

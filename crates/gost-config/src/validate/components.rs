@@ -14,6 +14,30 @@ const KCP_CRYPTS: &[&str] = &[
     "sm4", "xor", "none",
 ];
 const KCP_MODES: &[&str] = &["normal", "fast", "fast2", "fast3"];
+
+// Why options upstream reads have no effect in gost-rs (validation warns when they are written).
+const FORWARD_SNIFF: &str =
+    "upstream's forwarders use it while sniffing the first bytes; gost-rs's do not sniff, so it is ignored";
+const FORWARD_BUFFER: &str = "gost-rs sizes forwarded datagrams with the udp/rudp listener's \
+     readBufferSize; the handler's bufferSize is ignored";
+const UDP_BACKLOG: &str = "gost-rs hands each datagram to its session at once and keeps no queue of \
+     sessions waiting to be accepted; ignored";
+const WS_COMPRESSION: &str = "gost-rs does not offer permessage-deflate; connections stay \
+     uncompressed (every peer accepts that); ignored";
+
+/// Warns that the present key of `keys` is ignored, saying `why`.
+fn ignored(
+    s: &str,
+    section: &str,
+    md: &Metadata,
+    keys: &[&str],
+    why: &str,
+    warnings: &mut Vec<Warning>,
+) {
+    if let Some((key, _)) = md.lookup(keys) {
+        warnings.push(Warning::unsupported(format!("{s}: {section}.metadata.{key}"), why));
+    }
+}
 fn metadata_error(s: &str, section: &str, e: MetadataError) -> ConfigError {
     ConfigError::invalid(
         s,
@@ -112,15 +136,13 @@ pub(super) fn check_handler_metadata(
         }
         _ => {
             let o = ForwardHandlerOptions::from_metadata(md).map_err(err)?;
-            if md.lookup(registry::keys::FORWARD_BUFFER_SIZE).is_some() {
-                check_udp_buffer(
-                    s,
-                    "handler",
-                    md,
-                    registry::keys::FORWARD_BUFFER_SIZE,
-                    o.buffer_size,
-                )?;
+            if let Some(size) = o.buffer_size {
+                check_udp_buffer(s, "handler", md, registry::keys::FORWARD_BUFFER_SIZE, size)?;
             }
+            ignored(s, "handler", md, registry::keys::READ_TIMEOUT, FORWARD_SNIFF, warnings);
+            // Only the handler's own alias: `readBufferSize`/`udp.bufferSize` are the listener's keys
+            // too, and the command line gives them to both.
+            ignored(s, "handler", md, &registry::keys::FORWARD_BUFFER_SIZE[..1], FORWARD_BUFFER, warnings);
         }
     }
     if md.lookup(registry::keys::HASH).is_some() {
@@ -154,19 +176,19 @@ pub(super) fn check_listener_metadata(
                 UdpListenerOptions::rudp_from_metadata(md)
             };
             let o = o.map_err(err)?;
-            if md.lookup(registry::keys::READ_BUFFER_SIZE).is_some() {
-                check_udp_buffer(
-                    s,
-                    "listener",
-                    md,
-                    registry::keys::READ_BUFFER_SIZE,
-                    o.read_buffer_size,
-                )?;
+            if let Some(size) = o.read_buffer_size {
+                check_udp_buffer(s, "listener", md, registry::keys::READ_BUFFER_SIZE, size)?;
             }
+            ignored(s, "listener", md, registry::keys::BACKLOG, UDP_BACKLOG, warnings);
         }
         "ws" | "wss" => {
             let o = WsListenerOptions::from_metadata(md).map_err(err)?;
-            check_ws_path(s, "listener", md, &o.path)?;
+            if let Some(path) = &o.path {
+                check_ws_path(s, "listener", md, path)?;
+            }
+            if o.enable_compression {
+                ignored(s, "listener", md, registry::keys::WS_COMPRESSION, WS_COMPRESSION, warnings);
+            }
         }
         "kcp" => check_kcp(s, "listener", md)?,
         _ => {}
@@ -289,7 +311,9 @@ pub(super) fn check_node_metadata(
     match dialer {
         "ws" | "wss" => {
             let o = WsDialerOptions::from_metadata(dmd).map_err(err)?;
-            check_ws_path(s, "dialer", dmd, &o.path)?;
+            if let Some(path) = &o.path {
+                check_ws_path(s, "dialer", dmd, path)?;
+            }
         }
         "tls" => {
             TlsDialerOptions::from_metadata(dmd).map_err(err)?;

@@ -21,7 +21,8 @@ use super::{Target, Targets};
 use crate::observe::log_session;
 use crate::relay::Transferred;
 
-/// The `udp` listener options (upstream `keepalive`, `ttl`, `readBufferSize`, `readQueueSize`).
+/// The `udp` and `rudp` listener options (upstream `keepalive`, `ttl`, `readBufferSize`,
+/// `readQueueSize`); `default()` has upstream's `udp` defaults, [`UdpForwardOptions::rudp`] its `rudp` ones.
 #[derive(Debug, Clone)]
 pub struct UdpForwardOptions {
     /// Keep a client's session until it is idle for `ttl`; when false (upstream's default) the session ends
@@ -42,6 +43,18 @@ impl Default for UdpForwardOptions {
             ttl: Duration::from_secs(5),
             read_buffer_size: 4096,
             read_queue_size: 128,
+        }
+    }
+}
+
+impl UdpForwardOptions {
+    /// Upstream's `rudp` listener defaults: sessions kept until idle, 8192-byte datagrams, 1024 queued.
+    pub fn rudp() -> Self {
+        UdpForwardOptions {
+            keepalive: true,
+            read_buffer_size: 8192,
+            read_queue_size: 1024,
+            ..UdpForwardOptions::default()
         }
     }
 }

@@ -24,7 +24,7 @@ pub use stream::{CLOSE_DRAIN_LIMIT, CLOSE_DRAIN_TIMEOUT};
 
 use socks_wire::Address;
 
-use crate::layered::Layered;
+use crate::layered::{DEFAULT_BACKLOG, Layered};
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
 use crate::{BoxFuture, Dialer, Error, Listener, Stream};
 
@@ -132,7 +132,7 @@ impl TlsListener {
     /// Binds `addr` (see [`TcpListener::bind`]) and serves TLS with `tls`.
     pub async fn bind(addr: &str, tcp: TcpOptions, tls: ServerTls) -> Result<TlsListener, Error> {
         let listener = TcpListener::bind(addr, tcp.clone()).await?;
-        let inner = Layered::spawn(listener, &tcp, "tls", move |s| {
+        let inner = Layered::spawn(listener, &tcp, "tls", DEFAULT_BACKLOG, move |s| {
             let tls = tls.clone();
             async move { tls.accept(s).await }
         });

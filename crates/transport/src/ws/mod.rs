@@ -25,6 +25,7 @@ use self::stream::{EofGuard, WsStream};
 use socks_wire::Address;
 
 use crate::layered::Layered;
+pub use crate::layered::DEFAULT_BACKLOG;
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
 use crate::tls::{ClientTls, ServerTls};
 use crate::{BoxFuture, Dialer, Error, Listener, Stream};
@@ -56,6 +57,9 @@ pub struct WsOptions {
     /// stream fails with `TimedOut` when nothing arrived for two intervals. Works on either side; upstream
     /// only pings from the client. Pings from the peer are always answered.
     pub keepalive: Option<Duration>,
+    /// Server: upgraded connections waiting for `accept()` (upstream's `backlog`); further clients wait
+    /// in the kernel's queue. Default [`DEFAULT_BACKLOG`].
+    pub backlog: usize,
 }
 
 impl Default for WsOptions {
@@ -66,6 +70,7 @@ impl Default for WsOptions {
             headers: Vec::new(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             keepalive: None,
+            backlog: DEFAULT_BACKLOG,
         }
     }
 }
@@ -211,7 +216,7 @@ impl WsListener {
         let listener = TcpListener::bind(addr, tcp.clone()).await?;
         let ws = Arc::new(ws);
         let what = if tls.is_some() { "wss" } else { "ws" };
-        let inner = Layered::spawn(listener, &tcp, what, move |s| {
+        let inner = Layered::spawn(listener, &tcp, what, ws.backlog, move |s| {
             let (ws, tls) = (ws.clone(), tls.clone());
             async move {
                 let s = match &tls {
