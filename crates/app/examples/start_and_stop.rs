@@ -15,7 +15,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (config, _warnings) = gost_config::from_cli(&["socks5://127.0.0.1:0"], &[] as &[&str])?;
     gost_config::validate(&config)?;
     let app = gost_app::App::start(config).await?;
-    let proxy = app.local_addr("service-0").ok_or("service-0 is not listening")?;
+    let proxy = app
+        .local_addr("service-0")
+        .ok_or("service-0 is not listening")?;
     println!("SOCKS5 service on {proxy}");
 
     // A target on loopback, reached through the proxy with a hand-written SOCKS5 CONNECT.

@@ -189,7 +189,9 @@ pub fn dialer_from_config(
         DialerKind::Ws | DialerKind::Wss => {
             let opts = WsDialerOptions::from_metadata(&cfg.metadata).map_err(bad_md)?;
             let d = WsOptions::default();
-            let interval = opts.keepalive_interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL);
+            let interval = opts
+                .keepalive_interval
+                .unwrap_or(DEFAULT_KEEPALIVE_INTERVAL);
             let ws = WsOptions {
                 path: opts.path.unwrap_or(d.path),
                 host: opts.host,

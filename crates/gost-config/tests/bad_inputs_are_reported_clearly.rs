@@ -527,11 +527,15 @@ fn options_without_effect_are_warned_about() {
     );
     let w = warnings(&["socks5+ws://:8443?enableCompression=true&backlog=64"]);
     assert!(
-        w.iter()
-            .any(|w| w.contains("listener.metadata.enableCompression") && w.contains("uncompressed")),
+        w.iter().any(
+            |w| w.contains("listener.metadata.enableCompression") && w.contains("uncompressed")
+        ),
         "{w:?}"
     );
-    assert!(!w.iter().any(|w| w.contains("backlog")), "ws backlog is used: {w:?}");
+    assert!(
+        !w.iter().any(|w| w.contains("backlog")),
+        "ws backlog is used: {w:?}"
+    );
     for quiet in [
         "udp://:5353/127.0.0.1:53?readBufferSize=8192",
         "socks5+ws://:8443?enableCompression=false",

@@ -16,8 +16,7 @@ const KCP_CRYPTS: &[&str] = &[
 const KCP_MODES: &[&str] = &["normal", "fast", "fast2", "fast3"];
 
 // Why options upstream reads have no effect in gost-rs (validation warns when they are written).
-const FORWARD_SNIFF: &str =
-    "upstream's forwarders use it while sniffing the first bytes; gost-rs's do not sniff, so it is ignored";
+const FORWARD_SNIFF: &str = "upstream's forwarders use it while sniffing the first bytes; gost-rs's do not sniff, so it is ignored";
 const FORWARD_BUFFER: &str = "gost-rs sizes forwarded datagrams with the udp/rudp listener's \
      readBufferSize; the handler's bufferSize is ignored";
 const UDP_BACKLOG: &str = "gost-rs hands each datagram to its session at once and keeps no queue of \
@@ -35,7 +34,10 @@ fn ignored(
     warnings: &mut Vec<Warning>,
 ) {
     if let Some((key, _)) = md.lookup(keys) {
-        warnings.push(Warning::unsupported(format!("{s}: {section}.metadata.{key}"), why));
+        warnings.push(Warning::unsupported(
+            format!("{s}: {section}.metadata.{key}"),
+            why,
+        ));
     }
 }
 fn metadata_error(s: &str, section: &str, e: MetadataError) -> ConfigError {
@@ -139,10 +141,24 @@ pub(super) fn check_handler_metadata(
             if let Some(size) = o.buffer_size {
                 check_udp_buffer(s, "handler", md, registry::keys::FORWARD_BUFFER_SIZE, size)?;
             }
-            ignored(s, "handler", md, registry::keys::READ_TIMEOUT, FORWARD_SNIFF, warnings);
+            ignored(
+                s,
+                "handler",
+                md,
+                registry::keys::READ_TIMEOUT,
+                FORWARD_SNIFF,
+                warnings,
+            );
             // Only the handler's own alias: `readBufferSize`/`udp.bufferSize` are the listener's keys
             // too, and the command line gives them to both.
-            ignored(s, "handler", md, &registry::keys::FORWARD_BUFFER_SIZE[..1], FORWARD_BUFFER, warnings);
+            ignored(
+                s,
+                "handler",
+                md,
+                &registry::keys::FORWARD_BUFFER_SIZE[..1],
+                FORWARD_BUFFER,
+                warnings,
+            );
         }
     }
     if md.lookup(registry::keys::HASH).is_some() {
@@ -179,7 +195,14 @@ pub(super) fn check_listener_metadata(
             if let Some(size) = o.read_buffer_size {
                 check_udp_buffer(s, "listener", md, registry::keys::READ_BUFFER_SIZE, size)?;
             }
-            ignored(s, "listener", md, registry::keys::BACKLOG, UDP_BACKLOG, warnings);
+            ignored(
+                s,
+                "listener",
+                md,
+                registry::keys::BACKLOG,
+                UDP_BACKLOG,
+                warnings,
+            );
         }
         "ws" | "wss" => {
             let o = WsListenerOptions::from_metadata(md).map_err(err)?;
@@ -187,7 +210,14 @@ pub(super) fn check_listener_metadata(
                 check_ws_path(s, "listener", md, path)?;
             }
             if o.enable_compression {
-                ignored(s, "listener", md, registry::keys::WS_COMPRESSION, WS_COMPRESSION, warnings);
+                ignored(
+                    s,
+                    "listener",
+                    md,
+                    registry::keys::WS_COMPRESSION,
+                    WS_COMPRESSION,
+                    warnings,
+                );
             }
         }
         "kcp" => check_kcp(s, "listener", md)?,

@@ -24,8 +24,8 @@ use self::http::Head;
 use self::stream::{EofGuard, WsStream};
 use socks_wire::Address;
 
-use crate::layered::Layered;
 pub use crate::layered::DEFAULT_BACKLOG;
+use crate::layered::Layered;
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
 use crate::tls::{ClientTls, ServerTls};
 use crate::{BoxFuture, Dialer, Error, Listener, Stream};
