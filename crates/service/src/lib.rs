@@ -104,7 +104,9 @@ pub use error::Error;
 pub use gost_access;
 pub use gost_transport::BoxFuture;
 pub use limit::Limits;
-pub use observe::{Closed, Conn, NoObserver, Observer, Observers, Outcome, error_kind};
+pub use observe::{
+    Closed, Conn, NoObserver, Observer, Observers, Outcome, PROGRESS_STEP, error_kind,
+};
 pub use outbound::{ChainOutbound, DialError, Direct, Outbound, PacketConn};
 pub use rendezvous::BindPorts;
 pub use route::{Route, RouteRequest, Routing};

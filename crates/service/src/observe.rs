@@ -5,8 +5,9 @@
 //! [`Observer::authenticated`] and [`Observer::target`] through [`Conn`]. Callbacks are synchronous and run
 //! on the connection's task: keep them short (count, enqueue), never block.
 //!
-//! Byte counts arrive with `closed`: the relay counts as it copies (splice between plain TCP sockets) and
-//! reports once both directions are done.
+//! Byte counts: the relay counts as it copies and keeps [`Conn::relayed`] current, so a connection cut at
+//! the end of a drain still reports what it moved; observers get [`Observer::progress`] while a long
+//! relay runs (at most every [`PROGRESS_STEP`] bytes) and the whole count with `closed`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -67,11 +68,23 @@ pub trait Observer: Send + Sync + 'static {
         let _ = (conn, command, target);
     }
 
+    /// The connection's relay moved `delta` more bytes since its last report (called from the
+    /// connection's task while the relay runs, once [`PROGRESS_STEP`] bytes piled up, and when it ends).
+    /// `closed` still carries the connection's whole count; the part of it already reported here is
+    /// [`Conn::reported`].
+    fn progress(&self, conn: &Conn, delta: Transferred) {
+        let _ = (conn, delta);
+    }
+
     /// The connection ended.
     fn closed(&self, conn: &Conn, summary: &Closed<'_>) {
         let _ = (conn, summary);
     }
 }
+
+/// Bytes a relay moves between two [`Observer::progress`] calls: often enough for a scrape to see a
+/// long transfer move, rarely enough that a fast one costs nothing measurable.
+pub const PROGRESS_STEP: u64 = 256 * 1024;
 
 impl<T: Observer + ?Sized> Observer for Arc<T> {
     fn service_started(&self, service: &str, addr: SocketAddr) {
@@ -94,6 +107,9 @@ impl<T: Observer + ?Sized> Observer for Arc<T> {
     }
     fn target(&self, conn: &Conn, command: &str, target: &Address) {
         (**self).target(conn, command, target);
+    }
+    fn progress(&self, conn: &Conn, delta: Transferred) {
+        (**self).progress(conn, delta);
     }
     fn closed(&self, conn: &Conn, summary: &Closed<'_>) {
         (**self).closed(conn, summary);
@@ -154,6 +170,9 @@ impl Observer for Observers {
     fn target(&self, conn: &Conn, command: &str, target: &Address) {
         self.0.iter().for_each(|o| o.target(conn, command, target));
     }
+    fn progress(&self, conn: &Conn, delta: Transferred) {
+        self.0.iter().for_each(|o| o.progress(conn, delta));
+    }
     fn closed(&self, conn: &Conn, summary: &Closed<'_>) {
         self.0.iter().for_each(|o| o.closed(conn, summary));
     }
@@ -167,6 +186,28 @@ pub struct Conn {
     observer: Arc<dyn Observer>,
     user: OnceLock<Box<str>>,
     request: OnceLock<Box<str>>,
+    /// Bytes the relay moved so far, and the part of them passed to [`Observer::progress`]. Only the
+    /// connection's task writes them (atomics because `&Conn` is shared with observers).
+    relayed: Counts,
+    reported: Counts,
+}
+
+/// A [`Transferred`] that can be updated through a shared reference.
+#[derive(Default)]
+struct Counts([AtomicU64; 2]);
+
+impl Counts {
+    fn get(&self) -> Transferred {
+        Transferred {
+            a_to_b: self.0[0].load(Ordering::Relaxed),
+            b_to_a: self.0[1].load(Ordering::Relaxed),
+        }
+    }
+
+    fn set(&self, t: Transferred) {
+        self.0[0].store(t.a_to_b, Ordering::Relaxed);
+        self.0[1].store(t.b_to_a, Ordering::Relaxed);
+    }
 }
 
 /// Connection ids are unique within the process, across services.
@@ -182,6 +223,8 @@ impl Conn {
             observer,
             user: OnceLock::new(),
             request: OnceLock::new(),
+            relayed: Counts::default(),
+            reported: Counts::default(),
         }
     }
 
@@ -234,6 +277,33 @@ impl Conn {
     /// The command and target once the request was read (`"connect example.com:443"`).
     pub fn request(&self) -> Option<&str> {
         self.request.get().map(|r| &**r)
+    }
+
+    /// Bytes the connection's relay has moved so far (client → target in `a_to_b`); zero before it
+    /// starts. Current while the relay runs, so also known when the connection is cut.
+    pub fn relayed(&self) -> Transferred {
+        self.relayed.get()
+    }
+
+    /// The part of [`Conn::relayed`] already passed to [`Observer::progress`].
+    pub fn reported(&self) -> Transferred {
+        self.reported.get()
+    }
+
+    /// Records the relay's running totals; tells the observer once [`PROGRESS_STEP`] bytes piled up
+    /// since its last report, or at once when `ended`.
+    pub(crate) fn relay_progress(&self, now: Transferred, ended: bool) {
+        self.relayed.set(now);
+        let before = self.reported.get();
+        let delta = Transferred {
+            a_to_b: now.a_to_b.saturating_sub(before.a_to_b),
+            b_to_a: now.b_to_a.saturating_sub(before.b_to_a),
+        };
+        let pending = delta.a_to_b + delta.b_to_a;
+        if pending >= PROGRESS_STEP || (ended && pending > 0) {
+            self.reported.set(now);
+            self.observer.progress(self, delta);
+        }
     }
 
     /// Reports the request's command and target (handlers call this).

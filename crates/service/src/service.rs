@@ -325,7 +325,7 @@ fn serve_conn(
     async move {
         let mut report = handler.handle(conn, &live.conn).await;
         if let Some(relay) = report.relay.take() {
-            relay.run(&mut report).await;
+            relay.run(&mut report, &live.conn).await;
         }
         // Places free before the report, so whoever sees `closed` finds them free.
         drop(held);
@@ -335,6 +335,8 @@ fn serve_conn(
 
 /// Waits for live connections up to `deadline`, then aborts what is left.
 async fn drain(name: &str, mut conns: JoinSet<()>, deadline: Duration) {
+    // Connections that ended since the last reap are not live: the count below names only those left.
+    reap_finished(name, &mut conns);
     if conns.is_empty() {
         return;
     }
@@ -378,11 +380,12 @@ impl Live {
 impl Drop for Live {
     fn drop(&mut self) {
         if !self.closed {
-            // The handler's report is lost with its task; the request, if read, is still known.
+            // The handler's report is lost with its task; the request, if read, and the bytes its
+            // relay moved are still known.
             let request = self.conn.request().map(str::to_owned);
             let summary = Closed {
                 target: request.as_deref(),
-                transferred: Transferred::default(),
+                transferred: self.conn.relayed(),
                 duration: self.started.elapsed(),
                 outcome: Outcome::Cut,
             };

@@ -94,7 +94,8 @@ async fn observer_sees_the_whole_life_of_a_connection() {
         format!("{id} closed ok in=5 out=5 user=alice target=connect {echo}")
     );
 
-    // A connection still relaying at shutdown is cut after the drain deadline, and still reported.
+    // A connection still relaying at shutdown is cut after the drain deadline, and still reported with
+    // the bytes its relay moved.
     let mut held = Socks5Stream::connect_with_password(proxy, echo, "alice", "s3cret")
         .await
         .unwrap();
@@ -107,7 +108,7 @@ async fn observer_sees_the_whole_life_of_a_connection() {
     assert_eq!(next(&mut rx).await, "stopped observed");
     assert_eq!(
         next(&mut rx).await,
-        format!("{id} closed cut in=0 out=0 user=alice target=connect {echo}")
+        format!("{id} closed cut in=1 out=1 user=alice target=connect {echo}")
     );
     runner.await.unwrap();
 }

@@ -6,7 +6,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gost_service::relay::Transferred;
+use std::sync::Arc;
+
+use gost_service::metrics::Metrics;
+use gost_service::relay::{Relay, Transferred};
 use gost_service::{Conn, Handler, Report, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Stream};
@@ -47,13 +50,50 @@ impl Handler for Echo {
     }
 }
 
+/// Ends every session in a relay to `0` (a CONNECT without the handshake).
+struct RelayTo(SocketAddr);
+
+impl Handler for RelayTo {
+    fn handle<'a>(&'a self, conn: Stream, _ctx: &'a Conn) -> BoxFuture<'a, Report> {
+        Box::pin(async move {
+            let mut report = Report {
+                target: Some("connect echo".into()),
+                ..Report::default()
+            };
+            match TcpStream::connect(self.0).await {
+                Ok(t) => report.relay = Some(Relay::new(conn, Stream::from_tcp(t))),
+                Err(e) => report.result = Err(e.into()),
+            }
+            report
+        })
+    }
+}
+
+fn named(name: &str) -> ServiceOptions {
+    ServiceOptions {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
 async fn start(
     opts: ServiceOptions,
+) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
+    serve(Echo, opts, None).await
+}
+
+async fn serve(
+    handler: impl Handler,
+    opts: ServiceOptions,
+    metrics: Option<Arc<Metrics>>,
 ) -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
         .await
         .unwrap();
-    let svc = Service::new(l, Echo, opts);
+    let mut svc = Service::new(l, handler, opts);
+    if let Some(m) = metrics {
+        svc = svc.with_observer(m);
+    }
     let addr = svc.local_addr();
     let token = CancellationToken::new();
     let task = tokio::spawn(svc.run(token.clone()));
@@ -114,6 +154,127 @@ async fn drain_deadline_cuts_connections_that_never_end() {
         matches!(n, Ok(0) | Err(_)),
         "connection not closed after the drain deadline"
     );
+}
+
+/// Sends `len` bytes through an echoing relay and reads them all back.
+async fn round_trip(c: &mut TcpStream, len: usize) {
+    let data = gost_test_support::pattern(7, len);
+    let (mut r, mut w) = c.split();
+    let send = async {
+        w.write_all(&data).await.unwrap();
+    };
+    let mut back = vec![0u8; len];
+    let recv = async {
+        r.read_exact(&mut back).await.unwrap();
+    };
+    tokio::join!(send, recv);
+    assert_eq!(
+        gost_test_support::Checksum::of(&back),
+        gost_test_support::Checksum::of(&data)
+    );
+}
+
+/// Polls `logs` for a line holding every part, up to 5 s.
+async fn wait_for_line(logs: &gost_test_support::Logs, parts: &[&str]) -> Vec<String> {
+    for _ in 0..250 {
+        let lines = logs.matching(parts);
+        if !lines.is_empty() {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "no log line with {parts:?}; all lines: {:?}",
+        logs.matching(&[])
+    );
+}
+
+/// A connection cut at the drain deadline reports the bytes its relay moved (it reported zero), and
+/// the metrics count them while it still runs (they grew only at close).
+#[tokio::test(flavor = "current_thread")]
+async fn connections_cut_by_the_drain_report_what_they_relayed() {
+    let (logs, _guard) = gost_test_support::Logs::capture();
+    let echo = gost_test_support::echo_server().await;
+    let metrics = Arc::new(Metrics::with_host("h"));
+    let opts = ServiceOptions {
+        name: "svc-cut".into(),
+        drain_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let (addr, token, task) = serve(RelayTo(echo), opts, Some(metrics.clone())).await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    const LEN: usize = 3 << 20;
+    round_trip(&mut c, LEN).await;
+    let text = metrics.render();
+    let counted = |name: &str| -> u64 {
+        let prefix = format!("{name}{{host=\"h\",service=\"svc-cut\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    // All but the last step's worth is counted while the connection is open.
+    let step = gost_service::PROGRESS_STEP;
+    let input = counted("gost_service_transfer_input_bytes_total");
+    let output = counted("gost_service_transfer_output_bytes_total");
+    assert!(input + step >= LEN as u64, "input counted live: {input}");
+    assert!(output + step >= LEN as u64, "output counted live: {output}");
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let bytes = format!("bytes_in={LEN}");
+    let lines = wait_for_line(
+        &logs,
+        &[
+            "message=connection",
+            "service=\"svc-cut\"",
+            &bytes,
+            "outcome=\"cut\"",
+        ],
+    )
+    .await;
+    assert!(lines[0].contains(&format!("bytes_out={LEN}")), "{lines:?}");
+    // At close the metrics hold the whole count, each byte once.
+    let text = metrics.render();
+    for name in [
+        "gost_service_transfer_input_bytes_total",
+        "gost_service_transfer_output_bytes_total",
+    ] {
+        let line = format!("{name}{{host=\"h\",service=\"svc-cut\"}} {LEN}");
+        assert!(text.contains(&line), "{line} not in {text}");
+    }
+}
+
+/// The drain's `live=N` counts only connections still open: finished ones are reaped before counting.
+#[tokio::test(flavor = "current_thread")]
+async fn drain_counts_only_live_connections() {
+    let (logs, _guard) = gost_test_support::Logs::capture();
+    let (addr, token, task) = start(named("svc-live")).await;
+    let mut stays = TcpStream::connect(addr).await.unwrap();
+    echo_once(&mut stays, b"x").await;
+    let mut leaves = TcpStream::connect(addr).await.unwrap();
+    echo_once(&mut leaves, b"y").await;
+    drop(leaves);
+    wait_for_line(
+        &logs,
+        &[
+            "message=connection",
+            "service=\"svc-live\"",
+            "bytes_in=1",
+            "outcome=\"ok\"",
+        ],
+    )
+    .await;
+    token.cancel();
+    let draining = wait_for_line(&logs, &["draining", "service=svc-live"]).await;
+    assert!(draining[0].contains("live=1"), "{draining:?}");
+    drop(stays);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// Over the cap of live connections a client is closed at once and the refusal logged (it used to wait
@@ -182,11 +343,7 @@ async fn connection_cap_refuses_extra_clients_promptly_until_a_slot_frees() {
 #[tokio::test(flavor = "current_thread")]
 async fn each_connection_ends_with_one_log_line() {
     let (logs, _guard) = gost_test_support::Logs::capture();
-    let (addr, token, task) = start(ServiceOptions {
-        name: "svc-log".into(),
-        ..Default::default()
-    })
-    .await;
+    let (addr, token, task) = start(named("svc-log")).await;
     let mut c = TcpStream::connect(addr).await.unwrap();
     let client = c.local_addr().unwrap();
     echo_once(&mut c, b"twelve bytes").await;
@@ -203,14 +360,7 @@ async fn each_connection_ends_with_one_log_line() {
         "duration_ms=",
         "outcome=\"ok\"",
     ];
-    let mut lines = Vec::new();
-    for _ in 0..250 {
-        lines = logs.matching(&parts);
-        if !lines.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let lines = wait_for_line(&logs, &parts).await;
     assert_eq!(
         lines.len(),
         1,

@@ -14,7 +14,8 @@
 //! | `gost_service_denied_total` | counter | host, service, reason | refusals by access policy: `auth`, `admission`, `bypass` (gost-rs) |
 //! | `gost_service_refused_total` | counter | host, service | clients closed at accept by the connection cap or the connection limits (gost-rs) |
 //!
-//! Byte counters grow when a connection closes (see [`crate::Observer::closed`]). `host` is this machine's
+//! Byte counters grow while a relay runs (every [`crate::PROGRESS_STEP`] bytes, see
+//! [`crate::Observer::progress`]) and when a connection closes. `host` is this machine's
 //! hostname unless set with [`Metrics::with_host`].
 //!
 //! ```
@@ -42,6 +43,7 @@ pub use http::{MetricsServer, serve};
 
 use crate::access::Denied;
 use crate::observe::{Closed, Conn, Observer, Outcome};
+use crate::relay::Transferred;
 
 /// Upper bounds (seconds) of the request duration buckets, as upstream.
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -258,11 +260,21 @@ impl Observer for Metrics {
         }
     }
 
+    fn progress(&self, conn: &Conn, delta: Transferred) {
+        let s = self.stats(conn.service());
+        s.input.fetch_add(delta.a_to_b, Relaxed);
+        s.output.fetch_add(delta.b_to_a, Relaxed);
+    }
+
     fn closed(&self, conn: &Conn, c: &Closed<'_>) {
         let s = self.stats(conn.service());
         s.in_flight.fetch_sub(1, Relaxed);
-        s.input.fetch_add(c.transferred.a_to_b, Relaxed);
-        s.output.fetch_add(c.transferred.b_to_a, Relaxed);
+        // What `progress` counted already is part of the summary's whole count.
+        let counted = conn.reported();
+        s.input
+            .fetch_add(c.transferred.a_to_b.saturating_sub(counted.a_to_b), Relaxed);
+        s.output
+            .fetch_add(c.transferred.b_to_a.saturating_sub(counted.b_to_a), Relaxed);
         if matches!(c.outcome, Outcome::Failed(_)) {
             s.errors.fetch_add(1, Relaxed);
         }
@@ -311,7 +323,6 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay::Transferred;
 
     fn closed(a_to_b: u64, b_to_a: u64, ms: u64, outcome: Outcome<'_>) -> Closed<'_> {
         Closed {

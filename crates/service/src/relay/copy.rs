@@ -136,6 +136,14 @@ where
         }
     }
 
+    /// Bytes written to each side so far.
+    pub(crate) fn transferred(&self) -> Transferred {
+        Transferred {
+            a_to_b: self.ab.total,
+            b_to_a: self.ba.total,
+        }
+    }
+
     /// Drives both directions; `Ready` once both are done or one failed, with the bytes moved so far.
     pub(crate) fn poll_relay(
         &mut self,
@@ -155,11 +163,7 @@ where
             (Poll::Ready(Ok(())), Poll::Ready(Ok(()))) => Ok(()),
             _ => return Poll::Pending,
         };
-        let transferred = Transferred {
-            a_to_b: self.ab.total,
-            b_to_a: self.ba.total,
-        };
-        Poll::Ready((transferred, result))
+        Poll::Ready((self.transferred(), result))
     }
 }
 

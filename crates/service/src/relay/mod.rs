@@ -21,7 +21,7 @@ use gost_transport::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::{Error, Report};
+use crate::{Conn, Error, Report};
 
 /// Bytes moved by a relay in each direction (counted as written to the destination).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,19 +63,8 @@ pub fn relay_streams(
     a: Stream,
     b: Stream,
 ) -> impl Future<Output = (Transferred, io::Result<()>)> + Send + 'static {
-    let mut relay = match (a.into_tcp(), b.into_tcp()) {
-        #[cfg(target_os = "linux")]
-        (Ok(a), Ok(b)) => Engine::Splice(splice::Splice::new(a, b)),
-        (a, b) => Engine::Copy(copy::Copy::new(
-            a.map_or_else(|s| s, Stream::from_tcp),
-            b.map_or_else(|s| s, Stream::from_tcp),
-        )),
-    };
-    poll_fn(move |cx| match &mut relay {
-        #[cfg(target_os = "linux")]
-        Engine::Splice(r) => r.poll_relay(cx),
-        Engine::Copy(r) => r.poll_relay(cx),
-    })
+    let mut relay = Engine::new(a, b);
+    poll_fn(move |cx| relay.poll_relay(cx))
 }
 
 /// The relay a handler's session ends in: the client stream and its target's, relayed until both are
@@ -90,11 +79,21 @@ impl Relay {
     }
 
     /// Relays until both directions are done and adds the bytes moved to `report`; the relay's error
-    /// becomes the report's result unless the report already failed. The one place where a
-    /// connection's relay runs ([`crate::Service`] calls it).
-    pub async fn run(self, report: &mut Report) {
+    /// becomes the report's result unless the report already failed. While it runs, `conn` holds the
+    /// running totals ([`Conn::relayed`]) and its observer hears of them ([`crate::Observer::progress`]).
+    /// The one place where a connection's relay runs ([`crate::Service`] calls it).
+    pub async fn run(self, report: &mut Report, conn: &Conn) {
         let (client, target) = *self.0;
-        let (t, result) = relay_streams(client, target).await;
+        let mut relay = Engine::new(client, target);
+        let (t, result) = poll_fn(|cx| {
+            let polled = relay.poll_relay(cx);
+            if polled.is_pending() {
+                conn.relay_progress(relay.transferred(), false);
+            }
+            polled
+        })
+        .await;
+        conn.relay_progress(t, true);
         report.transferred.a_to_b += t.a_to_b;
         report.transferred.b_to_a += t.b_to_a;
         if report.result.is_ok() {
@@ -103,11 +102,44 @@ impl Relay {
     }
 }
 
-/// The relay [`relay_streams`] picked for a pair of streams.
+/// The relay picked for a pair of streams: splice between two plain TCP sockets on Linux, a buffered
+/// copy otherwise.
 enum Engine {
     #[cfg(target_os = "linux")]
     Splice(splice::Splice),
     Copy(copy::Copy<Stream, Stream>),
+}
+
+impl Engine {
+    fn new(a: Stream, b: Stream) -> Engine {
+        match (a.into_tcp(), b.into_tcp()) {
+            #[cfg(target_os = "linux")]
+            (Ok(a), Ok(b)) => Engine::Splice(splice::Splice::new(a, b)),
+            (a, b) => Engine::Copy(copy::Copy::new(
+                a.map_or_else(|s| s, Stream::from_tcp),
+                b.map_or_else(|s| s, Stream::from_tcp),
+            )),
+        }
+    }
+
+    fn poll_relay(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<(Transferred, io::Result<()>)> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Engine::Splice(r) => r.poll_relay(cx),
+            Engine::Copy(r) => r.poll_relay(cx),
+        }
+    }
+
+    fn transferred(&self) -> Transferred {
+        match self {
+            #[cfg(target_os = "linux")]
+            Engine::Splice(r) => r.transferred(),
+            Engine::Copy(r) => r.transferred(),
+        }
+    }
 }
 
 #[cfg(test)]
