@@ -90,11 +90,15 @@ impl Gost {
     /// Waits for a log line containing every one of `needles`; panics with the log so far after
     /// [`PATIENCE`] or when the process ends first.
     pub(crate) fn wait_for(&mut self, needles: &[&str]) -> String {
-        if let Some(l) = self
-            .log
-            .iter()
-            .find(|l| needles.iter().all(|n| l.contains(n)))
-        {
+        self.wait_until(&format!("{needles:?}"), |l| {
+            needles.iter().all(|n| l.contains(n))
+        })
+    }
+
+    /// Waits for a log line that `matches` (`what` names it in the panic message); panics with the
+    /// log so far after [`PATIENCE`] or when the process ends first.
+    pub(crate) fn wait_until(&mut self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        if let Some(l) = self.log.iter().find(|l| matches(l)) {
             return l.clone();
         }
         let deadline = Instant::now() + PATIENCE;
@@ -103,18 +107,15 @@ impl Gost {
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     self.log.push(line.clone());
-                    if needles.iter().all(|n| line.contains(n)) {
+                    if matches(&line) {
                         return line;
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "no log line with {needles:?}; log:\n{}",
-                        self.log.join("\n")
-                    )
+                    panic!("no log line with {what}; log:\n{}", self.log.join("\n"))
                 }
                 Err(RecvTimeoutError::Disconnected) => panic!(
-                    "gost exited ({:?}) before logging {needles:?}; log:\n{}",
+                    "gost exited ({:?}) before logging {what}; log:\n{}",
                     self.child.try_wait(),
                     self.log.join("\n")
                 ),
