@@ -2,6 +2,7 @@
 //! gost-service's forwarders, bound and ready to run.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use gost_chain::Router;
 use gost_config::options::{HandlerKind, ListenerKind, UdpListenerOptions};
@@ -9,7 +10,7 @@ use gost_config::{Config, ServiceConfig};
 use gost_service::forward::{
     RtcpForwarder, RudpForwarder, Targets, TcpForwarder, UdpForwardOptions, UdpForwarder,
 };
-use gost_service::{Service, ServiceOptions};
+use gost_service::{Admission, Observer, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -89,6 +90,27 @@ impl ForwardService {
             other => Err(Error::Unsupported(format!(
                 "{other:?} is not a forwarding handler"
             ))),
+        }
+    }
+
+    /// Refuses the clients `admission` refuses (service `name` in logs and metrics): `tcp` closes them
+    /// at accept, `udp` and `rudp` drop their datagrams, `rtcp` closes their streams unread.
+    pub fn with_admission(self, name: &str, admission: Arc<dyn Admission>) -> ForwardService {
+        match self {
+            ForwardService::Tcp(s) => ForwardService::Tcp(s.with_admission(admission)),
+            ForwardService::Udp(u) => ForwardService::Udp(u.with_admission(name, admission)),
+            ForwardService::Rtcp(r) => ForwardService::Rtcp(r.with_admission(name, admission)),
+            ForwardService::Rudp(r) => ForwardService::Rudp(r.with_admission(name, admission)),
+        }
+    }
+
+    /// Reports to `observer`: `tcp` its connections, the others the clients their admission refuses.
+    pub fn with_observer(self, observer: Arc<dyn Observer>) -> ForwardService {
+        match self {
+            ForwardService::Tcp(s) => ForwardService::Tcp(s.with_observer(observer)),
+            ForwardService::Udp(u) => ForwardService::Udp(u.with_observer(observer)),
+            ForwardService::Rtcp(r) => ForwardService::Rtcp(r.with_observer(observer)),
+            ForwardService::Rudp(r) => ForwardService::Rudp(r.with_observer(observer)),
         }
     }
 

@@ -52,16 +52,17 @@ impl Bound {
         })?;
         let access = access::build(config, service).await?;
         if !kind.is_socks() {
-            return Ok(match ForwardService::bind(config, service).await? {
+            let forward = ForwardService::bind(config, service).await?;
+            let forward = match forward {
                 ForwardService::Tcp(s) => {
-                    let s = s.with_conn_limits(limits).with_limits(access.limits);
-                    Bound::Forward(ForwardService::Tcp(match access.admission {
-                        Some(a) => s.with_admission(a),
-                        None => s,
-                    }))
+                    ForwardService::Tcp(s.with_conn_limits(limits).with_limits(access.limits))
                 }
-                other => Bound::Forward(other),
-            });
+                other => other,
+            };
+            return Ok(Bound::Forward(match access.admission {
+                Some(a) => forward.with_admission(&service.name, a),
+                None => forward,
+            }));
         }
         bind_socks(config, service, kind, certs, limits, access).await
     }
@@ -85,15 +86,13 @@ impl Bound {
     }
 
     /// Reports connections to `observer` (the metrics). Only services run by gost-service's
-    /// [`Service`] (SOCKS and `tcp` forwarding) have connections to report.
+    /// [`Service`] (SOCKS and `tcp` forwarding) have connections to report; `udp`, `rtcp` and `rudp`
+    /// report the clients their admission refuses.
     pub(crate) fn observed(self, observer: Option<Arc<dyn Observer>>) -> Bound {
         let Some(o) = observer else { return self };
         match self {
             Bound::Socks(s) => Bound::Socks(s.with_observer(o)),
-            Bound::Forward(ForwardService::Tcp(s)) => {
-                Bound::Forward(ForwardService::Tcp(s.with_observer(o)))
-            }
-            other => other,
+            Bound::Forward(f) => Bound::Forward(f.with_observer(o)),
         }
     }
 

@@ -99,11 +99,6 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "nodes[0](n)",
     ),
     (
-        "services:\n- name: u\n  addr: :1080\n  admission: adm\n  handler: {type: udp}\n  listener: {type: udp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\nadmissions:\n- name: adm\n  matchers: [127.0.0.1]",
-        "admission on a \"udp\" service",
-        "service `u`",
-    ),
-    (
         "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5, metadata: {udp: true}}\nbypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
         "bypass together with udp=true",
         "service `s`",

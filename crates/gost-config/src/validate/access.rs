@@ -7,9 +7,13 @@ use crate::model::{AutherConfig, Config, LimiterConfig, ListConfig, Loaders, Ser
 
 /// Handlers whose CONNECT requests the service-level bypass filters.
 const BYPASS_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto"];
-/// Handlers served by gost-service's runner, where admission, `limiter` and `rlimiter` are enforced at
-/// accept.
-const ADMISSION_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto", "tcp"];
+/// Handlers served by gost-service's runner, where `limiter` and `rlimiter` are enforced at accept.
+const LIMITER_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto", "tcp"];
+/// Handlers that enforce admission: those of the runner (at accept), and the `udp`, `rtcp` and `rudp`
+/// forwarders (per datagram or remote peer).
+const ADMISSION_HANDLERS: &[&str] = &[
+    "socks5", "socks", "socks4", "socks4a", "auto", "tcp", "forward", "udp", "rtcp", "rudp",
+];
 
 pub(super) fn check_auther(a: &AutherConfig) -> Result<(), ConfigError> {
     let s = format!("auther `{}`", a.name);
@@ -88,7 +92,7 @@ pub(super) fn check_service_limiters(
         ("rlimiter", &svc.rlimiter, &config.rlimiters),
     ] {
         let Some(name) = name else { continue };
-        if !ADMISSION_HANDLERS.contains(&handler) {
+        if !LIMITER_HANDLERS.contains(&handler) {
             return Err(ConfigError::AccessNotBuilt {
                 path: s.to_owned(),
                 option: format!("{key} on a {handler:?} service"),

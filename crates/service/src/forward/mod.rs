@@ -10,7 +10,12 @@
 //! Several comma-separated targets are picked round-robin (or by the forwarder's `selector`), skipping
 //! targets that just failed. Targets and remote listen addresses are parsed once, when the forwarder is
 //! built; from then on they travel as `socks_wire::Address`.
+//!
+//! `udp`, `rtcp` and `rudp` forwarders check their clients' (remote peers') addresses against an
+//! [`crate::Admission`] themselves (`with_admission`); `tcp` forwarding is run by [`crate::Service`],
+//! whose gate does it.
 
+mod admit;
 mod rtcp;
 mod rudp;
 mod targets;

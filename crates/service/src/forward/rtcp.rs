@@ -16,8 +16,10 @@ use socks_wire::Address;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::admit::PeerAdmission;
 use super::{Targets, backoff};
-use crate::observe::log_session;
+use crate::access::Admission;
+use crate::observe::{Observer, log_session};
 use crate::relay::{Transferred, relay_streams};
 
 /// How often a plain BIND is retried while the requested port is still taken by the previous peer.
@@ -42,6 +44,7 @@ pub struct RtcpForwarder {
     router: Router,
     local: Router,
     targets: Arc<Targets>,
+    admission: PeerAdmission,
 }
 
 impl RtcpForwarder {
@@ -54,7 +57,21 @@ impl RtcpForwarder {
             router,
             local: Router::default(),
             targets: Arc::new(targets),
+            admission: PeerAdmission::default(),
         })
+    }
+
+    /// Closes the streams of the remote peers `admission` refuses before a byte is read from them;
+    /// their target is never dialled (service `name` in the refusal's log line and metric).
+    pub fn with_admission(mut self, name: &str, admission: Arc<dyn Admission>) -> Self {
+        self.admission.set_admission(name, admission);
+        self
+    }
+
+    /// Reports refused peers to `observer` ([`crate::Observer::denied`]).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.admission.set_observer(observer);
+        self
     }
 
     /// Serves until `shutdown`, re-opening the remote port whenever it is lost.
@@ -105,7 +122,11 @@ impl RtcpForwarder {
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: listening on the remote side");
         loop {
             match listener.accept().await {
-                Ok((stream, peer)) => self.forward(stream, peer.to_string()),
+                Ok((stream, peer)) => {
+                    if self.admission.admit(Some(peer), &peer) {
+                        self.forward(stream, peer.to_string());
+                    }
+                }
                 Err(e) => {
                     info!(laddr = %self.laddr, error = %e, "rtcp: remote listener closed");
                     return Ok(Served::Lost);
@@ -131,7 +152,9 @@ impl RtcpForwarder {
         }
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: BIND waiting for a peer");
         let (stream, peer) = listener.accept().await?;
-        self.forward(stream, peer.to_string());
+        if self.admission.admit(peer.to_socket_addr(), &peer) {
+            self.forward(stream, peer.to_string());
+        }
         Ok(Served::Peer)
     }
 

@@ -16,7 +16,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::admit::PeerAdmission;
 use super::{Targets, UdpForwardOptions, backoff};
+use crate::access::Admission;
+use crate::observe::Observer;
 
 type Peers = Arc<Mutex<HashMap<Address, mpsc::Sender<Bytes>>>>;
 
@@ -29,6 +32,7 @@ pub struct RudpForwarder {
     router: Router,
     targets: Arc<Targets>,
     opts: UdpForwardOptions,
+    admission: PeerAdmission,
 }
 
 impl RudpForwarder {
@@ -46,7 +50,21 @@ impl RudpForwarder {
             router,
             targets: Arc::new(targets),
             opts,
+            admission: PeerAdmission::default(),
         })
+    }
+
+    /// Drops the datagrams of the remote peers `admission` refuses before they reach the target
+    /// (service `name` in the refusal's log line and metric).
+    pub fn with_admission(mut self, name: &str, admission: Arc<dyn Admission>) -> Self {
+        self.admission.set_admission(name, admission);
+        self
+    }
+
+    /// Reports refused peers to `observer` ([`crate::Observer::denied`]).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.admission.set_observer(observer);
+        self
     }
 
     /// Serves until `shutdown`, re-opening the remote port whenever the tunnel is lost.
@@ -91,6 +109,9 @@ impl RudpForwarder {
                     return Ok(());
                 }
             };
+            if !self.admission.admit(peer.to_socket_addr(), &peer) {
+                continue;
+            }
             let datagram = Bytes::copy_from_slice(&buf[..n]);
             let tx = {
                 let mut map = peers.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,8 +17,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use super::admit::PeerAdmission;
 use super::{Target, Targets};
-use crate::observe::log_session;
+use crate::access::Admission;
+use crate::observe::{Observer, log_session};
 use crate::relay::Transferred;
 
 /// The `udp` and `rudp` listener options (upstream `keepalive`, `ttl`, `readBufferSize`,
@@ -77,6 +79,7 @@ pub struct UdpForwarder {
     router: Router,
     targets: Arc<Targets>,
     opts: UdpForwardOptions,
+    admission: PeerAdmission,
 }
 
 impl UdpForwarder {
@@ -93,7 +96,21 @@ impl UdpForwarder {
             router,
             targets: Arc::new(targets),
             opts,
+            admission: PeerAdmission::default(),
         })
+    }
+
+    /// Drops the datagrams of the clients `admission` refuses before they start a session (service
+    /// `name` in the refusal's log line and metric).
+    pub fn with_admission(mut self, name: &str, admission: Arc<dyn Admission>) -> Self {
+        self.admission.set_admission(name, admission);
+        self
+    }
+
+    /// Reports refused clients to `observer` ([`crate::Observer::denied`]).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.admission.set_observer(observer);
+        self
     }
 
     /// The local address.
@@ -121,6 +138,11 @@ impl UdpForwarder {
                     }
                 },
             };
+            // Checked per datagram rather than per session, so a client added to a reloaded list
+            // loses a session it already has.
+            if !self.admission.admit(Some(client), &client) {
+                continue;
+            }
             let mut datagram = Bytes::copy_from_slice(&buf[..n]);
             // A session that ended (after its one reply, idle or failed) may still be listed for a
             // moment: its closed queue hands the datagram back, and a fresh session takes it.
