@@ -29,11 +29,8 @@ fn refused(args: &[&str]) -> String {
 
 #[test]
 fn command_line_access_options_not_built_exit_2() {
-    // Hop-level bypass (`-F …?bypass=`) and rlimiter are not built (a service's `?rlimiter=` is).
-    for (arg, option) in [
-        ("socks5://127.0.0.1:1?bypass=127.0.0.0/8", "`bypass`"),
-        ("socks5://127.0.0.1:1?rlimiter=10", "`rlimiter`"),
-    ] {
+    // A hop-level rlimiter is not built (a service's `?rlimiter=` is).
+    for (arg, option) in [("socks5://127.0.0.1:1?rlimiter=10", "`rlimiter`")] {
         for extra in [&[][..], &["-O", "yaml"][..]] {
             let mut args = vec!["-L", "socks5://127.0.0.1:0", "-F", arg];
             args.extend_from_slice(extra);

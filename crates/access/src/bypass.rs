@@ -47,6 +47,11 @@ impl Bypass {
         self.0.failed_loads()
     }
 
+    /// Whether every source has been read once.
+    pub fn is_loaded(&self) -> bool {
+        self.0.current.get().is_some()
+    }
+
     /// Upstream's `Contains`: whether `target` is bypassed — refused by a service, not carried by a hop.
     /// A blacklist bypasses matching targets, a whitelist the others. Until loaded, every target is.
     pub fn contains(&self, target: Target<'_>) -> bool {
@@ -90,6 +95,11 @@ impl BypassGroup {
     /// Whether the group has no member (nothing is bypassed).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The name of a member that has not been loaded yet, if any.
+    pub fn unloaded(&self) -> Option<&str> {
+        self.0.iter().find(|b| !b.is_loaded()).map(|b| b.name())
     }
 
     /// Whether `target` is bypassed by the group.

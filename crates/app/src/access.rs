@@ -63,7 +63,7 @@ pub(crate) fn reload_period(loaders: &Loaders) -> Option<Duration> {
     loaders.reload.filter(|r| !r.is_zero())
 }
 
-fn list_spec(l: &ListConfig) -> ListSpec {
+pub(crate) fn list_spec(l: &ListConfig) -> ListSpec {
     ListSpec {
         name: l.name.clone(),
         whitelist: l.whitelist,

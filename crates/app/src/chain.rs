@@ -64,7 +64,8 @@ pub fn service_router(
 }
 
 /// A chain from its configuration; a node's address is resolved through its own `hosts` table, else
-/// its hop's (as upstream), else the system resolver.
+/// its hop's (as upstream), else the system resolver. The bypasses of hops and nodes come started
+/// from `tables`.
 pub fn chain_from_config(cfg: &ChainConfig, tables: &Tables) -> Result<Chain, Error> {
     let hops = cfg
         .hops
@@ -76,11 +77,19 @@ pub fn chain_from_config(cfg: &ChainConfig, tables: &Tables) -> Result<Chain, Er
                 .map(|n| {
                     let hosts = n.hosts.as_deref().or(h.hosts.as_deref());
                     let dns = n.resolver.as_deref().or(h.resolver.as_deref());
-                    node_from_config(n, tables.resolver(hosts, dns)?)
+                    let node = node_from_config(n, tables.resolver(hosts, dns)?)?;
+                    Ok(match tables.bypass(n.bypass_names())? {
+                        Some(b) => node.with_bypass(b),
+                        None => node,
+                    })
                 })
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, Error>>()?;
             let selector = selector(h.selector.as_ref())?;
-            Ok(Hop::new(h.name.clone(), nodes, selector)?)
+            let hop = Hop::new(h.name.clone(), nodes, selector)?;
+            Ok(match tables.bypass(h.bypass_names())? {
+                Some(b) => hop.with_bypass(b),
+                None => hop,
+            })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Chain::new(cfg.name.clone(), hops)?)

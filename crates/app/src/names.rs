@@ -1,33 +1,42 @@
 //! Name resolution from the configuration: the `hosts:` tables (loaded once, then reloaded) and
 //! `resolvers:` a service and its chain name, made when the service is built, and the [`Names`] of a
-//! service, hop or node. Like the access policies, a table named by two services is loaded twice.
+//! service, hop or node; with them, the `bypasses:` lists its chain's hops and nodes name, started
+//! like the tables. Like the access policies, a table named by two services is loaded twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use gost_config::{Config, HostsConfig, ResolverConfig, ServiceConfig};
 use gost_resolve::{Dns, DnsError, Family, HostMapping, Hosts, HostsSpec, Names, NameserverSpec};
+use gost_service::gost_access::{Bypass, BypassGroup};
+use gost_service::socks_wire::Address;
 use gost_transport::tcp::Resolver;
 
 use crate::Error;
-use crate::access::{reload_period, sources};
+use crate::access::{list_spec, reload_period, sources};
 
-/// The started `hosts:` tables and the resolvers of one service, by name.
+/// The started `hosts:` tables, the resolvers and the chain's `bypasses:` lists of one service, by
+/// name.
 #[derive(Debug, Default)]
 pub struct Tables {
     hosts: HashMap<String, Hosts>,
     dns: HashMap<String, Dns>,
+    bypasses: HashMap<String, Arc<Bypass>>,
 }
 
 impl Tables {
-    /// Starts every table `service` and the hops and nodes of its chain name.
+    /// Starts every table `service` and the hops and nodes of its chain name, and every bypass those
+    /// hops and nodes name.
     pub async fn start(config: &Config, service: &ServiceConfig) -> Result<Tables, Error> {
         let mut wanted = vec![(service.hosts.as_deref(), service.resolver.as_deref())];
+        let mut lists: Vec<&str> = Vec::new();
         if let Some(chain) = service.chain().and_then(|c| config.chain(c)) {
             for hop in &chain.hops {
                 wanted.push((hop.hosts.as_deref(), hop.resolver.as_deref()));
+                lists.extend(hop.bypass_names());
                 for n in &hop.nodes {
                     wanted.push((n.hosts.as_deref(), n.resolver.as_deref()));
+                    lists.extend(n.bypass_names());
                 }
             }
         }
@@ -48,6 +57,16 @@ impl Tables {
                 tables.dns.insert(name.to_owned(), dns(cfg)?);
             }
         }
+        for name in lists {
+            if tables.bypasses.contains_key(name) {
+                continue;
+            }
+            let cfg = config
+                .bypass(name)
+                .ok_or_else(|| undefined("bypass", name))?;
+            let bypass = Bypass::start(list_spec(cfg)).await;
+            tables.bypasses.insert(name.to_owned(), bypass);
+        }
         Ok(tables)
     }
 
@@ -67,9 +86,37 @@ impl Tables {
             .is_configured()
             .then(|| Arc::new(names) as Arc<dyn Resolver>))
     }
+
+    /// The bypass of a hop or node naming the lists `names` (`None` for none).
+    pub fn bypass<'a>(
+        &self,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Result<Option<Arc<dyn gost_chain::Bypass>>, Error> {
+        let members = names
+            .map(|n| started(&self.bypasses, "bypass", n))
+            .collect::<Result<Vec<_>, _>>()?;
+        if members.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(ChainBypass(BypassGroup::new(members)))))
+    }
 }
 
-/// The started table or resolver `name` (a `what`).
+/// gost-access's bypass group asked by gost-chain's route selection.
+#[derive(Debug)]
+struct ChainBypass(BypassGroup);
+
+impl gost_chain::Bypass for ChainBypass {
+    fn bypasses(&self, target: &Address) -> Result<bool, gost_chain::NotLoaded> {
+        if let Some(name) = self.0.unloaded() {
+            return Err(gost_chain::NotLoaded(name.to_owned()));
+        }
+        // A name that is not UTF-8 matches no list entry; the chain then carries it as configured.
+        Ok(gost_service::access::target_of(target).is_some_and(|t| self.0.contains(t)))
+    }
+}
+
+/// The started table, resolver or bypass `name` (a `what`).
 fn started<T: Clone>(map: &HashMap<String, T>, what: &str, name: &str) -> Result<T, Error> {
     map.get(name).cloned().ok_or_else(|| undefined(what, name))
 }

@@ -10,7 +10,7 @@ use socks_wire::Address;
 
 use crate::error::bounded;
 use crate::select::{FailMarker, Selector};
-use crate::{BindListener, Connector, Error, MuxBindListener, PacketConn};
+use crate::{BindListener, Bypass, Connector, Error, MuxBindListener, PacketConn};
 
 /// One proxy server: where it is, how to reach it, and what it speaks.
 pub struct Node {
@@ -19,6 +19,7 @@ pub struct Node {
     connector: Connector,
     dialer: Arc<dyn Dialer>,
     marker: FailMarker,
+    bypass: Option<Arc<dyn Bypass>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -46,6 +47,20 @@ impl Node {
             connector,
             dialer,
             marker: FailMarker::default(),
+            bypass: None,
+        }
+    }
+
+    /// The node is not picked for the targets `bypass` covers (upstream's node-level bypass).
+    pub fn with_bypass(mut self, bypass: Arc<dyn Bypass>) -> Node {
+        self.bypass = Some(bypass);
+        self
+    }
+
+    fn bypasses(&self, target: &Address) -> Result<bool, Error> {
+        match &self.bypass {
+            Some(b) => Ok(b.bypasses(target)?),
+            None => Ok(false),
         }
     }
 
@@ -84,6 +99,7 @@ pub struct Hop {
     name: String,
     nodes: Vec<Arc<Node>>,
     selector: Selector,
+    bypass: Option<Arc<dyn Bypass>>,
 }
 
 impl Hop {
@@ -101,7 +117,14 @@ impl Hop {
             name,
             nodes: nodes.into_iter().map(Arc::new).collect(),
             selector,
+            bypass: None,
         })
+    }
+
+    /// The route ends before this hop for the targets `bypass` covers (upstream's hop-level bypass).
+    pub fn with_bypass(mut self, bypass: Arc<dyn Bypass>) -> Hop {
+        self.bypass = Some(bypass);
+        self
     }
 
     /// The hop's name.
@@ -117,6 +140,23 @@ impl Hop {
     fn select(&self) -> Arc<Node> {
         let picked = self.selector.select(&self.nodes, |n| n.marker());
         Arc::clone(picked.unwrap_or(&self.nodes[0]))
+    }
+
+    /// A node carrying `target`, or `None` when the hop's bypass covers it or every node's does.
+    fn select_for(&self, target: &Address) -> Result<Option<Arc<Node>>, Error> {
+        if let Some(b) = &self.bypass
+            && b.bypasses(target)?
+        {
+            return Ok(None);
+        }
+        let mut carrying = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            if !node.bypasses(target)? {
+                carrying.push(node);
+            }
+        }
+        let picked = self.selector.select(&carrying, |n| n.marker());
+        Ok(picked.map(|n| Arc::clone(n)))
     }
 }
 
@@ -152,6 +192,20 @@ impl Chain {
         Route {
             nodes: self.hops.iter().map(Hop::select).collect(),
         }
+    }
+
+    /// Picks one node per hop for `target`, up to the first hop that does not carry it (its bypass
+    /// covers the target, or every node's does): the node before that hop reaches the target itself.
+    /// `None` when the first hop does not carry it: this host reaches it, as without a chain.
+    pub fn route_to(&self, target: &Address) -> Result<Option<Route>, Error> {
+        let mut nodes = Vec::with_capacity(self.hops.len());
+        for hop in &self.hops {
+            match hop.select_for(target)? {
+                Some(node) => nodes.push(node),
+                None => break,
+            }
+        }
+        Ok((!nodes.is_empty()).then_some(Route { nodes }))
     }
 }
 

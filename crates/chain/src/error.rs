@@ -106,6 +106,10 @@ pub enum Error {
     /// The chain or node configuration is unusable.
     #[error("chain configuration: {0}")]
     Config(String),
+
+    /// A hop's or node's bypass could not say whether it carries the target.
+    #[error(transparent)]
+    Bypass(#[from] crate::NotLoaded),
 }
 
 impl Error {

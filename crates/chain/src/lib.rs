@@ -7,7 +7,8 @@
 //!   UDP-TUN (CMD 0xF3, relay and bind mode). Replies are read before anything else is written.
 //! * [`Socks4Connector`]: CONNECT, in SOCKS4A form by default, plain SOCKS4 with `disable4a`.
 //! * [`Node`] = address + [`Connector`] + transport dialer; [`Hop`] = nodes + [`Selector`] (round-robin,
-//!   random, fifo; failure marking with `maxFails`/`failTimeout`); [`Chain`] = hops.
+//!   random, fifo; failure marking with `maxFails`/`failTimeout`); [`Chain`] = hops. Hops and nodes may
+//!   have a [`Bypass`]: the targets they do not carry (upstream's chain-level bypass).
 //! * [`Router`]: dials a target directly or through a chain; UDP associations and remote listeners use the
 //!   chain's last node. [`PacketConn`] is the datagram side, [`MuxBindListener`] / [`BindListener`] the
 //!   remote listeners.
@@ -38,6 +39,7 @@
 
 pub mod addr;
 mod bind;
+mod bypass;
 mod chain;
 mod connector;
 mod error;
@@ -48,6 +50,7 @@ pub mod select;
 use std::time::Duration;
 
 pub use bind::{BindListener, MuxBindListener};
+pub use bypass::{Bypass, NotLoaded};
 pub use chain::{Chain, Hop, Node, Route};
 pub use connector::{
     Connector, Socks4Connector, Socks4ConnectorOptions, Socks5Connector, Socks5ConnectorOptions,

@@ -1,6 +1,7 @@
 //! [`Router`]: where every outgoing connection of a service is made — straight from this host, or through
 //! a chain. UDP associations and remote listeners (BIND, MBIND, UDP-TUN bind) are opened on the chain's last
-//! node.
+//! node. Hop and node bypasses ([`crate::Bypass`]) choose the route of a dialled target; associations and
+//! remote listeners have no single target and always use every hop.
 
 use std::borrow::Cow;
 use std::io;
@@ -69,12 +70,17 @@ impl Router {
         self.chain.as_deref()
     }
 
-    /// A connection to `target`: from this host (the one direct dialer of gost-rs) or through the chain.
+    /// A connection to `target`: from this host (the one direct dialer of gost-rs) or through the chain,
+    /// as far as its hops carry the target ([`Chain::route_to`]).
     pub async fn dial(&self, target: &Address) -> Result<Stream, Error> {
-        match &self.chain {
-            Some(chain) => {
+        let route = match &self.chain {
+            Some(chain) => chain.route_to(target)?,
+            None => None,
+        };
+        match route {
+            Some(route) => {
                 let target = self.resolve_for_chain(target).await?;
-                chain.route().dial(&target, self.timeout).await
+                route.dial(&target, self.timeout).await
             }
             None => {
                 let tcp = bounded(self.timeout, "dial", target, async {

@@ -169,11 +169,35 @@ impl Config {
                 *n = new.clone();
             }
         };
+        // `?admission=` / `?bypass=` lists, renamed when the file uses their name
+        // (the services and `-F` hops naming them follow).
+        let mut list_renames = Vec::new();
+        for mut list in cli.admissions {
+            if self.admission(&list.name).is_some() {
+                let new = free_name(|n| self.admission(n).is_some(), "admission");
+                list_renames.push((list.name.clone(), new.clone()));
+                list.name = new;
+            }
+            self.admissions.push(list);
+        }
+        for mut list in cli.bypasses {
+            if self.bypass(&list.name).is_some() {
+                let new = free_name(|n| self.bypass(n).is_some(), "bypass");
+                list_renames.push((list.name.clone(), new.clone()));
+                list.name = new;
+            }
+            self.bypasses.push(list);
+        }
         let mut chain_renames = Vec::new();
         for mut chain in cli.chains {
             for hop in &mut chain.hops {
                 rename_hosts(&mut hop.hosts);
                 rename_hosts(&mut hop.resolver);
+                if let Some(name) = &mut hop.bypass
+                    && let Some((_, new)) = list_renames.iter().find(|(old, _)| old == name)
+                {
+                    *name = new.clone();
+                }
             }
             if self.chain(&chain.name).is_some() {
                 let new = free_name(|n| self.chain(n).is_some(), "chain");
@@ -208,24 +232,6 @@ impl Config {
                 limiter.name = new;
             }
             self.rlimiters.push(limiter);
-        }
-        // `?admission=` / `?bypass=` lists, renamed like climiters when the file uses their name.
-        let mut list_renames = Vec::new();
-        for mut list in cli.admissions {
-            if self.admission(&list.name).is_some() {
-                let new = free_name(|n| self.admission(n).is_some(), "admission");
-                list_renames.push((list.name.clone(), new.clone()));
-                list.name = new;
-            }
-            self.admissions.push(list);
-        }
-        for mut list in cli.bypasses {
-            if self.bypass(&list.name).is_some() {
-                let new = free_name(|n| self.bypass(n).is_some(), "bypass");
-                list_renames.push((list.name.clone(), new.clone()));
-                list.name = new;
-            }
-            self.bypasses.push(list);
         }
         for mut svc in cli.services {
             rename_hosts(&mut svc.hosts);

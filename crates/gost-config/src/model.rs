@@ -208,6 +208,12 @@ pub struct HopConfig {
     /// Name of the `resolvers:` entry asked for names the hosts table does not map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver: Option<String>,
+    /// Name of the `bypasses:` entry whose targets this hop does not carry: the route ends before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    /// Several `bypasses:` entries, combined as upstream's bypass group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
     /// Hop metadata (none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -231,6 +237,12 @@ pub struct NodeConfig {
     /// Name of the `resolvers:` entry asked for names the hosts table does not map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver: Option<String>,
+    /// Name of the `bypasses:` entry whose targets this node does not carry: it is not picked for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bypass: Option<String>,
+    /// Several `bypasses:` entries, combined as upstream's bypass group.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bypasses: Vec<String>,
     /// Node metadata (none used by gost-rs yet).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
@@ -524,6 +536,20 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::E
     };
     let nanos = parse_go_duration(&text).map_err(serde::de::Error::custom)?;
     Ok(Some(Duration::from_nanos(nanos.max(0) as u64)))
+}
+
+impl HopConfig {
+    /// The names of the hop's bypasses (`bypass` then `bypasses`).
+    pub fn bypass_names(&self) -> impl Iterator<Item = &str> {
+        self.bypass.iter().chain(&self.bypasses).map(String::as_str)
+    }
+}
+
+impl NodeConfig {
+    /// The names of the node's bypasses (`bypass` then `bypasses`).
+    pub fn bypass_names(&self) -> impl Iterator<Item = &str> {
+        self.bypass.iter().chain(&self.bypasses).map(String::as_str)
+    }
 }
 
 impl ServiceConfig {

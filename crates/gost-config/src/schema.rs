@@ -173,6 +173,8 @@ const NODE: Schema = Schema {
         ("dialer", Shape::Obj(&DIALER)),
         ("hosts", Shape::Str),
         ("resolver", Shape::Str),
+        ("bypass", Shape::Str),
+        ("bypasses", Shape::StrList),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
@@ -185,7 +187,7 @@ const NODE: Schema = Schema {
         "http",
         "tls",
     ],
-    refused: &["bypass", "bypasses"],
+    refused: &[],
 };
 
 const HOP: Schema = Schema {
@@ -195,6 +197,8 @@ const HOP: Schema = Schema {
         ("nodes", Shape::List(&NODE)),
         ("hosts", Shape::Str),
         ("resolver", Shape::Str),
+        ("bypass", Shape::Str),
+        ("bypasses", Shape::StrList),
         ("metadata", Shape::Metadata),
     ],
     upstream: &[
@@ -206,7 +210,7 @@ const HOP: Schema = Schema {
         "http",
         "plugin",
     ],
-    refused: &["bypass", "bypasses"],
+    refused: &[],
 };
 
 const CHAIN: Schema = Schema {

@@ -89,16 +89,6 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "metrics",
     ),
     (
-        "chains:\n- name: c\n  hops:\n  - name: h\n    bypass: byp\n    nodes: [{name: n, addr: 127.0.0.1:1080}]",
-        "bypass",
-        "chains[0](c).hops[0](h)",
-    ),
-    (
-        "chains:\n- name: c\n  hops:\n  - name: h\n    nodes: [{name: n, addr: 127.0.0.1:1080, bypasses: [byp]}]",
-        "bypasses",
-        "nodes[0](n)",
-    ),
-    (
         "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5, metadata: {udp: true}}\nbypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
         "bypass together with udp=true",
         "service `s`",
@@ -142,9 +132,9 @@ fn command_line_access_options_not_built_are_errors_naming_option_and_argument()
     assert_eq!(path, "service `service-0`");
     let (path, named) = refusal(from_cli(
         &["socks5://:1080"],
-        &["socks5://127.0.0.1:1081?bypass=172.16.0.0/12"],
+        &["socks5://127.0.0.1:1081?rlimiter=10"],
     ));
-    assert_eq!(named, "bypass");
+    assert_eq!(named, "rlimiter");
     assert!(path.starts_with("-F socks5://127.0.0.1:1081"), "{path}");
 }
 

@@ -791,3 +791,49 @@ resolvers:
         "{warnings:?}"
     );
 }
+
+#[test]
+fn hop_bypass_from_the_command_line() {
+    let c = assert_equivalent(
+        &["socks5://:1080"],
+        &["socks5://srv:1080?bypass=~10.0.0.0/8,*.corp.example"],
+        r#"
+services:
+- name: service-0
+  addr: ":1080"
+  handler: {type: socks5, chain: chain-0}
+  listener: {type: tcp}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    bypass: bypass-0
+    nodes:
+    - name: node-0
+      addr: "srv:1080"
+      connector: {type: socks5}
+      dialer: {type: tcp}
+bypasses:
+- name: bypass-0
+  whitelist: true
+  matchers: [10.0.0.0/8, "*.corp.example"]
+"#,
+    );
+    assert_valid(&c);
+    // Merged into a file that has its own bypass-0, the hop follows its list's new name.
+    let (mut file, _) =
+        from_yaml_str("bypasses: [{name: bypass-0, matchers: [example.com]}]").unwrap();
+    file.merge(c);
+    let hop = &file.chains[0].hops[0];
+    assert_eq!(hop.bypass.as_deref(), Some("bypass-1"));
+    assert!(file.bypass("bypass-1").unwrap().whitelist);
+    assert_valid(&file);
+    // A node's `bypasses` and a hop's `bypass` must name defined lists.
+    let (undefined, _) = from_yaml_str(
+        "chains: [{name: c, hops: [{name: h, nodes: [{name: n, addr: 'srv:1080', \
+         connector: {type: socks5}, bypasses: [nowhere]}]}]}]",
+    )
+    .unwrap();
+    let err = validate(&undefined).unwrap_err().to_string();
+    assert!(err.contains("nowhere") && err.contains("node `n`"), "{err}");
+}

@@ -39,9 +39,10 @@ pub fn from_cli(
             ..Default::default()
         };
         for (i, arg) in nodes.iter().enumerate() {
-            let (mut hop, hosts, resolver) = node::build_hop(arg.as_ref(), i, &mut warnings)?;
-            hop.hosts = hosts.map(|m| add_hosts(&mut config, m));
-            hop.resolver = resolver.map(|r| add_resolver(&mut config, r));
+            let (mut hop, lists) = node::build_hop(arg.as_ref(), i, &mut warnings)?;
+            hop.hosts = lists.hosts.map(|m| add_hosts(&mut config, m));
+            hop.resolver = lists.resolver.map(|r| add_resolver(&mut config, r));
+            hop.bypass = lists.bypass.map(|list| add_bypass(&mut config, list));
             chain.hops.push(hop);
         }
         config.chains.push(chain);
@@ -60,15 +61,8 @@ pub fn from_cli(
                 });
                 svc.admission = Some(name);
             }
-            if let Some((whitelist, matchers)) = &lists.bypass {
-                let name = format!("bypass-{}", config.bypasses.len());
-                config.bypasses.push(ListConfig {
-                    name: name.clone(),
-                    whitelist: *whitelist,
-                    matchers: matchers.clone(),
-                    ..ListConfig::default()
-                });
-                svc.bypass = Some(name);
+            if let Some(list) = &lists.bypass {
+                svc.bypass = Some(add_bypass(&mut config, list.clone()));
             }
             if !lists.limiter.is_empty() {
                 let name = format!("limiter-{}", config.limiters.len());
@@ -116,6 +110,19 @@ pub fn from_cli(
     }
     crate::load::fill_defaults(&mut config);
     Ok((config, warnings))
+}
+
+/// A `bypasses:` entry of `(whitelist, matchers)`, named as upstream names the ones it makes; returns
+/// the name.
+fn add_bypass(config: &mut Config, (whitelist, matchers): (bool, Vec<String>)) -> String {
+    let name = format!("bypass-{}", config.bypasses.len());
+    config.bypasses.push(ListConfig {
+        name: name.clone(),
+        whitelist,
+        matchers,
+        ..ListConfig::default()
+    });
+    name
 }
 
 /// A `hosts:` table of `mappings`, named as upstream names the ones it makes; returns the name.

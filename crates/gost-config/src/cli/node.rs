@@ -9,20 +9,21 @@ use crate::url;
 
 const FLAG: &str = "-F";
 
-/// A hop, the mappings of its `?hosts=` and the nameservers of its `?resolver=`.
-pub(super) type BuiltHop = (
-    HopConfig,
-    Option<Vec<HostMappingConfig>>,
-    Option<Vec<String>>,
-);
+/// What a `-F` argument asks for besides its hop, all at hop level as upstream: the mappings of its
+/// `?hosts=`, the nameservers of its `?resolver=` and the `(whitelist, matchers)` of its `?bypass=`.
+#[derive(Debug, Default)]
+pub(super) struct HopLists {
+    pub(super) hosts: Option<Vec<HostMappingConfig>>,
+    pub(super) resolver: Option<Vec<String>>,
+    pub(super) bypass: Option<(bool, Vec<String>)>,
+}
 
-/// Hop `hop-{index}` of one `-F` argument, the mappings of its `?hosts=` and the nameservers of its
-/// `?resolver=` (hop level, as upstream).
+/// Hop `hop-{index}` of one `-F` argument and its [`HopLists`].
 pub(super) fn build_hop(
     arg: &str,
     index: usize,
     warnings: &mut Vec<Warning>,
-) -> Result<BuiltHop, ConfigError> {
+) -> Result<(HopConfig, HopLists), ConfigError> {
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (connector, dialer) = kinds(arg, &u.scheme)?;
     if !u.path.is_empty() {
@@ -34,8 +35,11 @@ pub(super) fn build_hop(
     }
     let tls = DialerTls::take(arg, &mut md)?;
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
-    let hosts = take_hosts(FLAG, arg, &mut md)?;
-    let resolver = take_resolver(&mut md);
+    let lists = HopLists {
+        hosts: take_hosts(FLAG, arg, &mut md)?,
+        resolver: take_resolver(&mut md),
+        bypass: take_list(FLAG, arg, &mut md, "bypass")?,
+    };
     drop_unsupported(FLAG, arg, &mut md, warnings)?;
 
     let mut hop = HopConfig {
@@ -98,7 +102,7 @@ pub(super) fn build_hop(
         }
         hop.nodes.push(node);
     }
-    Ok((hop, hosts, resolver))
+    Ok((hop, lists))
 }
 
 /// Connector and dialer types from the scheme. A single name is the connector if upstream has such a

@@ -339,3 +339,29 @@ pub(super) fn take_resolver(md: &mut Metadata) -> Option<Vec<String>> {
         .collect();
     Some(addrs).filter(|a| !a.is_empty())
 }
+
+/// `admission=~a,b` / `bypass=…`: comma-separated entries, a leading `~` for whitelist mode (upstream).
+pub(super) fn take_list(
+    flag: &'static str,
+    arg: &str,
+    md: &mut Metadata,
+    key: &str,
+) -> Result<Option<(bool, Vec<String>)>, ConfigError> {
+    let v = md
+        .get_string(&[key])
+        .map_err(|e| url_err(flag, arg, e.to_string()))?;
+    md.remove(key);
+    Ok(v.filter(|v| !v.is_empty()).map(|v| {
+        let (whitelist, rest) = match v.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, v.as_str()),
+        };
+        let matchers = rest
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (whitelist, matchers)
+    }))
+}

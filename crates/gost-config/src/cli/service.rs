@@ -49,8 +49,8 @@ pub(super) fn build_services(
     let selector = take_selector(&mut md).map_err(|m| url_err(FLAG, arg, m))?;
     let climit = take_climit(arg, &mut md)?;
     let lists = Lists {
-        admission: take_list(arg, &mut md, "admission")?,
-        bypass: take_list(arg, &mut md, "bypass")?,
+        admission: take_list(FLAG, arg, &mut md, "admission")?,
+        bypass: take_list(FLAG, arg, &mut md, "bypass")?,
         hosts: take_hosts(FLAG, arg, &mut md)?,
         limiter: take_limiter(&mut md),
         rlimiter: take_string(&mut md, &["rlimiter"])
@@ -117,31 +117,6 @@ pub(super) fn build_services(
         })
         .collect();
     Ok((services, climit, lists))
-}
-
-/// `admission=~a,b` / `bypass=…`: comma-separated entries, a leading `~` for whitelist mode (upstream).
-fn take_list(
-    arg: &str,
-    md: &mut crate::Metadata,
-    key: &str,
-) -> Result<Option<(bool, Vec<String>)>, ConfigError> {
-    let v = md
-        .get_string(&[key])
-        .map_err(|e| url_err(FLAG, arg, e.to_string()))?;
-    md.remove(key);
-    Ok(v.filter(|v| !v.is_empty()).map(|v| {
-        let (whitelist, rest) = match v.strip_prefix('~') {
-            Some(rest) => (true, rest),
-            None => (false, v.as_str()),
-        };
-        let matchers = rest
-            .split(',')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned)
-            .collect();
-        (whitelist, matchers)
-    }))
 }
 
 /// `limiter.in`/`limiter.out` (the service, `$`) and `limiter.conn.in`/`limiter.conn.out` (each

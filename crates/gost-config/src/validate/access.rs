@@ -3,7 +3,9 @@
 //! [`ConfigError::AccessNotBuilt`] error, never an open door.
 
 use crate::error::ConfigError;
-use crate::model::{AutherConfig, Config, LimiterConfig, ListConfig, Loaders, ServiceConfig};
+use crate::model::{
+    AutherConfig, ChainConfig, Config, LimiterConfig, ListConfig, Loaders, ServiceConfig,
+};
 
 /// Handlers whose CONNECT requests the service-level bypass filters.
 const BYPASS_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto"];
@@ -144,6 +146,24 @@ pub(super) fn check_loaders(s: &str, loaders: &Loaders) -> Result<(), ConfigErro
             &h.url,
             "must be an http:// or https:// URL",
         ));
+    }
+    Ok(())
+}
+
+/// The bypasses named by the hops and nodes of `chain` exist.
+pub(super) fn check_chain_lists(config: &Config, chain: &ChainConfig) -> Result<(), ConfigError> {
+    let defined = || config.bypasses.iter().map(|l| l.name.as_str());
+    for hop in &chain.hops {
+        let hs = format!("chain `{}` hop `{}`", chain.name, hop.name);
+        for name in hop.bypass_names() {
+            check_defined(&hs, "bypass", name, defined())?;
+        }
+        for node in &hop.nodes {
+            let ns = format!("{hs} node `{}`", node.name);
+            for name in node.bypass_names() {
+                check_defined(&ns, "bypass", name, defined())?;
+            }
+        }
     }
     Ok(())
 }

@@ -74,6 +74,7 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
     check_conflicts(&config.services)?;
     for chain in &config.chains {
         check_chain(chain, &mut warnings)?;
+        access::check_chain_lists(config, chain)?;
     }
     for auther in &config.authers {
         let subject = format!("auther `{}`", auther.name);

@@ -1,0 +1,110 @@
+//! Bypass on chain hops and nodes, with upstream's client-side meaning, run as `gost` processes on
+//! loopback. The proxy server in the chain refuses 127.0.0.3 (its own service-level bypass), so a
+//! request for a target there only succeeds when the front does not send it through that server:
+//! `-F …?bypass=127.0.0.3` (hop level) dials it directly, while other targets still go through the
+//! server; in YAML, a node whose bypass covers the target is never picked for it.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
+
+/// An echo server on `ip`, port chosen by the system.
+fn echo_on(ip: [u8; 4]) -> SocketAddr {
+    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut reader = conn.try_clone().unwrap();
+                let _ = std::io::copy(&mut reader, &mut conn);
+            });
+        }
+    });
+    addr
+}
+
+/// A SOCKS5 CONNECT to `target` through `proxy` and an echo through it; the reply code otherwise.
+fn connect(proxy: SocketAddr, target: SocketAddr) -> Result<(), u8> {
+    let mut c = TcpStream::connect(proxy).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    c.write_all(&[5, 1, 0]).unwrap();
+    let mut m = [0u8; 2];
+    c.read_exact(&mut m).unwrap();
+    assert_eq!(m, [5, 0]);
+    let SocketAddr::V4(t) = target else {
+        unreachable!()
+    };
+    let mut req = vec![5, 1, 0, 1];
+    req.extend_from_slice(&t.ip().octets());
+    req.extend_from_slice(&t.port().to_be_bytes());
+    c.write_all(&req).unwrap();
+    let mut reply = [0u8; 10];
+    c.read_exact(&mut reply).unwrap();
+    if reply[1] != 0 {
+        return Err(reply[1]);
+    }
+    echo_round_trip(&mut c, "through the chain");
+    Ok(())
+}
+
+/// A gost SOCKS5 server that refuses targets on 127.0.0.3 (REP 0x02) and serves the others.
+fn server_refusing_127_0_0_3() -> (Gost, SocketAddr) {
+    let mut server = Gost::spawn(&["-L", "socks5://127.0.0.1:0?bypass=127.0.0.3"]);
+    let addr = server.addr("service-0");
+    (server, addr)
+}
+
+#[test]
+fn a_hop_bypass_on_the_command_line_dials_its_targets_directly() {
+    let (inner, outer) = (echo_on([127, 0, 0, 3]), echo_on([127, 0, 0, 1]));
+    let (mut server, server_addr) = server_refusing_127_0_0_3();
+    // Without the hop's bypass, the server refuses the target: the test's premise.
+    let mut plain = Gost::spawn(&[
+        "-L",
+        "socks5://127.0.0.1:0",
+        "-F",
+        &format!("socks5://{server_addr}"),
+    ]);
+    assert!(connect(plain.addr("service-0"), inner).is_err());
+
+    let node = format!("socks5://{server_addr}?bypass=127.0.0.3");
+    let mut front = Gost::spawn(&["-L", "socks5://127.0.0.1:0", "-F", &node]);
+    let proxy = front.addr("service-0");
+    assert_eq!(
+        connect(proxy, inner),
+        Ok(()),
+        "the bypassed target is dialled directly"
+    );
+    assert_eq!(
+        connect(proxy, outer),
+        Ok(()),
+        "other targets go through the server"
+    );
+    server.wait_for(&["connection", &outer.to_string()]);
+}
+
+#[test]
+fn a_node_whose_bypass_covers_the_target_is_never_picked() {
+    let inner = echo_on([127, 0, 0, 3]);
+    let (_refusing, refusing_addr) = server_refusing_127_0_0_3();
+    let mut open = Gost::spawn(&["-L", "socks5://127.0.0.1:0"]);
+    let open_addr = open.addr("service-0");
+    let file = ConfigFile::new(&format!(
+        "services:\n- name: front\n  addr: 127.0.0.1:0\n  handler: {{type: socks5, chain: c}}\n\
+         chains:\n- name: c\n  hops:\n  - name: hop-0\n    nodes:\n\
+         \x20   - name: refusing\n      addr: '{refusing_addr}'\n      connector: {{type: socks5}}\n      bypass: inner\n\
+         \x20   - name: open\n      addr: '{open_addr}'\n      connector: {{type: socks5}}\n\
+         bypasses:\n- name: inner\n  matchers: [127.0.0.3]\n"
+    ));
+    let mut front = Gost::spawn(&["-C", file.arg()]);
+    let proxy = front.addr("front");
+    // Round-robin would send every other request to the refusing node; its bypass keeps it out.
+    for i in 0..4 {
+        assert_eq!(connect(proxy, inner), Ok(()), "request {i}");
+    }
+    open.wait_for(&["connection", &inner.to_string()]);
+}
