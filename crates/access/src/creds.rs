@@ -21,6 +21,21 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The `(user, password)` entries of a text in upstream's auth file format, in order.
+fn entries(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    text.lines().filter_map(|line| {
+        let line = line.replace('\t', " ");
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return None;
+        }
+        Some(match line.split_once(' ') {
+            Some((u, p)) => (u.trim().to_owned(), p.trim().to_owned()),
+            None => (line.to_owned(), String::new()),
+        })
+    })
+}
+
 /// Compared against when the user does not exist, so a wrong name costs as long as a wrong password.
 const ABSENT: &[u8] = &[0; 32];
 
@@ -47,18 +62,13 @@ impl Credentials {
     /// password is the rest of the line, trimmed; a user alone has an empty password); blank lines and
     /// lines starting with `#` are skipped. `#` elsewhere is part of the value (`admin #123456`).
     pub fn parse_text(text: &str) -> Credentials {
-        let pairs = text.lines().filter_map(|line| {
-            let line = line.replace('\t', " ");
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                return None;
-            }
-            Some(match line.split_once(' ') {
-                Some((u, p)) => (u.trim().to_owned(), p.trim().to_owned()),
-                None => (line.to_owned(), String::new()),
-            })
-        });
-        Credentials::from_pairs(pairs)
+        Credentials::from_pairs(entries(text))
+    }
+
+    /// The first `(user, password)` of a text in the format of [`Credentials::parse_text`]: what
+    /// upstream's `auth.file` gives a node's connector.
+    pub fn first_in_text(text: &str) -> Option<(String, String)> {
+        entries(text).next()
     }
 
     /// The pairs, consuming the set.
@@ -109,6 +119,16 @@ mod tests {
         assert!(!c.check(b"admin", b"123456"));
         assert!(!c.check(b"nobody", b""));
         assert!(!format!("{c:?}").contains("123456"));
+    }
+
+    #[test]
+    fn first_entry_skips_comments_and_blank_lines() {
+        let text = "# node credentials\n\n  test\\user001\tp@ss word\nsecond pw\n";
+        assert_eq!(
+            Credentials::first_in_text(text),
+            Some(("test\\user001".to_owned(), "p@ss word".to_owned()))
+        );
+        assert_eq!(Credentials::first_in_text("# only a comment\n"), None);
     }
 
     #[test]

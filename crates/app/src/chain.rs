@@ -15,9 +15,10 @@ use gost_config::options::{
     Socks5ConnectorOptions as Socks5Written, TlsDialerOptions, WsDialerOptions,
 };
 use gost_config::{
-    ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, SelectorConfig, ServiceConfig,
-    TlsConfig,
+    AuthConfig, ChainConfig, Config, ConnectorConfig, DialerConfig, NodeConfig, SelectorConfig,
+    ServiceConfig, TlsConfig,
 };
+use gost_service::gost_access::Credentials;
 use gost_transport::Dialer;
 use gost_transport::kcp::KcpDialer;
 use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
@@ -138,10 +139,7 @@ pub fn connector_from_config(cfg: &ConnectorConfig) -> Result<Connector, Error> 
     {
         ConnectorKind::Socks5 => {
             let written = Socks5Written::from_metadata(&cfg.metadata).map_err(bad_md)?;
-            let creds = cfg
-                .auth
-                .as_ref()
-                .map(|a| (a.username.clone(), a.password.clone()));
+            let creds = connector_credentials(cfg.auth.as_ref())?;
             let tls = client_tls(cfg.tls.as_ref(), None)?;
             let opts = socks5_connector_options(written);
             Ok(Connector::Socks5(Socks5Connector::new(opts, creds, tls)))
@@ -152,9 +150,31 @@ pub fn connector_from_config(cfg: &ConnectorConfig) -> Result<Connector, Error> 
                 timeout: written.timeout,
                 disable4a: written.disable4a,
             };
-            let user = cfg.auth.as_ref().map_or("", |a| a.username.as_str());
+            let creds = connector_credentials(cfg.auth.as_ref())?;
+            let user = creds.as_ref().map_or("", |(user, _)| user.as_str());
             Ok(Connector::Socks4(Socks4Connector::new(opts, user)))
         }
+    }
+}
+
+/// The connector's `auth`: its `username`/`password`, or the first entry of its `file` (upstream's
+/// auth file format), read each time the chain is built (at start and on SIGHUP).
+fn connector_credentials(auth: Option<&AuthConfig>) -> Result<Option<(String, String)>, Error> {
+    let Some(auth) = auth else { return Ok(None) };
+    let Some(path) = &auth.file else {
+        return Ok(Some((auth.username.clone(), auth.password.clone())));
+    };
+    let what = || format!("connector.auth.file {path:?}");
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Access {
+        what: what(),
+        source: Box::new(e),
+    })?;
+    match Credentials::first_in_text(&text) {
+        Some(creds) => Ok(Some(creds)),
+        None => Err(Error::Access {
+            what: what(),
+            source: "no `user password` line in it".into(),
+        }),
     }
 }
 

@@ -290,6 +290,10 @@ pub struct AuthConfig {
     /// Password; empty for SOCKS4 user ids.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub password: String,
+    /// A file whose first entry (`user password`, upstream's auth file format) is the credential,
+    /// instead of `username`/`password`. Only a node's connector reads it (upstream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// `metrics:`: where the Prometheus text endpoint listens.

@@ -42,6 +42,17 @@ const AUTH: Schema = Schema {
     refused: &["file"],
 };
 
+/// A node connector's `auth`: there upstream also takes the credential from a file.
+const CONNECTOR_AUTH: Schema = Schema {
+    fields: &[
+        ("username", Shape::Str),
+        ("password", Shape::Str),
+        ("file", Shape::Str),
+    ],
+    upstream: &[],
+    refused: &[],
+};
+
 const TLS: Schema = Schema {
     fields: &[
         ("certFile", Shape::Str),
@@ -147,7 +158,7 @@ const SERVICE: Schema = Schema {
 const CONNECTOR: Schema = Schema {
     fields: &[
         ("type", Shape::Str),
-        ("auth", Shape::Obj(&AUTH)),
+        ("auth", Shape::Obj(&CONNECTOR_AUTH)),
         ("tls", Shape::Obj(&TLS)),
         ("metadata", Shape::Metadata),
     ],

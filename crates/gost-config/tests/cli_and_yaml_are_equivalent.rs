@@ -837,3 +837,30 @@ bypasses:
     let err = validate(&undefined).unwrap_err().to_string();
     assert!(err.contains("nowhere") && err.contains("node `n`"), "{err}");
 }
+
+#[test]
+fn connector_auth_from_a_file() {
+    let node = |auth: &str| {
+        format!(
+            "chains: [{{name: c, hops: [{{name: h, nodes: [{{name: n, addr: 'srv:1080', \
+             connector: {{type: socks5, auth: {auth}}}}}]}}]}}]"
+        )
+    };
+    let (c, warnings) = from_yaml_str(&node("{file: /etc/gost/node}")).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let auth = c.chains[0].hops[0].nodes[0]
+        .connector
+        .auth
+        .as_ref()
+        .unwrap();
+    assert_eq!(auth.file.as_deref(), Some("/etc/gost/node"));
+    assert_valid(&c);
+    assert!(
+        c.to_yaml().contains("file: /etc/gost/node"),
+        "{}",
+        c.to_yaml()
+    );
+    let (both, _) = from_yaml_str(&node("{file: /etc/gost/node, username: u}")).unwrap();
+    let err = validate(&both).unwrap_err().to_string();
+    assert!(err.contains("connector.auth.file"), "{err}");
+}

@@ -221,7 +221,8 @@ mod tests {
             c.services[0].handler.auth,
             Some(AuthConfig {
                 username: "user".into(),
-                password: "pass".into()
+                password: "pass".into(),
+                file: None,
             })
         );
     }

@@ -78,6 +78,7 @@ pub(super) fn decode_auth(
     Ok(AuthConfig {
         username: username.into(),
         password: password.into(),
+        file: None,
     })
 }
 
@@ -85,6 +86,7 @@ pub(super) fn user_auth(u: &CmdUrl) -> Option<AuthConfig> {
     u.user.as_ref().map(|(name, pass)| AuthConfig {
         username: name.clone(),
         password: pass.clone().unwrap_or_default(),
+        file: None,
     })
 }
 

@@ -448,6 +448,30 @@ fn check_auth(s: &str, key: &str, auth: &AuthConfig) -> Result<(), ConfigError> 
     Ok(())
 }
 
+/// A connector's credential: a user name, or a file to read it from (not both).
+fn check_connector_auth(s: &str, auth: &AuthConfig) -> Result<(), ConfigError> {
+    let Some(file) = &auth.file else {
+        return check_auth(s, "connector.auth", auth);
+    };
+    if file.is_empty() {
+        return Err(ConfigError::invalid(
+            s,
+            "connector.auth.file",
+            "",
+            "a file path is required",
+        ));
+    }
+    if !auth.username.is_empty() || !auth.password.is_empty() {
+        return Err(ConfigError::invalid(
+            s,
+            "connector.auth.file",
+            file,
+            "is given together with username/password; set one or the other",
+        ));
+    }
+    Ok(())
+}
+
 /// A server-side credential without a password accepts any password for its user, as upstream's auther
 /// does (`socks5://user@:1080`). That is legal but rarely meant, so it is said at start.
 fn warn_any_password(s: &str, key: &str, auth: &AuthConfig, warnings: &mut Vec<Warning>) {
@@ -607,7 +631,7 @@ fn check_node(
         ));
     }
     if let Some(auth) = &node.connector.auth {
-        check_auth(s, "connector.auth", auth)?;
+        check_connector_auth(s, auth)?;
         if matches!(connector, "socks4" | "socks4a") && !auth.password.is_empty() {
             warnings.push(Warning::new(
                 format!("{s}: connector.auth.password"),

@@ -1,0 +1,87 @@
+//! `auth: {file: …}` on a node's connector, as upstream: the file's first `user password` entry is
+//! the credential the node is sent. Two `gost` processes on loopback: a SOCKS5 server with one user,
+//! and a front whose chain node reads that user from a file (comments and blank lines before it).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use gost_test_support::servers::blocking::echo_server;
+use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
+
+fn front_config(server: SocketAddr, file: &str) -> String {
+    format!(
+        "services:\n- name: front\n  addr: 127.0.0.1:0\n  handler: {{type: socks5, chain: c}}\n\
+         chains:\n- name: c\n  hops:\n  - name: hop-0\n    nodes:\n    - name: server\n      \
+         addr: '{server}'\n      connector:\n        type: socks5\n        auth: {{file: '{file}'}}\n"
+    )
+}
+
+/// A SOCKS5 CONNECT to `target` through `proxy` (no credentials); the reply code.
+fn connect(proxy: SocketAddr, target: SocketAddr) -> u8 {
+    let mut c = TcpStream::connect(proxy).unwrap();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    c.write_all(&[5, 1, 0]).unwrap();
+    let mut m = [0u8; 2];
+    c.read_exact(&mut m).unwrap();
+    assert_eq!(m, [5, 0]);
+    let SocketAddr::V4(t) = target else {
+        unreachable!()
+    };
+    let mut req = vec![5, 1, 0, 1];
+    req.extend_from_slice(&t.ip().octets());
+    req.extend_from_slice(&t.port().to_be_bytes());
+    c.write_all(&req).unwrap();
+    let mut reply = [0u8; 10];
+    c.read_exact(&mut reply).unwrap();
+    if reply[1] == 0 {
+        echo_round_trip(&mut c, "with the file's credential");
+    }
+    reply[1]
+}
+
+#[test]
+fn a_connector_takes_its_credential_from_the_first_entry_of_a_file() {
+    let echo = echo_server();
+    // `node\user:p@ss word`, base64 as upstream's `?auth=` takes it.
+    let mut server = Gost::spawn(&[
+        "-L",
+        "socks5://127.0.0.1:0?auth=bm9kZVx1c2VyOnBAc3Mgd29yZA==",
+    ]);
+    let server_addr = server.addr("service-0");
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("node-credentials");
+    std::fs::write(
+        &users,
+        "# the upstream proxy\n\nnode\\user\tp@ss word\nsomeone else\n",
+    )
+    .unwrap();
+    let file = ConfigFile::new(&front_config(server_addr, users.to_str().unwrap()));
+    let mut front = Gost::spawn(&["-C", file.arg()]);
+    assert_eq!(
+        connect(front.addr("front"), echo),
+        0,
+        "CONNECT through the node"
+    );
+    server.wait_connection_ok();
+
+    // The second entry is not the one sent: with it first, the server refuses the login.
+    std::fs::write(&users, "someone else\nnode\\user p@ss word\n").unwrap();
+    let mut wrong = Gost::spawn(&["-C", file.arg()]);
+    assert_ne!(connect(wrong.addr("front"), echo), 0);
+
+    // A file that cannot be read stops the start.
+    let missing = ConfigFile::new(&front_config(server_addr, "/nonexistent/credentials"));
+    let mut refused = Gost::spawn(&["-C", missing.arg()]);
+    let status = refused.wait_exit(PATIENCE).expect("gost exits");
+    assert!(!status.success());
+    assert!(
+        refused
+            .log
+            .iter()
+            .any(|l| l.contains("connector.auth.file")),
+        "{}",
+        refused.log.join("\n")
+    );
+}
