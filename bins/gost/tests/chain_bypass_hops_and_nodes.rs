@@ -108,3 +108,35 @@ fn a_node_whose_bypass_covers_the_target_is_never_picked() {
     }
     open.wait_for(&["connection", &inner.to_string()]);
 }
+
+#[test]
+fn sighup_applies_a_changed_hop_bypass() {
+    let inner = echo_on([127, 0, 0, 3]);
+    let (_server, server_addr) = server_refusing_127_0_0_3();
+    let config = |matcher: &str| {
+        format!(
+            "services:\n- name: front\n  addr: 127.0.0.1:{{port}}\n  handler: {{type: socks5, chain: c}}\n\
+             chains:\n- name: c\n  hops:\n  - name: hop-0\n    bypass: direct\n    nodes:\n\
+             \x20   - name: server\n      addr: '{server_addr}'\n      connector: {{type: socks5}}\n\
+             bypasses:\n- name: direct\n  matchers: ['{matcher}']\n"
+        )
+    };
+    let port = gost_test_support::servers::free_port().to_string();
+    let file = ConfigFile::new(&config("127.0.0.9").replace("{port}", &port));
+    let mut front = Gost::spawn(&["-C", file.arg()]);
+    let proxy = front.addr("front");
+    assert!(
+        connect(proxy, inner).is_err(),
+        "carried to the refusing server"
+    );
+
+    // Only the list the hop names changes; the service must still be rebuilt with it.
+    file.write(&config("127.0.0.3").replace("{port}", &port));
+    front.signal(gost_sys::process::Signal::Hup);
+    front.wait_for(&["configuration reloaded"]);
+    assert_eq!(
+        connect(proxy, inner),
+        Ok(()),
+        "dialled directly after the reload"
+    );
+}

@@ -204,11 +204,16 @@ async fn bind_all(
     Ok(bound)
 }
 
-/// The part of `config` that `service` depends on: itself, its chain, its authers, its climiter and
-/// the global certificate.
+/// The part of `config` that `service` depends on: itself, its chain, its authers, its climiter, its
+/// admissions, its bypasses and those of its chain's hops and nodes, and the global certificate.
 fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
     let h = &service.handler;
     let authers = h.auther.iter().chain(&h.authers);
+    let chain = service.chain().and_then(|c| config.chain(c));
+    let chain_bypasses = chain.into_iter().flat_map(|c| &c.hops).flat_map(|hop| {
+        hop.bypass_names()
+            .chain(hop.nodes.iter().flat_map(|n| n.bypass_names()))
+    });
     Config {
         services: vec![service.clone()],
         chains: service
@@ -232,6 +237,7 @@ fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
             .collect(),
         bypasses: service
             .bypass_names()
+            .chain(chain_bypasses)
             .filter_map(|b| config.bypass(b))
             .cloned()
             .collect(),
