@@ -5,15 +5,16 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gost_test_support::have_program;
 use gost_test_support::servers::blocking::{echo_server, http_server};
 use gost_test_support::servers::free_port;
-use support::{ConfigFile, Gost, PATIENCE, assert_body, curl};
+use support::{
+    ConfigFile, Gost, PATIENCE, Socks5Refusal, assert_body, curl, echo_round_trip, socks5_connect,
+};
 
 /// A private redis-server on a free loopback port, killed when dropped.
 struct Redis {
@@ -93,41 +94,15 @@ fn attempt(
     pass: &str,
     target: SocketAddr,
 ) -> Outcome {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&SocketAddr::from((from, 0)).into()).unwrap();
-    sock.connect(&proxy.into()).unwrap();
-    let mut c: TcpStream = sock.into();
-    c.set_read_timeout(Some(PATIENCE)).unwrap();
-    let _ = c.write_all(&[5, 1, 2]);
-    let mut m = [0u8; 2];
-    if c.read_exact(&mut m).is_err() {
-        return Outcome::Closed;
+    match socks5_connect(from, proxy, Some((user, pass)), target) {
+        Ok(mut c) => {
+            echo_round_trip(&mut c, "ping");
+            Outcome::Relayed
+        }
+        Err(Socks5Refusal::Closed) => Outcome::Closed,
+        Err(Socks5Refusal::Auth) => Outcome::AuthRefused,
+        Err(refused) => panic!("CONNECT refused: {refused:?}"),
     }
-    assert_eq!(m, [5, 2]);
-    let mut msg = vec![1, user.len() as u8];
-    msg.extend_from_slice(user.as_bytes());
-    msg.push(pass.len() as u8);
-    msg.extend_from_slice(pass.as_bytes());
-    c.write_all(&msg).unwrap();
-    c.read_exact(&mut m).unwrap();
-    if m[1] != 0 {
-        return Outcome::AuthRefused;
-    }
-    let SocketAddr::V4(t) = target else {
-        unreachable!()
-    };
-    let mut req = vec![5, 1, 0, 1];
-    req.extend_from_slice(&t.ip().octets());
-    req.extend_from_slice(&t.port().to_be_bytes());
-    c.write_all(&req).unwrap();
-    let mut reply = [0u8; 10];
-    c.read_exact(&mut reply).unwrap();
-    assert_eq!(reply[1], 0, "CONNECT reply");
-    c.write_all(b"ping").unwrap();
-    let mut back = [0u8; 4];
-    c.read_exact(&mut back).unwrap();
-    assert_eq!(&back, b"ping");
-    Outcome::Relayed
 }
 
 /// Retries `check` until it holds for both proxies (bounded: several reload periods).

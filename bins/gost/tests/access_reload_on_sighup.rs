@@ -5,13 +5,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use gost_sys::process::Signal;
 use gost_test_support::servers::blocking::echo_server;
 use gost_test_support::servers::free_port;
-use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
+use support::{ConfigFile, Gost, Socks5Refusal, echo_round_trip, socks5_connect};
 
 fn config(port: u16, user: &str, pass: &str) -> String {
     format!(
@@ -23,33 +22,14 @@ fn config(port: u16, user: &str, pass: &str) -> String {
 /// A SOCKS5 CONNECT to `target` with `user`/`pass`: whether the proxy accepted the credentials (and
 /// then relayed an echo).
 fn logs_in(proxy: SocketAddr, user: &str, pass: &str, target: SocketAddr) -> bool {
-    let mut c = TcpStream::connect(proxy).unwrap();
-    c.set_read_timeout(Some(PATIENCE)).unwrap();
-    c.write_all(&[5, 1, 2]).unwrap();
-    let mut m = [0u8; 2];
-    c.read_exact(&mut m).unwrap();
-    assert_eq!(m, [5, 2]);
-    let mut msg = vec![1, user.len() as u8];
-    msg.extend_from_slice(user.as_bytes());
-    msg.push(pass.len() as u8);
-    msg.extend_from_slice(pass.as_bytes());
-    c.write_all(&msg).unwrap();
-    c.read_exact(&mut m).unwrap();
-    if m[1] != 0 {
-        return false;
+    match socks5_connect([127, 0, 0, 1], proxy, Some((user, pass)), target) {
+        Ok(mut c) => {
+            echo_round_trip(&mut c, "logged in");
+            true
+        }
+        Err(Socks5Refusal::Auth) => false,
+        Err(refused) => panic!("{refused:?}"),
     }
-    let SocketAddr::V4(t) = target else {
-        unreachable!()
-    };
-    let mut req = vec![5, 1, 0, 1];
-    req.extend_from_slice(&t.ip().octets());
-    req.extend_from_slice(&t.port().to_be_bytes());
-    c.write_all(&req).unwrap();
-    let mut reply = [0u8; 10];
-    c.read_exact(&mut reply).unwrap();
-    assert_eq!(reply[1], 0, "CONNECT reply");
-    echo_round_trip(&mut c, "logged in");
-    true
 }
 
 #[test]

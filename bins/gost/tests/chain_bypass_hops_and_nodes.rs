@@ -6,49 +6,21 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 
-use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
-
-/// An echo server on `ip`, port chosen by the system.
-fn echo_on(ip: [u8; 4]) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut reader = conn.try_clone().unwrap();
-                let _ = std::io::copy(&mut reader, &mut conn);
-            });
-        }
-    });
-    addr
-}
+use gost_test_support::servers::blocking::echo_server_on;
+use support::{ConfigFile, Gost, Socks5Refusal, echo_round_trip, socks5_connect};
 
 /// A SOCKS5 CONNECT to `target` through `proxy` and an echo through it; the reply code otherwise.
 fn connect(proxy: SocketAddr, target: SocketAddr) -> Result<(), u8> {
-    let mut c = TcpStream::connect(proxy).unwrap();
-    c.set_read_timeout(Some(PATIENCE)).unwrap();
-    c.write_all(&[5, 1, 0]).unwrap();
-    let mut m = [0u8; 2];
-    c.read_exact(&mut m).unwrap();
-    assert_eq!(m, [5, 0]);
-    let SocketAddr::V4(t) = target else {
-        unreachable!()
-    };
-    let mut req = vec![5, 1, 0, 1];
-    req.extend_from_slice(&t.ip().octets());
-    req.extend_from_slice(&t.port().to_be_bytes());
-    c.write_all(&req).unwrap();
-    let mut reply = [0u8; 10];
-    c.read_exact(&mut reply).unwrap();
-    if reply[1] != 0 {
-        return Err(reply[1]);
+    match socks5_connect([127, 0, 0, 1], proxy, None, target) {
+        Ok(mut c) => {
+            echo_round_trip(&mut c, "through the chain");
+            Ok(())
+        }
+        Err(Socks5Refusal::Reply(code)) => Err(code),
+        Err(refused) => panic!("{refused:?}"),
     }
-    echo_round_trip(&mut c, "through the chain");
-    Ok(())
 }
 
 /// A gost SOCKS5 server that refuses targets on 127.0.0.3 (REP 0x02) and serves the others.
@@ -60,7 +32,10 @@ fn server_refusing_127_0_0_3() -> (Gost, SocketAddr) {
 
 #[test]
 fn a_hop_bypass_on_the_command_line_dials_its_targets_directly() {
-    let (inner, outer) = (echo_on([127, 0, 0, 3]), echo_on([127, 0, 0, 1]));
+    let (inner, outer) = (
+        echo_server_on([127, 0, 0, 3]),
+        echo_server_on([127, 0, 0, 1]),
+    );
     let (mut server, server_addr) = server_refusing_127_0_0_3();
     // Without the hop's bypass, the server refuses the target: the test's premise.
     let mut plain = Gost::spawn(&[
@@ -89,7 +64,7 @@ fn a_hop_bypass_on_the_command_line_dials_its_targets_directly() {
 
 #[test]
 fn a_node_whose_bypass_covers_the_target_is_never_picked() {
-    let inner = echo_on([127, 0, 0, 3]);
+    let inner = echo_server_on([127, 0, 0, 3]);
     let (_refusing, refusing_addr) = server_refusing_127_0_0_3();
     let mut open = Gost::spawn(&["-L", "socks5://127.0.0.1:0"]);
     let open_addr = open.addr("service-0");
@@ -111,7 +86,7 @@ fn a_node_whose_bypass_covers_the_target_is_never_picked() {
 
 #[test]
 fn sighup_applies_a_changed_hop_bypass() {
-    let inner = echo_on([127, 0, 0, 3]);
+    let inner = echo_server_on([127, 0, 0, 3]);
     let (_server, server_addr) = server_refusing_127_0_0_3();
     let config = |matcher: &str| {
         format!(

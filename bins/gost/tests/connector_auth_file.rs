@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use gost_test_support::servers::blocking::echo_server;
-use support::{ConfigFile, Gost, PATIENCE, echo_round_trip};
+use support::{ConfigFile, Gost, PATIENCE, Socks5Refusal, echo_round_trip, socks5_connect};
 
 fn front_config(server: SocketAddr, file: &str) -> String {
     format!(
@@ -20,25 +19,14 @@ fn front_config(server: SocketAddr, file: &str) -> String {
 
 /// A SOCKS5 CONNECT to `target` through `proxy` (no credentials); the reply code.
 fn connect(proxy: SocketAddr, target: SocketAddr) -> u8 {
-    let mut c = TcpStream::connect(proxy).unwrap();
-    c.set_read_timeout(Some(PATIENCE)).unwrap();
-    c.write_all(&[5, 1, 0]).unwrap();
-    let mut m = [0u8; 2];
-    c.read_exact(&mut m).unwrap();
-    assert_eq!(m, [5, 0]);
-    let SocketAddr::V4(t) = target else {
-        unreachable!()
-    };
-    let mut req = vec![5, 1, 0, 1];
-    req.extend_from_slice(&t.ip().octets());
-    req.extend_from_slice(&t.port().to_be_bytes());
-    c.write_all(&req).unwrap();
-    let mut reply = [0u8; 10];
-    c.read_exact(&mut reply).unwrap();
-    if reply[1] == 0 {
-        echo_round_trip(&mut c, "with the file's credential");
+    match socks5_connect([127, 0, 0, 1], proxy, None, target) {
+        Ok(mut c) => {
+            echo_round_trip(&mut c, "with the file's credential");
+            0
+        }
+        Err(Socks5Refusal::Reply(code)) => code,
+        Err(refused) => panic!("{refused:?}"),
     }
-    reply[1]
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use gost_test_support::servers::free_port;
-use support::{ConfigFile, Gost, PATIENCE, connect_when_listening, field};
+use support::{ConfigFile, Gost, PATIENCE, connect_when_listening, field, http_get_path};
 
 const ADMITTED: [u8; 4] = [127, 0, 0, 1];
 const REFUSED: [u8; 4] = [127, 0, 0, 2];
@@ -136,23 +136,12 @@ fn udp_drops_the_datagrams_of_a_refused_client_and_logs_at_a_bounded_rate() {
         gost.log.join("\n")
     );
     let denied = "gost_service_denied_total{host=";
-    let text = scrape(metrics);
+    let text = http_get_path(metrics, "/metrics");
     let sample = text
         .lines()
         .find(|l| l.starts_with(denied) && l.contains("reason=\"admission\""))
         .unwrap_or_else(|| panic!("no admission refusals counted:\n{text}"));
     assert!(sample.ends_with(" 20"), "every refusal counts: {sample}");
-}
-
-/// The metrics endpoint's page.
-fn scrape(addr: SocketAddr) -> String {
-    let mut conn = TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(PATIENCE)).unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
-    text
 }
 
 #[test]

@@ -8,7 +8,8 @@ use gost_chain::Router;
 use gost_config::options::{HandlerKind, ListenerKind, UdpListenerOptions};
 use gost_config::{Config, ServiceConfig};
 use gost_service::forward::{
-    RtcpForwarder, RudpForwarder, Targets, TcpForwarder, UdpForwardOptions, UdpForwarder,
+    PeerAdmission, RtcpForwarder, RudpForwarder, Targets, TcpForwarder, UdpForwardOptions,
+    UdpForwarder,
 };
 use gost_service::{Admission, Observer, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
@@ -98,9 +99,12 @@ impl ForwardService {
     pub fn with_admission(self, name: &str, admission: Arc<dyn Admission>) -> ForwardService {
         match self {
             ForwardService::Tcp(s) => ForwardService::Tcp(s.with_admission(admission)),
-            ForwardService::Udp(u) => ForwardService::Udp(u.with_admission(name, admission)),
-            ForwardService::Rtcp(r) => ForwardService::Rtcp(r.with_admission(name, admission)),
-            ForwardService::Rudp(r) => ForwardService::Rudp(r.with_admission(name, admission)),
+            mut peers => {
+                if let Some(a) = peers.peer_admission() {
+                    a.set(name, admission);
+                }
+                peers
+            }
         }
     }
 
@@ -108,9 +112,22 @@ impl ForwardService {
     pub fn with_observer(self, observer: Arc<dyn Observer>) -> ForwardService {
         match self {
             ForwardService::Tcp(s) => ForwardService::Tcp(s.with_observer(observer)),
-            ForwardService::Udp(u) => ForwardService::Udp(u.with_observer(observer)),
-            ForwardService::Rtcp(r) => ForwardService::Rtcp(r.with_observer(observer)),
-            ForwardService::Rudp(r) => ForwardService::Rudp(r.with_observer(observer)),
+            mut peers => {
+                if let Some(a) = peers.peer_admission() {
+                    a.report_to(observer);
+                }
+                peers
+            }
+        }
+    }
+
+    /// The admission of the forwarders that check each datagram or remote peer themselves.
+    fn peer_admission(&mut self) -> Option<&mut PeerAdmission> {
+        match self {
+            ForwardService::Tcp(_) => None,
+            ForwardService::Udp(u) => Some(u.admission()),
+            ForwardService::Rtcp(r) => Some(r.admission()),
+            ForwardService::Rudp(r) => Some(r.admission()),
         }
     }
 

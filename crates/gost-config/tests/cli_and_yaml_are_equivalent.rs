@@ -798,25 +798,14 @@ fn hop_bypass_from_the_command_line() {
         &["socks5://:1080"],
         &["socks5://srv:1080?bypass=~10.0.0.0/8,*.corp.example"],
         r#"
-services:
-- name: service-0
-  addr: ":1080"
-  handler: {type: socks5, chain: chain-0}
-  listener: {type: tcp}
+services: [{name: service-0, addr: ":1080", handler: {type: socks5, chain: chain-0}, listener: {type: tcp}}]
 chains:
 - name: chain-0
   hops:
   - name: hop-0
     bypass: bypass-0
-    nodes:
-    - name: node-0
-      addr: "srv:1080"
-      connector: {type: socks5}
-      dialer: {type: tcp}
-bypasses:
-- name: bypass-0
-  whitelist: true
-  matchers: [10.0.0.0/8, "*.corp.example"]
+    nodes: [{name: node-0, addr: "srv:1080", connector: {type: socks5}, dialer: {type: tcp}}]
+bypasses: [{name: bypass-0, whitelist: true, matchers: [10.0.0.0/8, "*.corp.example"]}]
 "#,
     );
     assert_valid(&c);

@@ -112,7 +112,12 @@ pub mod blocking {
 
     /// A TCP server echoing every connection until EOF.
     pub fn echo_server() -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        echo_server_on([127, 0, 0, 1])
+    }
+
+    /// [`echo_server`] on loopback address `ip` (e.g. 127.0.0.3, to tell targets apart by address).
+    pub fn echo_server_on(ip: [u8; 4]) -> SocketAddr {
+        let listener = TcpListener::bind(SocketAddr::from((ip, 0))).unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             for conn in listener.incoming() {

@@ -223,10 +223,18 @@ pub(crate) fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// Sends a GET over a plain TCP connection to `addr` (e.g. a forwarding port) and returns the response.
 pub(crate) fn http_get(addr: SocketAddr) -> String {
+    http_get_path(addr, "/")
+}
+
+/// [`http_get`] of `path` (e.g. a metrics endpoint's `/metrics`).
+pub(crate) fn http_get_path(addr: SocketAddr, path: &str) -> String {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(PATIENCE)).unwrap();
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     conn.read_to_string(&mut response).unwrap();
     response
@@ -398,4 +406,61 @@ pub(crate) fn http_through_chain(server: &str, node: &str) -> Gost {
         front.log.join("\n")
     );
     upstream
+}
+
+/// How a SOCKS5 CONNECT through [`socks5_connect`] was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Socks5Refusal {
+    /// The proxy closed the connection before its method reply (e.g. admission).
+    Closed,
+    /// RFC 1929: the credentials were rejected.
+    Auth,
+    /// The CONNECT reply carried this code.
+    Reply(u8),
+}
+
+/// A SOCKS5 CONNECT from loopback address `from` through `proxy` to IPv4 `target`, with `creds`
+/// (username/password) or none: the connection, ready to carry the target's bytes.
+pub(crate) fn socks5_connect(
+    from: [u8; 4],
+    proxy: SocketAddr,
+    creds: Option<(&str, &str)>,
+    target: SocketAddr,
+) -> Result<TcpStream, Socks5Refusal> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    sock.connect(&proxy.into()).unwrap();
+    let mut c: TcpStream = sock.into();
+    c.set_read_timeout(Some(PATIENCE)).unwrap();
+    let method = if creds.is_some() { 2 } else { 0 };
+    let _ = c.write_all(&[5, 1, method]);
+    let mut m = [0u8; 2];
+    if c.read_exact(&mut m).is_err() {
+        return Err(Socks5Refusal::Closed);
+    }
+    assert_eq!(m, [5, method], "method reply");
+    if let Some((user, pass)) = creds {
+        let mut msg = vec![1, user.len() as u8];
+        msg.extend_from_slice(user.as_bytes());
+        msg.push(pass.len() as u8);
+        msg.extend_from_slice(pass.as_bytes());
+        c.write_all(&msg).unwrap();
+        c.read_exact(&mut m).unwrap();
+        if m[1] != 0 {
+            return Err(Socks5Refusal::Auth);
+        }
+    }
+    let SocketAddr::V4(t) = target else {
+        panic!("an IPv4 target, not {target}")
+    };
+    let mut req = vec![5, 1, 0, 1];
+    req.extend_from_slice(&t.ip().octets());
+    req.extend_from_slice(&t.port().to_be_bytes());
+    c.write_all(&req).unwrap();
+    let mut reply = [0u8; 10];
+    c.read_exact(&mut reply).unwrap();
+    match reply[1] {
+        0 => Ok(c),
+        code => Err(Socks5Refusal::Reply(code)),
+    }
 }

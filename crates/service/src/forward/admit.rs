@@ -20,9 +20,10 @@ use crate::observe::{NoObserver, Observer};
 /// Upstream's name of a forwarding service without a configured name.
 const UNNAMED: &str = "forward";
 
-/// A forwarder's admission, its service name for logs and metrics, and its observer.
+/// A forwarder's admission, its service name for logs and metrics, and its observer (set through the
+/// forwarder's `admission()`; by default every peer is served).
 #[derive(Clone)]
-pub(crate) struct PeerAdmission {
+pub struct PeerAdmission {
     admission: Option<Arc<dyn Admission>>,
     service: Arc<str>,
     observer: Arc<dyn Observer>,
@@ -50,12 +51,14 @@ impl Default for PeerAdmission {
 }
 
 impl PeerAdmission {
-    pub(crate) fn set_admission(&mut self, service: &str, admission: Arc<dyn Admission>) {
+    /// Refuses the peers `admission` refuses; `service` names the forwarder in logs and metrics.
+    pub fn set(&mut self, service: &str, admission: Arc<dyn Admission>) {
         self.service = service.into();
         self.admission = Some(admission);
     }
 
-    pub(crate) fn set_observer(&mut self, observer: Arc<dyn Observer>) {
+    /// Reports refused peers to `observer` ([`crate::Observer::denied`]).
+    pub fn report_to(&mut self, observer: Arc<dyn Observer>) {
         self.observer = observer;
     }
 

@@ -12,7 +12,7 @@
 //! built; from then on they travel as `socks_wire::Address`.
 //!
 //! `udp`, `rtcp` and `rudp` forwarders check their clients' (remote peers') addresses against an
-//! [`crate::Admission`] themselves (`with_admission`); `tcp` forwarding is run by [`crate::Service`],
+//! [`crate::Admission`] themselves ([`PeerAdmission`], their `admission()`); `tcp` forwarding is run by [`crate::Service`],
 //! whose gate does it.
 
 mod admit;
@@ -24,6 +24,7 @@ mod udp;
 
 use std::time::Duration;
 
+pub use admit::PeerAdmission;
 pub use rtcp::RtcpForwarder;
 pub use rudp::RudpForwarder;
 pub use targets::{Target, Targets};

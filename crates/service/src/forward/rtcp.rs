@@ -16,10 +16,9 @@ use socks_wire::Address;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::admit::PeerAdmission;
+use super::PeerAdmission;
 use super::{Targets, backoff};
-use crate::access::Admission;
-use crate::observe::{Observer, log_session};
+use crate::observe::log_session;
 use crate::relay::{Transferred, relay_streams};
 
 /// How often a plain BIND is retried while the requested port is still taken by the previous peer.
@@ -61,17 +60,9 @@ impl RtcpForwarder {
         })
     }
 
-    /// Closes the streams of the remote peers `admission` refuses before a byte is read from them;
-    /// their target is never dialled (service `name` in the refusal's log line and metric).
-    pub fn with_admission(mut self, name: &str, admission: Arc<dyn Admission>) -> Self {
-        self.admission.set_admission(name, admission);
-        self
-    }
-
-    /// Reports refused peers to `observer` ([`crate::Observer::denied`]).
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.admission.set_observer(observer);
-        self
+    /// Which remote peers are closed unread, their target never dialled ([`PeerAdmission`]).
+    pub fn admission(&mut self) -> &mut PeerAdmission {
+        &mut self.admission
     }
 
     /// Serves until `shutdown`, re-opening the remote port whenever it is lost.

@@ -16,10 +16,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::admit::PeerAdmission;
+use super::PeerAdmission;
 use super::{Targets, UdpForwardOptions, backoff};
-use crate::access::Admission;
-use crate::observe::Observer;
 
 type Peers = Arc<Mutex<HashMap<Address, mpsc::Sender<Bytes>>>>;
 
@@ -54,17 +52,9 @@ impl RudpForwarder {
         })
     }
 
-    /// Drops the datagrams of the remote peers `admission` refuses before they reach the target
-    /// (service `name` in the refusal's log line and metric).
-    pub fn with_admission(mut self, name: &str, admission: Arc<dyn Admission>) -> Self {
-        self.admission.set_admission(name, admission);
-        self
-    }
-
-    /// Reports refused peers to `observer` ([`crate::Observer::denied`]).
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.admission.set_observer(observer);
-        self
+    /// Which remote peers have their datagrams dropped ([`PeerAdmission`]).
+    pub fn admission(&mut self) -> &mut PeerAdmission {
+        &mut self.admission
     }
 
     /// Serves until `shutdown`, re-opening the remote port whenever the tunnel is lost.

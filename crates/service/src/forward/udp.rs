@@ -17,10 +17,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use super::admit::PeerAdmission;
+use super::PeerAdmission;
 use super::{Target, Targets};
-use crate::access::Admission;
-use crate::observe::{Observer, log_session};
+use crate::observe::log_session;
 use crate::relay::Transferred;
 
 /// The `udp` and `rudp` listener options (upstream `keepalive`, `ttl`, `readBufferSize`,
@@ -100,17 +99,9 @@ impl UdpForwarder {
         })
     }
 
-    /// Drops the datagrams of the clients `admission` refuses before they start a session (service
-    /// `name` in the refusal's log line and metric).
-    pub fn with_admission(mut self, name: &str, admission: Arc<dyn Admission>) -> Self {
-        self.admission.set_admission(name, admission);
-        self
-    }
-
-    /// Reports refused clients to `observer` ([`crate::Observer::denied`]).
-    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.admission.set_observer(observer);
-        self
+    /// Which clients have their datagrams dropped ([`PeerAdmission`]).
+    pub fn admission(&mut self) -> &mut PeerAdmission {
+        &mut self.admission
     }
 
     /// The local address.
