@@ -16,6 +16,21 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Asks the kernel to let pipe `fd` hold `bytes` (`F_SETPIPE_SZ`, rounded up to a power of two pages)
+/// and returns the capacity it now has. Fails when `bytes` exceeds `/proc/sys/fs/pipe-max-size` for an
+/// unprivileged process or the user's pipe memory is spent; the pipe then keeps its capacity.
+pub fn set_pipe_capacity(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    let bytes =
+        libc::c_int::try_from(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the descriptor is borrowed, so open for the call; F_SETPIPE_SZ takes an int argument.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
 /// Whether socket `fd` has bytes to read (`Ok(true)`) or is at EOF (`Ok(false)`), without consuming
 /// anything; `WouldBlock` when neither is known yet.
 pub fn peek(fd: BorrowedFd<'_>) -> io::Result<bool> {
@@ -70,6 +85,13 @@ mod tests {
         let mut one = [0u8; 1];
         src.peek(&mut one).unwrap();
         splice(src.as_fd(), w.as_fd(), 64).unwrap()
+    }
+
+    #[test]
+    fn a_pipe_takes_the_capacity_asked() {
+        let (read, _write) = pipe().unwrap();
+        let got = set_pipe_capacity(read.as_fd(), 256 * 1024).unwrap();
+        assert!(got >= 256 * 1024, "{got}");
     }
 
     #[test]
