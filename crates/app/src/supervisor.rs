@@ -204,44 +204,112 @@ async fn bind_all(
     Ok(bound)
 }
 
-/// The part of `config` that `service` depends on: itself, its chain, its authers, its climiter, its
-/// admissions, its bypasses and those of its chain's hops and nodes, and the global certificate.
+/// The part of `config` that `service` depends on: itself, its chain, the global certificate, and
+/// every named entry it or its chain's hops and nodes use (authers, climiter, admissions, bypasses,
+/// limiters, rlimiter, hosts tables, resolvers). A reload rebuilds the service when this changes.
 fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
     let h = &service.handler;
-    let authers = h.auther.iter().chain(&h.authers);
     let chain = service.chain().and_then(|c| config.chain(c));
-    let chain_bypasses = chain.into_iter().flat_map(|c| &c.hops).flat_map(|hop| {
-        hop.bypass_names()
-            .chain(hop.nodes.iter().flat_map(|n| n.bypass_names()))
-    });
+    let hops = chain.into_iter().flat_map(|c| &c.hops);
+    let nodes = hops.clone().flat_map(|hop| &hop.nodes);
+    let chain_bypasses = hops
+        .clone()
+        .flat_map(|hop| hop.bypass_names())
+        .chain(nodes.clone().flat_map(|n| n.bypass_names()));
+    let hosts = [&service.hosts]
+        .into_iter()
+        .chain(hops.clone().map(|hop| &hop.hosts))
+        .chain(nodes.clone().map(|n| &n.hosts))
+        .flatten();
+    let resolvers = [&service.resolver]
+        .into_iter()
+        .chain(hops.map(|hop| &hop.resolver))
+        .chain(nodes.map(|n| &n.resolver))
+        .flatten();
     Config {
         services: vec![service.clone()],
-        chains: service
-            .chain()
-            .and_then(|c| config.chain(c))
-            .cloned()
-            .into_iter()
-            .collect(),
-        authers: authers.filter_map(|a| config.auther(a)).cloned().collect(),
-        climiters: service
-            .climiter
-            .as_deref()
-            .and_then(|c| config.climiter(c))
-            .cloned()
-            .into_iter()
-            .collect(),
-        admissions: service
-            .admission_names()
-            .filter_map(|a| config.admission(a))
-            .cloned()
-            .collect(),
-        bypasses: service
-            .bypass_names()
-            .chain(chain_bypasses)
-            .filter_map(|b| config.bypass(b))
-            .cloned()
-            .collect(),
+        chains: chain.cloned().into_iter().collect(),
+        authers: named(h.auther.iter().chain(&h.authers), |a| config.auther(a)),
+        climiters: named(&service.climiter, |c| config.climiter(c)),
+        admissions: named(service.admission_names(), |a| config.admission(a)),
+        bypasses: named(service.bypass_names().chain(chain_bypasses), |b| {
+            config.bypass(b)
+        }),
+        limiters: named(service.limiter.iter().chain(&h.limiter), |l| {
+            config.limiter(l)
+        }),
+        rlimiters: named(&service.rlimiter, |r| config.rlimiter(r)),
+        hosts: named(hosts, |t| config.hosts_table(t)),
+        resolvers: named(resolvers, |r| config.resolver(r)),
         tls: config.tls.clone(),
         ..Config::default()
+    }
+}
+
+/// The entries `names` name, looked up with `find` (validation made sure they exist).
+fn named<'a, S, T>(
+    names: impl IntoIterator<Item = &'a S>,
+    find: impl Fn(&str) -> Option<&'a T>,
+) -> Vec<T>
+where
+    S: AsRef<str> + ?Sized + 'a,
+    T: Clone + 'a,
+{
+    names
+        .into_iter()
+        .filter_map(|n| find(n.as_ref()))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every named entry a service uses is part of its settings, so changing only that entry
+    /// rebuilds the service on reload (limiters, rlimiters, hosts and resolvers were missed).
+    #[test]
+    fn a_change_to_any_entry_a_service_names_changes_its_settings() {
+        let yaml = |limit: &str, rate: &str, ip: &str, timeout: &str| {
+            format!(
+                "services:
+- name: s
+  addr: 127.0.0.1:0
+  limiter: l
+  rlimiter: r
+  hosts: h
+  resolver: d
+  handler: {{type: socks5}}
+  listener: {{type: tcp}}
+limiters:
+- name: l
+  limits: ['$ {limit} {limit}']
+rlimiters:
+- name: r
+  limits: ['$ {rate}']
+hosts:
+- name: h
+  mappings: [{{ip: {ip}, hostname: example.test}}]
+resolvers:
+- name: d
+  nameservers: [{{addr: 'udp://127.0.0.1:53', timeout: {timeout}}}]
+"
+            )
+        };
+        let settings = |text: String| {
+            let (config, _) = gost_config::from_yaml_str(&text).unwrap();
+            gost_config::validate(&config).unwrap();
+            settings_of(&config, &config.services[0])
+        };
+        let base = settings(yaml("1MB", "10", "127.0.0.1", "2s"));
+        assert_eq!(base, settings(yaml("1MB", "10", "127.0.0.1", "2s")));
+        for changed in [
+            yaml("2MB", "10", "127.0.0.1", "2s"),
+            yaml("1MB", "20", "127.0.0.1", "2s"),
+            yaml("1MB", "10", "127.0.0.2", "2s"),
+            yaml("1MB", "10", "127.0.0.1", "3s"),
+        ] {
+            assert_ne!(base, settings(changed));
+        }
     }
 }
