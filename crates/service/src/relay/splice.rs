@@ -35,9 +35,9 @@ use crate::fds::{Claim, Kind};
 const CHUNK: usize = 64 * 1024;
 
 /// Capacity a pipe grows to once its direction proves to be a bulk transfer (a splice filled it):
-/// 16× fewer system calls per byte, which is most of a single stream's cost (gost-bench, this build vs
-/// the one before, side by side: iperf3 1 stream through proxychains4 10.9 → 12.0 Gbit/s, server CPU
-/// per GB relayed 0.297 → 0.251 s). Interactive and idle directions keep the default 64 KiB.
+/// 16× fewer splice calls per byte: server CPU per GB relayed fell 15–19 % in interleaved runs against
+/// the build before, with single-stream throughput within noise (docs/performance.md, "What was
+/// changed"). Interactive and idle directions keep the default 64 KiB.
 const BULK_PIPE: usize = 1024 * 1024;
 
 /// How many pipes may be grown to [`BULK_PIPE`] at once. Linux counts pipe capacity per user, and past
