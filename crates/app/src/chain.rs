@@ -11,7 +11,7 @@ use gost_chain::{
     Socks5Connector, Socks5ConnectorOptions, Strategy,
 };
 use gost_config::options::{
-    ConnectorKind, DialerKind, KcpOptions, Socks4ConnectorOptions as Socks4Written,
+    ConnectorKind, DialerKind, EgressOptions, KcpOptions, Socks4ConnectorOptions as Socks4Written,
     Socks5ConnectorOptions as Socks5Written, TlsDialerOptions, WsDialerOptions,
 };
 use gost_config::{
@@ -19,11 +19,11 @@ use gost_config::{
     ServiceConfig, TlsConfig,
 };
 use gost_service::gost_access::Credentials;
-use gost_transport::Dialer;
 use gost_transport::kcp::KcpDialer;
 use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, TlsClientOptions, TlsDialer};
 use gost_transport::ws::{DEFAULT_KEEPALIVE_INTERVAL, WsDialer, WsOptions};
+use gost_transport::{Dialer, Egress, Interface};
 
 use crate::Error;
 use crate::kcp::kcp_config;
@@ -48,20 +48,35 @@ pub fn router_with(config: &Config, name: Option<&str>, tables: &Tables) -> Resu
     Ok(Router::new(Some(chain_from_config(chain, tables)?)))
 }
 
-/// The router of `service`: its chain (if any) with nodes resolved through `tables`, and targets
-/// resolved through the service's own `hosts` table (if any) before dialling.
+/// The router of `service`: its chain (if any) with nodes resolved through `tables`, targets
+/// resolved through the service's own `hosts` table (if any) before dialling, and the sockets it opens
+/// from this host leaving through the service's `interface`/`so_mark`.
 pub fn service_router(
     config: &Config,
     service: &ServiceConfig,
     tables: &Tables,
 ) -> Result<Router, Error> {
-    let router = router_with(config, service.chain(), tables)?;
+    let router =
+        router_with(config, service.chain(), tables)?.with_egress(service_egress(service)?);
     Ok(
         match tables.resolver(service.hosts.as_deref(), service.resolver.as_deref())? {
             Some(r) => router.with_resolver(r),
             None => router,
         },
     )
+}
+
+/// The egress of a service's own sockets (`interface`, `so_mark`).
+pub fn service_egress(service: &ServiceConfig) -> Result<Egress, Error> {
+    let o = EgressOptions::of_service(service).map_err(Error::metadata("service"))?;
+    Ok(egress(o))
+}
+
+fn egress(o: EgressOptions) -> Egress {
+    Egress {
+        interface: o.interface.as_deref().map(Interface::parse),
+        mark: o.mark,
+    }
 }
 
 /// A chain from its configuration; a node's address is resolved through its own `hosts` table, else
@@ -78,7 +93,8 @@ pub fn chain_from_config(cfg: &ChainConfig, tables: &Tables) -> Result<Chain, Er
                 .map(|n| {
                     let hosts = n.hosts.as_deref().or(h.hosts.as_deref());
                     let dns = n.resolver.as_deref().or(h.resolver.as_deref());
-                    let node = node_from_config(n, tables.resolver(hosts, dns)?)?;
+                    let out = EgressOptions::of_node(h, n).map_err(Error::metadata("node"))?;
+                    let node = node_from_config(n, tables.resolver(hosts, dns)?, egress(out))?;
                     Ok(match tables.bypass(n.bypass_names())? {
                         Some(b) => node.with_bypass(b),
                         None => node,
@@ -96,17 +112,22 @@ pub fn chain_from_config(cfg: &ChainConfig, tables: &Tables) -> Result<Chain, Er
     Ok(Chain::new(cfg.name.clone(), hops)?)
 }
 
-/// A node from its configuration, its address resolved by `resolver` (default: the system's).
+/// A node from its configuration, its address resolved by `resolver` (default: the system's), its
+/// sockets leaving this host through `egress` (the node's or hop's `interface`/`so_mark`).
 pub fn node_from_config(
     cfg: &NodeConfig,
     resolver: Option<Arc<dyn Resolver>>,
+    egress: Egress,
 ) -> Result<Node, Error> {
     let what = |e: Error| Error::Node {
         name: cfg.name.clone(),
         source: Box::new(e),
     };
-    let connector = connector_from_config(&cfg.connector).map_err(what)?;
-    let dialer = dialer_from_config(&cfg.dialer, resolver).map_err(what)?;
+    let connector = match connector_from_config(&cfg.connector).map_err(what)? {
+        Connector::Socks5(c) => Connector::Socks5(c.with_egress(egress.clone())),
+        other => other,
+    };
+    let dialer = dialer_from_config(&cfg.dialer, resolver, egress).map_err(what)?;
     // Parsed once, here: the router, connectors and dialers pass the address on as it is.
     let addr = gost_chain::addr::target_address(&cfg.addr).map_err(|e| what(e.into()))?;
     Ok(Node::new(cfg.name.clone(), addr, connector, dialer))
@@ -195,13 +216,15 @@ fn unsupported(what: &str, kind: &str, valid: &str) -> Error {
 }
 
 /// A dialer from its configuration (`tcp`, `tls`, `ws`, `wss`, `kcp`); `resolver` resolves the node's
-/// name for the TCP-based ones.
+/// name for the TCP-based ones, whose socket leaves through `egress` (validation refuses an egress
+/// for `kcp`, whose UDP socket gost-kcp opens).
 pub fn dialer_from_config(
     cfg: &DialerConfig,
     resolver: Option<Arc<dyn Resolver>>,
+    egress: Egress,
 ) -> Result<Arc<dyn Dialer>, Error> {
     let bad_md = Error::metadata("dialer");
-    let mut tcp = TcpDialer::new(TcpOptions::default());
+    let mut tcp = TcpDialer::new(TcpOptions::default()).with_egress(egress);
     if let Some(r) = resolver {
         tcp = tcp.with_resolver(r);
     }
@@ -298,7 +321,7 @@ mod tests {
             kind: "quic".into(),
             ..Default::default()
         };
-        assert!(dialer_from_config(&d, None).is_err());
+        assert!(dialer_from_config(&d, None, Egress::default()).is_err());
         assert!(router(&Config::default(), Some("nope")).is_err());
     }
 }

@@ -59,8 +59,13 @@ pub(crate) fn builder(
             )));
         }
     };
+    let egress = crate::chain::service_egress(service)?;
     Ok(
-        match service.chain().is_some() || service.hosts.is_some() || service.resolver.is_some() {
+        match service.chain().is_some()
+            || service.hosts.is_some()
+            || service.resolver.is_some()
+            || !egress.is_default()
+        {
             true => builder.chain(crate::chain::service_router(config, service, tables)?),
             false => builder,
         },

@@ -1,7 +1,7 @@
 //! Configured `host:port` strings become SOCKS addresses here, once, with upstream's rules; from then on
 //! every layer passes the [`Address`]. Also the wire form of an address and local name resolution.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use socks_wire::Address;
 
@@ -93,14 +93,6 @@ pub async fn resolve_address(addr: &Address) -> Result<SocketAddr, Error> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| bad("the name has no address".into()))
-}
-
-/// The unspecified address of `ip`'s family, to bind a local UDP socket that can reach `ip`.
-pub fn unspecified_for(ip: IpAddr) -> SocketAddr {
-    match ip {
-        IpAddr::V4(_) => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
-        IpAddr::V6(_) => SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), 0),
-    }
 }
 
 #[cfg(test)]

@@ -4,15 +4,13 @@
 //! remote listeners have no single target and always use every hop.
 
 use std::borrow::Cow;
-use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gost_transport::Stream;
 use gost_transport::tcp::{Resolver, TcpDialer, TcpOptions};
+use gost_transport::{Egress, Stream};
 use socks_wire::Address;
-use tokio::net::UdpSocket;
 
 use crate::error::bounded;
 use crate::{BindListener, Chain, Error, MuxBindListener, PacketConn};
@@ -59,6 +57,19 @@ impl Router {
         self
     }
 
+    /// Opens the sockets of direct dials and UDP associations through `egress` (a service's
+    /// `interface` and `so_mark`; a chain's nodes have their own).
+    pub fn with_egress(mut self, egress: Egress) -> Router {
+        self.direct = self.direct.with_egress(egress);
+        self
+    }
+
+    /// Where the router's direct sockets leave the host (for other sockets a handler opens toward
+    /// targets, such as remote UDP forwarding's).
+    pub fn egress(&self) -> &Egress {
+        self.direct.egress()
+    }
+
     /// Replaces the bound of each dial step (default 15 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Router {
         self.timeout = timeout;
@@ -96,7 +107,7 @@ impl Router {
     pub async fn udp(&self) -> Result<PacketConn, Error> {
         match &self.chain {
             Some(chain) => chain.route().udp(self.timeout).await,
-            None => Ok(PacketConn::direct(dual_stack_udp()?)),
+            None => Ok(PacketConn::direct(self.egress().udp_socket(None)?)),
         }
     }
 
@@ -158,37 +169,15 @@ impl Router {
     }
 }
 
-/// A UDP socket on `[::]:0` that also reaches IPv4 targets, or `0.0.0.0:0` where IPv6 is missing.
-///
-/// `IPV6_V6ONLY` is switched off explicitly rather than left to the system default: Linux's default
-/// comes from `net.ipv6.bindv6only` (1 on some hardened hosts) and the BSDs default to on, and with it
-/// on every datagram to an IPv4 target would fail.
-fn dual_stack_udp() -> io::Result<UdpSocket> {
-    use socket2::{Domain, Socket, Type};
-    let v6 = Socket::new(Domain::IPV6, Type::DGRAM, None).and_then(|s| {
-        s.set_only_v6(false)?;
-        s.bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0).into())?;
-        Ok(s)
-    });
-    let socket = match v6 {
-        Ok(s) => s,
-        Err(_) => {
-            let s = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
-            s.bind(&SocketAddr::from(([0, 0, 0, 0], 0)).into())?;
-            s
-        }
-    };
-    socket.set_nonblocking(true)?;
-    UdpSocket::from_std(socket.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use tokio::net::UdpSocket;
+
     #[tokio::test]
     async fn direct_udp_socket_reaches_ipv4_and_ipv6() {
-        let socket = dual_stack_udp().unwrap();
+        let socket = Egress::default().udp_socket(None).unwrap();
         let sock = socket2::SockRef::from(&socket);
         if sock.domain().unwrap() == socket2::Domain::IPV6 {
             assert!(!sock.only_v6().unwrap(), "IPV6_V6ONLY must be off");

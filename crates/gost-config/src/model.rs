@@ -104,7 +104,14 @@ pub struct ServiceConfig {
     /// Name of the `resolvers:` entry asked for names the hosts table does not map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolver: Option<String>,
-    /// Service-level metadata (upstream: `interface`, `so_mark`, …; none used by gost-rs yet).
+    /// Where the service's own outgoing sockets leave this host: an IP address of this host or a
+    /// device name (metadata `interface` wins). See [`crate::options::EgressOptions`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Options of the service's outgoing sockets (metadata `so_mark` wins over `mark`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockopts: Option<SockOptsConfig>,
+    /// Service-level metadata (`interface`, `so_mark`; other upstream keys are not used).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
 }
@@ -214,7 +221,13 @@ pub struct HopConfig {
     /// Several `bypasses:` entries, combined as upstream's bypass group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bypasses: Vec<String>,
-    /// Hop metadata (none used by gost-rs yet).
+    /// `interface` of the nodes that set none of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// `sockopts` of the nodes that set none of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockopts: Option<SockOptsConfig>,
+    /// Hop metadata (`interface`, `so_mark`, inherited by the nodes as the fields are).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
 }
@@ -243,9 +256,24 @@ pub struct NodeConfig {
     /// Several `bypasses:` entries, combined as upstream's bypass group.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bypasses: Vec<String>,
-    /// Node metadata (none used by gost-rs yet).
+    /// Where the connection to this node leaves this host (first hop only), as a service's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Options of the socket to this node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockopts: Option<SockOptsConfig>,
+    /// Node metadata (`interface`, `so_mark`).
     #[serde(skip_serializing_if = "Metadata::is_empty")]
     pub metadata: Metadata,
+}
+
+/// `sockopts:` of a service, hop or node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SockOptsConfig {
+    /// `SO_MARK` of outgoing sockets (upstream's `so_mark`); 0 means none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark: Option<i64>,
 }
 
 /// `node.connector`.

@@ -313,8 +313,6 @@ pub(crate) const UPSTREAM_ONLY_KEYS: &[&str] = &[
     "tor",
     "enableTor",
     "socks5.tor",
-    "interface",
-    "so_mark",
     "proxyProtocol",
     "netns",
     "mptcp",
@@ -427,9 +425,16 @@ pub(crate) fn is_upstream_only_key(key: &str) -> bool {
         .any(|k| k.eq_ignore_ascii_case(key))
 }
 
+/// Keys of a service's, hop's or node's own metadata that gost-rs reads (not a component's).
+const EGRESS_KEYS: &[&str] = &[
+    crate::options::egress::INTERFACE,
+    crate::options::egress::SO_MARK,
+];
+
 /// True when `key` is read somewhere by upstream or by gost-rs (so it is not a typo).
 pub(crate) fn is_known_key(key: &str) -> bool {
     all_known_keys()
+        .chain(EGRESS_KEYS.iter().copied())
         .chain(UPSTREAM_ONLY_KEYS.iter().copied())
         .chain(ACCESS_KEYS.iter().copied())
         .any(|k| k.eq_ignore_ascii_case(key))
@@ -440,6 +445,7 @@ pub(crate) fn suggest_key(key: &str) -> Option<&'static str> {
     crate::suggest::closest(
         key,
         all_known_keys()
+            .chain(EGRESS_KEYS.iter().copied())
             .chain(UPSTREAM_ONLY_KEYS.iter().copied())
             .chain(ACCESS_KEYS.iter().copied()),
     )

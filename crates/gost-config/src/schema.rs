@@ -141,17 +141,17 @@ const SERVICE: Schema = Schema {
         ("bypasses", Shape::StrList),
         ("hosts", Shape::Str),
         ("resolver", Shape::Str),
+        ("interface", Shape::Str),
+        ("sockopts", Shape::Obj(&SOCKOPTS)),
         ("metadata", Shape::Metadata),
     ],
-    upstream: &[
-        "interface",
-        "sockopts",
-        "logger",
-        "loggers",
-        "observer",
-        "recorders",
-        "status",
-    ],
+    upstream: &["logger", "loggers", "observer", "recorders", "status"],
+    refused: &[],
+};
+
+const SOCKOPTS: Schema = Schema {
+    fields: &[("mark", Shape::Int)],
+    upstream: &[],
     refused: &[],
 };
 
@@ -186,18 +186,11 @@ const NODE: Schema = Schema {
         ("resolver", Shape::Str),
         ("bypass", Shape::Str),
         ("bypasses", Shape::StrList),
+        ("interface", Shape::Str),
+        ("sockopts", Shape::Obj(&SOCKOPTS)),
         ("metadata", Shape::Metadata),
     ],
-    upstream: &[
-        "network",
-        "interface",
-        "netns",
-        "sockopts",
-        "filter",
-        "matcher",
-        "http",
-        "tls",
-    ],
+    upstream: &["network", "netns", "filter", "matcher", "http", "tls"],
     refused: &[],
 };
 
@@ -210,17 +203,11 @@ const HOP: Schema = Schema {
         ("resolver", Shape::Str),
         ("bypass", Shape::Str),
         ("bypasses", Shape::StrList),
+        ("interface", Shape::Str),
+        ("sockopts", Shape::Obj(&SOCKOPTS)),
         ("metadata", Shape::Metadata),
     ],
-    upstream: &[
-        "interface",
-        "sockopts",
-        "reload",
-        "file",
-        "redis",
-        "http",
-        "plugin",
-    ],
+    upstream: &["reload", "file", "redis", "http", "plugin"],
     refused: &[],
 };
 

@@ -853,3 +853,48 @@ fn connector_auth_from_a_file() {
     let err = validate(&both).unwrap_err().to_string();
     assert!(err.contains("connector.auth.file"), "{err}");
 }
+
+#[test]
+fn egress_on_a_service_and_on_a_hop() {
+    use gost_config::options::EgressOptions;
+    let c = assert_equivalent(
+        &["socks5://:1080?interface=127.0.0.9&so_mark=100"],
+        &["socks5://proxy.test:1080?interface=lo&so_mark=7"],
+        "services:
+- name: service-0
+  addr: :1080
+  handler: {type: socks5, chain: chain-0}
+  listener: {type: tcp}
+  metadata: {interface: 127.0.0.9, so_mark: '100'}
+chains:
+- name: chain-0
+  hops:
+  - name: hop-0
+    metadata: {interface: lo, so_mark: '7'}
+    nodes:
+    - name: node-0
+      addr: proxy.test:1080
+      connector: {type: socks5}
+      dialer: {type: tcp}
+",
+    );
+    assert_valid(&c);
+    // The fields mean what the metadata keys mean.
+    let (fields, warnings) = from_yaml_str(
+        "services: [{name: s, addr: ':1080', interface: 127.0.0.9, sockopts: {mark: 100}, \
+         handler: {type: socks5}}]\n\
+         chains: [{name: c, hops: [{name: h, interface: lo, \
+         nodes: [{name: n, addr: 'proxy.test:1080', sockopts: {mark: 7}, connector: {type: socks5}}]}]}]",
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let service = |c: &Config| EgressOptions::of_service(&c.services[0]).unwrap();
+    let node = |c: &Config| {
+        let hop = &c.chains[0].hops[0];
+        EgressOptions::of_node(hop, &hop.nodes[0]).unwrap()
+    };
+    assert_eq!(service(&fields), service(&c));
+    assert_eq!(node(&fields), node(&c));
+    assert_eq!(node(&c).interface.as_deref(), Some("lo"));
+    assert_eq!(service(&c).mark, Some(100));
+}

@@ -1,5 +1,7 @@
 //! Socket and process options that socket2 and std do not expose: `IP_BIND_ADDRESS_NO_PORT`,
-//! `SO_RCVBUFFORCE`, and the open-file limit.
+//! `SO_RCVBUFFORCE`, and the open-file limit; and the Linux-only egress options of outgoing sockets
+//! (`SO_MARK`, `SO_BINDTODEVICE`, set through socket2) with errors that name the option the user wrote
+//! (`so_mark`, `interface`), since a bare "Operation not permitted" at dial time says nothing.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -96,10 +98,106 @@ pub fn limit_child_nofile(cmd: &mut std::process::Command, limit: u64) {
     }
 }
 
+/// `SO_MARK` (upstream's `so_mark`): the firewall mark of every packet the socket sends, for policy
+/// routing. Needs CAP_NET_ADMIN; the error names `so_mark` and the capability.
+pub fn set_mark(fd: BorrowedFd<'_>, mark: u32) -> io::Result<()> {
+    socket2::SockRef::from(&fd).set_mark(mark).map_err(|e| {
+        named(
+            &format!("so_mark {mark}: setsockopt(SO_MARK)"),
+            e,
+            "CAP_NET_ADMIN",
+        )
+    })
+}
+
+/// The socket's `SO_MARK` (0 when none was set).
+pub fn mark(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    socket2::SockRef::from(&fd).mark()
+}
+
+/// `SO_BINDTODEVICE` (upstream's `interface` given a device name): the socket sends and receives only
+/// through `device`. Needs CAP_NET_RAW; the error names `interface` and the device.
+pub fn bind_device(fd: BorrowedFd<'_>, device: &str) -> io::Result<()> {
+    socket2::SockRef::from(&fd)
+        .bind_device(Some(device.as_bytes()))
+        .map_err(|e| {
+            let what = format!("interface {device}: setsockopt(SO_BINDTODEVICE)");
+            match e.raw_os_error() {
+                Some(libc::ENODEV) => io::Error::new(e.kind(), format!("{what}: no such device")),
+                _ => named(&what, e, "CAP_NET_RAW"),
+            }
+        })
+}
+
+/// The device the socket is bound to with `SO_BINDTODEVICE`, if any.
+pub fn device(fd: BorrowedFd<'_>) -> io::Result<Option<String>> {
+    let name = socket2::SockRef::from(&fd).device()?;
+    Ok(name.map(|n| String::from_utf8_lossy(&n).into_owned()))
+}
+
+/// `e` prefixed with `what`, and the capability a permission error asks for.
+fn named(what: &str, e: io::Error, capability: &str) -> io::Error {
+    let hint = match e.kind() {
+        io::ErrorKind::PermissionDenied => format!(" (needs {capability})"),
+        _ => String::new(),
+    };
+    io::Error::new(e.kind(), format!("{what}: {e}{hint}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    /// Run as root (CAP_NET_ADMIN) the mark is set and read back with getsockopt(SO_MARK); without the
+    /// capability the error names `so_mark`.
+    #[test]
+    fn so_mark_is_set_or_named_in_the_error() {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(mark(tcp.as_fd()).unwrap(), 0);
+        match set_mark(tcp.as_fd(), 0x2a) {
+            Ok(()) => assert_eq!(mark(tcp.as_fd()).unwrap(), 0x2a),
+            Err(e) => {
+                assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+                let text = e.to_string();
+                assert!(
+                    text.starts_with("so_mark 42: ") && text.contains("CAP_NET_ADMIN"),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_permission_error_names_the_option_and_capability() {
+        let e = named(
+            "so_mark 7: setsockopt(SO_MARK)",
+            io::Error::from_raw_os_error(libc::EPERM),
+            "CAP_NET_ADMIN",
+        );
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("so_mark 7: setsockopt(SO_MARK): "),
+            "{text}"
+        );
+        assert!(text.ends_with("(needs CAP_NET_ADMIN)"), "{text}");
+    }
+
+    #[test]
+    fn a_socket_binds_to_the_loopback_device_or_says_why_not() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(device(udp.as_fd()).unwrap(), None);
+        match bind_device(udp.as_fd(), "lo") {
+            Ok(()) => assert_eq!(device(udp.as_fd()).unwrap().as_deref(), Some("lo")),
+            Err(e) => assert!(
+                e.to_string().contains("interface lo: ") && e.to_string().contains("CAP_NET_RAW"),
+                "{e}"
+            ),
+        }
+        let e = bind_device(udp.as_fd(), "no-such-dev0").unwrap_err();
+        assert!(e.to_string().starts_with("interface no-such-dev0: "), "{e}");
+    }
 
     #[test]
     fn options_apply_to_real_sockets() {

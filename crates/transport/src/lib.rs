@@ -8,6 +8,7 @@
 //!
 //! Modules:
 //! * [`tcp`]: [`tcp::TcpListener`], [`tcp::TcpDialer`] (dual-stack `:port`, keepalive, Happy Eyeballs).
+//! * [`Egress`]: upstream's `interface` and `so_mark` on outgoing TCP and UDP sockets.
 //! * [`tls`]: [`tls::TlsListener`], [`tls::TlsDialer`], and [`tls::ServerTls`] / [`tls::ClientTls`], which
 //!   run a TLS handshake over *any* [`Stream`] (SOCKS5 methods 0x80/0x82 negotiate TLS in-band).
 //! * [`ws`]: [`ws::WsListener`], [`ws::WsDialer`] for `ws` and `wss`, wire-compatible with upstream GOST.
@@ -31,6 +32,7 @@
 
 mod addr;
 mod any;
+mod egress;
 mod error;
 mod handshake;
 pub mod kcp;
@@ -49,6 +51,7 @@ use std::sync::Arc;
 use socks_wire::Address;
 
 pub use any::AnyListener;
+pub use egress::{Egress, Interface};
 pub use error::{Error, is_resource_exhaustion};
 pub use handshake::MAX_HANDSHAKE;
 pub use rate::RateLimited;

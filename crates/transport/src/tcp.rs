@@ -18,6 +18,7 @@ use socks_wire::Address;
 use tokio::net::TcpStream;
 
 use crate::addr::split_host_port;
+use crate::egress::Egress;
 use crate::stream::canonical;
 use crate::{BoxFuture, Dialer, Error, Gate, GateSlot, Listener, Pass, Stream};
 
@@ -306,8 +307,12 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 }
 
 /// Connects to the first of `addrs` that answers, starting a new attempt on each failure or every `delay`.
-async fn connect_any(addrs: Vec<SocketAddr>, delay: Duration) -> io::Result<TcpStream> {
-    race(addrs, delay, TcpStream::connect).await
+async fn connect_any(
+    addrs: Vec<SocketAddr>,
+    delay: Duration,
+    egress: &Egress,
+) -> io::Result<TcpStream> {
+    race(egress.reachable(addrs)?, delay, |a| egress.connect(a)).await
 }
 
 /// The Happy Eyeballs race over any connect function (tests substitute one that hangs).
@@ -354,6 +359,8 @@ where
 pub struct TcpDialer {
     opts: TcpOptions,
     resolver: Arc<dyn Resolver>,
+    /// Shared: routers and forwarders hold several dialers, and most have the default.
+    egress: Arc<Egress>,
 }
 
 impl Default for TcpDialer {
@@ -368,7 +375,19 @@ impl TcpDialer {
         TcpDialer {
             opts,
             resolver: Arc::new(SystemResolver),
+            egress: Arc::default(),
         }
+    }
+
+    /// Opens its sockets through `egress` (upstream's `interface` and `so_mark`).
+    pub fn with_egress(mut self, egress: Egress) -> TcpDialer {
+        self.egress = Arc::new(egress);
+        self
+    }
+
+    /// Where this dialer's sockets leave the host.
+    pub fn egress(&self) -> &Egress {
+        &self.egress
     }
 
     /// Resolves names with `resolver` instead of the system resolver.
@@ -387,7 +406,7 @@ impl TcpDialer {
         let timeout = self.opts.connect_timeout;
         let attempt = async {
             let addrs = resolve_address(&*self.resolver, addr).await?;
-            connect_any(addrs, self.opts.fallback_delay)
+            connect_any(addrs, self.opts.fallback_delay, &self.egress)
                 .await
                 .map_err(|source| Error::Connect {
                     addr: addr.to_string(),
@@ -556,8 +575,13 @@ mod tests {
         let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead_addr = dead.local_addr().unwrap();
         drop(dead);
+        let direct = Egress::default();
         let (c, a) = tokio::join!(
-            connect_any(vec![dead_addr, l.local_addr()], Duration::from_secs(30)),
+            connect_any(
+                vec![dead_addr, l.local_addr()],
+                Duration::from_secs(30),
+                &direct
+            ),
             l.accept()
         );
         assert_eq!(c.unwrap().peer_addr().unwrap(), l.local_addr());

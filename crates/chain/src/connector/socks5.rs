@@ -3,20 +3,20 @@
 //! else is sent (upstream servers drop bytes that arrive in the same read as the request).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Socks5ConnectorOptions;
-use gost_transport::Stream;
 use gost_transport::tls::ClientTls;
+use gost_transport::{Egress, Stream};
 use socks_wire::{
     Address, ClientConfig, ClientEvent, ClientHandshake, Command, Encode, Reply, ReplyCode,
     Request, UserPassRequest,
 };
 use tokio::io::AsyncWriteExt;
-use tokio::net::UdpSocket;
 
 use super::read_reply;
-use crate::addr::{resolve_address, unspecified_for, wire_form};
+use crate::addr::{resolve_address, wire_form};
 use crate::bind::{BindListener, MuxBindListener};
 use crate::error::bounded;
 use crate::{DEFAULT_HANDSHAKE_TIMEOUT, Error, PacketConn};
@@ -28,6 +28,9 @@ pub struct Socks5Connector {
     config: ClientConfig,
     tls: ClientTls,
     opts: Socks5ConnectorOptions,
+    /// Where the UDP relay socket (`relay=udp`) leaves this host: the node's `interface`/`so_mark`
+    /// (shared, so that the connector stays small inside the `Connector` enum).
+    egress: Arc<Egress>,
 }
 
 /// What a successful exchange leaves: the (possibly TLS-wrapped) stream, the reply, and bytes the server
@@ -50,7 +53,19 @@ impl Socks5Connector {
             credentials: credentials.map(|(u, p)| UserPassRequest::new(&u, &p)),
             tls: !opts.notls,
         };
-        Socks5Connector { config, tls, opts }
+        Socks5Connector {
+            config,
+            tls,
+            opts,
+            egress: Arc::default(),
+        }
+    }
+
+    /// Opens the UDP relay socket of `relay=udp` through `egress`, as the node's dialer opens its
+    /// TCP connection.
+    pub fn with_egress(mut self, egress: Egress) -> Socks5Connector {
+        self.egress = Arc::new(egress);
+        self
     }
 
     /// The connector's options.
@@ -114,7 +129,7 @@ impl Socks5Connector {
                 }
             }
         }
-        let socket = UdpSocket::bind(unspecified_for(relay.ip())).await?;
+        let socket = self.egress.udp_socket(Some(relay.ip()))?;
         socket.connect(relay).await?;
         Ok(PacketConn::relay(
             socket,

@@ -4,6 +4,7 @@ use super::query::*;
 use crate::error::{ConfigError, Warning};
 use crate::metadata::Metadata;
 use crate::model::*;
+use crate::options::egress;
 use crate::registry;
 use crate::url;
 
@@ -60,6 +61,12 @@ pub(super) fn build_hop(
         ..Default::default()
     };
     let mut node_md = Metadata::new();
+    // Upstream: the command line's `interface` and `so_mark` are the hop's, inherited by its nodes.
+    for key in [egress::INTERFACE, egress::SO_MARK] {
+        if let Some(v) = md.remove(key) {
+            hop.metadata.insert(key, v);
+        }
+    }
     take_prefixed(&mut md, "hop.", &mut hop.metadata);
     take_prefixed(&mut md, "node.", &mut node_md);
     take_prefixed(&mut md, "connector.", &mut template.connector.metadata);

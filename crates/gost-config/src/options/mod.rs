@@ -20,14 +20,17 @@
 //! | connector `socks4`/`socks4a` | [`Socks4ConnectorOptions`] | `node.connector.metadata` |
 //! | dialer `ws`/`wss` | [`WsDialerOptions`] | `node.dialer.metadata` |
 //! | dialer `tls`/`wss` | [`TlsDialerOptions`] | `node.dialer.metadata` (+ `node.dialer.tls`) |
+//! | service, node (hop) egress | [`EgressOptions`] | `interface`, `sockopts.mark`, `metadata.interface`/`so_mark` |
 
 mod component;
+pub mod egress;
 mod forward;
 mod kcp;
 mod socks;
 mod transport;
 
 pub use component::{ConnectorKind, DialerKind, HandlerKind, ListenerKind};
+pub use egress::EgressOptions;
 pub use forward::{ForwardHandlerOptions, UdpListenerOptions};
 pub use kcp::KcpOptions;
 pub use socks::{

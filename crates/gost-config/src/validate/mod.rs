@@ -5,6 +5,7 @@
 
 mod access;
 mod components;
+mod egress;
 mod hosts;
 mod log;
 
@@ -246,6 +247,7 @@ fn check_service(
     check_kinds_and_addr(s, svc)?;
     check_forwarder(s, svc, handler)?;
     check_chain_refs(config, s, svc, warnings)?;
+    egress::check_service(s, svc, warnings)?;
     if let Some(auth) = &svc.handler.auth {
         check_auth(s, "handler.auth", auth)?;
         // SOCKS4 checks only the user id; everywhere else an empty password is a wildcard.
@@ -568,13 +570,11 @@ fn check_chain(chain: &ChainConfig, warnings: &mut Vec<Warning>) -> Result<(), C
         if let Some(sel) = &hop.selector {
             check_selector(&hs, "selector", sel)?;
         }
+        egress::check_hop(&hs, hop_index, hop, warnings)?;
         for node in &hop.nodes {
-            check_node(
-                &format!("{hs} node `{}`", node.name),
-                hop_index,
-                node,
-                warnings,
-            )?;
+            let ns = format!("{hs} node `{}`", node.name);
+            check_node(&ns, hop_index, node, warnings)?;
+            egress::check_node(&ns, hop_index, hop, node, warnings)?;
         }
     }
     Ok(())

@@ -48,13 +48,13 @@ pub struct RtcpForwarder {
 
 impl RtcpForwarder {
     /// Opens `laddr` (`:2222`, parsed here once) on `router`'s last node and forwards to `targets` from
-    /// this host.
+    /// this host (through `router`'s egress: the service's `interface` and `so_mark`).
     pub fn new(laddr: &str, router: Router, targets: Targets) -> Result<RtcpForwarder, ChainError> {
         Ok(RtcpForwarder {
             bind: bind_address(laddr)?,
             laddr: laddr.into(),
+            local: Router::default().with_egress(router.egress().clone()),
             router,
-            local: Router::default(),
             targets: Arc::new(targets),
             admission: PeerAdmission::default(),
         })

@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use gost_chain::addr::{bind_address, resolve_address, unspecified_for};
+use gost_chain::addr::{bind_address, resolve_address};
 use gost_chain::{PacketConn, Router};
 use socks_wire::Address;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -154,7 +153,8 @@ impl RudpForwarder {
                 return Err(e);
             }
         };
-        let socket = UdpSocket::bind(unspecified_for(to.ip())).await?;
+        // The target is dialled from this host, so the service's `interface`/`so_mark` apply.
+        let socket = self.router.egress().udp_socket(Some(to.ip()))?;
         socket.connect(to).await?;
         let mut buf = vec![0u8; self.opts.read_buffer_size.max(1)];
         let idle = tokio::time::sleep(self.opts.ttl);
