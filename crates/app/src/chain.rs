@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use gost_chain::select::{DEFAULT_FAIL_TIMEOUT, DEFAULT_MAX_FAILS};
 use gost_chain::{
-    Chain, Connector, Hop, Node, Router, Selector, Socks4Connector, Socks4ConnectorOptions,
-    Socks5Connector, Socks5ConnectorOptions, Strategy,
+    Chain, ChainObserver, Connector, Hop, Node, Router, Selector, Socks4Connector,
+    Socks4ConnectorOptions, Socks5Connector, Socks5ConnectorOptions, Strategy,
 };
 use gost_config::options::{
     ConnectorKind, DialerKind, EgressOptions, KcpOptions, Socks4ConnectorOptions as Socks4Written,
@@ -33,31 +33,42 @@ use crate::names::Tables;
 /// The router of a service using chain `name` of `config` (direct when `name` is `None`), for a
 /// configuration without `hosts:` tables (see [`router_with`]).
 pub fn router(config: &Config, name: Option<&str>) -> Result<Router, Error> {
-    router_with(config, name, &Tables::default())
+    router_with(config, name, &Tables::default(), None)
 }
 
 /// The router of a service using chain `name`, its nodes resolved through the hop's or node's table
-/// in `tables`.
-pub fn router_with(config: &Config, name: Option<&str>, tables: &Tables) -> Result<Router, Error> {
+/// in `tables`, its routes reported to `observer` (the metrics).
+pub fn router_with(
+    config: &Config,
+    name: Option<&str>,
+    tables: &Tables,
+    observer: Option<&Arc<dyn ChainObserver>>,
+) -> Result<Router, Error> {
     let Some(name) = name else {
         return Ok(Router::new(None));
     };
     let chain = config
         .chain(name)
         .ok_or_else(|| Error::Unsupported(format!("no chain named {name:?}")))?;
-    Ok(Router::new(Some(chain_from_config(chain, tables)?)))
+    let chain = chain_from_config(chain, tables)?;
+    Ok(Router::new(Some(match observer {
+        Some(o) => chain.with_observer(o.clone()),
+        None => chain,
+    })))
 }
 
 /// The router of `service`: its chain (if any) with nodes resolved through `tables`, targets
 /// resolved through the service's own `hosts` table (if any) before dialling, and the sockets it opens
-/// from this host leaving through the service's `interface`/`so_mark`.
+/// from this host leaving through the service's `interface`/`so_mark`; its chain's routes are
+/// reported to `observer`.
 pub fn service_router(
     config: &Config,
     service: &ServiceConfig,
     tables: &Tables,
+    observer: Option<&Arc<dyn ChainObserver>>,
 ) -> Result<Router, Error> {
-    let router =
-        router_with(config, service.chain(), tables)?.with_egress(service_egress(service)?);
+    let router = router_with(config, service.chain(), tables, observer)?
+        .with_egress(service_egress(service)?);
     Ok(
         match tables.resolver(service.hosts.as_deref(), service.resolver.as_deref())? {
             Some(r) => router.with_resolver(r),

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gost_chain::Router;
+use gost_chain::{ChainObserver, Router};
 use gost_config::options::{HandlerKind, ListenerKind, UdpListenerOptions};
 use gost_config::{Config, ServiceConfig};
 use gost_service::forward::{
@@ -33,11 +33,16 @@ pub enum ForwardService {
 }
 
 impl ForwardService {
-    /// Builds and binds the forwarding service `service` of `config`.
-    pub async fn bind(config: &Config, service: &ServiceConfig) -> Result<ForwardService, Error> {
+    /// Builds and binds the forwarding service `service` of `config`; its chain reports to `chains`
+    /// (the metrics), if given.
+    pub async fn bind(
+        config: &Config,
+        service: &ServiceConfig,
+        chains: Option<&Arc<dyn ChainObserver>>,
+    ) -> Result<ForwardService, Error> {
         let kind = service.handler.kind().map_err(Error::metadata("handler"))?;
         let tables = Tables::start(config, service).await?;
-        let router = service_router(config, service, &tables)?;
+        let router = service_router(config, service, &tables, chains)?;
         let selector = selector(service.forwarder.as_ref().and_then(|f| f.selector.as_ref()))?;
         // Targets and the remote address are parsed once, here; the forwarders pass them on as is.
         let targets = Targets::new(service.targets().iter().map(|t| &t.addr), selector)?

@@ -39,6 +39,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use gost_chain::ChainObserver;
 use gost_config::Config;
 use gost_service::Observer;
 use gost_service::metrics::Metrics;
@@ -73,15 +74,20 @@ impl App {
     /// all. Nothing runs if any bind fails.
     pub async fn start(config: Config) -> Result<App, Error> {
         // Bound before any service runs, like the services themselves.
-        let (server, observer) = match &config.metrics {
+        let (server, observer, chains) = match &config.metrics {
             Some(m) => {
                 let metrics = Arc::new(Metrics::new());
                 let server = metrics::bind(&metrics::endpoint(m), metrics.clone()).await?;
-                (Some(server), Some(metrics as Arc<dyn Observer>))
+                let chains = metrics.clone() as Arc<dyn ChainObserver>;
+                (
+                    Some(server),
+                    Some(metrics as Arc<dyn Observer>),
+                    Some(chains),
+                )
             }
-            None => (None, None),
+            None => (None, None, None),
         };
-        let services = Supervisor::start(config, observer).await?;
+        let services = Supervisor::start(config, observer, chains).await?;
         let metrics = server.as_ref().map(|s| s.local_addr());
         if let Some(server) = server {
             tokio::spawn(server.run(services.shutdown_token()));

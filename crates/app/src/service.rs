@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use gost_chain::ChainObserver;
 use gost_config::options::HandlerKind;
 use gost_config::{Config, ServiceConfig};
 use gost_service::{ConnLimits, Observer, Service};
@@ -32,8 +33,9 @@ impl Bound {
         config: &Config,
         service: &ServiceConfig,
         certs: &mut Certificates,
+        chains: Option<&Arc<dyn ChainObserver>>,
     ) -> Result<Bound, Error> {
-        Bound::build(config, service, certs)
+        Bound::build(config, service, certs, chains)
             .await
             .map_err(|e| e.in_service(service))
     }
@@ -42,6 +44,7 @@ impl Bound {
         config: &Config,
         service: &ServiceConfig,
         certs: &mut Certificates,
+        chains: Option<&Arc<dyn ChainObserver>>,
     ) -> Result<Bound, Error> {
         let limits = conn_limits(config, service)?;
         let kind = service.handler.kind().map_err(|_| {
@@ -52,7 +55,7 @@ impl Bound {
         })?;
         let access = access::build(config, service).await?;
         if !kind.is_socks() {
-            let forward = ForwardService::bind(config, service).await?;
+            let forward = ForwardService::bind(config, service, chains).await?;
             let forward = match forward {
                 ForwardService::Tcp(s) => {
                     ForwardService::Tcp(s.with_conn_limits(limits).with_limits(access.limits))
@@ -64,7 +67,13 @@ impl Bound {
                 None => forward,
             }));
         }
-        bind_socks(config, service, kind, certs, limits, access).await
+        let socks = Socks {
+            kind,
+            limits,
+            access,
+            chains,
+        };
+        bind_socks(config, service, certs, socks).await
     }
 
     /// The address the service listens on; `None` for `rtcp`/`rudp`, which listen on the chain's
@@ -126,17 +135,29 @@ fn conn_limits(config: &Config, service: &ServiceConfig) -> Result<ConnLimits, E
     })
 }
 
+/// What a SOCKS service is built with besides the configuration.
+struct Socks<'a> {
+    kind: HandlerKind,
+    limits: ConnLimits,
+    access: ServiceAccess,
+    chains: Option<&'a Arc<dyn ChainObserver>>,
+}
+
 async fn bind_socks(
     config: &Config,
     service: &ServiceConfig,
-    kind: HandlerKind,
     certs: &mut Certificates,
-    conn_limits: ConnLimits,
-    access: ServiceAccess,
+    socks: Socks<'_>,
 ) -> Result<Bound, Error> {
+    let Socks {
+        kind,
+        limits: conn_limits,
+        access,
+        chains,
+    } = socks;
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
     let tables = Tables::start(config, service).await?;
-    let mut builder = socks::builder(config, service, kind, listener_tls, certs, &tables)?;
+    let mut builder = socks::builder(config, service, kind, listener_tls, certs, &tables, chains)?;
     let addr = listener.local_addr();
     let open = config.handler_credentials(service).is_empty() && access.auth.is_none();
     if let Some(a) = access.auth {

@@ -2,6 +2,9 @@
 //! metadata, users, chain and certificate become gost-service's options, and gost-service's
 //! [`ServiceBuilder`] (the same one embedders use) makes the service.
 
+use std::sync::Arc;
+
+use gost_chain::ChainObserver;
 use gost_config::options::{HandlerKind, Socks4HandlerOptions, Socks5HandlerOptions};
 use gost_config::{Config, ServiceConfig};
 use gost_service::{BindPorts, ServiceBuilder, Socks4Options, Socks5Options, Users};
@@ -21,6 +24,7 @@ pub(crate) fn builder(
     listener_tls: Option<ServerTls>,
     certs: &mut Certificates,
     tables: &crate::names::Tables,
+    chains: Option<&Arc<dyn ChainObserver>>,
 ) -> Result<ServiceBuilder, Error> {
     let users = Users::new(
         config
@@ -66,7 +70,9 @@ pub(crate) fn builder(
             || service.resolver.is_some()
             || !egress.is_default()
         {
-            true => builder.chain(crate::chain::service_router(config, service, tables)?),
+            true => builder.chain(crate::chain::service_router(
+                config, service, tables, chains,
+            )?),
             false => builder,
         },
     )

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gost_chain::ChainObserver;
 use gost_config::{Config, ServiceConfig};
 use gost_service::Observer;
 use tokio::task::JoinSet;
@@ -36,6 +37,7 @@ pub struct Supervisor {
     tasks: JoinSet<()>,
     config: Config,
     observer: Option<Arc<dyn Observer>>,
+    chains: Option<Arc<dyn ChainObserver>>,
 }
 
 impl Supervisor {
@@ -44,11 +46,12 @@ impl Supervisor {
     pub async fn start(
         config: Config,
         observer: Option<Arc<dyn Observer>>,
+        chains: Option<Arc<dyn ChainObserver>>,
     ) -> Result<Supervisor, Error> {
         let mut certs = Certificates::default();
         let mut bound = Vec::with_capacity(config.services.len());
         for service in &config.services {
-            bound.push(Bound::bind(&config, service, &mut certs).await?);
+            bound.push(Bound::bind(&config, service, &mut certs, chains.as_ref()).await?);
         }
         let mut sup = Supervisor {
             root: CancellationToken::new(),
@@ -56,6 +59,7 @@ impl Supervisor {
             tasks: JoinSet::new(),
             config: Config::default(),
             observer,
+            chains,
         };
         for (service, b) in config.services.iter().zip(bound) {
             sup.spawn(&config, service, b);
@@ -112,7 +116,8 @@ impl Supervisor {
             .map(|(_, (s, _))| *s)
             .collect();
         let unchanged = self.running.len();
-        match bind_all(&new, &starting, !stopped.is_empty()).await {
+        let chains = self.chains.clone();
+        match bind_all(&new, &starting, !stopped.is_empty(), chains.as_ref()).await {
             Ok(bound) => {
                 for (service, b) in starting.iter().zip(bound) {
                     self.spawn(&new, service, b);
@@ -132,7 +137,7 @@ impl Supervisor {
                     .iter()
                     .filter(|s| stopped.contains(&s.name))
                     .collect();
-                match bind_all(&old, &restore, true).await {
+                match bind_all(&old, &restore, true, chains.as_ref()).await {
                     Ok(bound) => {
                         for (service, b) in restore.iter().zip(bound) {
                             self.spawn(&old, service, b);
@@ -185,13 +190,14 @@ async fn bind_all(
     config: &Config,
     services: &[&ServiceConfig],
     retry: bool,
+    chains: Option<&Arc<dyn ChainObserver>>,
 ) -> Result<Vec<Bound>, Error> {
     let mut certs = Certificates::default();
     let mut bound = Vec::with_capacity(services.len());
     for service in services {
         let deadline = Instant::now() + REBIND_WINDOW;
         let b = loop {
-            match Bound::bind(config, service, &mut certs).await {
+            match Bound::bind(config, service, &mut certs, chains).await {
                 Ok(b) => break b,
                 Err(_) if retry && Instant::now() < deadline => {
                     tokio::time::sleep(REBIND_PAUSE).await

@@ -38,7 +38,7 @@ async fn socks5(opts: Socks5Options) -> Running {
 /// Starts the forwarding service of `-L service` and `-F` `nodes`, as the binary would.
 async fn forward(service: &str, nodes: &[String]) -> Running {
     let (config, _) = gost_config::from_cli(&[service], nodes).unwrap();
-    let svc = ForwardService::bind(&config, &config.services[0])
+    let svc = ForwardService::bind(&config, &config.services[0], None)
         .await
         .unwrap();
     let addr = svc

@@ -3,12 +3,13 @@
 //! stream, and the last node's connector then serves the actual request.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gost_transport::{Dialer, Stream};
 use socks_wire::Address;
 
 use crate::error::bounded;
+use crate::observe::{ChainObserver, Report};
 use crate::select::{FailMarker, Selector};
 use crate::{BindListener, Bypass, Connector, Error, MuxBindListener, PacketConn};
 
@@ -82,14 +83,6 @@ impl Node {
     /// The node's failure history.
     pub fn marker(&self) -> &FailMarker {
         &self.marker
-    }
-
-    /// Marks the node failed after `e`, unless the node answered properly and only refused the request
-    /// (an unreachable target or a disabled command is not the node's fault).
-    fn failed(&self, e: &Error) {
-        if !matches!(e, Error::Refused { .. } | Error::Socks4Refused { .. }) {
-            self.marker.mark();
-        }
     }
 }
 
@@ -165,6 +158,7 @@ impl Hop {
 pub struct Chain {
     name: String,
     hops: Vec<Hop>,
+    report: Option<Arc<Report>>,
 }
 
 impl Chain {
@@ -174,7 +168,20 @@ impl Chain {
         if hops.is_empty() {
             return Err(Error::Config(format!("chain {name:?} has no hops")));
         }
-        Ok(Chain { name, hops })
+        Ok(Chain {
+            name,
+            hops,
+            report: None,
+        })
+    }
+
+    /// Reports each route's first-node connect time and the dials the chain failed to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn ChainObserver>) -> Chain {
+        self.report = Some(Arc::new(Report {
+            chain: self.name.clone(),
+            observer,
+        }));
+        self
     }
 
     /// The chain's name.
@@ -191,6 +198,7 @@ impl Chain {
     pub fn route(&self) -> Route {
         Route {
             nodes: self.hops.iter().map(Hop::select).collect(),
+            report: self.report.clone(),
         }
     }
 
@@ -205,7 +213,10 @@ impl Chain {
                 None => break,
             }
         }
-        Ok((!nodes.is_empty()).then_some(Route { nodes }))
+        Ok((!nodes.is_empty()).then(|| Route {
+            nodes,
+            report: self.report.clone(),
+        }))
     }
 }
 
@@ -213,6 +224,7 @@ impl Chain {
 #[derive(Debug, Clone)]
 pub struct Route {
     nodes: Vec<Arc<Node>>,
+    report: Option<Arc<Report>>,
 }
 
 impl Route {
@@ -226,14 +238,26 @@ impl Route {
     }
 
     /// Opens a stream to the last node, through all the others, ready for its connector's request. Each
-    /// step is bounded by `timeout`; the node a step failed to reach is marked failed.
+    /// step is bounded by `timeout`; the node a step failed to reach is marked failed, and the chain's
+    /// observer told.
     pub async fn reach_last(&self, timeout: Duration) -> Result<Stream, Error> {
+        self.through_chain(timeout)
+            .await
+            .inspect_err(|_| self.chain_failed())
+    }
+
+    async fn through_chain(&self, timeout: Duration) -> Result<Stream, Error> {
         let first = &self.nodes[0];
+        let start = Instant::now();
         let mut stream = bounded(timeout, "dial", first.addr(), async {
             Ok(first.dialer.dial(first.addr()).await?)
         })
         .await
         .inspect_err(|_| first.marker.mark())?;
+        if let Some(r) = &self.report {
+            r.observer
+                .node_connected(&r.chain, first.name(), start.elapsed());
+        }
         for pair in self.nodes.windows(2) {
             let (prev, next) = (&pair[0], &pair[1]);
             stream = bounded(timeout, "dial through the chain", next.addr(), async {
@@ -254,6 +278,22 @@ impl Route {
         self.nodes.iter().for_each(|n| n.marker.reset());
     }
 
+    /// Tells the observer a dial failed because of the chain (labelled with the first node).
+    fn chain_failed(&self) {
+        if let Some(r) = &self.report {
+            r.observer.chain_failed(&r.chain, self.nodes[0].name());
+        }
+    }
+
+    /// The last node failed `e`: marked failed and counted as the chain's error, unless it only
+    /// refused the request (an unreachable target or a disabled command is not the chain's fault).
+    fn last_failed(&self, e: &Error) {
+        if !matches!(e, Error::Refused { .. } | Error::Socks4Refused { .. }) {
+            self.last().marker.mark();
+            self.chain_failed();
+        }
+    }
+
     /// A connection to `target` through the whole route.
     pub async fn dial(&self, target: &Address, timeout: Duration) -> Result<Stream, Error> {
         let stream = self.reach_last(timeout).await?;
@@ -262,7 +302,7 @@ impl Route {
             .connector
             .connect(stream, last.addr(), target)
             .await
-            .inspect_err(|e| last.failed(e))?;
+            .inspect_err(|e| self.last_failed(e))?;
         self.succeeded();
         Ok(s)
     }
@@ -275,7 +315,7 @@ impl Route {
             .connector
             .udp(stream, last.addr())
             .await
-            .inspect_err(|e| last.failed(e))?;
+            .inspect_err(|e| self.last_failed(e))?;
         self.succeeded();
         Ok(conn)
     }
@@ -288,7 +328,7 @@ impl Route {
             .connector
             .udp_bind(stream, last.addr(), laddr)
             .await
-            .inspect_err(|e| last.failed(e))?;
+            .inspect_err(|e| self.last_failed(e))?;
         self.succeeded();
         Ok(conn)
     }
@@ -301,7 +341,7 @@ impl Route {
             .connector
             .bind(stream, last.addr(), laddr)
             .await
-            .inspect_err(|e| last.failed(e))?;
+            .inspect_err(|e| self.last_failed(e))?;
         self.succeeded();
         Ok(l)
     }
@@ -318,7 +358,7 @@ impl Route {
             .connector
             .mux_bind(stream, last.addr(), laddr)
             .await
-            .inspect_err(|e| last.failed(e))?;
+            .inspect_err(|e| self.last_failed(e))?;
         self.succeeded();
         Ok(l)
     }

@@ -9,6 +9,8 @@
 //! * [`Node`] = address + [`Connector`] + transport dialer; [`Hop`] = nodes + [`Selector`] (round-robin,
 //!   random, fifo; failure marking with `maxFails`/`failTimeout`); [`Chain`] = hops. Hops and nodes may
 //!   have a [`Bypass`]: the targets they do not carry (upstream's chain-level bypass).
+//! * [`ChainObserver`]: what a chain reports (first-node connect time, failed dials) for upstream's
+//!   chain metrics; [`Chain::with_observer`] installs it.
 //! * [`Router`]: dials a target directly or through a chain; UDP associations and remote listeners use the
 //!   chain's last node. [`PacketConn`] is the datagram side, [`MuxBindListener`] / [`BindListener`] the
 //!   remote listeners.
@@ -43,6 +45,7 @@ mod bypass;
 mod chain;
 mod connector;
 mod error;
+mod observe;
 mod packet;
 mod router;
 pub mod select;
@@ -56,6 +59,7 @@ pub use connector::{
     Connector, Socks4Connector, Socks4ConnectorOptions, Socks5Connector, Socks5ConnectorOptions,
 };
 pub use error::Error;
+pub use observe::ChainObserver;
 pub use packet::{MAX_TUN_PAYLOAD, PacketConn};
 pub use router::{DEFAULT_DIAL_TIMEOUT, Router};
 pub use select::{Selector, Strategy};

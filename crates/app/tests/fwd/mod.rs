@@ -118,7 +118,7 @@ pub(crate) async fn try_forward(
     nodes: &[String],
 ) -> Result<Running, gost_app::Error> {
     let (config, _) = gost_config::from_cli(&[service], nodes).unwrap();
-    let svc = ForwardService::bind(&config, &config.services[0]).await?;
+    let svc = ForwardService::bind(&config, &config.services[0], None).await?;
     let addr = svc
         .local_addr()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));

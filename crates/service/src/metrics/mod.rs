@@ -13,10 +13,14 @@
 //! | `gost_service_handler_errors_total` | counter | host, service | connections whose handler failed |
 //! | `gost_service_denied_total` | counter | host, service, reason | refusals by access policy: `auth`, `admission`, `bypass` (gost-rs) |
 //! | `gost_service_refused_total` | counter | host, service | clients closed at accept by the connection cap or the connection limits (gost-rs) |
+//! | `gost_chain_errors_total` | counter | host, chain, node | dials through a chain that failed because of the chain (`node`: the route's first node) |
+//! | `gost_chain_node_connect_duration_seconds` | histogram | host, chain, node | time to reach a route's first node |
 //!
 //! Byte counters grow while a relay runs (every [`crate::PROGRESS_STEP`] bytes, see
-//! [`crate::Observer::progress`]) and when a connection closes. `host` is this machine's
-//! hostname unless set with [`Metrics::with_host`].
+//! [`crate::Observer::progress`]) and when a connection closes. The chain metrics are fed through
+//! [`gost_chain::ChainObserver`], which `Metrics` implements: hand the same `Arc` to
+//! [`gost_chain::Chain::with_observer`]. `host` is this machine's hostname unless set with
+//! [`Metrics::with_host`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,7 +32,9 @@
 //! assert!(text.contains("gost_services{host=\"h\"} 0"));
 //! ```
 
+mod chain;
 mod endpoint;
+mod histogram;
 mod http;
 
 use std::collections::BTreeMap;
@@ -36,11 +42,13 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
 
+pub use chain::NODE_CONNECT_BUCKETS;
 pub use endpoint::{DEFAULT_PATH, Endpoint, EndpointError};
 pub use http::{MetricsServer, serve};
 
+use self::chain::ChainStats;
+use self::histogram::Histogram;
 use crate::access::Denied;
 use crate::observe::{Closed, Conn, Observer, Outcome};
 use crate::relay::Transferred;
@@ -57,9 +65,10 @@ pub struct Metrics {
     host: String,
     running: Mutex<BTreeMap<String, u64>>,
     services: RwLock<BTreeMap<String, Arc<ServiceStats>>>,
+    chains: ChainStats,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ServiceStats {
     requests: AtomicU64,
     in_flight: AtomicI64,
@@ -68,11 +77,24 @@ struct ServiceStats {
     errors: AtomicU64,
     /// Clients closed at accept by the connection cap or limits ([`Observer::refused`]).
     refused: AtomicU64,
-    /// Observations per bucket (not cumulative), the last one past every bound.
-    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
-    duration_nanos: AtomicU64,
+    duration: Histogram,
     /// Refusals by [`Denied`] reason, in [`DENIED`] order.
     denied: [AtomicU64; DENIED.len()],
+}
+
+impl Default for ServiceStats {
+    fn default() -> Self {
+        ServiceStats {
+            requests: AtomicU64::default(),
+            in_flight: AtomicI64::default(),
+            input: AtomicU64::default(),
+            output: AtomicU64::default(),
+            errors: AtomicU64::default(),
+            refused: AtomicU64::default(),
+            duration: Histogram::new(&DURATION_BUCKETS),
+            denied: Default::default(),
+        }
+    }
 }
 
 /// The reasons counted by `gost_service_denied_total`.
@@ -102,6 +124,7 @@ impl Metrics {
             host: host.into(),
             running: Mutex::default(),
             services: RwLock::default(),
+            chains: ChainStats::default(),
         }
     }
 
@@ -210,17 +233,10 @@ impl Metrics {
             "Distribution of request latencies",
         );
         for (labels, s) in &rows {
-            let mut cumulative = 0;
-            for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
-                cumulative += s.buckets[i].load(Relaxed);
-                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-            }
-            cumulative += s.buckets[DURATION_BUCKETS.len()].load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
-            let sum = Duration::from_nanos(s.duration_nanos.load(Relaxed)).as_secs_f64();
-            let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-            let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+            s.duration.render(&mut out, name, labels);
         }
+        drop(services);
+        self.chains.render(&mut out, &host);
         out
     }
 }
@@ -278,14 +294,7 @@ impl Observer for Metrics {
         if matches!(c.outcome, Outcome::Failed(_)) {
             s.errors.fetch_add(1, Relaxed);
         }
-        let secs = c.duration.as_secs_f64();
-        let bucket = DURATION_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(DURATION_BUCKETS.len());
-        s.buckets[bucket].fetch_add(1, Relaxed);
-        let nanos = u64::try_from(c.duration.as_nanos()).unwrap_or(u64::MAX);
-        s.duration_nanos.fetch_add(nanos, Relaxed);
+        s.duration.observe(c.duration);
     }
 }
 
@@ -323,6 +332,7 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn closed(a_to_b: u64, b_to_a: u64, ms: u64, outcome: Outcome<'_>) -> Closed<'_> {
         Closed {
