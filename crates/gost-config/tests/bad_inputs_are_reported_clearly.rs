@@ -536,6 +536,14 @@ fn options_without_effect_are_warned_about() {
         !w.iter().any(|w| w.contains("backlog")),
         "ws backlog is used: {w:?}"
     );
+    // Service-level keys upstream reads and gost-rs does not build (they were dropped silently).
+    let w = warnings(&["socks5://:1080?netns=ns1&proxyProtocol=1"]);
+    for key in ["metadata.netns", "metadata.proxyProtocol"] {
+        assert!(
+            w.iter().any(|w| w.contains(key) && w.contains("ignored")),
+            "{key}: {w:?}"
+        );
+    }
     for quiet in [
         "udp://:5353/127.0.0.1:53?readBufferSize=8192",
         "socks5+ws://:8443?enableCompression=false",

@@ -7,6 +7,9 @@ use crate::metadata::MetadataError;
 use crate::model::{HopConfig, NodeConfig, ServiceConfig};
 use crate::options::EgressOptions;
 
+/// Service metadata keys upstream reads and gost-rs ignores (`-L …?netns=` puts them there too).
+const UNBUILT_SERVICE_KEYS: [&str; 2] = ["netns", "proxyProtocol"];
+
 fn invalid(s: &str, e: MetadataError) -> ConfigError {
     ConfigError::invalid(s, e.key, e.value, format!("is not {}", e.expected))
 }
@@ -18,6 +21,15 @@ pub(super) fn check_service(
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
     let o = EgressOptions::of_service(svc).map_err(|e| invalid(s, e))?;
+    // Upstream reads these from a service's metadata too; gost-rs does not build them yet.
+    for key in UNBUILT_SERVICE_KEYS {
+        if let Some((k, _)) = svc.metadata.lookup(&[key]) {
+            warnings.push(Warning::unsupported(
+                format!("{s}: metadata.{k}"),
+                "upstream option not supported by gost-rs yet; ignored",
+            ));
+        }
+    }
     let local_targets = matches!(svc.handler.kind.as_str(), "rtcp" | "rudp");
     if !o.is_empty() && svc.chain().is_some() && !local_targets {
         warnings.push(Warning::new(
