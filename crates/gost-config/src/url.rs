@@ -134,6 +134,11 @@ pub(crate) struct HostPorts {
 }
 
 impl HostPorts {
+    /// How many ports the range holds (1 for a single port).
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
     /// Every `host:port` of the range.
     pub(crate) fn addrs(&self) -> impl Iterator<Item = String> + '_ {
         (self.first..=self.last).map(move |p| format!("{}:{p}", self.host))

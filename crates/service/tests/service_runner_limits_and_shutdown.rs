@@ -370,3 +370,93 @@ async fn each_connection_ends_with_one_log_line() {
     token.cancel();
     task.await.unwrap();
 }
+
+/// A UDP ASSOCIATE and a UDP-TUN session cut at the drain deadline report the datagram bytes they
+/// relayed (they reported zero: only a TCP relay kept running totals).
+#[tokio::test(flavor = "current_thread")]
+async fn udp_sessions_cut_by_the_drain_report_what_they_relayed() {
+    use common::{read_reply, request, socks5_noauth};
+    use gost_service::{Socks5Handler, Socks5Options};
+    use tokio::net::UdpSocket;
+
+    let (logs, _guard) = gost_test_support::Logs::capture();
+    let echo = gost_test_support::udp_echo().await;
+    let SocketAddr::V4(echo_v4) = echo else {
+        panic!("udp echo on IPv4 loopback")
+    };
+    let handler = Socks5Handler::new(Socks5Options {
+        udp: true,
+        ..Default::default()
+    });
+    let opts = ServiceOptions {
+        name: "svc-udp-cut".into(),
+        drain_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let (addr, token, task) = serve(handler, opts, None).await;
+    const ROUNDS: usize = 3;
+    const LEN: usize = 1000;
+    let payload = gost_test_support::pattern(3, LEN);
+
+    // UDP ASSOCIATE: the datagram header is 10 bytes (IPv4), the payload is what counts.
+    let mut assoc = socks5_noauth(addr).await;
+    assoc.write_all(&request(3, "0.0.0.0:0".parse().unwrap())).await.unwrap();
+    let (rep, relay) = read_reply(&mut assoc).await;
+    assert_eq!(rep, 0);
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut datagram = request(0, echo);
+    datagram[..3].copy_from_slice(&[0, 0, 0]);
+    datagram.extend_from_slice(&payload);
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..ROUNDS {
+        client.send_to(&datagram, relay).await.unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
+            .await
+            .expect("answer through the association")
+            .unwrap();
+        assert_eq!(&buf[..n], &datagram[..]);
+    }
+
+    // UDP-TUN (0xF3, port 0): frames LEN(2) FRAG(1) ATYP(1) ADDR PORT(2) DATA over the stream.
+    let mut tun = socks5_noauth(addr).await;
+    tun.write_all(&request(0xF3, "0.0.0.0:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let (rep, _) = read_reply(&mut tun).await;
+    assert_eq!(rep, 0);
+    let mut frame = (LEN as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&[0, 1]);
+    frame.extend_from_slice(&echo_v4.ip().octets());
+    frame.extend_from_slice(&echo_v4.port().to_be_bytes());
+    frame.extend_from_slice(&payload);
+    for _ in 0..ROUNDS {
+        tun.write_all(&frame).await.unwrap();
+        let mut back = vec![0u8; frame.len()];
+        tokio::time::timeout(Duration::from_secs(5), tun.read_exact(&mut back))
+            .await
+            .expect("answer through the tunnel")
+            .unwrap();
+        assert_eq!(back, frame);
+    }
+
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+    let bytes = format!("bytes_in={}", ROUNDS * LEN);
+    for kind in ["udp-associate", "udp-tun"] {
+        let lines = wait_for_line(
+            &logs,
+            &[
+                "service=\"svc-udp-cut\"",
+                kind,
+                &bytes,
+                "outcome=\"cut\"",
+            ],
+        )
+        .await;
+        let out = format!("bytes_out={}", ROUNDS * LEN);
+        assert!(lines[0].contains(&out), "{lines:?}");
+    }
+}

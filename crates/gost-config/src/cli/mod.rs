@@ -200,6 +200,28 @@ mod tests {
         );
     }
 
+    /// A range slip must not ask for billions of config objects (the fuzzer ran out of memory on
+    /// `tcp://:1-65535/h:1-65535`); up to the limit, ranges still expand.
+    #[test]
+    fn port_ranges_expand_within_a_limit() {
+        for arg in [
+            "tcp://:1-65535",
+            "tcp://:1000-1001/h:1-65535",
+            "tcp://:1-200/h:1-100",
+            "tcp://:1/h:1-10000,h:20000-30000",
+        ] {
+            let e = from_cli(&[arg], &[] as &[&str]).unwrap_err().to_string();
+            assert!(
+                e.contains("port ranges expand to more than 16384"),
+                "{arg}: {e}"
+            );
+        }
+        let c = cli(&["tcp://:1000-1099/h:1-100"], &[]);
+        assert_eq!(c.services.len(), 100);
+        let targets = &c.services[99].forwarder.as_ref().unwrap().nodes;
+        assert_eq!(targets.len(), 100);
+    }
+
     #[test]
     fn keys_go_where_they_are_read() {
         let c = cli(

@@ -13,6 +13,11 @@ const OWN_HANDLER: &[&str] = &[
     "tcp", "udp", "rtcp", "rudp", "tun", "tap", "dns", "unix", "runix", "serial",
 ];
 
+/// Most services times forwarding targets one `-L` may expand to through port ranges. A range is
+/// meant for a handful of ports; each entry becomes a config object, and a slip such as
+/// `tcp://:1-65535/host:1-65535` would otherwise ask for four billion of them and exhaust memory.
+const MAX_EXPANSION: usize = 16_384;
+
 /// Service-level keys upstream keeps in the service metadata.
 const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"];
 
@@ -39,7 +44,10 @@ pub(super) fn build_services(
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (handler, listener) = kinds(arg, &u.scheme)?;
     let ports = url::split_host_ports(&u.host, true).map_err(|m| url_err(FLAG, arg, m))?;
-    let targets = targets(arg, &u.path)?;
+    if ports.len() > MAX_EXPANSION {
+        return Err(too_many(arg));
+    }
+    let targets = targets(arg, &u.path, MAX_EXPANSION / ports.len())?;
     let handler = match targets.is_empty() || handler == "relay" {
         true => handler,
         false if OWN_HANDLER.contains(&listener.as_str()) => listener.clone(),
@@ -167,12 +175,16 @@ fn kinds(arg: &str, scheme: &str) -> Result<(String, String), ConfigError> {
     })
 }
 
-/// Forwarding targets from the path: a comma list, each possibly a port range.
-fn targets(arg: &str, path: &str) -> Result<Vec<ForwardNodeConfig>, ConfigError> {
+/// Forwarding targets from the path: a comma list, each possibly a port range; at most `max` of them
+/// (what [`MAX_EXPANSION`] leaves for each listen port).
+fn targets(arg: &str, path: &str, max: usize) -> Result<Vec<ForwardNodeConfig>, ConfigError> {
     let mut targets = Vec::new();
     for target in path.split(',').filter(|t| !t.is_empty()) {
         let hp = url::split_host_ports(target, false)
             .map_err(|m| url_err(FLAG, arg, format!("forwarding target `{target}`: {m}")))?;
+        if targets.len() + hp.len() > max {
+            return Err(too_many(arg));
+        }
         for addr in hp.addrs() {
             targets.push(ForwardNodeConfig {
                 name: format!("target-{}", targets.len()),
@@ -181,6 +193,17 @@ fn targets(arg: &str, path: &str) -> Result<Vec<ForwardNodeConfig>, ConfigError>
         }
     }
     Ok(targets)
+}
+
+fn too_many(arg: &str) -> ConfigError {
+    url_err(
+        FLAG,
+        arg,
+        format!(
+            "port ranges expand to more than {MAX_EXPANSION} services × forwarding targets; \
+             use smaller ranges"
+        ),
+    )
 }
 
 /// `listener.tls` from the certificate keys; only a certificate makes one.
