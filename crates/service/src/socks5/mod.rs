@@ -265,16 +265,16 @@ impl Socks5Handler {
                 Box::pin(bind::serve(self, conn, &addr, early, report)).await
             }
             Command::UdpAssociate if o.udp => {
-                Box::pin(udp::serve(self, conn, client, &addr, report)).await
+                Box::pin(udp::serve(self, conn, ctx, &addr, report)).await
             }
             Command::MuxBind if o.bind => {
                 Box::pin(mbind::serve(self, conn, &addr, early, report)).await
             }
             Command::UdpTun if addr.port() == 0 && o.udp => {
-                Box::pin(udp_tun::serve(self, conn, None, early, report)).await
+                Box::pin(udp_tun::serve(self, conn, ctx, None, early, report)).await
             }
             Command::UdpTun if addr.port() != 0 && o.bind => {
-                Box::pin(udp_tun::serve(self, conn, Some(&addr), early, report)).await
+                Box::pin(udp_tun::serve(self, conn, ctx, Some(&addr), early, report)).await
             }
             Command::Bind | Command::UdpAssociate | Command::MuxBind | Command::UdpTun => {
                 reply(&mut conn, ReplyCode::NotAllowed, &Address::UNSPECIFIED).await?;

@@ -32,7 +32,7 @@ use super::peers::{Peers, Targets, canonical, enlarge_receive_buffer, for_socket
 use super::{Socks5Handler, reply};
 use crate::fds::{Claim, Kind};
 use crate::relay::Transferred;
-use crate::{Error, Report};
+use crate::{Conn, Error, Report};
 
 /// Room for the longest header the relay writes in front of an answer (IPv6: 3 + 1 + 16 + 2 bytes).
 const HEADER_ROOM: usize = 22;
@@ -42,11 +42,11 @@ const V4_HEADER: usize = 10;
 pub(super) async fn serve(
     h: &Socks5Handler,
     mut conn: Stream,
-    client: SocketAddr,
+    ctx: &Conn,
     requested: &Address,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let client_ip = conn.peer_addr().unwrap_or(client).ip().to_canonical();
+    let client_ip = conn.peer_addr().unwrap_or(ctx.client()).ip().to_canonical();
     let local_ip = conn
         .local_addr()
         .map_or_else(|| unspecified_like(client_ip), |a| a.ip().to_canonical());
@@ -85,6 +85,7 @@ pub(super) async fn serve(
     let named_port = requested.port();
     let mut assoc = Association {
         h,
+        ctx,
         relay,
         out,
         client_ip,
@@ -94,6 +95,7 @@ pub(super) async fn serve(
     };
     let result = assoc.run(&mut conn).await;
     report.transferred = assoc.counts.transferred;
+    ctx.relay_progress(report.transferred, true);
     let c = &assoc.counts;
     if c.foreign + c.fragments + c.oversize + c.unsolicited + c.bad > 0 {
         debug!(
@@ -127,6 +129,8 @@ struct Counts {
 
 struct Association<'h> {
     h: &'h Socks5Handler,
+    /// Keeps the running byte counts, so a cut association still reports what it moved.
+    ctx: &'h Conn,
     /// Faces the client.
     relay: UdpSocket,
     /// Faces the targets.
@@ -184,12 +188,14 @@ impl Association<'_> {
                     r?;
                     if self.relay_client_batch(&mut from_client, size).await? {
                         last = Instant::now();
+                        self.ctx.relay_progress(self.counts.transferred, false);
                     }
                 }
                 r = next_answer(&self.out, &mut to_client) => {
                     // Through a chain, an error means the hop ended the association: so does this one.
                     if self.relay_answers(&mut to_client, r?, max_answer).await? {
                         last = Instant::now();
+                        self.ctx.relay_progress(self.counts.transferred, false);
                     }
                 }
                 () = &mut expiry => {

@@ -22,7 +22,7 @@ use crate::conn::send;
 use crate::fds::{Claim, Kind};
 use crate::outbound::PacketConn;
 use crate::relay::Transferred;
-use crate::{Error, Report};
+use crate::{Conn, Error, Report};
 
 /// Longest frame header the server writes (IPv6 source: 2 + 1 + 1 + 16 + 2).
 const HEADER_ROOM: usize = 22;
@@ -35,6 +35,7 @@ const MAX_DATAGRAM: usize = 65535;
 pub(super) async fn serve(
     h: &Socks5Handler,
     mut conn: Stream,
+    ctx: &Conn,
     bind: Option<&Address>,
     early: Vec<u8>,
     report: &mut Report,
@@ -74,6 +75,7 @@ pub(super) async fn serve(
     });
     let mut tun = Tunnel {
         h,
+        ctx,
         socket,
         relay_mode: bind.is_none(),
         peers: Peers::new(h.opts.udp_max_targets),
@@ -82,6 +84,7 @@ pub(super) async fn serve(
     };
     let result = tun.run(&mut conn, early).await;
     report.transferred = tun.transferred;
+    ctx.relay_progress(report.transferred, true);
     result
 }
 
@@ -101,6 +104,8 @@ fn client_read(read: std::io::Result<usize>, buffered: usize) -> std::io::Result
 
 struct Tunnel<'h> {
     h: &'h Socks5Handler,
+    /// Keeps the running byte counts, so a cut tunnel still reports what it moved.
+    ctx: &'h Conn,
     socket: Targets,
     relay_mode: bool,
     /// Relay mode: targets the client sent to (answers from others are dropped).
@@ -158,6 +163,7 @@ impl Tunnel<'_> {
             // Decode and forward every whole frame already buffered.
             while let Decoded::Complete(frame, len) = UdpTunFrame::decode(&input[start..])? {
                 self.forward_to_peer(&frame, size).await;
+                self.ctx.relay_progress(self.transferred, false);
                 start += len;
                 last = tokio::time::Instant::now();
             }
@@ -188,6 +194,7 @@ impl Tunnel<'_> {
                         .await?
                     {
                         last = tokio::time::Instant::now();
+                        self.ctx.relay_progress(self.transferred, false);
                     }
                 }
                 Event::Idle => {
