@@ -28,8 +28,14 @@ pub fn from_yaml_str(text: &str) -> Result<Loaded, ConfigError> {
         return from_value(Value::Null);
     }
     // YAML 1.2 booleans only (upstream's go-yaml v3 reads `n`, `yes`, `off` as strings), and
-    // one-line errors without source snippets.
-    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    // one-line errors without source snippets. The node budget is raised from the library's 250 000
+    // so that what `-O yaml` prints for the largest command line (port ranges expanded to 4096
+    // services, each some dozens of nodes) loads again; the other limits stay.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        budget: serde_saphyr::budget! { max_nodes: 2_000_000, max_events: 4_000_000 },
+    };
     let value: Value = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ConfigError::Yaml(e.to_string().replace('\n', " ")))?;
     from_value(value)

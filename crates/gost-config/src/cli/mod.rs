@@ -47,8 +47,10 @@ pub fn from_cli(
         }
         config.chains.push(chain);
     }
+    let mut room = service::MAX_EXPANSION;
     for arg in services {
-        let (built, climit, lists) = service::build_services(arg.as_ref(), &mut warnings)?;
+        let (built, climit, lists) =
+            service::build_services(arg.as_ref(), &mut room, &mut warnings)?;
         for mut svc in built {
             svc.name = format!("service-{}", config.services.len());
             if let Some((whitelist, matchers)) = &lists.admission {
@@ -201,25 +203,42 @@ mod tests {
     }
 
     /// A range slip must not ask for billions of config objects (the fuzzer ran out of memory on
-    /// `tcp://:1-65535/h:1-65535`); up to the limit, ranges still expand.
+    /// `tcp://:1-100/h:1-65535`); up to the limit, ranges still expand, and the limit counts the whole
+    /// command line.
     #[test]
     fn port_ranges_expand_within_a_limit() {
-        for arg in [
-            "tcp://:1-65535",
-            "tcp://:1000-1001/h:1-65535",
-            "tcp://:1-200/h:1-100",
-            "tcp://:1/h:1-10000,h:20000-30000",
-        ] {
-            let e = from_cli(&[arg], &[] as &[&str]).unwrap_err().to_string();
-            assert!(
-                e.contains("port ranges expand to more than 16384"),
-                "{arg}: {e}"
-            );
+        let refused: [&[&str]; 5] = [
+            &["tcp://:1-65535"],
+            &["tcp://:1000-1001/h:1-65535"],
+            &["tcp://:1-100/h:1-100"],
+            &["tcp://:1/h:1-3000,h:20000-21500"],
+            &["tcp://:1-4000", "socks5://:5000-5096"],
+        ];
+        for args in refused {
+            let e = from_cli(args, &[] as &[&str]).unwrap_err().to_string();
+            assert!(e.contains("expand to more than 4096"), "{args:?}: {e}");
         }
-        let c = cli(&["tcp://:1000-1099/h:1-100"], &[]);
-        assert_eq!(c.services.len(), 100);
-        let targets = &c.services[99].forwarder.as_ref().unwrap().nodes;
+        let c = cli(&["tcp://:1000-1031/h:1-100", "socks5://:2000-2895"], &[]);
+        assert_eq!(c.services.len(), 32 + 896);
+        let targets = &c.services[31].forwarder.as_ref().unwrap().nodes;
         assert_eq!(targets.len(), 100);
+    }
+
+    /// The largest command line, with every per-service list, prints as YAML that loads back (the
+    /// YAML reader's default node budget refused it).
+    #[test]
+    fn the_largest_command_line_round_trips_through_yaml() {
+        let c = cli(
+            &[
+                "socks5://:2000-6095?admission=~10.0.0.0/8,127.0.0.1&bypass=a.com,.b.org\
+               &limiter.in=1MB&limiter.out=2MB&rlimiter=10&climiter=5\
+               &hosts=a:1.2.3.4,b:5.6.7.8&resolver=udp://127.0.0.1:53&udp=true",
+            ],
+            &[],
+        );
+        assert_eq!(c.services.len(), service::MAX_EXPANSION);
+        let (again, _) = crate::from_yaml_str(&c.to_yaml()).unwrap();
+        assert_eq!(again, c);
     }
 
     #[test]

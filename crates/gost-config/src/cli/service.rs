@@ -13,10 +13,11 @@ const OWN_HANDLER: &[&str] = &[
     "tcp", "udp", "rtcp", "rudp", "tun", "tap", "dns", "unix", "runix", "serial",
 ];
 
-/// Most services times forwarding targets one `-L` may expand to through port ranges. A range is
-/// meant for a handful of ports; each entry becomes a config object, and a slip such as
+/// Most services times forwarding targets the `-L` arguments of one command line may expand to
+/// through port ranges. A range is meant for a handful of ports; each entry becomes a config object
+/// (and a few dozen YAML nodes when printed with `-O`), and a slip such as
 /// `tcp://:1-65535/host:1-65535` would otherwise ask for four billion of them and exhaust memory.
-const MAX_EXPANSION: usize = 16_384;
+pub(super) const MAX_EXPANSION: usize = 4096;
 
 /// Service-level keys upstream keeps in the service metadata.
 const SERVICE_KEYS: &[&str] = &["interface", "so_mark", "proxyProtocol", "netns"];
@@ -37,17 +38,21 @@ pub(super) struct Lists {
     pub(super) resolver: Option<Vec<String>>,
 }
 
+/// `room`: how many more entries (services × forwarding targets) the command line may expand to;
+/// what this argument takes is subtracted.
 pub(super) fn build_services(
     arg: &str,
+    room: &mut usize,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Vec<ServiceConfig>, Option<usize>, Lists), ConfigError> {
     let (u, mut md, auth) = parse_common(FLAG, arg)?;
     let (handler, listener) = kinds(arg, &u.scheme)?;
     let ports = url::split_host_ports(&u.host, true).map_err(|m| url_err(FLAG, arg, m))?;
-    if ports.len() > MAX_EXPANSION {
+    if ports.len() > *room {
         return Err(too_many(arg));
     }
-    let targets = targets(arg, &u.path, MAX_EXPANSION / ports.len())?;
+    let targets = targets(arg, &u.path, *room / ports.len())?;
+    *room -= ports.len() * targets.len().max(1);
     let handler = match targets.is_empty() || handler == "relay" {
         true => handler,
         false if OWN_HANDLER.contains(&listener.as_str()) => listener.clone(),
@@ -176,7 +181,7 @@ fn kinds(arg: &str, scheme: &str) -> Result<(String, String), ConfigError> {
 }
 
 /// Forwarding targets from the path: a comma list, each possibly a port range; at most `max` of them
-/// (what [`MAX_EXPANSION`] leaves for each listen port).
+/// (what is left of [`MAX_EXPANSION`] for each listen port).
 fn targets(arg: &str, path: &str, max: usize) -> Result<Vec<ForwardNodeConfig>, ConfigError> {
     let mut targets = Vec::new();
     for target in path.split(',').filter(|t| !t.is_empty()) {
@@ -200,8 +205,8 @@ fn too_many(arg: &str) -> ConfigError {
         FLAG,
         arg,
         format!(
-            "port ranges expand to more than {MAX_EXPANSION} services × forwarding targets; \
-             use smaller ranges"
+            "port ranges of the -L arguments expand to more than {MAX_EXPANSION} services × \
+             forwarding targets; use smaller ranges"
         ),
     )
 }
