@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::limit::Limits;
 use crate::observe::{Observer, Observers};
 use crate::outbound::{ChainOutbound, Direct, Outbound};
+use crate::policy::Policy;
 use crate::{
     Admission, Authenticator, AutoHandler, ConnLimits, Handler, Routing, Service, ServiceOptions,
     Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, TargetFilter, Users,
@@ -52,9 +53,7 @@ pub struct ServiceBuilder {
     tcp: TcpOptions,
     service: ServiceOptions,
     outbound: Option<Arc<dyn Outbound>>,
-    auth: Option<Arc<dyn Authenticator>>,
-    routing: Option<Arc<dyn Routing>>,
-    bypass: Option<Arc<dyn TargetFilter>>,
+    policy: Policy,
     admission: Option<Arc<dyn Admission>>,
     limits: Limits,
     observers: Observers,
@@ -115,9 +114,7 @@ impl ServiceBuilder {
             tcp: TcpOptions::default(),
             service: ServiceOptions::default(),
             outbound: None,
-            auth: None,
-            routing: None,
-            bypass: None,
+            policy: Policy::default(),
             admission: None,
             limits: Limits::default(),
             observers: Observers::default(),
@@ -169,7 +166,7 @@ impl ServiceBuilder {
 
     /// Requires authentication decided by `auth`.
     pub fn auth(mut self, auth: impl Authenticator) -> ServiceBuilder {
-        self.auth = Some(Arc::new(auth));
+        self.policy.auth = Some(Arc::new(auth));
         self
     }
 
@@ -187,13 +184,13 @@ impl ServiceBuilder {
     /// Picks the outbound of each CONNECT, or refuses it; [`crate::Route::Default`] means the outbound
     /// set with [`ServiceBuilder::outbound`] / [`ServiceBuilder::chain`].
     pub fn routing(mut self, routing: impl Routing) -> ServiceBuilder {
-        self.routing = Some(Arc::new(routing));
+        self.policy.routing = Some(Arc::new(routing));
         self
     }
 
     /// Refuses CONNECT targets `bypass` does not allow (SOCKS5 0x02, SOCKS4 0x5B), never dialling them.
     pub fn bypass(mut self, bypass: impl TargetFilter) -> ServiceBuilder {
-        self.bypass = Some(Arc::new(bypass));
+        self.policy.bypass = Some(Arc::new(bypass));
         self
     }
 
@@ -254,40 +251,14 @@ impl ServiceBuilder {
             (None, None) => return Err(BuildError::NoAddress),
         };
         let outbound = self.outbound.unwrap_or_else(|| Arc::new(Direct::default()));
-        let (auth, routing, bypass) = (self.auth, self.routing, self.bypass);
-        let v5 = |opts: Socks5Options| {
-            let mut h = Socks5Handler::with_outbound(opts, outbound.clone());
-            if let Some(a) = &auth {
-                h = h.with_authenticator(a.clone());
-            }
-            if let Some(r) = &routing {
-                h = h.with_routing(r.clone());
-            }
-            if let Some(b) = &bypass {
-                h = h.with_bypass(b.clone());
-            }
-            h
-        };
-        let v4 = |opts: Socks4Options| {
-            let mut h = Socks4Handler::with_outbound(opts, outbound.clone());
-            if let Some(a) = &auth {
-                h = h.with_authenticator(a.clone());
-            }
-            if let Some(r) = &routing {
-                h = h.with_routing(r.clone());
-            }
-            if let Some(b) = &bypass {
-                h = h.with_bypass(b.clone());
-            }
-            h
-        };
+        let policy = self.policy;
         let handler: Arc<dyn Handler> = match self.protocol {
-            Protocol::Socks5(opts) => Arc::new(v5(*opts)),
-            Protocol::Socks4(opts) => Arc::new(v4(opts)),
+            Protocol::Socks5(opts) => Arc::new(Socks5Handler::with_policy(*opts, outbound, policy)),
+            Protocol::Socks4(opts) => Arc::new(Socks4Handler::with_policy(opts, outbound, policy)),
             Protocol::Auto(v5_opts, v4_opts) => Arc::new(AutoHandler {
                 timeout: v5_opts.handshake_timeout,
-                v5: v5(*v5_opts),
-                v4: v4(v4_opts),
+                v5: Socks5Handler::with_policy(*v5_opts, outbound.clone(), policy.clone()),
+                v4: Socks4Handler::with_policy(v4_opts, outbound, policy),
             }),
         };
         let service = Service::from_parts(listener, handler, self.service).with_limits(self.limits);

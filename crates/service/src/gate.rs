@@ -26,6 +26,12 @@ use crate::climit::{ConnCounter, ConnLimits};
 use crate::fds::{self, Claim, Kind};
 use crate::observe::Observer;
 
+/// [`RateLimited::allow`] on a limiter that threads share. A poisoned lock is used anyway: only whether a
+/// log line is written depends on it.
+pub(crate) fn log_allowed(log: &Mutex<RateLimited>) -> Option<u64> {
+    log.lock().unwrap_or_else(PoisonError::into_inner).allow()
+}
+
 /// Admission, the connection cap and the connection limits of one service.
 pub(crate) struct ServiceGate {
     service: Arc<str>,
@@ -64,12 +70,7 @@ impl ServiceGate {
 
     fn refuse(&self, client: SocketAddr, scope: &str, limit: usize) {
         self.observer.refused(&self.service, client);
-        let allowed = self
-            .refusals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .allow();
-        if let Some(suppressed) = allowed {
+        if let Some(suppressed) = log_allowed(&self.refusals) {
             warn!(service = %self.service, %client, scope, limit, suppressed,
                 "connection limit reached; connection closed");
         }
@@ -89,12 +90,7 @@ impl Gate for ServiceGate {
         if !self.requests.iter().all(|r| r.allow(client.ip())) {
             self.observer
                 .denied(&self.service, client, Denied::RateLimit);
-            let allowed = self
-                .rate_refusals
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .allow();
-            if let Some(suppressed) = allowed {
+            if let Some(suppressed) = log_allowed(&self.rate_refusals) {
                 info!(service = %self.service, %client, reason = "rlimiter", suppressed,
                     "client refused");
             }

@@ -88,6 +88,7 @@ mod limit;
 pub mod metrics;
 mod observe;
 mod outbound;
+mod policy;
 pub mod relay;
 mod rendezvous;
 mod route;

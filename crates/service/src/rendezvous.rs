@@ -17,12 +17,11 @@ use std::time::Duration;
 
 use gost_transport::Stream;
 use socks_wire::Address;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
-use crate::relay::{Relay, Transferred};
-use crate::{Error, Report};
+use crate::Error;
 
 /// How long a BIND waits for its peer unless configured (upstream waits forever).
 pub(crate) const DEFAULT_ACCEPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -199,25 +198,18 @@ pub(crate) fn bind_strict(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// How the wait for a BIND peer ended, when the control connection is still there to be told.
-pub(crate) enum Waited {
-    /// The peer connected (its address canonical: IPv4-mapped shown as IPv4).
-    Peer(TcpStream, SocketAddr),
-    /// No expected peer within the timeout.
-    TimedOut,
-    /// Accepting failed (e.g. out of descriptors).
-    AcceptFailed(io::Error),
-}
-
 /// Waits up to `timeout` for the expected peer on `listener`, holding back what the client sends
-/// meanwhile in `early` (up to [`MAX_EARLY`]). `Err` when the control connection ends or fails first.
+/// meanwhile in `early` (up to [`MAX_EARLY`]), then closes the listener. The outer `Err` when the
+/// control connection ends or fails first; the inner one, for the client to be told, when no expected
+/// peer came in time ([`Error::AcceptTimeout`]) or accepting failed (e.g. out of descriptors). A peer's
+/// address is canonical (IPv4-mapped shown as IPv4).
 pub(crate) async fn wait_peer(
-    listener: &TcpListener,
+    listener: TcpListener,
     plan: &Plan,
     conn: &mut Stream,
     early: &mut Vec<u8>,
     timeout: Duration,
-) -> Result<Waited, Error> {
+) -> Result<Result<(TcpStream, SocketAddr), Error>, Error> {
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut chunk = [0u8; 2048];
@@ -231,37 +223,18 @@ pub(crate) async fn wait_peer(
                             debug!(peer = %from, expected = ?ips, "bind: refused an unexpected peer");
                             drop(peer);
                         }
-                        _ => return Ok(Waited::Peer(peer, from)),
+                        _ => return Ok(Ok((peer, from))),
                     }
                 }
-                Err(e) => return Ok(Waited::AcceptFailed(e)),
+                Err(e) => return Ok(Err(e.into())),
             },
-            _ = &mut deadline => return Ok(Waited::TimedOut),
+            _ = &mut deadline => return Ok(Err(Error::AcceptTimeout(timeout))),
             n = conn.read(&mut chunk), if early.len() < MAX_EARLY => match n? {
                 0 => return Err(Error::Io(io::ErrorKind::UnexpectedEof.into())),
                 n => early.extend_from_slice(&chunk[..n]),
             },
         }
     }
-}
-
-/// Delivers what the client sent while waiting (`early`) to the peer, then leaves the relay of the
-/// control connection and the peer to the service runner ([`Report::relay`]).
-pub(crate) async fn relay_peer(
-    conn: Stream,
-    mut peer: TcpStream,
-    early: Vec<u8>,
-    report: &mut Report,
-) -> Result<(), Error> {
-    if !early.is_empty() {
-        peer.write_all(&early).await?;
-    }
-    report.transferred = Transferred {
-        a_to_b: early.len() as u64,
-        b_to_a: 0,
-    };
-    report.relay = Some(Relay::new(conn, Stream::from_tcp(peer)));
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,22 +12,20 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gost_transport::{BoxFuture, Stream};
+use gost_transport::Stream;
 use socks_wire::{
     Address, Decode, Decoded, Encode, Socks4Command, Socks4Reply, Socks4ReplyCode, Socks4Request,
     Socks4Target,
 };
-use tokio::io::AsyncWriteExt;
 
-use crate::access::{self, TargetFilter};
 use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::send;
 use crate::observe::Conn;
-use crate::outbound::{DialError, Direct, Outbound};
-use crate::relay::{Relay, Transferred};
-use crate::rendezvous::{self, BindPorts, Plan, Waited, relay_peer, wait_peer};
-use crate::route::{self, RouteRequest, Routing};
-use crate::{Error, Handler, Report};
+use crate::outbound::Outbound;
+use crate::policy::{Policy, socks_handler};
+use crate::relay::hand_off;
+use crate::rendezvous::{self, BindPorts, Plan, wait_peer};
+use crate::{Error, Report};
 
 /// Settings of a SOCKS4/4A handler.
 #[derive(Debug, Clone)]
@@ -61,52 +59,13 @@ impl Default for Socks4Options {
 pub struct Socks4Handler {
     opts: Socks4Options,
     outbound: Arc<dyn Outbound>,
-    auth: Option<Arc<dyn Authenticator>>,
-    routing: Option<Arc<dyn Routing>>,
-    bypass: Option<Arc<dyn TargetFilter>>,
+    policy: Policy,
 }
 
 impl Socks4Handler {
-    /// A handler dialing targets directly from this host.
-    pub fn new(opts: Socks4Options) -> Socks4Handler {
-        Socks4Handler::with_outbound(opts, Arc::new(Direct::default()))
-    }
-
-    /// A handler dialing targets through `outbound` (e.g. a proxy chain).
-    pub fn with_outbound(opts: Socks4Options, outbound: Arc<dyn Outbound>) -> Socks4Handler {
-        let auth = (!opts.users.is_empty())
-            .then(|| Arc::new(opts.users.clone()) as Arc<dyn Authenticator>);
-        Socks4Handler {
-            opts,
-            outbound,
-            auth,
-            routing: None,
-            bypass: None,
-        }
-    }
-
-    /// Checks every userid with `auth` (method [`AuthMethod::Socks4UserId`], empty password) instead of
-    /// [`Socks4Options::users`].
-    pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Socks4Handler {
-        self.auth = Some(auth);
-        self
-    }
-
-    /// Refuses CONNECT targets `bypass` does not allow (reply 0x5B), before routing and without dialling.
-    pub fn with_bypass(mut self, bypass: Arc<dyn TargetFilter>) -> Socks4Handler {
-        self.bypass = Some(bypass);
-        self
-    }
-
-    /// Lets `routing` pick the outbound of each CONNECT, or refuse it (reply 0x5B).
-    pub fn with_routing(mut self, routing: Arc<dyn Routing>) -> Socks4Handler {
-        self.routing = Some(routing);
-        self
-    }
-
     /// Whether the userid is accepted (always, when no authenticator is set).
     async fn authenticate(&self, user_id: &[u8], ctx: &Conn) -> bool {
-        let Some(auth) = &self.auth else {
+        let Some(auth) = &self.policy.auth else {
             return true;
         };
         let req = AuthRequest {
@@ -173,29 +132,18 @@ impl Socks4Handler {
                 return Err(Error::UnsupportedCommand(c));
             }
         }
-        if let Err(e) = access::check_target(self.bypass.as_deref(), &target, ctx) {
-            reply(&mut conn, Socks4ReplyCode::Rejected).await?;
-            return Err(e);
-        }
-        let route = RouteRequest {
-            target: &target,
-            client: ctx.client(),
-            user: ctx.user(),
-        };
-        let routed = tokio::time::timeout(
-            timeout,
-            route::pick(self.routing.as_deref(), &self.outbound, route),
-        )
-        .await
-        .map_err(|_| Error::HandshakeTimeout(timeout))?;
-        let outbound = match routed {
+        let outbound = match self
+            .policy
+            .connect_outbound(&self.outbound, &target, ctx, timeout)
+            .await?
+        {
             Ok(o) => o,
-            Err(code) => {
+            Err(refusal) => {
                 reply(&mut conn, Socks4ReplyCode::Rejected).await?;
-                return Err(Error::Dial(DialError::Policy(code)));
+                return Err(refusal.error);
             }
         };
-        let mut upstream = match outbound.connect(&target).await {
+        let upstream = match outbound.connect(&target).await {
             Ok(s) => s,
             Err(e) => {
                 reply(&mut conn, e.socks4_code()).await?;
@@ -203,15 +151,7 @@ impl Socks4Handler {
             }
         };
         reply(&mut conn, Socks4ReplyCode::Granted).await?;
-        if !early.is_empty() {
-            upstream.write_all(&early).await?;
-        }
-        report.transferred = Transferred {
-            a_to_b: early.len() as u64,
-            b_to_a: 0,
-        };
-        report.relay = Some(Relay::new(conn, upstream));
-        Ok(())
+        hand_off(conn, upstream, &early, report).await
     }
 }
 
@@ -247,22 +187,16 @@ impl Socks4Handler {
         };
         reply_with(&mut conn, Socks4ReplyCode::Granted, v4(listening)).await?;
         let timeout = self.opts.bind_accept_timeout;
-        let waited = wait_peer(&listener, &plan, &mut conn, &mut early, timeout).await?;
-        drop(listener);
-        let (peer, from) = match waited {
-            Waited::Peer(peer, from) => (peer, from),
-            Waited::TimedOut => {
+        let (peer, from) = match wait_peer(listener, &plan, &mut conn, &mut early, timeout).await? {
+            Ok(found) => found,
+            Err(e) => {
                 reply(&mut conn, Socks4ReplyCode::Rejected).await?;
-                return Err(Error::AcceptTimeout(timeout));
-            }
-            Waited::AcceptFailed(e) => {
-                reply(&mut conn, Socks4ReplyCode::Rejected).await?;
-                return Err(e.into());
+                return Err(e);
             }
         };
         report.target = Some(format!("socks4 bind {bound} peer {from}"));
         reply_with(&mut conn, Socks4ReplyCode::Granted, v4(from)).await?;
-        relay_peer(conn, peer, early, report).await
+        hand_off(conn, Stream::from_tcp(peer), &early, report).await
     }
 }
 
@@ -293,13 +227,9 @@ async fn reply_with(
     Ok(send(conn, &out).await?)
 }
 
-impl Handler for Socks4Handler {
-    fn handle<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
-        Box::pin(async move {
-            let mut report = Report::default();
-            let result = self.serve(conn, ctx, &mut report).await;
-            report.result = result;
-            report
-        })
-    }
-}
+socks_handler!(
+    Socks4Handler(Socks4Options),
+    with_authenticator(auth: Authenticator) "Checks every userid with `auth` (method [`AuthMethod::Socks4UserId`], empty password) instead of\n[`Socks4Options::users`].",
+    with_bypass(bypass: TargetFilter) "Refuses CONNECT targets `bypass` does not allow (reply 0x5B), before routing and without dialling.",
+    with_routing(routing: Routing) "Lets `routing` pick the outbound of each CONNECT, or refuse it (reply 0x5B).",
+);

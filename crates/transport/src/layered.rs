@@ -86,10 +86,7 @@ impl Listener for Layered {
     }
 
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
-        Box::pin(async move {
-            let (s, peer, _pass) = self.accept_with_pass().await?;
-            Ok((s, peer))
-        })
+        crate::accept_without_pass(self)
     }
 
     fn accept_with_pass(&self) -> BoxFuture<'_, Accepted> {
@@ -108,6 +105,40 @@ impl Listener for Layered {
         self.local
     }
 }
+
+/// `impl Listener` for a public listener type whose `inner` field is a [`Layered`] listener (`tls`, `ws`,
+/// `wss`): every method is the layered listener's. A macro because those types differ only in how they
+/// are built, and a public type cannot expose the crate-private `Layered`.
+macro_rules! layered_listener {
+    ($listener:ty) => {
+        impl $crate::Listener for $listener {
+            fn accept(
+                &self,
+            ) -> $crate::BoxFuture<'_, Result<($crate::Stream, std::net::SocketAddr), $crate::Error>>
+            {
+                self.inner.accept()
+            }
+
+            fn accept_with_pass(
+                &self,
+            ) -> $crate::BoxFuture<
+                '_,
+                Result<($crate::Stream, std::net::SocketAddr, $crate::Pass), $crate::Error>,
+            > {
+                self.inner.accept_with_pass()
+            }
+
+            fn local_addr(&self) -> std::net::SocketAddr {
+                self.inner.local_addr()
+            }
+
+            fn set_gate(&self, gate: std::sync::Arc<dyn $crate::Gate>) -> bool {
+                self.inner.set_gate(gate)
+            }
+        }
+    };
+}
+pub(crate) use layered_listener;
 
 /// The per-connection limits of the accept loop (see the module docs).
 #[derive(Debug, Clone, Copy)]

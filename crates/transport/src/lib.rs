@@ -89,6 +89,17 @@ pub trait Listener: Send + Sync {
     }
 }
 
+/// [`Listener::accept`] of a listener whose [`Listener::accept_with_pass`] does the work: the pass is
+/// dropped with the call (a gate's limits then count the connection as gone).
+pub(crate) fn accept_without_pass<L: Listener + ?Sized>(
+    listener: &L,
+) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
+    Box::pin(async move {
+        let (s, peer, _pass) = listener.accept_with_pass().await?;
+        Ok((s, peer))
+    })
+}
+
 /// Decides from the peer address alone whether an accepted connection may be served (e.g. an
 /// admission list or a per-client connection limit). Called on the accept path, so it must not block.
 pub trait Gate: Send + Sync + 'static {

@@ -153,10 +153,7 @@ impl Listener for TcpListener {
     }
 
     fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
-        Box::pin(async move {
-            let (s, peer, _pass) = self.accept_with_pass().await?;
-            Ok((s, peer))
-        })
+        crate::accept_without_pass(self)
     }
 
     fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, Pass), Error>> {

@@ -8,13 +8,14 @@
 //! reported to the observer (the `gost_service_denied_total{reason="admission"}` metric).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gost_transport::RateLimited;
 use tracing::info;
 
 use crate::access::{Admission, Denied};
+use crate::gate::log_allowed;
 use crate::observe::{NoObserver, Observer};
 
 /// Upstream's name of a forwarding service without a configured name.
@@ -74,12 +75,7 @@ impl PeerAdmission {
         let reported = peer.unwrap_or_else(|| SocketAddr::from((IpAddr::from([0, 0, 0, 0]), 0)));
         self.observer
             .denied(&self.service, reported, Denied::Admission);
-        let allowed = self
-            .log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .allow();
-        if let Some(suppressed) = allowed {
+        if let Some(suppressed) = log_allowed(&self.log) {
             info!(service = %self.service, client = %shown, reason = "admission", suppressed,
                 "client refused");
         }

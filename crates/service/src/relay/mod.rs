@@ -18,7 +18,7 @@ use std::future::{Future, poll_fn};
 use std::io;
 
 use gost_transport::Stream;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::{Conn, Error, Report};
@@ -100,6 +100,26 @@ impl Relay {
             report.result = result.map_err(Error::from);
         }
     }
+}
+
+/// How a SOCKS CONNECT or BIND session ends once its last reply is sent: the bytes the client sent after
+/// its request (`early`) go to `target` and count as relayed, then the rest is left to the relay in
+/// `report`.
+pub(crate) async fn hand_off(
+    client: Stream,
+    mut target: Stream,
+    early: &[u8],
+    report: &mut Report,
+) -> Result<(), Error> {
+    if !early.is_empty() {
+        target.write_all(early).await?;
+    }
+    report.transferred = Transferred {
+        a_to_b: early.len() as u64,
+        b_to_a: 0,
+    };
+    report.relay = Some(Relay::new(client, target));
+    Ok(())
 }
 
 /// The relay picked for a pair of streams: splice between two plain TCP sockets on Linux, a buffered

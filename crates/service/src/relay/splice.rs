@@ -17,8 +17,8 @@
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use gost_sys::splice::{peek, splice};
@@ -121,8 +121,7 @@ enum Buffer {
 /// Logs, at most once per 5 s, that a relay direction fell back to copying.
 fn spill_warning(e: &io::Error) {
     static LOG: Mutex<RateLimited> = Mutex::new(RateLimited::new(Duration::from_secs(5)));
-    let allowed = LOG.lock().unwrap_or_else(PoisonError::into_inner).allow();
-    if let Some(suppressed) = allowed {
+    if let Some(suppressed) = crate::gate::log_allowed(&LOG) {
         tracing::warn!(error = %e, suppressed,
             "no splice pipe for a relay; copying its bytes through user space");
     }

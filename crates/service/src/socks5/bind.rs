@@ -12,9 +12,11 @@ use std::net::SocketAddr;
 
 use gost_transport::Stream;
 use socks_wire::{Address, ReplyCode};
+use tokio::net::TcpListener;
 
 use super::{Socks5Handler, reply};
-use crate::rendezvous::{Plan, Waited, relay_peer, wait_peer};
+use crate::relay::hand_off;
+use crate::rendezvous::{Plan, wait_peer};
 use crate::{Error, Report};
 
 /// Resolves the address to listen on (MBIND, UDP-TUN bind mode): an IP as given, a name through the
@@ -37,6 +39,26 @@ pub(super) fn refusal(e: &Error) -> ReplyCode {
     }
 }
 
+/// The first reply of a BIND or MBIND: the refusal of a listener that could not be opened, or the
+/// address announced for the one that was. Returns the listener and the address it is bound to.
+pub(super) async fn announce_listener(
+    h: &Socks5Handler,
+    conn: &mut Stream,
+    listener: Result<TcpListener, Error>,
+) -> Result<(TcpListener, SocketAddr), Error> {
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            reply(conn, refusal(&e), &Address::UNSPECIFIED).await?;
+            return Err(e);
+        }
+    };
+    let bound = listener.local_addr()?;
+    let announced = h.announce(conn, bound, false);
+    reply(conn, ReplyCode::Succeeded, &announced).await?;
+    Ok((listener, bound))
+}
+
 pub(super) async fn serve(
     h: &Socks5Handler,
     mut conn: Stream,
@@ -51,32 +73,23 @@ pub(super) async fn serve(
             return Err(e.into());
         }
     };
-    let listener = match plan.listen(conn.local_addr(), &h.opts.bind_ports) {
-        Ok(l) => l,
-        Err(e) => {
-            reply(&mut conn, refusal(&e), &Address::UNSPECIFIED).await?;
-            return Err(e);
-        }
-    };
-    let bound = listener.local_addr()?;
-    let announced = h.announce(&conn, bound, false);
-    reply(&mut conn, ReplyCode::Succeeded, &announced).await?;
+    let listener = plan.listen(conn.local_addr(), &h.opts.bind_ports);
+    let (listener, bound) = announce_listener(h, &mut conn, listener).await?;
 
     let timeout = h.opts.bind_accept_timeout;
-    let waited = wait_peer(&listener, &plan, &mut conn, &mut early, timeout).await?;
-    drop(listener);
-    let (peer, peer_addr) = match waited {
-        Waited::Peer(peer, from) => (peer, from),
-        Waited::TimedOut => {
-            reply(&mut conn, ReplyCode::TtlExpired, &Address::UNSPECIFIED).await?;
-            return Err(Error::AcceptTimeout(timeout));
-        }
-        Waited::AcceptFailed(e) => {
-            reply(&mut conn, ReplyCode::GeneralFailure, &Address::UNSPECIFIED).await?;
-            return Err(e.into());
+    let (peer, peer_addr) = match wait_peer(listener, &plan, &mut conn, &mut early, timeout).await?
+    {
+        Ok(found) => found,
+        Err(e) => {
+            let code = match e {
+                Error::AcceptTimeout(_) => ReplyCode::TtlExpired,
+                _ => ReplyCode::GeneralFailure,
+            };
+            reply(&mut conn, code, &Address::UNSPECIFIED).await?;
+            return Err(e);
         }
     };
     report.target = Some(format!("bind {bound} peer {peer_addr}"));
     reply(&mut conn, ReplyCode::Succeeded, &Address::from(peer_addr)).await?;
-    relay_peer(conn, peer, early, report).await
+    hand_off(conn, Stream::from_tcp(peer), &early, report).await
 }

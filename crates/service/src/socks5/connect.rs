@@ -3,11 +3,10 @@
 
 use gost_transport::Stream;
 use socks_wire::{Address, ReplyCode};
-use tokio::io::AsyncWriteExt;
 
 use super::reply;
 use crate::outbound::Outbound;
-use crate::relay::{Relay, Transferred};
+use crate::relay::hand_off;
 use crate::{Error, Report};
 
 /// Serves a CONNECT dialed with `outbound` (the handler's, or the one its routing picked).
@@ -18,7 +17,7 @@ pub(super) async fn serve(
     early: Vec<u8>,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let mut upstream = match outbound.connect(target).await {
+    let upstream = match outbound.connect(target).await {
         Ok(s) => s,
         Err(e) => {
             reply(&mut conn, e.socks5_code(), &Address::UNSPECIFIED).await?;
@@ -29,13 +28,5 @@ pub(super) async fn serve(
         .local_addr()
         .map_or(Address::UNSPECIFIED, Address::from);
     reply(&mut conn, ReplyCode::Succeeded, &bound).await?;
-    if !early.is_empty() {
-        upstream.write_all(&early).await?;
-    }
-    report.transferred = Transferred {
-        a_to_b: early.len() as u64,
-        b_to_a: 0,
-    };
-    report.relay = Some(Relay::new(conn, upstream));
-    Ok(())
+    hand_off(conn, upstream, &early, report).await
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use super::bind::{listen_addr, refusal};
+use super::bind::{announce_listener, listen_addr};
 use super::{Socks5Handler, reply};
 use crate::observe::log_session;
 use crate::relay::{Transferred, relay};
@@ -38,16 +38,7 @@ pub(super) async fn serve(
         Ok(sa) => listen_on(sa, &h.opts.bind_ports),
         Err(e) => Err(e.into()),
     };
-    let listener = match listener {
-        Ok(l) => l,
-        Err(e) => {
-            reply(&mut conn, refusal(&e), &Address::UNSPECIFIED).await?;
-            return Err(e);
-        }
-    };
-    let bound = listener.local_addr()?;
-    let announced = h.announce(&conn, bound, false);
-    reply(&mut conn, ReplyCode::Succeeded, &announced).await?;
+    let (listener, bound) = announce_listener(h, &mut conn, listener).await?;
     report.target = Some(format!("mbind {bound}"));
     // Bytes that came with the request are the start of the client's smux frames.
     let session = Session::client(conn.prepend(early), h.opts.mux.clone())

@@ -16,21 +16,20 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gost_transport::Stream;
 use gost_transport::tls::ServerTls;
-use gost_transport::{BoxFuture, Stream};
 use socks_wire::{
     Address, Command, Encode, Reply, ReplyCode, Request, ServerConfig, ServerEvent, ServerHandshake,
 };
 use tokio::io::AsyncWrite;
 
-use crate::access::{self, TargetFilter};
 use crate::auth::{AuthMethod, AuthRequest, Authenticator, Users};
 use crate::conn::send;
 use crate::observe::Conn;
-use crate::outbound::{DialError, Direct, Outbound};
+use crate::outbound::Outbound;
+use crate::policy::{Policy, socks_handler};
 use crate::rendezvous::{self, BindPorts};
-use crate::route::{self, RouteRequest, Routing};
-use crate::{Error, Handler, Report};
+use crate::{Error, Report};
 
 /// Settings of a SOCKS5 handler. `Default` is upstream's default except TLS (see [`Socks5Options::tls`]).
 #[derive(Clone)]
@@ -106,9 +105,7 @@ impl std::fmt::Debug for Socks5Options {
 pub struct Socks5Handler {
     opts: Socks5Options,
     outbound: Arc<dyn Outbound>,
-    auth: Option<Arc<dyn Authenticator>>,
-    routing: Option<Arc<dyn Routing>>,
-    bypass: Option<Arc<dyn TargetFilter>>,
+    policy: Policy,
 }
 
 /// A negotiated connection: the (possibly TLS-wrapped) stream, the request, and bytes sent after it.
@@ -119,46 +116,10 @@ pub(crate) struct Negotiated {
 }
 
 impl Socks5Handler {
-    /// A handler dialing targets directly from this host.
-    pub fn new(opts: Socks5Options) -> Socks5Handler {
-        Socks5Handler::with_outbound(opts, Arc::new(Direct::default()))
-    }
-
-    /// A handler dialing targets through `outbound` (e.g. a proxy chain).
-    pub fn with_outbound(opts: Socks5Options, outbound: Arc<dyn Outbound>) -> Socks5Handler {
-        let auth = (!opts.users.is_empty())
-            .then(|| Arc::new(opts.users.clone()) as Arc<dyn Authenticator>);
-        Socks5Handler {
-            opts,
-            outbound,
-            auth,
-            routing: None,
-            bypass: None,
-        }
-    }
-
-    /// Requires username/password authentication decided by `auth` (instead of [`Socks5Options::users`]).
-    pub fn with_authenticator(mut self, auth: Arc<dyn Authenticator>) -> Socks5Handler {
-        self.auth = Some(auth);
-        self
-    }
-
-    /// Refuses CONNECT targets `bypass` does not allow (SOCKS5 0x02), before routing and without dialling.
-    pub fn with_bypass(mut self, bypass: Arc<dyn TargetFilter>) -> Socks5Handler {
-        self.bypass = Some(bypass);
-        self
-    }
-
-    /// Lets `routing` pick the outbound of each CONNECT, or refuse it.
-    pub fn with_routing(mut self, routing: Arc<dyn Routing>) -> Socks5Handler {
-        self.routing = Some(routing);
-        self
-    }
-
     /// Method choice, TLS, RFC 1929 and the request, driven by socks-wire's state machine.
     async fn negotiate(&self, mut conn: Stream, ctx: &Conn) -> Result<Negotiated, Error> {
         let config = ServerConfig {
-            auth: self.auth.is_some(),
+            auth: self.policy.auth.is_some(),
             tls: self.opts.tls.is_some(),
         };
         let mut tls_done = false;
@@ -200,7 +161,7 @@ impl Socks5Handler {
                         client: ctx.client(),
                         tls: tls_done,
                     };
-                    let ok = match &self.auth {
+                    let ok = match &self.policy.auth {
                         Some(auth) => auth.authenticate(&req).await,
                         None => false,
                     };
@@ -222,7 +183,6 @@ impl Socks5Handler {
 
     async fn serve(&self, conn: Stream, ctx: &Conn, report: &mut Report) -> Result<(), Error> {
         let timeout = self.opts.handshake_timeout;
-        let client = ctx.client();
         // Boxed: the handshake's state (and the rarer commands' below) would otherwise be part of every
         // CONNECT session's future, i.e. of every idle session's memory, for the whole relay.
         let Negotiated {
@@ -237,30 +197,18 @@ impl Socks5Handler {
         ctx.target(command_name(command), &addr);
         let o = &self.opts;
         match command {
-            Command::Connect => {
-                if let Err(e) = access::check_target(self.bypass.as_deref(), &addr, ctx) {
-                    reply(&mut conn, ReplyCode::NotAllowed, &Address::UNSPECIFIED).await?;
-                    return Err(e);
+            Command::Connect => match self
+                .policy
+                .connect_outbound(&self.outbound, &addr, ctx, timeout)
+                .await?
+            {
+                Ok(outbound) => connect::serve(&*outbound, conn, &addr, early, report).await,
+                Err(refusal) => {
+                    let code = refusal.code.unwrap_or(ReplyCode::NotAllowed);
+                    reply(&mut conn, code, &Address::UNSPECIFIED).await?;
+                    Err(refusal.error)
                 }
-                let req = RouteRequest {
-                    target: &addr,
-                    client,
-                    user: ctx.user(),
-                };
-                let routed = tokio::time::timeout(
-                    timeout,
-                    route::pick(self.routing.as_deref(), &self.outbound, req),
-                )
-                .await
-                .map_err(|_| Error::HandshakeTimeout(timeout))?;
-                match routed {
-                    Ok(outbound) => connect::serve(&*outbound, conn, &addr, early, report).await,
-                    Err(code) => {
-                        reply(&mut conn, code, &Address::UNSPECIFIED).await?;
-                        Err(Error::Dial(DialError::Policy(code)))
-                    }
-                }
-            }
+            },
             Command::Bind if o.bind => {
                 Box::pin(bind::serve(self, conn, &addr, early, report)).await
             }
@@ -320,6 +268,13 @@ impl Socks5Handler {
     }
 }
 
+socks_handler!(
+    Socks5Handler(Socks5Options),
+    with_authenticator(auth: Authenticator) "Requires username/password authentication decided by `auth` (instead of [`Socks5Options::users`]).",
+    with_bypass(bypass: TargetFilter) "Refuses CONNECT targets `bypass` does not allow (SOCKS5 0x02), before routing and without dialling.",
+    with_routing(routing: Routing) "Lets `routing` pick the outbound of each CONNECT, or refuse it.",
+);
+
 /// Name of a command in logs and errors.
 fn command_name(c: Command) -> &'static str {
     match c {
@@ -343,15 +298,4 @@ pub(crate) async fn reply<W: AsyncWrite + Unpin + ?Sized>(
     let mut buf = [0u8; 262];
     let n = Reply::new(code, addr.clone()).encode(&mut &mut buf[..])?;
     Ok(send(conn, &buf[..n]).await?)
-}
-
-impl Handler for Socks5Handler {
-    fn handle<'a>(&'a self, conn: Stream, ctx: &'a Conn) -> BoxFuture<'a, Report> {
-        Box::pin(async move {
-            let mut report = Report::default();
-            let result = self.serve(conn, ctx, &mut report).await;
-            report.result = result;
-            report
-        })
-    }
 }

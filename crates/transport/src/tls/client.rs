@@ -70,16 +70,12 @@ impl ClientTls {
             .map_err(|e| Error::TlsConfig(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier));
-        let config = match (&opts.cert_file, &opts.key_file) {
-            (Some(cert), Some(key)) => builder
-                .with_client_auth_cert(pem::load_certs(cert)?, pem::load_key(key)?)
+        let pair = pem::load_pair(opts.cert_file.as_deref(), opts.key_file.as_deref())?;
+        let config = match pair {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
                 .map_err(|e| Error::TlsConfig(format!("client certificate/key: {e}")))?,
-            (None, None) => builder.with_no_client_auth(),
-            _ => {
-                return Err(Error::TlsConfig(
-                    "certFile and keyFile must be given together".into(),
-                ));
-            }
+            None => builder.with_no_client_auth(),
         };
         Ok(ClientTls {
             config: Arc::new(config),

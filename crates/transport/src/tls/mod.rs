@@ -11,7 +11,6 @@ mod server;
 mod stream;
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +23,9 @@ pub use stream::{CLOSE_DRAIN_LIMIT, CLOSE_DRAIN_TIMEOUT};
 
 use socks_wire::Address;
 
-use crate::layered::{DEFAULT_BACKLOG, Layered};
+use crate::layered::{DEFAULT_BACKLOG, Layered, layered_listener};
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
-use crate::{BoxFuture, Dialer, Error, Listener, Stream};
+use crate::{BoxFuture, Dialer, Error, Stream};
 
 /// Default bound for a TLS handshake (Go's `net/http` uses the same 10 s for its TLS handshakes).
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,23 +139,7 @@ impl TlsListener {
     }
 }
 
-impl Listener for TlsListener {
-    fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
-        self.inner.accept()
-    }
-
-    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, crate::Pass), Error>> {
-        self.inner.accept_with_pass()
-    }
-
-    fn local_addr(&self) -> SocketAddr {
-        self.inner.local_addr()
-    }
-
-    fn set_gate(&self, gate: Arc<dyn crate::Gate>) -> bool {
-        self.inner.set_gate(gate)
-    }
-}
+layered_listener!(TlsListener);
 
 /// Dials TCP and runs a TLS client handshake, or layers TLS over a given stream.
 #[derive(Debug, Clone)]

@@ -30,6 +30,20 @@ pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
         .map_err(|e| config_err("cannot load private key from", path, e))
 }
 
+/// A certificate chain and its key (`certFile`, `keyFile`), which are given together or not at all.
+pub(crate) fn load_pair(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, Error> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some((load_certs(cert)?, load_key(key)?))),
+        (None, None) => Ok(None),
+        _ => Err(Error::TlsConfig(
+            "certFile and keyFile must be given together".into(),
+        )),
+    }
+}
+
 /// A root store holding every certificate of a CA file.
 pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();

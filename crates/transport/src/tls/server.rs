@@ -35,14 +35,10 @@ impl ServerTls {
     /// Builds from options: the certificate/key files when given, else a freshly generated self-signed
     /// certificate; client certificates are required and verified when a CA file is given.
     pub fn new(opts: &TlsServerOptions) -> Result<ServerTls, Error> {
-        let (chain, key) = match (&opts.cert_file, &opts.key_file) {
-            (Some(cert), Some(key)) => (pem::load_certs(cert)?, pem::load_key(key)?),
-            (None, None) => generate_self_signed()?,
-            _ => {
-                return Err(Error::TlsConfig(
-                    "certFile and keyFile must be given together".into(),
-                ));
-            }
+        let pair = pem::load_pair(opts.cert_file.as_deref(), opts.key_file.as_deref())?;
+        let (chain, key) = match pair {
+            Some(pair) => pair,
+            None => generate_self_signed()?,
         };
         let config = server_config(chain, key, opts.ca_file.as_deref())?;
         Ok(ServerTls::from_config(Arc::new(config)).with_handshake_timeout(opts.handshake_timeout))

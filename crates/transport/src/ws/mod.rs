@@ -10,7 +10,6 @@
 mod http;
 mod stream;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +24,10 @@ use self::stream::{EofGuard, WsStream};
 use socks_wire::Address;
 
 pub use crate::layered::DEFAULT_BACKLOG;
-use crate::layered::Layered;
+use crate::layered::{Layered, layered_listener};
 use crate::tcp::{TcpDialer, TcpListener, TcpOptions};
 use crate::tls::{ClientTls, ServerTls};
-use crate::{BoxFuture, Dialer, Error, Listener, Stream};
+use crate::{BoxFuture, Dialer, Error, Stream};
 
 /// Upstream's default request path.
 pub const DEFAULT_PATH: &str = "/ws";
@@ -230,23 +229,7 @@ impl WsListener {
     }
 }
 
-impl Listener for WsListener {
-    fn accept(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr), Error>> {
-        self.inner.accept()
-    }
-
-    fn accept_with_pass(&self) -> BoxFuture<'_, Result<(Stream, SocketAddr, crate::Pass), Error>> {
-        self.inner.accept_with_pass()
-    }
-
-    fn local_addr(&self) -> SocketAddr {
-        self.inner.local_addr()
-    }
-
-    fn set_gate(&self, gate: Arc<dyn crate::Gate>) -> bool {
-        self.inner.set_gate(gate)
-    }
-}
+layered_listener!(WsListener);
 
 /// A `ws` or `wss` dialer: TCP (or the given stream), TLS when configured, then the WebSocket upgrade.
 #[derive(Debug, Clone)]
