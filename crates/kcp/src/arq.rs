@@ -634,6 +634,11 @@ impl Arq {
         }
     }
 
+    /// Whether received segments wait for their acknowledgement.
+    pub fn acks_pending(&self) -> bool {
+        !self.acklist.is_empty()
+    }
+
     /// Flushes right away (after a write or, with ack-nodelay, after input).
     pub fn flush_now(&mut self, now: u32, emit: &mut dyn FnMut(&[u8])) {
         self.current = now;
