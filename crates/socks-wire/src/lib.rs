@@ -276,3 +276,20 @@ pub(crate) fn ensure_room<B: BufMut>(buf: &B, len: usize) -> Result<usize, Encod
     }
     Ok(len)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code enum gives back the byte it was read from, known or not.
+    #[test]
+    fn codes_round_trip_through_u8() {
+        for b in 0..=255u8 {
+            assert_eq!(u8::from(Method::from(b)), b);
+            assert_eq!(u8::from(Command::from(b)), b);
+            assert_eq!(u8::from(ReplyCode::from(b)), b);
+            assert_eq!(u8::from(Socks4Command::from(b)), b);
+            assert_eq!(u8::from(Socks4ReplyCode::from(b)), b);
+        }
+    }
+}

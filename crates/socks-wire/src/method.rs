@@ -174,13 +174,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn method_codes_round_trip_through_u8() {
-        for b in 0..=255u8 {
-            assert_eq!(u8::from(Method::from(b)), b);
-        }
-    }
-
-    #[test]
     fn greeting_prefixes_need_exact_counts() {
         let d = MethodRequest::decode;
         assert_eq!(d(&[]), Ok(Decoded::NeedMore(3)));

@@ -2,11 +2,8 @@
 
 use std::fmt;
 
-use bytes::BufMut;
-
-use crate::reader::run;
-use crate::request::{read_framed, write_framed};
-use crate::{Address, Decode, DecodeError, Decoded, Encode, EncodeError, ensure_room};
+use crate::Address;
+use crate::request::framed_message;
 
 /// A SOCKS5 reply code (REP). Unknown codes are kept as [`ReplyCode::Other`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,33 +115,12 @@ impl Reply {
     }
 }
 
-impl Decode<'_> for Reply {
-    fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
-        run(buf, |r| {
-            let (rep, addr) = read_framed(r)?;
-            Ok(Reply {
-                code: ReplyCode::from(rep),
-                addr,
-            })
-        })
-    }
-}
-
-impl Encode for Reply {
-    fn encoded_len(&self) -> usize {
-        3 + self.addr.encoded_len()
-    }
-
-    fn encode<B: BufMut>(&self, buf: &mut B) -> Result<usize, EncodeError> {
-        let len = ensure_room(buf, self.encoded_len())?;
-        write_framed(buf, self.code.into(), &self.addr);
-        Ok(len)
-    }
-}
+framed_message!(Reply { code });
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Decode, DecodeError, Decoded, Encode};
 
     #[test]
     fn every_rfc_code_has_a_name_and_round_trips() {

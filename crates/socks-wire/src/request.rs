@@ -4,8 +4,8 @@ use std::fmt;
 
 use bytes::BufMut;
 
-use crate::reader::{Reader, Stop, run};
-use crate::{Address, Decode, DecodeError, Decoded, Encode, EncodeError, ensure_room};
+use crate::reader::{Reader, Stop};
+use crate::{Address, DecodeError};
 
 /// A SOCKS5 command code. Unknown codes are kept so a server can answer them with
 /// [`ReplyCode::CommandNotSupported`](crate::ReplyCode::CommandNotSupported).
@@ -90,6 +90,37 @@ pub(crate) fn write_framed<B: BufMut>(buf: &mut B, code: u8, addr: &Address) {
     addr.write(buf);
 }
 
+/// `Decode` and `Encode` of a message framed as [`read_framed`] reads it: requests and replies
+/// differ only in what their code byte means (the `$code` field).
+macro_rules! framed_message {
+    ($msg:ident { $code:ident }) => {
+        impl $crate::Decode<'_> for $msg {
+            fn decode(buf: &[u8]) -> Result<$crate::Decoded<Self>, $crate::DecodeError> {
+                $crate::reader::run(buf, |r| {
+                    let (code, addr) = $crate::request::read_framed(r)?;
+                    Ok($msg {
+                        $code: code.into(),
+                        addr,
+                    })
+                })
+            }
+        }
+
+        impl $crate::Encode for $msg {
+            fn encoded_len(&self) -> usize {
+                3 + self.addr.encoded_len()
+            }
+
+            fn encode<B: bytes::BufMut>(&self, buf: &mut B) -> Result<usize, $crate::EncodeError> {
+                let len = $crate::ensure_room(buf, self.encoded_len())?;
+                $crate::request::write_framed(buf, self.$code.into(), &self.addr);
+                Ok(len)
+            }
+        }
+    };
+}
+pub(crate) use framed_message;
+
 /// A SOCKS5 request.
 ///
 /// ```
@@ -112,40 +143,12 @@ impl Request {
     }
 }
 
-impl Decode<'_> for Request {
-    fn decode(buf: &[u8]) -> Result<Decoded<Self>, DecodeError> {
-        run(buf, |r| {
-            let (cmd, addr) = read_framed(r)?;
-            Ok(Request {
-                command: Command::from(cmd),
-                addr,
-            })
-        })
-    }
-}
-
-impl Encode for Request {
-    fn encoded_len(&self) -> usize {
-        3 + self.addr.encoded_len()
-    }
-
-    fn encode<B: BufMut>(&self, buf: &mut B) -> Result<usize, EncodeError> {
-        let len = ensure_room(buf, self.encoded_len())?;
-        write_framed(buf, self.command.into(), &self.addr);
-        Ok(len)
-    }
-}
+framed_message!(Request { command });
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn command_codes_round_trip_through_u8() {
-        for b in 0..=255u8 {
-            assert_eq!(u8::from(Command::from(b)), b);
-        }
-    }
+    use crate::{Decode, Decoded};
 
     #[test]
     fn decodes_connect_and_leaves_trailing_bytes() {
