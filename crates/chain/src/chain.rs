@@ -2,6 +2,7 @@
 //! CONNECTs to the next node's address, the next node's dialer handshake (TLS, WebSocket) layers over that
 //! stream, and the last node's connector then serves the actual request.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -294,56 +295,58 @@ impl Route {
         }
     }
 
-    /// A connection to `target` through the whole route.
-    pub async fn dial(&self, target: &Address, timeout: Duration) -> Result<Stream, Error> {
+    /// Runs `request` on the last node, over a stream reached through the others: a failure is the
+    /// last node's (see [`Route::last_failed`]), a success marks the route healthy.
+    async fn on_last<'r, T, F>(
+        &'r self,
+        timeout: Duration,
+        request: impl FnOnce(Stream, &'r Node) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
         let stream = self.reach_last(timeout).await?;
-        let last = self.last();
-        let s = last
-            .connector
-            .connect(stream, last.addr(), target)
+        let out = request(stream, self.last())
             .await
             .inspect_err(|e| self.last_failed(e))?;
         self.succeeded();
-        Ok(s)
+        Ok(out)
+    }
+
+    /// A connection to `target` through the whole route.
+    pub async fn dial(&self, target: &Address, timeout: Duration) -> Result<Stream, Error> {
+        self.on_last(timeout, |s, last| {
+            last.connector.connect(s, last.addr(), target)
+        })
+        .await
     }
 
     /// A UDP association on the last node.
     pub async fn udp(&self, timeout: Duration) -> Result<PacketConn, Error> {
-        let stream = self.reach_last(timeout).await?;
-        let last = self.last();
-        let conn = last
-            .connector
-            .udp(stream, last.addr())
-            .await
-            .inspect_err(|e| self.last_failed(e))?;
-        self.succeeded();
-        Ok(conn)
+        self.on_last(timeout, |s, last| async move {
+            last.connector.socks5("UDP")?.udp(s, last.addr()).await
+        })
+        .await
     }
 
     /// UDP-TUN bind mode on the last node, listening on `laddr`.
     pub async fn udp_bind(&self, laddr: &Address, timeout: Duration) -> Result<PacketConn, Error> {
-        let stream = self.reach_last(timeout).await?;
-        let last = self.last();
-        let conn = last
-            .connector
-            .udp_bind(stream, last.addr(), laddr)
-            .await
-            .inspect_err(|e| self.last_failed(e))?;
-        self.succeeded();
-        Ok(conn)
+        self.on_last(timeout, |s, last| async move {
+            let c = last.connector.socks5("remote UDP forwarding (rudp)")?;
+            c.udp_bind(s, last.addr(), laddr).await
+        })
+        .await
     }
 
-    /// Plain BIND on the last node, listening on `laddr`.
+    /// Plain BIND on the last node, listening on `laddr` (upstream's SOCKS4 server has no BIND either).
     pub async fn bind(&self, laddr: &Address, timeout: Duration) -> Result<BindListener, Error> {
-        let stream = self.reach_last(timeout).await?;
-        let last = self.last();
-        let l = last
-            .connector
-            .bind(stream, last.addr(), laddr)
-            .await
-            .inspect_err(|e| self.last_failed(e))?;
-        self.succeeded();
-        Ok(l)
+        self.on_last(timeout, |s, last| async move {
+            last.connector
+                .socks5("BIND")?
+                .bind(s, last.addr(), laddr)
+                .await
+        })
+        .await
     }
 
     /// MBIND on the last node, listening on `laddr`.
@@ -352,14 +355,10 @@ impl Route {
         laddr: &Address,
         timeout: Duration,
     ) -> Result<MuxBindListener, Error> {
-        let stream = self.reach_last(timeout).await?;
-        let last = self.last();
-        let l = last
-            .connector
-            .mux_bind(stream, last.addr(), laddr)
-            .await
-            .inspect_err(|e| self.last_failed(e))?;
-        self.succeeded();
-        Ok(l)
+        self.on_last(timeout, |s, last| async move {
+            let c = last.connector.socks5("remote TCP forwarding (rtcp)")?;
+            c.mux_bind(s, last.addr(), laddr).await
+        })
+        .await
     }
 }

@@ -13,7 +13,7 @@ pub use socks4::Socks4Connector;
 pub use socks5::Socks5Connector;
 pub(crate) use socks5::second_reply;
 
-use crate::{BindListener, Error, MuxBindListener, PacketConn};
+use crate::Error;
 
 /// A node's proxy protocol.
 #[derive(Debug, Clone)]
@@ -46,46 +46,9 @@ impl Connector {
         }
     }
 
-    /// A UDP association through the node (SOCKS5 only).
-    pub async fn udp(&self, stream: Stream, node: &Address) -> Result<PacketConn, Error> {
-        self.socks5("UDP")?.udp(stream, node).await
-    }
-
-    /// UDP-TUN bind mode on the node (SOCKS5 only).
-    pub async fn udp_bind(
-        &self,
-        stream: Stream,
-        node: &Address,
-        laddr: &Address,
-    ) -> Result<PacketConn, Error> {
-        self.socks5("remote UDP forwarding (rudp)")?
-            .udp_bind(stream, node, laddr)
-            .await
-    }
-
-    /// Plain BIND on the node (SOCKS5 only; upstream's SOCKS4 server has no BIND either).
-    pub async fn bind(
-        &self,
-        stream: Stream,
-        node: &Address,
-        laddr: &Address,
-    ) -> Result<BindListener, Error> {
-        self.socks5("BIND")?.bind(stream, node, laddr).await
-    }
-
-    /// MBIND on the node (SOCKS5 only).
-    pub async fn mux_bind(
-        &self,
-        stream: Stream,
-        node: &Address,
-        laddr: &Address,
-    ) -> Result<MuxBindListener, Error> {
-        self.socks5("remote TCP forwarding (rtcp)")?
-            .mux_bind(stream, node, laddr)
-            .await
-    }
-
-    fn socks5(&self, what: &str) -> Result<&Socks5Connector, Error> {
+    /// The SOCKS5 connector, for the requests only SOCKS5 has (UDP, BIND, MBIND, UDP-TUN bind);
+    /// `what` names the request in the error of any other connector.
+    pub(crate) fn socks5(&self, what: &str) -> Result<&Socks5Connector, Error> {
         match self {
             Connector::Socks5(c) => Ok(c),
             other => Err(Error::Unsupported(format!(
