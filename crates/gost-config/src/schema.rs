@@ -36,383 +36,161 @@ struct Schema {
     refused: &'static [&'static str],
 }
 
-const AUTH: Schema = Schema {
-    fields: &[("username", Shape::Str), ("password", Shape::Str)],
-    upstream: &[],
-    refused: &["file"],
-};
+/// A [`Schema`] written as its keys: `key: Shape` for each field, then the keys of `upstream` and
+/// `refused`. Keys are Rust identifiers so that each table reads as one short block; `stringify!` gives
+/// their exact spelling (`certFile`, `type`).
+macro_rules! schema {
+    (
+        $($key:ident: $shape:ident $(($inner:expr))?),*
+        $(; upstream: $($up:ident),*)?
+        $(; refused: $($no:ident),*)?
+    ) => {
+        Schema {
+            fields: &[$((stringify!($key), Shape::$shape $(($inner))?)),*],
+            upstream: &[$($(stringify!($up)),*)?],
+            refused: &[$($(stringify!($no)),*)?],
+        }
+    };
+}
+
+const AUTH: Schema = schema! { username: Str, password: Str; refused: file };
 
 /// A node connector's `auth`: there upstream also takes the credential from a file.
-const CONNECTOR_AUTH: Schema = Schema {
-    fields: &[
-        ("username", Shape::Str),
-        ("password", Shape::Str),
-        ("file", Shape::Str),
-    ],
-    upstream: &[],
-    refused: &[],
+const CONNECTOR_AUTH: Schema = schema! { username: Str, password: Str, file: Str };
+
+const TLS: Schema = schema! {
+    certFile: Str, keyFile: Str, caFile: Str, secure: Bool, serverName: Str;
+    upstream: options, validity, commonName, organization
 };
 
-const TLS: Schema = Schema {
-    fields: &[
-        ("certFile", Shape::Str),
-        ("keyFile", Shape::Str),
-        ("caFile", Shape::Str),
-        ("secure", Shape::Bool),
-        ("serverName", Shape::Str),
-    ],
-    upstream: &["options", "validity", "commonName", "organization"],
-    refused: &[],
+const SELECTOR: Schema = schema! { strategy: Str, maxFails: Int, failTimeout: Duration };
+
+const HANDLER: Schema = schema! {
+    type: Str, chain: Str, auth: Obj(&AUTH), auther: Str, authers: StrList, limiter: Str,
+    tls: Obj(&TLS), metadata: Metadata;
+    upstream: retries, chainGroup, observer, ingress, router, sd
 };
 
-const SELECTOR: Schema = Schema {
-    fields: &[
-        ("strategy", Shape::Str),
-        ("maxFails", Shape::Int),
-        ("failTimeout", Shape::Duration),
-    ],
-    upstream: &[],
-    refused: &[],
+const LISTENER: Schema = schema! {
+    type: Str, chain: Str, tls: Obj(&TLS), metadata: Metadata;
+    upstream: chainGroup;
+    refused: auther, authers, auth
 };
 
-const HANDLER: Schema = Schema {
-    fields: &[
-        ("type", Shape::Str),
-        ("chain", Shape::Str),
-        ("auth", Shape::Obj(&AUTH)),
-        ("auther", Shape::Str),
-        ("authers", Shape::StrList),
-        ("limiter", Shape::Str),
-        ("tls", Shape::Obj(&TLS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &[
-        "retries",
-        "chainGroup",
-        "observer",
-        "ingress",
-        "router",
-        "sd",
-    ],
-    refused: &[],
+const FORWARD_NODE: Schema = schema! {
+    name: Str, addr: Str;
+    upstream: network, protocol, host, path, http, tls, filter, matcher, metadata;
+    refused: bypass, bypasses, auth
 };
 
-const LISTENER: Schema = Schema {
-    fields: &[
-        ("type", Shape::Str),
-        ("chain", Shape::Str),
-        ("tls", Shape::Obj(&TLS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &["chainGroup"],
-    refused: &["auther", "authers", "auth"],
+const FORWARDER: Schema = schema! {
+    selector: Obj(&SELECTOR), nodes: List(&FORWARD_NODE);
+    upstream: name, targets, hop
 };
 
-const FORWARD_NODE: Schema = Schema {
-    fields: &[("name", Shape::Str), ("addr", Shape::Str)],
-    upstream: &[
-        "network", "protocol", "host", "path", "http", "tls", "filter", "matcher", "metadata",
-    ],
-    refused: &["bypass", "bypasses", "auth"],
+const SERVICE: Schema = schema! {
+    name: Str, addr: Str, handler: Obj(&HANDLER), listener: Obj(&LISTENER),
+    forwarder: Obj(&FORWARDER), climiter: Str, limiter: Str, rlimiter: Str, admission: Str,
+    admissions: StrList, bypass: Str, bypasses: StrList, hosts: Str, resolver: Str, interface: Str,
+    sockopts: Obj(&SOCKOPTS), metadata: Metadata;
+    upstream: logger, loggers, observer, recorders, status
 };
 
-const FORWARDER: Schema = Schema {
-    fields: &[
-        ("selector", Shape::Obj(&SELECTOR)),
-        ("nodes", Shape::List(&FORWARD_NODE)),
-    ],
-    upstream: &["name", "targets", "hop"],
-    refused: &[],
+const SOCKOPTS: Schema = schema! { mark: Int };
+
+const CONNECTOR: Schema = schema! {
+    type: Str, auth: Obj(&CONNECTOR_AUTH), tls: Obj(&TLS), metadata: Metadata
 };
 
-const SERVICE: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("addr", Shape::Str),
-        ("handler", Shape::Obj(&HANDLER)),
-        ("listener", Shape::Obj(&LISTENER)),
-        ("forwarder", Shape::Obj(&FORWARDER)),
-        ("climiter", Shape::Str),
-        ("limiter", Shape::Str),
-        ("rlimiter", Shape::Str),
-        ("admission", Shape::Str),
-        ("admissions", Shape::StrList),
-        ("bypass", Shape::Str),
-        ("bypasses", Shape::StrList),
-        ("hosts", Shape::Str),
-        ("resolver", Shape::Str),
-        ("interface", Shape::Str),
-        ("sockopts", Shape::Obj(&SOCKOPTS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &["logger", "loggers", "observer", "recorders", "status"],
-    refused: &[],
+const DIALER: Schema = schema! { type: Str, tls: Obj(&TLS), metadata: Metadata; upstream: auth };
+
+const NODE: Schema = schema! {
+    name: Str, addr: Str, connector: Obj(&CONNECTOR), dialer: Obj(&DIALER), hosts: Str,
+    resolver: Str, bypass: Str, bypasses: StrList, interface: Str, sockopts: Obj(&SOCKOPTS),
+    metadata: Metadata;
+    upstream: network, netns, filter, matcher, http, tls
 };
 
-const SOCKOPTS: Schema = Schema {
-    fields: &[("mark", Shape::Int)],
-    upstream: &[],
-    refused: &[],
+const HOP: Schema = schema! {
+    name: Str, selector: Obj(&SELECTOR), nodes: List(&NODE), hosts: Str, resolver: Str, bypass: Str,
+    bypasses: StrList, interface: Str, sockopts: Obj(&SOCKOPTS), metadata: Metadata;
+    upstream: reload, file, redis, http, plugin
 };
 
-const CONNECTOR: Schema = Schema {
-    fields: &[
-        ("type", Shape::Str),
-        ("auth", Shape::Obj(&CONNECTOR_AUTH)),
-        ("tls", Shape::Obj(&TLS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &[],
-    refused: &[],
+const CHAIN: Schema = schema! {
+    name: Str, hops: List(&HOP), metadata: Metadata;
+    upstream: selector
 };
 
-const DIALER: Schema = Schema {
-    fields: &[
-        ("type", Shape::Str),
-        ("tls", Shape::Obj(&TLS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &["auth"],
-    refused: &[],
-};
+const FILE_LOADER: Schema = schema! { path: Str };
 
-const NODE: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("addr", Shape::Str),
-        ("connector", Shape::Obj(&CONNECTOR)),
-        ("dialer", Shape::Obj(&DIALER)),
-        ("hosts", Shape::Str),
-        ("resolver", Shape::Str),
-        ("bypass", Shape::Str),
-        ("bypasses", Shape::StrList),
-        ("interface", Shape::Str),
-        ("sockopts", Shape::Obj(&SOCKOPTS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &["network", "netns", "filter", "matcher", "http", "tls"],
-    refused: &[],
-};
-
-const HOP: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("selector", Shape::Obj(&SELECTOR)),
-        ("nodes", Shape::List(&NODE)),
-        ("hosts", Shape::Str),
-        ("resolver", Shape::Str),
-        ("bypass", Shape::Str),
-        ("bypasses", Shape::StrList),
-        ("interface", Shape::Str),
-        ("sockopts", Shape::Obj(&SOCKOPTS)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &["reload", "file", "redis", "http", "plugin"],
-    refused: &[],
-};
-
-const CHAIN: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("hops", Shape::List(&HOP)),
-        ("metadata", Shape::Metadata),
-    ],
-    upstream: &["selector"],
-    refused: &[],
-};
-
-const FILE_LOADER: Schema = Schema {
-    fields: &[("path", Shape::Str)],
-    upstream: &[],
-    refused: &[],
-};
-
-const REDIS_LOADER: Schema = Schema {
-    fields: &[
-        ("addr", Shape::Str),
-        ("db", Shape::Int),
-        ("username", Shape::Str),
-        ("password", Shape::Str),
-        ("key", Shape::Str),
-    ],
-    upstream: &[],
+const REDIS_LOADER: Schema = schema! {
+    addr: Str, db: Int, username: Str, password: Str, key: Str;
     // `type` picks another Redis data type (list, string); only upstream's defaults are read here.
-    refused: &["type"],
+    refused: type
 };
 
-const HTTP_LOADER: Schema = Schema {
-    fields: &[("url", Shape::Str), ("timeout", Shape::Duration)],
-    upstream: &[],
-    refused: &[],
-};
+const HTTP_LOADER: Schema = schema! { url: Str, timeout: Duration };
 
-const PLUGIN: Schema = Schema {
-    fields: &[
-        ("type", Shape::Str),
-        ("addr", Shape::Str),
-        ("timeout", Shape::Duration),
-    ],
-    upstream: &[],
-    refused: &["tls", "token"],
-};
+const PLUGIN: Schema = schema! { type: Str, addr: Str, timeout: Duration; refused: tls, token };
 
-const AUTHER: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("auths", Shape::List(&AUTH)),
-        ("reload", Shape::Duration),
-        ("file", Shape::Obj(&FILE_LOADER)),
-        ("redis", Shape::Obj(&REDIS_LOADER)),
-        ("http", Shape::Obj(&HTTP_LOADER)),
-        ("plugin", Shape::Obj(&PLUGIN)),
-    ],
-    upstream: &[],
-    refused: &[],
+const AUTHER: Schema = schema! {
+    name: Str, auths: List(&AUTH), reload: Duration, file: Obj(&FILE_LOADER),
+    redis: Obj(&REDIS_LOADER), http: Obj(&HTTP_LOADER), plugin: Obj(&PLUGIN)
 };
 
 /// `admissions:` and `bypasses:` entries.
-const LIST: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("whitelist", Shape::Bool),
-        ("matchers", Shape::StrList),
-        ("reload", Shape::Duration),
-        ("file", Shape::Obj(&FILE_LOADER)),
-        ("redis", Shape::Obj(&REDIS_LOADER)),
-        ("http", Shape::Obj(&HTTP_LOADER)),
-    ],
-    upstream: &[],
+const LIST: Schema = schema! {
+    name: Str, whitelist: Bool, matchers: StrList, reload: Duration, file: Obj(&FILE_LOADER),
+    redis: Obj(&REDIS_LOADER), http: Obj(&HTTP_LOADER);
     // `reverse` is upstream's old spelling of `whitelist`; plugins are not built.
-    refused: &["reverse", "plugin"],
+    refused: reverse, plugin
 };
 
-const CLIMITER: Schema = Schema {
-    fields: &[("name", Shape::Str), ("limits", Shape::StrList)],
-    upstream: &[],
-    refused: &["reload", "file", "redis", "http", "plugin"],
+const CLIMITER: Schema = schema! {
+    name: Str, limits: StrList;
+    refused: reload, file, redis, http, plugin
 };
 
-const HOST_MAPPING: Schema = Schema {
-    fields: &[
-        ("ip", Shape::Str),
-        ("hostname", Shape::Str),
-        ("aliases", Shape::StrList),
-    ],
-    upstream: &[],
-    refused: &[],
+const HOST_MAPPING: Schema = schema! { ip: Str, hostname: Str, aliases: StrList };
+
+const HOSTS: Schema = schema! {
+    name: Str, mappings: List(&HOST_MAPPING), reload: Duration, file: Obj(&FILE_LOADER),
+    redis: Obj(&REDIS_LOADER), http: Obj(&HTTP_LOADER);
+    upstream: plugin
 };
 
-const HOSTS: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("mappings", Shape::List(&HOST_MAPPING)),
-        ("reload", Shape::Duration),
-        ("file", Shape::Obj(&FILE_LOADER)),
-        ("redis", Shape::Obj(&REDIS_LOADER)),
-        ("http", Shape::Obj(&HTTP_LOADER)),
-    ],
-    upstream: &["plugin"],
-    refused: &[],
+const NAMESERVER: Schema = schema! {
+    addr: Str, hostname: Str, chain: Str, prefer: Str, only: Str, ttl: Duration, timeout: Duration;
+    upstream: clientIP, async
 };
 
-const NAMESERVER: Schema = Schema {
-    fields: &[
-        ("addr", Shape::Str),
-        ("hostname", Shape::Str),
-        ("chain", Shape::Str),
-        ("prefer", Shape::Str),
-        ("only", Shape::Str),
-        ("ttl", Shape::Duration),
-        ("timeout", Shape::Duration),
-    ],
-    upstream: &["clientIP", "async"],
-    refused: &[],
-};
+const RESOLVER: Schema = schema! { name: Str, nameservers: List(&NAMESERVER); upstream: plugin };
 
-const RESOLVER: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("nameservers", Shape::List(&NAMESERVER)),
-    ],
-    upstream: &["plugin"],
-    refused: &[],
-};
-
-const ROTATION: Schema = Schema {
-    fields: &[
-        ("maxSize", Shape::Int),
-        ("maxAge", Shape::Int),
-        ("maxBackups", Shape::Int),
-        ("localTime", Shape::Bool),
-        ("compress", Shape::Bool),
-    ],
-    upstream: &[],
-    refused: &[],
+const ROTATION: Schema = schema! {
+    maxSize: Int, maxAge: Int, maxBackups: Int, localTime: Bool, compress: Bool
 };
 
 /// `limiters:` and `rlimiters:` entries.
-const LIMITER: Schema = Schema {
-    fields: &[
-        ("name", Shape::Str),
-        ("limits", Shape::StrList),
-        ("reload", Shape::Duration),
-        ("file", Shape::Obj(&FILE_LOADER)),
-        ("redis", Shape::Obj(&REDIS_LOADER)),
-        ("http", Shape::Obj(&HTTP_LOADER)),
-    ],
-    upstream: &[],
-    refused: &["plugin"],
+const LIMITER: Schema = schema! {
+    name: Str, limits: StrList, reload: Duration, file: Obj(&FILE_LOADER),
+    redis: Obj(&REDIS_LOADER), http: Obj(&HTTP_LOADER);
+    refused: plugin
 };
 
-const LOG: Schema = Schema {
-    fields: &[
-        ("level", Shape::Str),
-        ("format", Shape::Str),
-        ("output", Shape::Str),
-        ("rotation", Shape::Obj(&ROTATION)),
-    ],
-    upstream: &[],
-    refused: &[],
+const LOG: Schema = schema! { level: Str, format: Str, output: Str, rotation: Obj(&ROTATION) };
+
+const METRICS: Schema = schema! {
+    addr: Str, path: Str, auth: Obj(&AUTH);
+    refused: auther, admission
 };
 
-const METRICS: Schema = Schema {
-    fields: &[
-        ("addr", Shape::Str),
-        ("path", Shape::Str),
-        ("auth", Shape::Obj(&AUTH)),
-    ],
-    upstream: &[],
-    refused: &["auther", "admission"],
-};
-
-const ROOT: Schema = Schema {
-    fields: &[
-        ("services", Shape::List(&SERVICE)),
-        ("chains", Shape::List(&CHAIN)),
-        ("authers", Shape::List(&AUTHER)),
-        ("tls", Shape::Obj(&TLS)),
-        ("log", Shape::Obj(&LOG)),
-        ("metrics", Shape::Obj(&METRICS)),
-        ("climiters", Shape::List(&CLIMITER)),
-        ("limiters", Shape::List(&LIMITER)),
-        ("rlimiters", Shape::List(&LIMITER)),
-        ("admissions", Shape::List(&LIST)),
-        ("bypasses", Shape::List(&LIST)),
-        ("hosts", Shape::List(&HOSTS)),
-        ("resolvers", Shape::List(&RESOLVER)),
-    ],
-    upstream: &[
-        "hops",
-        "ingresses",
-        "routers",
-        "sds",
-        "recorders",
-        "observers",
-        "loggers",
-        "profiling",
-        "api",
-    ],
-    refused: &[],
+const ROOT: Schema = schema! {
+    services: List(&SERVICE), chains: List(&CHAIN), authers: List(&AUTHER), tls: Obj(&TLS),
+    log: Obj(&LOG), metrics: Obj(&METRICS), climiters: List(&CLIMITER), limiters: List(&LIMITER),
+    rlimiters: List(&LIMITER), admissions: List(&LIST), bypasses: List(&LIST), hosts: List(&HOSTS),
+    resolvers: List(&RESOLVER);
+    upstream: hops, ingresses, routers, sds, recorders, observers, loggers, profiling, api
 };
 
 /// Normalises a whole config tree (see the module docs).

@@ -71,23 +71,18 @@ pub(super) fn build_hop(
     take_prefixed(&mut md, "node.", &mut node_md);
     take_prefixed(&mut md, "connector.", &mut template.connector.metadata);
     take_prefixed(&mut md, "dialer.", &mut template.dialer.metadata);
-    route(
-        FLAG,
-        arg,
-        md,
-        &mut [
-            Target {
-                md: &mut template.connector.metadata,
-                specs: registry::connector_keys(&connector),
-            },
-            Target {
-                md: &mut template.dialer.metadata,
-                specs: registry::dialer_keys(&dialer),
-            },
-        ],
-        &mut [&mut hop.metadata, &mut node_md],
-        warnings,
-    )?;
+    let mut targets = [
+        Target::new(
+            &mut template.connector.metadata,
+            registry::connector_keys(&connector),
+        ),
+        Target::new(
+            &mut template.dialer.metadata,
+            registry::dialer_keys(&dialer),
+        ),
+    ];
+    let everywhere = &mut [&mut hop.metadata, &mut node_md];
+    route(FLAG, arg, md, &mut targets, everywhere, warnings)?;
     template.metadata = node_md;
 
     let uses_tls = tls.given || matches!(dialer.as_str(), "tls" | "wss");
@@ -112,27 +107,12 @@ pub(super) fn build_hop(
     Ok((hop, lists))
 }
 
-/// Connector and dialer types from the scheme. A single name is the connector if upstream has such a
-/// connector (dialer: the same name if that is a dialer, else `tcp`), else a dialer under the `http`
-/// connector; a name that is neither is kept as the connector so validation can point at it.
+/// Connector and dialer types from the scheme ([`split_kinds`], under the `http` connector). Upstream
+/// reads a lone `auto` as the `http` connector over `tcp`.
 fn kinds(arg: &str, scheme: &str) -> Result<(String, String), ConfigError> {
-    let (first, second) = split_scheme(FLAG, arg, scheme)?;
-    Ok(match second {
-        Some(dialer) => (first.to_owned(), dialer.to_owned()),
-        None if registry::UPSTREAM_CONNECTORS.contains(&first) => {
-            let dialer = if registry::UPSTREAM_DIALERS.contains(&first) {
-                first
-            } else {
-                "tcp"
-            };
-            (first.to_owned(), dialer.to_owned())
-        }
-        None if first == "auto" => ("http".to_owned(), "tcp".to_owned()),
-        None if registry::UPSTREAM_DIALERS.contains(&first) => {
-            ("http".to_owned(), first.to_owned())
-        }
-        None => (first.to_owned(), "tcp".to_owned()),
-    })
+    let scheme = if scheme == "auto" { "http" } else { scheme };
+    let registries = (registry::UPSTREAM_CONNECTORS, registry::UPSTREAM_DIALERS);
+    split_kinds(FLAG, arg, scheme, registries, "http")
 }
 
 /// The TLS query keys of a node, destined for `dialer.tls`.

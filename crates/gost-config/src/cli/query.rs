@@ -36,6 +36,34 @@ pub(super) fn split_scheme<'a>(
     Ok((first, second))
 }
 
+/// The two component types a scheme names (`-L`: handler and listener; `-F`: connector and dialer). A
+/// single name is the first component if upstream has one of that name (`firsts`), the second being the
+/// same name if that is one of `seconds`, else `tcp`; otherwise it is the second component under
+/// `default_first`. A name that is neither is kept as the first so validation can point at it.
+pub(super) fn split_kinds(
+    flag: &'static str,
+    arg: &str,
+    scheme: &str,
+    (firsts, seconds): (&[&str], &[&str]),
+    default_first: &str,
+) -> Result<(String, String), ConfigError> {
+    let (first, second) = split_scheme(flag, arg, scheme)?;
+    let (first, second) = match second {
+        Some(second) => (first, second),
+        None if firsts.contains(&first) => {
+            let second = if seconds.contains(&first) {
+                first
+            } else {
+                "tcp"
+            };
+            (first, second)
+        }
+        None if seconds.contains(&first) => (default_first, first),
+        None => (first, "tcp"),
+    };
+    Ok((first.to_owned(), second.to_owned()))
+}
+
 /// Query pairs as a metadata map; the first value of a repeated key wins, as in upstream.
 pub(super) fn query_map(u: &CmdUrl) -> Metadata {
     let mut md = Metadata::new();
@@ -142,6 +170,12 @@ pub(super) fn typed(kind: KeyKind, value: Value) -> Value {
 pub(super) struct Target<'a> {
     pub md: &'a mut Metadata,
     pub specs: Vec<KeySpec>,
+}
+
+impl<'a> Target<'a> {
+    pub(super) fn new(md: &'a mut Metadata, specs: Vec<KeySpec>) -> Target<'a> {
+        Target { md, specs }
+    }
 }
 
 /// Routes the remaining unprefixed keys. `everywhere` maps receive keys no target reads.

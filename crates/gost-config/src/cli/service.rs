@@ -94,23 +94,15 @@ pub(super) fn build_services(
             svc.metadata.insert(*key, v);
         }
     }
-    route(
-        FLAG,
-        arg,
-        md,
-        &mut [
-            Target {
-                md: &mut svc.handler.metadata,
-                specs: registry::handler_keys(&handler),
-            },
-            Target {
-                md: &mut svc.listener.metadata,
-                specs: registry::listener_keys(&listener),
-            },
-        ],
-        &mut [&mut svc.metadata],
-        warnings,
-    )?;
+    let mut components = [
+        Target::new(&mut svc.handler.metadata, registry::handler_keys(&handler)),
+        Target::new(
+            &mut svc.listener.metadata,
+            registry::listener_keys(&listener),
+        ),
+    ];
+    let everywhere = &mut [&mut svc.metadata];
+    route(FLAG, arg, md, &mut components, everywhere, warnings)?;
     if !targets.is_empty() {
         svc.forwarder = Some(ForwarderConfig {
             selector,
@@ -157,27 +149,11 @@ fn take_climit(arg: &str, md: &mut crate::Metadata) -> Result<Option<usize>, Con
     Ok(n.and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0))
 }
 
-/// Handler and listener types from the scheme. A single name is the handler if upstream has such a
-/// handler (listener: the same name if that is a listener, else `tcp`), else a listener under the
-/// `auto` handler. A name that is neither is kept as the handler so validation can point at it
-/// (upstream silently falls back to `auto`).
+/// Handler and listener types from the scheme ([`split_kinds`], under the `auto` handler). Upstream
+/// silently falls back to `auto` for a name that is neither; here validation points at it.
 fn kinds(arg: &str, scheme: &str) -> Result<(String, String), ConfigError> {
-    let (first, second) = split_scheme(FLAG, arg, scheme)?;
-    Ok(match second {
-        Some(listener) => (first.to_owned(), listener.to_owned()),
-        None if registry::UPSTREAM_HANDLERS.contains(&first) => {
-            let listener = if registry::UPSTREAM_LISTENERS.contains(&first) {
-                first
-            } else {
-                "tcp"
-            };
-            (first.to_owned(), listener.to_owned())
-        }
-        None if registry::UPSTREAM_LISTENERS.contains(&first) => {
-            ("auto".to_owned(), first.to_owned())
-        }
-        None => (first.to_owned(), "tcp".to_owned()),
-    })
+    let registries = (registry::UPSTREAM_HANDLERS, registry::UPSTREAM_LISTENERS);
+    split_kinds(FLAG, arg, scheme, registries, "auto")
 }
 
 /// Forwarding targets from the path: a comma list, each possibly a port range; at most `max` of them
