@@ -132,6 +132,11 @@ async fn start_servers(a: &RunArgs, bins: &Bins, notes: &mut Vec<String>) -> Res
     Ok(entries)
 }
 
+/// One row per value (a concurrency, a datagram size), each paired with its value.
+fn rows_per(values: &[usize], mut row: impl FnMut(usize) -> usize) -> Vec<(usize, usize)> {
+    values.iter().map(|&v| (row(v), v)).collect()
+}
+
 fn add_rows(t: &mut Table, plan: &Plan, iperf: bool) -> Rows {
     let mut bulk = Vec::new();
     for (streams, dir) in [
@@ -158,16 +163,9 @@ fn add_rows(t: &mut Table, plan: &Plan, iperf: bool) -> Rows {
     }
     let iperf = iperf.then(|| t.row("iperf3 1 stream via proxychains4, Gbit/s", true, 2));
     let cpu_per_gb = t.row("server CPU s per GB relayed (all TCP bulk runs)", false, 3);
-    let setup = plan
-        .concurrency
-        .iter()
-        .map(|&c| {
-            (
-                t.row(format!("setup rate, {c} concurrent, conn/s"), false, 0),
-                c,
-            )
-        })
-        .collect();
+    let setup = rows_per(&plan.concurrency, |c| {
+        t.row(format!("setup rate, {c} concurrent, conn/s"), false, 0)
+    });
     let latency = [1, 64]
         .iter()
         .map(|&c| {
@@ -181,16 +179,9 @@ fn add_rows(t: &mut Table, plan: &Plan, iperf: bool) -> Rows {
     let rss = t.row("idle session RSS, bytes/session", false, 0);
     let pss = t.row("idle session PSS, bytes/session", false, 0);
     let fds = t.row("fds per idle session", false, 2);
-    let udp = plan
-        .udp_sizes
-        .iter()
-        .map(|&s| {
-            (
-                t.row(format!("UDP relay {s} B, kpps at <1% loss"), true, 1),
-                s,
-            )
-        })
-        .collect();
+    let udp = rows_per(&plan.udp_sizes, |s| {
+        t.row(format!("UDP relay {s} B, kpps at <1% loss"), true, 1)
+    });
     Rows {
         bulk,
         cpu_per_gb,
