@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use crate::error::{ConfigError, Warning};
 use crate::metadata::Metadata;
-use crate::model::Config;
+use crate::model::{
+    ChainConfig, Config, HostsConfig, LimiterConfig, ListConfig, ResolverConfig, ServiceConfig,
+};
 use crate::registry::{self, KeySpec};
 use crate::schema;
 
@@ -81,24 +83,20 @@ fn from_value(value: Value) -> Result<Loaded, ConfigError> {
 /// Upstream's default types, and known metadata keys respelt canonically (`udpbuffersize` →
 /// `udpBufferSize`) so that printed configs and comparisons do not depend on the case used.
 pub(crate) fn fill_defaults(config: &mut Config) {
-    fn default(kind: &mut String, value: &str) {
+    // A component's type (upstream's default when none is given), then its metadata keys in the
+    // spelling that type reads.
+    fn settle(kind: &mut String, default: &str, md: &mut Metadata, keys: fn(&str) -> Vec<KeySpec>) {
         if kind.is_empty() {
-            *kind = value.to_owned();
+            *kind = default.to_owned();
         } else {
             kind.make_ascii_lowercase();
         }
+        canonicalise(md, &keys(kind));
     }
     for svc in &mut config.services {
-        default(&mut svc.handler.kind, "auto");
-        default(&mut svc.listener.kind, "tcp");
-        canonicalise(
-            &mut svc.handler.metadata,
-            &registry::handler_keys(&svc.handler.kind),
-        );
-        canonicalise(
-            &mut svc.listener.metadata,
-            &registry::listener_keys(&svc.listener.kind),
-        );
+        let (h, l) = (&mut svc.handler, &mut svc.listener);
+        settle(&mut h.kind, "auto", &mut h.metadata, registry::handler_keys);
+        settle(&mut l.kind, "tcp", &mut l.metadata, registry::listener_keys);
     }
     for node in config
         .chains
@@ -106,16 +104,14 @@ pub(crate) fn fill_defaults(config: &mut Config) {
         .flat_map(|c| c.hops.iter_mut())
         .flat_map(|h| h.nodes.iter_mut())
     {
-        default(&mut node.connector.kind, "http");
-        default(&mut node.dialer.kind, "tcp");
-        canonicalise(
-            &mut node.connector.metadata,
-            &registry::connector_keys(&node.connector.kind),
+        let (c, d) = (&mut node.connector, &mut node.dialer);
+        settle(
+            &mut c.kind,
+            "http",
+            &mut c.metadata,
+            registry::connector_keys,
         );
-        canonicalise(
-            &mut node.dialer.metadata,
-            &registry::dialer_keys(&node.dialer.kind),
-        );
+        settle(&mut d.kind, "tcp", &mut d.metadata, registry::dialer_keys);
     }
 }
 
@@ -149,129 +145,127 @@ impl Config {
     /// `limiter-0`, …) is moved to the next free number, and the references to a renamed chain or
     /// limiter follow it.
     pub fn merge(&mut self, cli: Config) {
-        // `?hosts=` tables first: the hops and services below follow their renames.
+        // `?hosts=` tables first: the hops and services below follow their renames. Table and
+        // resolver names cannot clash (hosts-N vs resolver-N), so one rename list serves both.
         let mut hosts_renames = Vec::new();
-        for mut table in cli.hosts {
-            if self.hosts_table(&table.name).is_some() {
-                let new = free_name(|n| self.hosts_table(n).is_some(), "hosts");
-                hosts_renames.push((table.name.clone(), new.clone()));
-                table.name = new;
-            }
-            self.hosts.push(table);
-        }
-        for mut r in cli.resolvers {
-            if self.resolver(&r.name).is_some() {
-                let new = free_name(|n| self.resolver(n).is_some(), "resolver");
-                hosts_renames.push((r.name.clone(), new.clone()));
-                r.name = new;
-            }
-            self.resolvers.push(r);
-        }
-        // Table and resolver names cannot clash (hosts-N vs resolver-N), so one rename list serves both.
-        let rename_hosts = |name: &mut Option<String>| {
-            if let Some(n) = name
-                && let Some((_, new)) = hosts_renames.iter().find(|(old, _)| old == n)
-            {
-                *n = new.clone();
-            }
-        };
+        append_renamed(&mut self.hosts, cli.hosts, "hosts", &mut hosts_renames);
+        append_renamed(
+            &mut self.resolvers,
+            cli.resolvers,
+            "resolver",
+            &mut hosts_renames,
+        );
         // `?admission=` / `?bypass=` lists, renamed when the file uses their name
         // (the services and `-F` hops naming them follow).
         let mut list_renames = Vec::new();
-        for mut list in cli.admissions {
-            if self.admission(&list.name).is_some() {
-                let new = free_name(|n| self.admission(n).is_some(), "admission");
-                list_renames.push((list.name.clone(), new.clone()));
-                list.name = new;
-            }
-            self.admissions.push(list);
-        }
-        for mut list in cli.bypasses {
-            if self.bypass(&list.name).is_some() {
-                let new = free_name(|n| self.bypass(n).is_some(), "bypass");
-                list_renames.push((list.name.clone(), new.clone()));
-                list.name = new;
-            }
-            self.bypasses.push(list);
+        append_renamed(
+            &mut self.admissions,
+            cli.admissions,
+            "admission",
+            &mut list_renames,
+        );
+        append_renamed(
+            &mut self.bypasses,
+            cli.bypasses,
+            "bypass",
+            &mut list_renames,
+        );
+        let mut chains = cli.chains;
+        for hop in chains.iter_mut().flat_map(|c| &mut c.hops) {
+            follow(&hosts_renames, &mut hop.hosts);
+            follow(&hosts_renames, &mut hop.resolver);
+            follow(&list_renames, &mut hop.bypass);
         }
         let mut chain_renames = Vec::new();
-        for mut chain in cli.chains {
-            for hop in &mut chain.hops {
-                rename_hosts(&mut hop.hosts);
-                rename_hosts(&mut hop.resolver);
-                if let Some(name) = &mut hop.bypass
-                    && let Some((_, new)) = list_renames.iter().find(|(old, _)| old == name)
-                {
-                    *name = new.clone();
-                }
-            }
-            if self.chain(&chain.name).is_some() {
-                let new = free_name(|n| self.chain(n).is_some(), "chain");
-                chain_renames.push((chain.name.clone(), new.clone()));
-                chain.name = new;
-            }
-            self.chains.push(chain);
+        append_renamed(&mut self.chains, chains, "chain", &mut chain_renames);
+        let (mut climiter_renames, mut limiter_renames, mut rlimiter_renames) = <_>::default();
+        append_renamed(
+            &mut self.climiters,
+            cli.climiters,
+            "climiter",
+            &mut climiter_renames,
+        );
+        append_renamed(
+            &mut self.limiters,
+            cli.limiters,
+            "limiter",
+            &mut limiter_renames,
+        );
+        append_renamed(
+            &mut self.rlimiters,
+            cli.rlimiters,
+            "rlimiter",
+            &mut rlimiter_renames,
+        );
+        let mut services = cli.services;
+        for svc in &mut services {
+            follow(&hosts_renames, &mut svc.hosts);
+            follow(&hosts_renames, &mut svc.resolver);
+            follow(&list_renames, &mut svc.admission);
+            follow(&list_renames, &mut svc.bypass);
+            follow(&climiter_renames, &mut svc.climiter);
+            follow(&limiter_renames, &mut svc.limiter);
+            follow(&rlimiter_renames, &mut svc.rlimiter);
+            follow(&chain_renames, &mut svc.handler.chain);
+            follow(&chain_renames, &mut svc.listener.chain);
         }
-        let mut climiter_renames = Vec::new();
-        for mut limiter in cli.climiters {
-            if self.climiter(&limiter.name).is_some() {
-                let new = free_name(|n| self.climiter(n).is_some(), "climiter");
-                climiter_renames.push((limiter.name.clone(), new.clone()));
-                limiter.name = new;
-            }
-            self.climiters.push(limiter);
-        }
-        let mut limiter_renames = Vec::new();
-        for mut limiter in cli.limiters {
-            if self.limiter(&limiter.name).is_some() {
-                let new = free_name(|n| self.limiter(n).is_some(), "limiter");
-                limiter_renames.push((limiter.name.clone(), new.clone()));
-                limiter.name = new;
-            }
-            self.limiters.push(limiter);
-        }
-        let mut rlimiter_renames = Vec::new();
-        for mut limiter in cli.rlimiters {
-            if self.rlimiter(&limiter.name).is_some() {
-                let new = free_name(|n| self.rlimiter(n).is_some(), "rlimiter");
-                rlimiter_renames.push((limiter.name.clone(), new.clone()));
-                limiter.name = new;
-            }
-            self.rlimiters.push(limiter);
-        }
-        for mut svc in cli.services {
-            rename_hosts(&mut svc.hosts);
-            rename_hosts(&mut svc.resolver);
-            for name in [&mut svc.admission, &mut svc.bypass].into_iter().flatten() {
-                if let Some((_, new)) = list_renames.iter().find(|(old, _)| old == name) {
-                    *name = new.clone();
-                }
-            }
-            for (name, renames) in [
-                (&mut svc.climiter, &climiter_renames),
-                (&mut svc.limiter, &limiter_renames),
-                (&mut svc.rlimiter, &rlimiter_renames),
-            ] {
-                if let Some(name) = name
-                    && let Some((_, new)) = renames.iter().find(|(old, _)| old == name)
-                {
-                    *name = new.clone();
-                }
-            }
-            if self.services.iter().any(|s| s.name == svc.name) {
-                svc.name = free_name(|n| self.services.iter().any(|s| s.name == n), "service");
-            }
-            for name in [&mut svc.handler.chain, &mut svc.listener.chain]
-                .into_iter()
-                .flatten()
-            {
-                if let Some((_, new)) = chain_renames.iter().find(|(old, _)| old == name) {
-                    *name = new.clone();
-                }
-            }
-            self.services.push(svc);
-        }
+        append_renamed(&mut self.services, services, "service", &mut Vec::new());
         self.authers.extend(cli.authers);
+    }
+}
+
+/// An entry of one of the config's named lists.
+trait Named {
+    fn name(&self) -> &str;
+    fn name_mut(&mut self) -> &mut String;
+}
+
+/// [`Named`] for the entries [`Config::merge`] renames: each keeps its name in `name`.
+macro_rules! named {
+    ($($entry:ty),*) => {
+        $(impl Named for $entry {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn name_mut(&mut self) -> &mut String {
+                &mut self.name
+            }
+        })*
+    };
+}
+named!(
+    HostsConfig,
+    ResolverConfig,
+    ListConfig,
+    ChainConfig,
+    LimiterConfig,
+    ServiceConfig
+);
+
+/// Appends `incoming` to `list`; an entry whose name `list` already uses is moved to the next free
+/// `prefix-N`, and `(old, new)` is added to `renames`.
+fn append_renamed<T: Named>(
+    list: &mut Vec<T>,
+    incoming: Vec<T>,
+    prefix: &str,
+    renames: &mut Vec<(String, String)>,
+) {
+    for mut entry in incoming {
+        let taken = |n: &str| list.iter().any(|e| e.name() == n);
+        if taken(entry.name()) {
+            let new = free_name(taken, prefix);
+            renames.push((std::mem::replace(entry.name_mut(), new.clone()), new));
+        }
+        list.push(entry);
+    }
+}
+
+/// Points a reference at the new name of a renamed entry.
+fn follow(renames: &[(String, String)], name: &mut Option<String>) {
+    if let Some(name) = name
+        && let Some((_, new)) = renames.iter().find(|(old, _)| old == name)
+    {
+        *name = new.clone();
     }
 }
 

@@ -42,7 +42,9 @@ pub fn from_cli(
             let (mut hop, lists) = node::build_hop(arg.as_ref(), i, &mut warnings)?;
             hop.hosts = lists.hosts.map(|m| add_hosts(&mut config, m));
             hop.resolver = lists.resolver.map(|r| add_resolver(&mut config, r));
-            hop.bypass = lists.bypass.map(|list| add_bypass(&mut config, list));
+            hop.bypass = lists
+                .bypass
+                .map(|list| add_list(&mut config.bypasses, "bypass", list));
             chain.hops.push(hop);
         }
         config.chains.push(chain);
@@ -53,36 +55,19 @@ pub fn from_cli(
             service::build_services(arg.as_ref(), &mut room, &mut warnings)?;
         for mut svc in built {
             svc.name = format!("service-{}", config.services.len());
-            if let Some((whitelist, matchers)) = &lists.admission {
-                let name = format!("admission-{}", config.admissions.len());
-                config.admissions.push(ListConfig {
-                    name: name.clone(),
-                    whitelist: *whitelist,
-                    matchers: matchers.clone(),
-                    ..ListConfig::default()
-                });
-                svc.admission = Some(name);
+            if let Some(list) = &lists.admission {
+                svc.admission = Some(add_list(&mut config.admissions, "admission", list.clone()));
             }
             if let Some(list) = &lists.bypass {
-                svc.bypass = Some(add_bypass(&mut config, list.clone()));
+                svc.bypass = Some(add_list(&mut config.bypasses, "bypass", list.clone()));
             }
             if !lists.limiter.is_empty() {
-                let name = format!("limiter-{}", config.limiters.len());
-                config.limiters.push(LimiterConfig {
-                    name: name.clone(),
-                    limits: lists.limiter.clone(),
-                    ..LimiterConfig::default()
-                });
-                svc.limiter = Some(name);
+                let limits = lists.limiter.clone();
+                svc.limiter = Some(add_limiter(&mut config.limiters, "limiter", limits));
             }
             if !lists.rlimiter.is_empty() {
-                let name = format!("rlimiter-{}", config.rlimiters.len());
-                config.rlimiters.push(LimiterConfig {
-                    name: name.clone(),
-                    limits: lists.rlimiter.clone(),
-                    ..LimiterConfig::default()
-                });
-                svc.rlimiter = Some(name);
+                let limits = lists.rlimiter.clone();
+                svc.rlimiter = Some(add_limiter(&mut config.rlimiters, "rlimiter", limits));
             }
             if let Some(mappings) = &lists.hosts {
                 svc.hosts = Some(add_hosts(&mut config, mappings.clone()));
@@ -92,13 +77,8 @@ pub fn from_cli(
             }
             if let Some(n) = climit {
                 // One limiter per service, named as upstream names them.
-                let name = format!("climiter-{}", config.climiters.len());
-                config.climiters.push(LimiterConfig {
-                    name: name.clone(),
-                    limits: vec![LimitLine::Service(Some(n)).to_string()],
-                    ..LimiterConfig::default()
-                });
-                svc.climiter = Some(name);
+                let limits = vec![LimitLine::Service(Some(n)).to_string()];
+                svc.climiter = Some(add_limiter(&mut config.climiters, "climiter", limits));
             }
             if !config.chains.is_empty() {
                 if matches!(svc.listener.kind.as_str(), "rtcp" | "rudp" | "runix") {
@@ -114,44 +94,59 @@ pub fn from_cli(
     Ok((config, warnings))
 }
 
-/// A `bypasses:` entry of `(whitelist, matchers)`, named as upstream names the ones it makes; returns
-/// the name.
-fn add_bypass(config: &mut Config, (whitelist, matchers): (bool, Vec<String>)) -> String {
-    let name = format!("bypass-{}", config.bypasses.len());
-    config.bypasses.push(ListConfig {
-        name: name.clone(),
+/// Appends the entry `make` builds for the name upstream gives the entries its command line makes
+/// (`prefix-N`, N counting from 0 in `list`); returns the name.
+fn add_named<T>(list: &mut Vec<T>, prefix: &str, make: impl FnOnce(String) -> T) -> String {
+    let name = format!("{prefix}-{}", list.len());
+    list.push(make(name.clone()));
+    name
+}
+
+/// An `admissions:` or `bypasses:` entry of `(whitelist, matchers)`; returns its name.
+fn add_list(
+    list: &mut Vec<ListConfig>,
+    prefix: &str,
+    (whitelist, matchers): (bool, Vec<String>),
+) -> String {
+    add_named(list, prefix, |name| ListConfig {
+        name,
         whitelist,
         matchers,
         ..ListConfig::default()
-    });
-    name
+    })
 }
 
-/// A `hosts:` table of `mappings`, named as upstream names the ones it makes; returns the name.
+/// A `climiters:`, `limiters:` or `rlimiters:` entry of `limits` lines; returns its name.
+fn add_limiter(list: &mut Vec<LimiterConfig>, prefix: &str, limits: Vec<String>) -> String {
+    add_named(list, prefix, |name| LimiterConfig {
+        name,
+        limits,
+        ..LimiterConfig::default()
+    })
+}
+
+/// A `hosts:` table of `mappings`; returns its name.
 fn add_hosts(config: &mut Config, mappings: Vec<HostMappingConfig>) -> String {
-    let name = format!("hosts-{}", config.hosts.len());
-    config.hosts.push(HostsConfig {
-        name: name.clone(),
+    add_named(&mut config.hosts, "hosts", |name| HostsConfig {
+        name,
         mappings,
         ..HostsConfig::default()
-    });
-    name
+    })
 }
 
-/// A `resolvers:` entry with nameservers `addrs`, named as upstream names the ones it makes.
+/// A `resolvers:` entry with nameservers `addrs`; returns its name.
 fn add_resolver(config: &mut Config, addrs: Vec<String>) -> String {
-    let name = format!("resolver-{}", config.resolvers.len());
-    config.resolvers.push(ResolverConfig {
-        name: name.clone(),
-        nameservers: addrs
-            .into_iter()
-            .map(|addr| NameserverConfig {
-                addr,
-                ..NameserverConfig::default()
-            })
-            .collect(),
-    });
-    name
+    let nameservers = addrs
+        .into_iter()
+        .map(|addr| NameserverConfig {
+            addr,
+            ..NameserverConfig::default()
+        })
+        .collect();
+    add_named(&mut config.resolvers, "resolver", |name| ResolverConfig {
+        name,
+        nameservers,
+    })
 }
 
 #[cfg(test)]

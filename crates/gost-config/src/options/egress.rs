@@ -119,11 +119,8 @@ fn check_interface(key: &str, v: String) -> Result<String, MetadataError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::md;
     use serde_json::json;
-
-    fn md(v: serde_json::Value) -> Metadata {
-        serde_json::from_value(v).unwrap()
-    }
 
     #[test]
     fn metadata_wins_over_the_fields() {

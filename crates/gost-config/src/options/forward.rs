@@ -70,11 +70,8 @@ impl UdpListenerOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::md;
     use serde_json::json;
-
-    fn md(v: serde_json::Value) -> Metadata {
-        serde_json::from_value(v).unwrap()
-    }
 
     #[test]
     fn udp_listener() {

@@ -80,3 +80,9 @@ fn invalid(md: &Metadata, keys: &[&str], expected: &str) -> MetadataError {
         },
     }
 }
+
+/// Metadata from a JSON object, for the option types' tests.
+#[cfg(test)]
+pub(crate) fn md(v: serde_json::Value) -> Metadata {
+    serde_json::from_value(v).unwrap()
+}

@@ -209,11 +209,8 @@ impl Socks4ConnectorOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::md;
     use serde_json::json;
-
-    fn md(v: serde_json::Value) -> Metadata {
-        serde_json::from_value(v).unwrap()
-    }
 
     #[test]
     fn socks5_handler_defaults_and_aliases() {

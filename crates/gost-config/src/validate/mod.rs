@@ -162,16 +162,8 @@ fn check_climiter_ref(
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
     if config.climiter(name).is_none() {
-        let known: Vec<&str> = config.climiters.iter().map(|l| l.name.as_str()).collect();
-        return Err(ConfigError::invalid(
-            s,
-            "climiter",
-            name,
-            format!(
-                "is not defined in `climiters:` (defined: {})",
-                list_or_none(&known)
-            ),
-        ));
+        let defined = config.climiters.iter().map(|l| l.name.as_str());
+        return Err(undefined(s, "climiter", name, "climiters", defined));
     }
     let handler = svc.handler.kind.as_str();
     if !matches!(
@@ -222,6 +214,50 @@ pub(crate) fn one_of(value: &str, valid: &[&str], what: &str) -> String {
     )
 }
 
+/// A reference (`key` of `s`) to `name`, which `section` does not define; `defined` are those it does.
+fn undefined<'a>(
+    s: &str,
+    key: &str,
+    name: &str,
+    section: &str,
+    defined: impl Iterator<Item = &'a str>,
+) -> ConfigError {
+    let known: Vec<&str> = defined.collect();
+    let why = format!(
+        "is not defined in `{section}:` (defined: {})",
+        list_or_none(&known)
+    );
+    ConfigError::invalid(s, key, name, why)
+}
+
+/// `kind` is one of the component types gost-rs builds (`types`; `what` names them in the error).
+fn check_type(
+    subject: &str,
+    key: &str,
+    kind: &str,
+    types: &[&str],
+    what: &str,
+) -> Result<(), ConfigError> {
+    if types.contains(&kind) {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        subject,
+        key,
+        kind,
+        one_of(kind, types, what),
+    ))
+}
+
+/// `addr` is given; `expected` says what it should look like.
+fn require_addr(subject: &str, addr: &str, expected: &str) -> Result<(), ConfigError> {
+    if addr.is_empty() {
+        let why = format!("is missing; expected {expected}");
+        return Err(ConfigError::invalid(subject, "addr", "", why));
+    }
+    Ok(())
+}
+
 fn check_choice(
     subject: &str,
     key: &str,
@@ -257,16 +293,8 @@ fn check_service(
     }
     for name in svc.handler.auther.iter().chain(svc.handler.authers.iter()) {
         if config.auther(name).is_none() {
-            let known: Vec<&str> = config.authers.iter().map(|a| a.name.as_str()).collect();
-            return Err(ConfigError::invalid(
-                s,
-                "handler.auther",
-                name,
-                format!(
-                    "is not defined in `authers:` (defined: {})",
-                    list_or_none(&known)
-                ),
-            ));
+            let defined = config.authers.iter().map(|a| a.name.as_str());
+            return Err(undefined(s, "handler.auther", name, "authers", defined));
         }
     }
     if let Some(name) = &svc.climiter {
@@ -300,30 +328,21 @@ fn check_service(
 /// Supported handler/listener types that fit together, and a single `host:port` address.
 fn check_kinds_and_addr(s: &str, svc: &ServiceConfig) -> Result<(), ConfigError> {
     let (handler, listener) = (svc.handler.kind.as_str(), svc.listener.kind.as_str());
-    if !registry::HANDLER_TYPES.contains(&handler) {
-        return Err(ConfigError::invalid(
-            s,
-            "handler.type",
-            handler,
-            one_of(handler, registry::HANDLER_TYPES, "handler type"),
-        ));
-    }
-    if !registry::LISTENER_TYPES.contains(&listener) {
-        return Err(ConfigError::invalid(
-            s,
-            "listener.type",
-            listener,
-            one_of(listener, registry::LISTENER_TYPES, "listener type"),
-        ));
-    }
-    if svc.addr.is_empty() {
-        return Err(ConfigError::invalid(
-            s,
-            "addr",
-            "",
-            "is missing; expected host:port, e.g. `:1080`",
-        ));
-    }
+    check_type(
+        s,
+        "handler.type",
+        handler,
+        registry::HANDLER_TYPES,
+        "handler type",
+    )?;
+    check_type(
+        s,
+        "listener.type",
+        listener,
+        registry::LISTENER_TYPES,
+        "listener type",
+    )?;
+    require_addr(s, &svc.addr, "host:port, e.g. `:1080`")?;
     let hp = split_host_ports(&svc.addr, true)
         .map_err(|m| ConfigError::invalid(s, "addr", &svc.addr, format!("is not valid: {m}")))?;
     if hp.first != hp.last {
@@ -587,30 +606,21 @@ fn check_node(
     warnings: &mut Vec<Warning>,
 ) -> Result<(), ConfigError> {
     let (connector, dialer) = (node.connector.kind.as_str(), node.dialer.kind.as_str());
-    if !registry::CONNECTOR_TYPES.contains(&connector) {
-        return Err(ConfigError::invalid(
-            s,
-            "connector.type",
-            connector,
-            one_of(connector, registry::CONNECTOR_TYPES, "connector type"),
-        ));
-    }
-    if !registry::DIALER_TYPES.contains(&dialer) {
-        return Err(ConfigError::invalid(
-            s,
-            "dialer.type",
-            dialer,
-            one_of(dialer, registry::DIALER_TYPES, "dialer type"),
-        ));
-    }
-    if node.addr.is_empty() {
-        return Err(ConfigError::invalid(
-            s,
-            "addr",
-            "",
-            "is missing; expected host:port of the proxy",
-        ));
-    }
+    check_type(
+        s,
+        "connector.type",
+        connector,
+        registry::CONNECTOR_TYPES,
+        "connector type",
+    )?;
+    check_type(
+        s,
+        "dialer.type",
+        dialer,
+        registry::DIALER_TYPES,
+        "dialer type",
+    )?;
+    require_addr(s, &node.addr, "host:port of the proxy")?;
     split_host_ports(&node.addr, false)
         .ok()
         .filter(|hp| hp.first == hp.last)
