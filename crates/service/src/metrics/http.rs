@@ -253,30 +253,18 @@ mod tests {
             .unwrap()
             .basic_auth("user", "pass");
         let auth = "Authorization: Basic dXNlcjpwYXNz";
-        let status = |head: String| s.answer(&head).0;
-        assert_eq!(
-            status(format!("GET /metrics HTTP/1.1\r\n{auth}\r\n\r\n")),
-            "200 OK"
-        );
-        assert_eq!(
-            status(format!("GET /metrics?x=1 HTTP/1.1\r\n{auth}\r\n\r\n")),
-            "200 OK"
-        );
-        assert_eq!(
-            status(format!("GET /other HTTP/1.1\r\n{auth}\r\n\r\n")),
-            "404 Not Found"
-        );
-        assert_eq!(
-            status(format!("POST /metrics HTTP/1.1\r\n{auth}\r\n\r\n")),
-            "405 Method Not Allowed"
-        );
-        assert_eq!(
-            status("GET /metrics HTTP/1.1\r\n\r\n".into()),
-            "401 Unauthorized"
-        );
-        assert_eq!(
-            status("GET /metrics HTTP/1.1\r\nAuthorization: Basic dXNlcjp3cm9uZw==\r\n\r\n".into()),
-            "401 Unauthorized"
-        );
+        for (request, want) in [
+            ("GET /metrics", "200 OK"),
+            ("GET /metrics?x=1", "200 OK"),
+            ("GET /other", "404 Not Found"),
+            ("POST /metrics", "405 Method Not Allowed"),
+        ] {
+            let head = format!("{request} HTTP/1.1\r\n{auth}\r\n\r\n");
+            assert_eq!(s.answer(&head).0, want, "{request}");
+        }
+        for credentials in ["", "Authorization: Basic dXNlcjp3cm9uZw==\r\n"] {
+            let head = format!("GET /metrics HTTP/1.1\r\n{credentials}\r\n");
+            assert_eq!(s.answer(&head).0, "401 Unauthorized");
+        }
     }
 }
