@@ -16,17 +16,9 @@ pub fn check_decoder<T>(data: &[u8])
 where
     T: for<'a> Decode<'a> + Encode + PartialEq + Debug,
 {
-    match T::decode(data) {
-        Ok(Decoded::Complete(value, len)) => {
-            assert!(len >= 1 && len <= data.len());
-            check_prefixes::<T>(&data[..len]);
-            let encoded = value.to_vec().expect("a decoded value must encode");
-            assert_eq!(encoded.len(), value.encoded_len());
-            check_reencoding::<T>(&encoded, &value);
-        }
-        Ok(Decoded::NeedMore(n)) => assert!(n >= 1),
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
+    check_borrowing_decoder::<T>(data, |value, encoded| {
+        check_reencoding::<T>(encoded, value)
+    });
 }
 
 fn check_reencoding<T>(encoded: &[u8], value: &T)

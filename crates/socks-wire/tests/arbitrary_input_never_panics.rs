@@ -205,6 +205,14 @@ fn client_config() -> impl Strategy<Value = ClientConfig> {
     })
 }
 
+/// Noise or a mutated message, and the read sizes to feed it in.
+fn any_cut_input() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
+    (
+        prop_oneof![vec(any::<u8>(), 0..300), mutated()],
+        vec(1usize..40, 0..20),
+    )
+}
+
 /// A well-formed client-to-server handshake for `config`, with trailing early data.
 fn valid_client_bytes() -> impl Strategy<Value = (ServerConfig, Vec<u8>)> {
     (
@@ -241,20 +249,12 @@ proptest! {
     }
 
     #[test]
-    fn server_survives_any_input(
-        config in server_config(),
-        input in prop_oneof![vec(any::<u8>(), 0..300), mutated()],
-        cuts in vec(1usize..40, 0..20),
-    ) {
+    fn server_survives_any_input(config in server_config(), (input, cuts) in any_cut_input()) {
         run_server(config, &input, &cuts);
     }
 
     #[test]
-    fn client_survives_any_input(
-        config in client_config(),
-        input in prop_oneof![vec(any::<u8>(), 0..300), mutated()],
-        cuts in vec(1usize..40, 0..20),
-    ) {
+    fn client_survives_any_input(config in client_config(), (input, cuts) in any_cut_input()) {
         run_client(config, &input, &cuts);
     }
 }

@@ -13,7 +13,15 @@ use socks_wire::{Decode, Decoded, Encode, UdpTunFrame};
 
 const TAIL: [u8; 7] = [0xA5; 7];
 
-fn check<T>(value: &T) -> Result<(), TestCaseError>
+/// Round-trips `value`; a failure is prefixed with `what` (the message type).
+fn check<T>(what: &str, value: &T) -> Result<(), TestCaseError>
+where
+    T: for<'a> Decode<'a> + Encode + PartialEq + Debug,
+{
+    round_trip(value).map_err(|e| TestCaseError::fail(format!("{what}: {e}")))
+}
+
+fn round_trip<T>(value: &T) -> Result<(), TestCaseError>
 where
     T: for<'a> Decode<'a> + Encode + PartialEq + Debug,
 {
@@ -53,35 +61,31 @@ fn domain_text_round_trips(s: &str) -> bool {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// One case per message type, drawn together; a failure names the type.
     #[test]
-    fn address_round_trips(v in address()) { check(&v)?; }
-
-    #[test]
-    fn socks4_request_round_trips(v in socks4_request()) { check(&v)?; }
-
-    #[test]
-    fn socks4_reply_round_trips(v in socks4_reply()) { check(&v)?; }
-
-    #[test]
-    fn method_request_round_trips(v in method_request()) { check(&v)?; }
-
-    #[test]
-    fn method_reply_round_trips(v in method_reply()) { check(&v)?; }
-
-    #[test]
-    fn request_round_trips(v in request()) { check(&v)?; }
-
-    #[test]
-    fn reply_round_trips(v in reply()) { check(&v)?; }
-
-    #[test]
-    fn user_pass_request_round_trips(v in user_pass_request()) { check(&v)?; }
-
-    #[test]
-    fn user_pass_response_round_trips(v in user_pass_response()) { check(&v)?; }
-
-    #[test]
-    fn udp_header_round_trips(v in udp_header()) { check(&v)?; }
+    fn every_message_type_round_trips(
+        address in address(),
+        socks4_request in socks4_request(),
+        socks4_reply in socks4_reply(),
+        method_request in method_request(),
+        method_reply in method_reply(),
+        request in request(),
+        reply in reply(),
+        user_pass_request in user_pass_request(),
+        user_pass_response in user_pass_response(),
+        udp_header in udp_header(),
+    ) {
+        check("address", &address)?;
+        check("socks4 request", &socks4_request)?;
+        check("socks4 reply", &socks4_reply)?;
+        check("method request", &method_request)?;
+        check("method reply", &method_reply)?;
+        check("request", &request)?;
+        check("reply", &reply)?;
+        check("user/pass request", &user_pass_request)?;
+        check("user/pass response", &user_pass_response)?;
+        check("udp header", &udp_header)?;
+    }
 
     #[test]
     fn udp_tun_frame_round_trips((addr, payload) in udp_tun_parts()) {

@@ -184,14 +184,12 @@ fn unencodable_values() {
 fn too_small_buffers() {
     let reply = Reply::failure(socks_wire::ReplyCode::GeneralFailure);
     let mut space = [0u8; 9];
-    let mut buf = &mut space[..];
-    assert_eq!(
-        reply.encode(&mut buf),
-        Err(EncodeError::BufferTooSmall {
-            needed: 10,
-            remaining: 9
-        })
-    );
+    let short = EncodeError::BufferTooSmall {
+        needed: 10,
+        remaining: 9,
+    };
+    assert_eq!(reply.encode(&mut &mut space[..]), Err(short));
+    // Nothing is written when the whole message does not fit.
     assert_eq!(space, [0; 9]);
 }
 

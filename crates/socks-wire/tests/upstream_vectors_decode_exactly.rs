@@ -121,13 +121,8 @@ fn socks5_udp_tun_one_connection_per_datagram() {
     let payloads = v.header_hex_list("payloads_hex");
     assert_eq!(v.conns(), [1, 2, 3]);
     for (conn, payload) in (1..=3).zip(&payloads) {
-        let (mut c2s, mut s2c) = udp_tun_control(&v, conn, "0.0.0.0:0", true);
-        for cursor in [&mut c2s, &mut s2c] {
-            let (target, data) = cursor.next_tun_frame();
-            assert_eq!(target, addr("127.0.0.1:32002"));
-            assert_eq!(&data, payload);
-            assert!(cursor.rest().is_empty());
-        }
+        let (c2s, s2c) = udp_tun_control(&v, conn, "0.0.0.0:0", true);
+        expect_frames_to_the_echo([c2s, s2c], std::slice::from_ref(payload));
     }
 }
 
@@ -135,9 +130,15 @@ fn socks5_udp_tun_one_connection_per_datagram() {
 fn socks5_udp_tun_keepalive_frames_split_across_chunks() {
     let v = Vector::load("socks5_udp_tun_keepalive");
     let payloads = v.header_hex_list("payloads_hex");
-    let (mut c2s, mut s2c) = udp_tun_control(&v, 1, "0.0.0.0:0", true);
-    for cursor in [&mut c2s, &mut s2c] {
-        for payload in &payloads {
+    let (c2s, s2c) = udp_tun_control(&v, 1, "0.0.0.0:0", true);
+    expect_frames_to_the_echo([c2s, s2c], &payloads);
+}
+
+/// Both directions of a UDP-TUN session hold exactly `payloads`, each framed with the recorded echo
+/// target, and nothing after them.
+fn expect_frames_to_the_echo(cursors: [Cursor; 2], payloads: &[Vec<u8>]) {
+    for mut cursor in cursors {
+        for payload in payloads {
             let (target, data) = cursor.next_tun_frame();
             assert_eq!(target, addr("127.0.0.1:32002"));
             assert_eq!(&data, payload);
@@ -389,22 +390,30 @@ fn negative_cases_decode_as_upstream_saw_them() {
     let mut c = Cursor::new(v.stream(14, "c2s"));
     assert_eq!(c.next::<Socks4Request>().command, Socks4Command::Other(3));
     // 15, 16: username/password, accepted and rejected.
-    let mut c = Cursor::new(v.stream(15, "c2s"));
-    greeting(&mut c, &[Method::NoAuth]);
-    assert_eq!(
-        c.next::<UserPassRequest>(),
-        UserPassRequest::new("alice", "s3cret")
-    );
-    let mut s = Cursor::new(v.stream(15, "s2c"));
-    method_reply(&mut s, Method::UserPass);
-    assert_eq!(s.next::<UserPassResponse>(), UserPassResponse::SUCCESS);
-    let mut c = Cursor::new(v.stream(16, "c2s"));
-    greeting(&mut c, &[Method::NoAuth, Method::UserPass]);
-    assert_eq!(
-        c.next::<UserPassRequest>(),
-        UserPassRequest::new("alice", "wr0ng")
-    );
-    let mut s = Cursor::new(v.stream(16, "s2c"));
-    method_reply(&mut s, Method::UserPass);
-    assert_eq!(s.next::<UserPassResponse>(), UserPassResponse::FAILURE);
+    let sessions = [
+        (
+            15,
+            &[Method::NoAuth][..],
+            "s3cret",
+            UserPassResponse::SUCCESS,
+        ),
+        (
+            16,
+            &[Method::NoAuth, Method::UserPass][..],
+            "wr0ng",
+            UserPassResponse::FAILURE,
+        ),
+    ];
+    for (conn, offered, password, response) in sessions {
+        let mut c = Cursor::new(v.stream(conn, "c2s"));
+        greeting(&mut c, offered);
+        assert_eq!(
+            c.next::<UserPassRequest>(),
+            UserPassRequest::new("alice", password),
+            "connection {conn}"
+        );
+        let mut s = Cursor::new(v.stream(conn, "s2c"));
+        method_reply(&mut s, Method::UserPass);
+        assert_eq!(s.next::<UserPassResponse>(), response, "connection {conn}");
+    }
 }
