@@ -15,7 +15,10 @@ use gost_service::socks_wire::{Address, ReplyCode};
 use gost_service::{BoxFuture, BuildError, Route, RouteRequest, Routing, Service, ServiceBuilder};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::ClientTls;
-use tokio_util::sync::CancellationToken;
+
+#[path = "shared/ctrl_c.rs"]
+mod ctrl_c;
+use ctrl_c::serve_until_ctrl_c;
 
 /// Routes by the target's domain: suffix rules, first match wins; IP targets go direct.
 pub(crate) struct DomainRouting {
@@ -98,16 +101,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: domain_routing ADDR UPSTREAM_SOCKS5")?;
     let routing = DomainRouting::new(&upstream, &["example.com"], &["ads.example.net"])?;
     let service = server(&addr, routing).await?;
-    println!(
-        "SOCKS5 proxy with domain routing on {}",
-        service.local_addr()
-    );
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        stop.cancel();
-    });
-    service.run(shutdown).await;
+    serve_until_ctrl_c(service, "SOCKS5 proxy with domain routing").await;
     Ok(())
 }

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use gost_service::{
     AuthRequest, Authenticator, BoxFuture, BuildError, Service, ServiceBuilder, Users,
 };
-use tokio_util::sync::CancellationToken;
+
+#[path = "shared/ctrl_c.rs"]
+mod ctrl_c;
+use ctrl_c::serve_until_ctrl_c;
 
 /// Users read from a file at each authentication.
 pub(crate) struct FileUsers {
@@ -81,13 +84,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: file_authenticator USERS_FILE [ADDR]")?;
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:1080".into());
     let service = server(&addr, file).await?;
-    println!("SOCKS5 proxy with file users on {}", service.local_addr());
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        stop.cancel();
-    });
-    service.run(shutdown).await;
+    serve_until_ctrl_c(service, "SOCKS5 proxy with file users").await;
     Ok(())
 }

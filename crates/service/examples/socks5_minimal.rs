@@ -6,7 +6,10 @@
 //! ```
 
 use gost_service::{BuildError, Service, ServiceBuilder};
-use tokio_util::sync::CancellationToken;
+
+#[path = "shared/ctrl_c.rs"]
+mod ctrl_c;
+use ctrl_c::serve_until_ctrl_c;
 
 /// The whole server: SOCKS5 on `addr`, CONNECT only, every target dialed from this host.
 pub(crate) async fn server(addr: &str) -> Result<Service, BuildError> {
@@ -23,13 +26,6 @@ async fn main() -> Result<(), BuildError> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:1080".into());
     let service = server(&addr).await?;
-    println!("SOCKS5 proxy on {}", service.local_addr());
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        stop.cancel();
-    });
-    service.run(shutdown).await;
+    serve_until_ctrl_c(service, "SOCKS5 proxy").await;
     Ok(())
 }

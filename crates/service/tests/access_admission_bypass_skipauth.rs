@@ -16,8 +16,6 @@ use gost_access::{
 use gost_service::metrics::Metrics;
 use gost_service::{AccessAuth, ServiceBuilder, Socks4Options};
 use gost_test_support::echo_server;
-use gost_transport::tcp::TcpOptions;
-use gost_transport::tls::{ServerTls, TlsListener};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -68,13 +66,7 @@ async fn admission_closes_refused_clients_before_any_handshake() {
     let metrics = Arc::new(Metrics::with_host("h"));
     let shutdown = CancellationToken::new();
     // TLS listener: a refused client must not even get a ServerHello.
-    let tls = TlsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        ServerTls::self_signed().unwrap(),
-    )
-    .await
-    .unwrap();
+    let tls = common::tls_listener().await;
     let (addr, running) = start(
         ServiceBuilder::socks5()
             .name("adm-tls")

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use adversarial_support::Fenced;
-use common::serve;
-use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use adversarial_support::{Fenced, fenced_servers};
+use gost_service::{Socks5Options, Users};
 use gost_test_support::echo_server;
 use gost_transport::Stream;
 use gost_transport::tls::{ClientTls, ServerTls};
@@ -75,26 +74,14 @@ struct Setup {
 async fn setup() -> Setup {
     let echo = echo_server().await;
     let fence = Fenced::new([echo]);
-    let s5 = serve(Socks5Handler::with_outbound(
-        Socks5Options {
-            users: Users::new([("alice", "s3cret")]),
-            tls: Some(ServerTls::self_signed().unwrap()),
-            handshake_timeout: Duration::from_secs(2),
-            ..Default::default()
-        },
-        fence.clone(),
-    ))
-    .await;
+    let s5 = Socks5Options {
+        users: Users::new([("alice", "s3cret")]),
+        tls: Some(ServerTls::self_signed().unwrap()),
+        ..Default::default()
+    };
     // SOCKS4 has no passwords: a user with one can never log in through it.
-    let s4 = serve(Socks4Handler::with_outbound(
-        Socks4Options {
-            users: Users::new([("alice", "s3cret")]),
-            handshake_timeout: Duration::from_secs(2),
-            ..Default::default()
-        },
-        fence.clone(),
-    ))
-    .await;
+    let s4_users = Users::new([("alice", "s3cret")]);
+    let (s5, s4) = fenced_servers(&fence, Duration::from_secs(2), s5, s4_users).await;
     Setup {
         s5,
         s4,

@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use adversarial_support::Fenced;
-use common::serve;
-use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use adversarial_support::{Fenced, fenced_servers};
+use gost_service::{Socks5Options, Users};
 use gost_test_support::echo_server;
+use gost_test_support::exchange::closes_within;
 use gost_test_support::resources::{Footprint, raise_nofile, rss_bytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -133,18 +133,8 @@ async fn attack(addr: SocketAddr, input: Vec<u8>, hold: bool) {
     if !hold {
         let _ = c.shutdown().await;
     }
-    let mut sink = vec![0u8; 1024];
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match c.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
     assert!(
-        closed.is_ok(),
+        closes_within(&mut c, Duration::from_secs(10)).await,
         "server kept a malformed handshake open: {input:02x?}"
     );
 }
@@ -184,24 +174,12 @@ async fn ten_thousand_malformed_handshakes_leave_no_trace() {
     let echo = echo_server().await;
     let fence = Fenced::new([echo]);
     let users = Users::new([(USER, PASS)]);
-    let s5 = serve(Socks5Handler::with_outbound(
-        Socks5Options {
-            users: users.clone(),
-            handshake_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
-        fence.clone(),
-    ))
-    .await;
-    let s4 = serve(Socks4Handler::with_outbound(
-        Socks4Options {
-            users: Users::new([(USER, &b""[..])]),
-            handshake_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
-        fence.clone(),
-    ))
-    .await;
+    let with_password = Socks5Options {
+        users: users.clone(),
+        ..Default::default()
+    };
+    let userid = Users::new([(USER, &b""[..])]);
+    let (s5, s4) = fenced_servers(&fence, Duration::from_millis(300), with_password, userid).await;
     // Warm up (lazy statics, allocator arenas, runtime threads) before taking the baseline.
     for _ in 0..50 {
         good_socks5(s5.addr, echo).await;

@@ -8,10 +8,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use adversarial_support::Fenced;
-use common::serve;
-use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
+use adversarial_support::{Fenced, fenced_servers};
+use gost_service::{Socks5Options, Users};
 use gost_test_support::echo_server;
+use gost_test_support::exchange::closes_within;
 use gost_test_support::resources::{Footprint, raise_nofile};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -40,18 +40,9 @@ async fn trickle(addr: SocketAddr, fast: Vec<u8>, slow: Vec<u8>) -> Duration {
         // Ran out of bytes without being cut: keep the connection open and silent.
         std::future::pending::<()>().await;
     });
-    let mut sink = [0u8; 64];
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match rd.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
+    let closed = closes_within(&mut rd, Duration::from_secs(10)).await;
     writer.abort();
-    assert!(closed.is_ok(), "a trickling client was never cut");
+    assert!(closed, "a trickling client was never cut");
     start.elapsed()
 }
 
@@ -80,24 +71,12 @@ async fn trickling_clients_are_cut_by_the_deadline_while_others_are_served() {
     raise_nofile();
     let echo = echo_server().await;
     let fence = Fenced::new([echo]);
-    let s5 = serve(Socks5Handler::with_outbound(
-        Socks5Options {
-            users: Users::new([("alice", "s3cret")]),
-            handshake_timeout: HANDSHAKE_TIMEOUT,
-            ..Default::default()
-        },
-        fence.clone(),
-    ))
-    .await;
-    let s4 = serve(Socks4Handler::with_outbound(
-        Socks4Options {
-            users: Users::new([("bob", "")]),
-            handshake_timeout: HANDSHAKE_TIMEOUT,
-            ..Default::default()
-        },
-        fence.clone(),
-    ))
-    .await;
+    let alice = Socks5Options {
+        users: Users::new([("alice", "s3cret")]),
+        ..Default::default()
+    };
+    let bob = Users::new([("bob", "")]);
+    let (s5, s4) = fenced_servers(&fence, HANDSHAKE_TIMEOUT, alice, bob).await;
     good_client(s5.addr, echo).await;
     let before = Footprint::now();
 

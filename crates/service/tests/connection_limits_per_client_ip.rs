@@ -11,6 +11,8 @@ use gost_service::relay::Transferred;
 use gost_service::{
     Closed, Conn, ConnLimits, Handler, HostLimit, Observer, Report, Service, ServiceOptions,
 };
+use gost_test_support::exchange::until;
+use gost_test_support::fd_count;
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,13 +23,31 @@ use tokio_util::sync::CancellationToken;
 /// after its turn starts (a runtime holds fds too).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn in_turn(test: impl Future<Output = ()>) {
+/// In this file's turn, runs `test` against a service with `limits` (its address and the runner's
+/// counts), then stops the service and waits for the descriptors to be back where they were. Returns
+/// the counts for the caller's final checks. The test drops its connections when it returns.
+fn in_turn(limits: ConnLimits, test: impl AsyncFnOnce(SocketAddr, Arc<Counts>)) -> Arc<Counts> {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(test);
+        .unwrap();
+    runtime.block_on(async {
+        let fds_before = fd_count();
+        let counts = Arc::new(Counts::default());
+        let (addr, token, task) = start(limits, counts.clone()).await;
+        test(addr, counts.clone()).await;
+        token.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        until("fds back to the start", Duration::from_secs(5), || {
+            fd_count() <= fds_before
+        })
+        .await;
+        counts
+    })
 }
 
 /// Echoes until the client closes.
@@ -36,18 +56,11 @@ struct Echo;
 impl Handler for Echo {
     fn handle<'a>(&'a self, mut conn: Stream, _ctx: &'a Conn) -> BoxFuture<'a, Report> {
         Box::pin(async move {
-            let mut buf = [0u8; 256];
-            let result = loop {
-                match conn.read(&mut buf).await {
-                    Ok(0) => break Ok(()),
-                    Ok(n) => {
-                        if let Err(e) = conn.write_all(&buf[..n]).await {
-                            break Err(e.into());
-                        }
-                    }
-                    Err(e) => break Err(e.into()),
-                }
-            };
+            let (mut r, mut w) = tokio::io::split(&mut conn);
+            let result = tokio::io::copy(&mut r, &mut w)
+                .await
+                .map(drop)
+                .map_err(Into::into);
             Report {
                 target: None,
                 transferred: Transferred::default(),
@@ -76,10 +89,6 @@ impl Observer for Counts {
     fn refused(&self, _: &str, _: SocketAddr) {
         self.refused.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 async fn start(
@@ -125,81 +134,57 @@ async fn served(c: &mut TcpStream) -> bool {
     }
 }
 
-/// Waits until `cond` holds (bounded).
-async fn eventually(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
+/// Waits (bounded) for the runner to report a closed connection.
+async fn one_closed(counts: &Counts) {
+    until(
+        "the closed connection's report",
+        Duration::from_secs(5),
+        || counts.closed.load(Ordering::SeqCst) >= 1,
+    )
+    .await;
 }
 
 #[test]
 fn one_ip_over_its_limit_is_closed_while_others_are_served() {
-    in_turn(one_ip_over_its_limit());
-}
-
-async fn one_ip_over_its_limit() {
-    let fds_before = open_fds();
-    let counts = Arc::new(Counts::default());
     // climiter `$$ 2`
     let limits = ConnLimits {
         per_ip: Some(2),
         ..ConnLimits::default()
     };
-    let (addr, token, task) = start(limits, counts.clone()).await;
+    let counts = in_turn(limits, async |addr, counts| {
+        let mut a1 = connect_from("127.0.0.1", addr).await;
+        let mut a2 = connect_from("127.0.0.1", addr).await;
+        assert!(served(&mut a1).await && served(&mut a2).await);
+        let mut a3 = connect_from("127.0.0.1", addr).await;
+        assert!(
+            !served(&mut a3).await,
+            "the third connection of one IP is closed"
+        );
+        assert_eq!(counts.refused.load(Ordering::SeqCst), 1);
 
-    let mut a1 = connect_from("127.0.0.1", addr).await;
-    let mut a2 = connect_from("127.0.0.1", addr).await;
-    assert!(served(&mut a1).await && served(&mut a2).await);
-    let mut a3 = connect_from("127.0.0.1", addr).await;
-    assert!(
-        !served(&mut a3).await,
-        "the third connection of one IP is closed"
-    );
-    assert_eq!(counts.refused.load(Ordering::SeqCst), 1);
+        // Another client IP has its own count.
+        let mut b1 = connect_from("127.0.0.2", addr).await;
+        let mut b2 = connect_from("127.0.0.2", addr).await;
+        assert!(served(&mut b1).await && served(&mut b2).await);
+        // The first IP's live connections were never disturbed.
+        assert!(served(&mut a1).await && served(&mut a2).await);
 
-    // Another client IP has its own count.
-    let mut b1 = connect_from("127.0.0.2", addr).await;
-    let mut b2 = connect_from("127.0.0.2", addr).await;
-    assert!(served(&mut b1).await && served(&mut b2).await);
-    // The first IP's live connections were never disturbed.
-    assert!(served(&mut a1).await && served(&mut a2).await);
-
-    // Its place frees when one of its connections ends.
-    drop(a1);
-    eventually("the closed connection's report", || {
-        counts.closed.load(Ordering::SeqCst) >= 1
-    })
-    .await;
-    let mut a4 = connect_from("127.0.0.1", addr).await;
-    assert!(served(&mut a4).await, "a freed place is usable again");
-    let mut a5 = connect_from("127.0.0.1", addr).await;
-    assert!(!served(&mut a5).await);
-    assert_eq!(counts.refused.load(Ordering::SeqCst), 2);
-
-    drop((a2, a3, a4, a5, b1, b2));
-    token.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+        // Its place frees when one of its connections ends.
+        drop(a1);
+        one_closed(&counts).await;
+        let mut a4 = connect_from("127.0.0.1", addr).await;
+        assert!(served(&mut a4).await, "a freed place is usable again");
+        let mut a5 = connect_from("127.0.0.1", addr).await;
+        assert!(!served(&mut a5).await);
+        assert_eq!(counts.refused.load(Ordering::SeqCst), 2);
+    });
     // Refused connections produce no accepted/closed pair; every accepted one was closed.
     assert_eq!(counts.accepted.load(Ordering::SeqCst), 5);
     assert_eq!(counts.closed.load(Ordering::SeqCst), 5);
-    eventually("fds back to the start", || open_fds() <= fds_before).await;
 }
 
 #[test]
 fn the_service_limit_counts_every_client_and_ip_lines_override_per_ip() {
-    in_turn(service_limit_and_ip_lines());
-}
-
-async fn service_limit_and_ip_lines() {
-    let fds_before = open_fds();
-    let counts = Arc::new(Counts::default());
     // 127.0.0.2 may hold 3 (its own line), everyone else 1, the service 4 in all.
     // climiter `$ 4`, `$$ 1`, `127.0.0.2 3`
     let mut limits = ConnLimits {
@@ -212,36 +197,25 @@ async fn service_limit_and_ip_lines() {
         prefix: 32,
         limit: Some(3),
     });
-    let (addr, token, task) = start(limits, counts.clone()).await;
-
-    let mut held = Vec::new();
-    for from in ["127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.2"] {
-        let mut c = connect_from(from, addr).await;
-        assert!(served(&mut c).await, "{from}");
-        held.push(c);
-    }
-    let mut extra = connect_from("127.0.0.3", addr).await;
-    assert!(!served(&mut extra).await, "the service holds 4");
-    drop(held.pop());
-    eventually("the closed connection's report", || {
-        counts.closed.load(Ordering::SeqCst) >= 1
-    })
-    .await;
-    let mut c = connect_from("127.0.0.3", addr).await;
-    assert!(served(&mut c).await, "a place freed in the service");
-    let mut again = connect_from("127.0.0.1", addr).await;
-    assert!(!served(&mut again).await, "127.0.0.1 holds its 1");
-
-    drop((held, extra, c, again));
-    token.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    let counts = in_turn(limits, async |addr, counts| {
+        let mut held = Vec::new();
+        for from in ["127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.2"] {
+            let mut c = connect_from(from, addr).await;
+            assert!(served(&mut c).await, "{from}");
+            held.push(c);
+        }
+        let mut extra = connect_from("127.0.0.3", addr).await;
+        assert!(!served(&mut extra).await, "the service holds 4");
+        drop(held.pop());
+        one_closed(&counts).await;
+        let mut c = connect_from("127.0.0.3", addr).await;
+        assert!(served(&mut c).await, "a place freed in the service");
+        let mut again = connect_from("127.0.0.1", addr).await;
+        assert!(!served(&mut again).await, "127.0.0.1 holds its 1");
+    });
     assert_eq!(counts.refused.load(Ordering::SeqCst), 2);
     assert_eq!(
         counts.accepted.load(Ordering::SeqCst),
         counts.closed.load(Ordering::SeqCst)
     );
-    eventually("fds back to the start", || open_fds() <= fds_before).await;
 }

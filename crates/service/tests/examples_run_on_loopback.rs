@@ -2,6 +2,9 @@
 //! crates/socks-wire/examples) against loopback servers: each example file is compiled in here as a
 //! module and its public functions are called exactly as its `main` calls them.
 
+// Each server example includes examples/shared/ctrl_c.rs as a module of its own, as its `main` needs.
+#![allow(clippy::duplicate_mod)]
+
 mod common;
 
 #[allow(dead_code)] // `main` is the example's entry point, not used here

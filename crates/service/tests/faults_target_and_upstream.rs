@@ -19,6 +19,7 @@ use gost_service::ChainOutbound;
 use gost_service::socks_wire::Address;
 use gost_service::{Direct, Socks5Handler, Socks5Options};
 use gost_test_support::echo_server;
+use gost_test_support::exchange::echoes;
 use gost_test_support::resources::{Footprint, serial};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::ClientTls;
@@ -51,6 +52,20 @@ async fn until_closed(c: &mut TcpStream) -> Vec<u8> {
     out
 }
 
+/// `times` clients in turn send `req` to `proxy`: each must get the reply code `rep`, then a close
+/// with nothing more; afterwards descriptors and tasks are back to where they were.
+async fn refused_every_time(proxy: SocketAddr, req: &[u8], rep: u8, times: usize) {
+    let before = Footprint::now();
+    for i in 0..times {
+        let mut c = socks5_noauth(proxy).await;
+        c.write_all(req).await.unwrap();
+        assert_eq!(read_reply(&mut c).await.0, rep, "client {i}");
+        assert!(until_closed(&mut c).await.is_empty(), "client {i}");
+    }
+    let what = format!("{times} refusals with {rep:#04x}");
+    before.wait_back(Duration::from_secs(5), &what).await;
+}
+
 #[test]
 fn refused_target_gets_0x05() {
     serial(1, async {
@@ -58,16 +73,7 @@ fn refused_target_gets_0x05() {
         let target = closed.local_addr().unwrap();
         drop(closed);
         let proxy = proxy_to([target]).await;
-        let before = Footprint::now();
-        for _ in 0..20 {
-            let mut c = socks5_noauth(proxy.addr).await;
-            c.write_all(&request(1, target)).await.unwrap();
-            assert_eq!(read_reply(&mut c).await.0, 0x05);
-            assert!(until_closed(&mut c).await.is_empty());
-        }
-        before
-            .wait_back(Duration::from_secs(5), "refused targets")
-            .await;
+        refused_every_time(proxy.addr, &request(1, target), 0x05, 20).await;
     });
 }
 
@@ -164,19 +170,11 @@ fn unresolvable_name_gets_0x04_without_leaving_the_host() {
             Arc::new(Direct::new(Duration::from_secs(2))),
         ))
         .await;
-        let before = Footprint::now();
-        for _ in 0..5 {
-            let mut c = socks5_noauth(proxy.addr).await;
-            let mut req = vec![5, 1, 0, 3, name.len() as u8];
-            req.extend_from_slice(name.as_bytes());
-            req.extend_from_slice(&80u16.to_be_bytes());
-            c.write_all(&req).await.unwrap();
-            assert_eq!(read_reply(&mut c).await.0, 0x04, "host unreachable");
-            assert!(until_closed(&mut c).await.is_empty());
-        }
-        before
-            .wait_back(Duration::from_secs(5), "unresolvable names")
-            .await;
+        let mut req = vec![5, 1, 0, 3, name.len() as u8];
+        req.extend_from_slice(name.as_bytes());
+        req.extend_from_slice(&80u16.to_be_bytes());
+        // 0x04: host unreachable.
+        refused_every_time(proxy.addr, &req, 0x04, 5).await;
     });
 }
 
@@ -198,10 +196,7 @@ fn upstream_hop_dying_mid_transfer_closes_the_client_and_frees_everything() {
             let mut c = socks5_noauth(front.addr).await;
             c.write_all(&request(1, echo)).await.unwrap();
             assert_eq!(read_reply(&mut c).await.0, 0);
-            c.write_all(&[7; 10_000]).await.unwrap();
-            let mut back = vec![0u8; 10_000];
-            c.read_exact(&mut back).await.unwrap();
-            assert!(back.iter().all(|&b| b == 7));
+            echoes(&mut c, &[7; 10_000]).await;
             clients.push(c);
         }
         // The hop goes away (its service is cancelled and its connections cut after 100 ms) while

@@ -12,15 +12,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Running, request};
+use common::Running;
 use gost_service::socks_wire::Address;
 use gost_service::{ConnLimits, Observer, Service, ServiceOptions, Socks5Handler, Socks5Options};
+use gost_test_support::exchange::echoes;
+use gost_test_support::socks5::{ask, greet_noauth};
 use gost_test_support::{Logs, echo_server, raise_nofile};
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, ServerTls, TlsDialer, TlsListener};
 use gost_transport::ws::{WsDialer, WsListener, WsOptions};
 use gost_transport::{AnyListener, Dialer, Stream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 /// More idle sockets than a listener runs handshakes at once (1024).
@@ -99,21 +101,9 @@ async fn idle_sockets(server: SocketAddr, n: usize) -> Vec<TcpStream> {
 /// A SOCKS5 CONNECT over the listener's transport from 127.0.0.1, with an echo through it.
 async fn real_client(kind: Kind, proxy: SocketAddr, echo: SocketAddr) {
     let mut s: Stream = dialer(kind).dial(&Address::from(proxy)).await.unwrap();
-    s.write_all(&[5, 1, 0]).await.unwrap();
-    s.flush().await.unwrap();
-    let mut m = [0u8; 2];
-    s.read_exact(&mut m).await.unwrap();
-    assert_eq!(m, [5, 0]);
-    s.write_all(&request(1, echo)).await.unwrap();
-    s.flush().await.unwrap();
-    let mut r = [0u8; 10];
-    s.read_exact(&mut r).await.unwrap();
-    assert_eq!(r[1], 0, "CONNECT reply {r:?}");
-    s.write_all(b"still served").await.unwrap();
-    s.flush().await.unwrap();
-    let mut got = [0u8; 12];
-    s.read_exact(&mut got).await.unwrap();
-    assert_eq!(&got, b"still served");
+    greet_noauth(&mut s).await;
+    assert_eq!(ask(&mut s, 1, echo).await.0, 0, "CONNECT reply");
+    echoes(&mut s, b"still served").await;
 }
 
 /// Whether `s` is closed by the server: EOF or reset.

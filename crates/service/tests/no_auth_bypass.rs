@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{expect_closed, read_reply, request, serve};
+use common::{expect_closed, request, serve};
 use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, Users};
 use gost_test_support::counting_echo_server;
+use gost_test_support::socks5::ask;
 use gost_transport::Stream;
 use gost_transport::tls::{ClientTls, ServerTls};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -161,8 +162,7 @@ async fn no_method_or_protocol_mix_bypasses_authentication() {
     let mut s = [0u8; 2];
     c.read_exact(&mut s).await.unwrap();
     assert_eq!(s, [1, 0]);
-    c.write_all(&request(1, target)).await.unwrap();
-    assert_eq!(read_reply(&mut c).await.0, 0);
+    assert_eq!(ask(&mut c, 1, target).await.0, 0);
     let (c, m) = greet(with_tls.addr, &[5, 1, 0x82]).await;
     assert_eq!(m, [5, 0x82]);
     let mut tls = tls_over(c).await;
@@ -170,11 +170,7 @@ async fn no_method_or_protocol_mix_bypasses_authentication() {
     tls.flush().await.unwrap();
     tls.read_exact(&mut s).await.unwrap();
     assert_eq!(s, [1, 0]);
-    tls.write_all(&request(1, target)).await.unwrap();
-    tls.flush().await.unwrap();
-    let mut r = [0u8; 10];
-    tls.read_exact(&mut r).await.unwrap();
-    assert_eq!(r[1], 0);
+    assert_eq!(ask(&mut tls, 1, target).await.0, 0);
     assert_eq!(dialed.load(Ordering::SeqCst), 2);
 }
 

@@ -5,8 +5,9 @@ mod common;
 
 use common::serve;
 use gost_service::{Socks5Handler, Socks5Options, Users};
+use gost_test_support::exchange::echoes;
+use gost_test_support::programs::stdout_of;
 use gost_test_support::{echo_server, have, udp_echo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_socks::tcp::Socks5Stream;
 
 const PYSOCKS_UDP: &str = r#"
@@ -32,18 +33,9 @@ fn pysocks_available() -> bool {
 
 async fn run_pysocks(args: Vec<String>) -> String {
     tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(PYSOCKS_UDP)
-            .args(&args)
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success(),
-            "PySocks failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let mut python = std::process::Command::new("python3");
+        python.arg("-c").arg(PYSOCKS_UDP).args(&args);
+        stdout_of(&mut python).trim().to_owned()
     })
     .await
     .unwrap()
@@ -95,10 +87,7 @@ async fn tokio_socks_connect_without_auth() {
     let echo = echo_server().await;
     let proxy = serve(Socks5Handler::new(Socks5Options::default())).await;
     let mut s = Socks5Stream::connect(proxy.addr, echo).await.unwrap();
-    s.write_all(b"tokio-socks says hi").await.unwrap();
-    let mut buf = [0u8; 19];
-    s.read_exact(&mut buf).await.unwrap();
-    assert_eq!(&buf, b"tokio-socks says hi");
+    echoes(&mut s, b"tokio-socks says hi").await;
 }
 
 #[tokio::test]
@@ -114,10 +103,7 @@ async fn tokio_socks_connect_with_password_and_by_name() {
         let mut s = Socks5Stream::connect_with_password(proxy.addr, target, user, pass)
             .await
             .unwrap();
-        s.write_all(user.as_bytes()).await.unwrap();
-        let mut buf = vec![0u8; user.len()];
-        s.read_exact(&mut buf).await.unwrap();
-        assert_eq!(buf, user.as_bytes());
+        echoes(&mut s, user.as_bytes()).await;
     }
     let bad = Socks5Stream::connect_with_password(proxy.addr, echo, "alice", "wrong").await;
     assert!(bad.is_err(), "wrong password accepted");

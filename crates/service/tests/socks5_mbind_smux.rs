@@ -9,6 +9,8 @@ use std::time::Duration;
 use common::{serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
 use gost_test_support::Vector;
+use gost_test_support::exchange::until;
+use gost_test_support::socks5::ask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -33,6 +35,15 @@ async fn next_frame(c: &mut TcpStream) -> (u8, u32, Vec<u8>, Vec<u8>) {
     }
 }
 
+/// A SOCKS5 server with BIND (and so MBIND) enabled.
+async fn mbind_proxy() -> common::Running {
+    serve(Socks5Handler::new(Socks5Options {
+        bind: true,
+        ..Default::default()
+    }))
+    .await
+}
+
 fn frame(cmd: u8, sid: u32, data: &[u8]) -> Vec<u8> {
     let mut f = vec![1, cmd];
     f.extend_from_slice(&(data.len() as u16).to_le_bytes());
@@ -47,16 +58,8 @@ async fn mbind_matches_upstream_stream_announcements() {
     let header = &rec.header;
     let c2s = rec.stream(1, "c2s");
     let s2c = rec.stream(1, "s2c");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let proxy = serve(Socks5Handler::new(Socks5Options {
-        bind: true,
-        ..Default::default()
-    }))
-    .await;
+    let port = gost_test_support::free_port();
+    let proxy = mbind_proxy().await;
     let mut c = socks5_noauth(proxy.addr).await;
     let mut request = c2s[3..13].to_vec();
     assert_eq!(&request[..8], &[5, 0xF2, 0, 1, 127, 0, 0, 1]);
@@ -112,26 +115,16 @@ async fn mbind_matches_upstream_stream_announcements() {
 
 #[tokio::test]
 async fn mbind_listener_closes_with_the_session() {
-    let proxy = serve(Socks5Handler::new(Socks5Options {
-        bind: true,
-        ..Default::default()
-    }))
-    .await;
+    let proxy = mbind_proxy().await;
     let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&common::request(0xF2, "127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let (rep, bound) = common::read_reply(&mut c).await;
+    let (rep, bound) = ask(&mut c, 0xF2, "127.0.0.1:0".parse().unwrap()).await;
     assert_eq!(rep, 0);
     assert!(TcpStream::connect(bound).await.is_ok());
     drop(c);
-    let mut closed = false;
-    for _ in 0..100 {
-        if TcpStream::connect(bound).await.is_err() {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(closed, "MBIND listener outlived its session");
+    until(
+        "MBIND listener closed with its session",
+        Duration::from_secs(2),
+        || std::net::TcpStream::connect(bound).is_err(),
+    )
+    .await;
 }

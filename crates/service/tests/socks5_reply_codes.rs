@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{expect_closed, read_reply, request, serve, socks5_noauth};
 use gost_service::Direct;
 use gost_service::{Socks5Handler, Socks5Options, Users};
+use gost_test_support::exchange::pass;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -27,6 +28,17 @@ async fn connect_code(proxy: SocketAddr, target_req: Vec<u8>) -> u8 {
     rep
 }
 
+/// Sends `req` after the no-auth greeting; returns the 10-byte failure reply, after which the server
+/// must close the connection.
+async fn failure_reply(proxy: SocketAddr, req: &[u8]) -> [u8; 10] {
+    let mut c = socks5_noauth(proxy).await;
+    c.write_all(req).await.unwrap();
+    let mut r = [0u8; 10];
+    c.read_exact(&mut r).await.unwrap();
+    expect_closed(&mut c).await;
+    r
+}
+
 #[tokio::test]
 async fn success_reports_the_real_bound_address() {
     let proxy = plain().await;
@@ -42,10 +54,7 @@ async fn success_reports_the_real_bound_address() {
         bnd, seen_peer,
         "BND must be the outbound socket's local address"
     );
-    c.write_all(b"ping").await.unwrap();
-    let mut buf = [0u8; 4];
-    t.read_exact(&mut buf).await.unwrap();
-    assert_eq!(&buf, b"ping");
+    pass(&mut c, &mut t, b"ping").await;
 }
 
 #[tokio::test]
@@ -116,12 +125,8 @@ async fn disabled_commands_are_0x02() {
         (0xF3, any),
         (0xF3, some),
     ] {
-        let mut c = socks5_noauth(proxy.addr).await;
-        c.write_all(&request(cmd, addr)).await.unwrap();
-        let mut r = [0u8; 10];
-        c.read_exact(&mut r).await.unwrap();
+        let r = failure_reply(proxy.addr, &request(cmd, addr)).await;
         assert_eq!(r, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0], "cmd {cmd:#x}");
-        expect_closed(&mut c).await;
     }
     // Each switch enables only its own commands: UDP-TUN bind mode needs `bind`, relay mode needs `udp`.
     let udp_only = serve(Socks5Handler::new(Socks5Options {
@@ -141,12 +146,8 @@ async fn disabled_commands_are_0x02() {
         (bind_only.addr, 0xF3, any),
         (bind_only.addr, 0x03, any),
     ] {
-        let mut c = socks5_noauth(proxy).await;
-        c.write_all(&request(cmd, addr)).await.unwrap();
-        let mut r = [0u8; 10];
-        c.read_exact(&mut r).await.unwrap();
+        let r = failure_reply(proxy, &request(cmd, addr)).await;
         assert_eq!(r, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0], "cmd {cmd:#x} to {addr}");
-        expect_closed(&mut c).await;
     }
 }
 
@@ -154,26 +155,16 @@ async fn disabled_commands_are_0x02() {
 async fn unknown_command_is_0x07_and_tor_commands_too() {
     let proxy = plain().await;
     for cmd in [0x09, 0x00, 0xF0, 0xF1] {
-        let mut c = socks5_noauth(proxy.addr).await;
-        c.write_all(&request(cmd, "127.0.0.1:80".parse().unwrap()))
-            .await
-            .unwrap();
-        let mut r = [0u8; 10];
-        c.read_exact(&mut r).await.unwrap();
+        let r = failure_reply(proxy.addr, &request(cmd, "127.0.0.1:80".parse().unwrap())).await;
         assert_eq!(r, [5, 7, 0, 1, 0, 0, 0, 0, 0, 0], "cmd {cmd:#x}");
-        expect_closed(&mut c).await;
     }
 }
 
 #[tokio::test]
 async fn bad_address_type_is_0x08() {
     let proxy = plain().await;
-    let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&[5, 1, 0, 5, 1, 2, 3, 4, 0, 80]).await.unwrap();
-    let mut r = [0u8; 10];
-    c.read_exact(&mut r).await.unwrap();
+    let r = failure_reply(proxy.addr, &[5, 1, 0, 5, 1, 2, 3, 4, 0, 80]).await;
     assert_eq!(r, [5, 8, 0, 1, 0, 0, 0, 0, 0, 0]);
-    expect_closed(&mut c).await;
 }
 
 #[tokio::test]
@@ -241,12 +232,8 @@ async fn a_target_forbidden_by_policy_is_0x02_and_never_dialled() {
     let handler = Socks5Handler::new(Socks5Options::default())
         .with_routing(Arc::new(RefusePort(taddr.port())));
     let proxy = serve(handler).await;
-    let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&request(1, taddr)).await.unwrap();
-    let mut r = [0u8; 10];
-    c.read_exact(&mut r).await.unwrap();
+    let r = failure_reply(proxy.addr, &request(1, taddr)).await;
     assert_eq!(r, [5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
-    expect_closed(&mut c).await;
     let dialled = tokio::time::timeout(Duration::from_millis(100), target.accept()).await;
     assert!(dialled.is_err(), "the forbidden target was dialled");
 }

@@ -9,28 +9,34 @@ use std::time::Duration;
 use common::{expect_closed, read_reply, request, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options, Users};
 use gost_test_support::Vector;
+use gost_test_support::exchange::{echoes, pass};
+use gost_test_support::socks5::ask;
 use gost_transport::Stream;
 use gost_transport::tls::{ClientTls, ServerTls};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn read_reply_from<S: AsyncRead + Unpin>(s: &mut S) -> (u8, [u8; 4], u16) {
-    let mut r = [0u8; 10];
-    s.read_exact(&mut r).await.unwrap();
-    assert_eq!(&r[..4], &[5, r[1], 0, 1]);
-    (
-        r[1],
-        [r[4], r[5], r[6], r[7]],
-        u16::from_be_bytes([r[8], r[9]]),
-    )
+/// Sends upstream's `greeting` to `proxy`, expects upstream's method choice from `rec`, then starts
+/// TLS on the connection as GOST's clients do.
+async fn tls_after_greeting(
+    proxy: SocketAddr,
+    greeting: &[u8],
+    rec: &Vector,
+) -> impl AsyncRead + AsyncWrite + Unpin {
+    let mut c = TcpStream::connect(proxy).await.unwrap();
+    c.write_all(greeting).await.unwrap();
+    let mut m = [0u8; 2];
+    c.read_exact(&mut m).await.unwrap();
+    assert_eq!(&m[..], &rec.stream(1, "s2c")[..2]);
+    ClientTls::insecure()
+        .connect(Stream::from_tcp(c), "gost.run")
+        .await
+        .unwrap()
 }
 
-async fn echo_through<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, msg: &[u8]) {
-    s.write_all(msg).await.unwrap();
-    s.flush().await.unwrap();
-    let mut got = vec![0u8; msg.len()];
-    s.read_exact(&mut got).await.unwrap();
-    assert_eq!(got, msg);
+/// A SOCKS5 server with BIND enabled.
+async fn bind_proxy(opts: Socks5Options) -> common::Running {
+    serve(Socks5Handler::new(Socks5Options { bind: true, ..opts })).await
 }
 
 #[tokio::test]
@@ -45,20 +51,10 @@ async fn tls_method_0x80_then_request_inside_tls() {
         ..Default::default()
     };
     let proxy = serve(Socks5Handler::new(opts)).await;
-    let mut c = TcpStream::connect(proxy.addr).await.unwrap();
-    c.write_all(&greeting).await.unwrap();
-    let mut m = [0u8; 2];
-    c.read_exact(&mut m).await.unwrap();
-    assert_eq!(&m[..], &rec.stream(1, "s2c")[..2]);
-    let mut tls = ClientTls::insecure()
-        .connect(Stream::from_tcp(c), "gost.run")
-        .await
-        .unwrap();
-    tls.write_all(&request(1, echo)).await.unwrap();
-    tls.flush().await.unwrap();
-    let (rep, ip, _) = read_reply_from(&mut tls).await;
-    assert_eq!((rep, ip), (0, [127, 0, 0, 1]));
-    echo_through(&mut tls, b"inside TLS").await;
+    let mut tls = tls_after_greeting(proxy.addr, &greeting, &rec).await;
+    let (rep, bound) = ask(&mut tls, 1, echo).await;
+    assert_eq!((rep, bound.ip()), (0, [127, 0, 0, 1].into()));
+    echoes(&mut tls, b"inside TLS").await;
 }
 
 #[tokio::test]
@@ -74,15 +70,8 @@ async fn tls_auth_method_0x82_checks_credentials_inside_tls() {
     };
     let proxy = serve(Socks5Handler::new(opts)).await;
     for (password, ok) in [(&b"s3cret"[..], true), (b"nope", false)] {
-        let mut c = TcpStream::connect(proxy.addr).await.unwrap();
-        c.write_all(&greeting).await.unwrap();
+        let mut tls = tls_after_greeting(proxy.addr, &greeting, &rec).await;
         let mut m = [0u8; 2];
-        c.read_exact(&mut m).await.unwrap();
-        assert_eq!(&m[..], &rec.stream(1, "s2c")[..2]);
-        let mut tls = ClientTls::insecure()
-            .connect(Stream::from_tcp(c), "gost.run")
-            .await
-            .unwrap();
         let mut auth = vec![1, 5];
         auth.extend_from_slice(b"alice");
         auth.push(password.len() as u8);
@@ -100,10 +89,8 @@ async fn tls_auth_method_0x82_checks_credentials_inside_tls() {
             continue;
         }
         assert_eq!(m, [1, 0]);
-        tls.write_all(&request(1, echo)).await.unwrap();
-        tls.flush().await.unwrap();
-        assert_eq!(read_reply_from(&mut tls).await.0, 0);
-        echo_through(&mut tls, b"auth inside TLS").await;
+        assert_eq!(ask(&mut tls, 1, echo).await.0, 0);
+        echoes(&mut tls, b"auth inside TLS").await;
     }
 }
 
@@ -123,11 +110,7 @@ async fn bind_sends_two_replies_then_relays() {
     let rec = Vector::load("socks5_bind_classic");
     let up_c2s = rec.stream(1, "c2s");
     let up_s2c = rec.stream(1, "s2c");
-    let opts = Socks5Options {
-        bind: true,
-        ..Default::default()
-    };
-    let proxy = serve(Socks5Handler::new(opts)).await;
+    let proxy = bind_proxy(Socks5Options::default()).await;
     let mut c = socks5_noauth(proxy.addr).await;
     // Upstream's client bytes: BIND 127.0.0.1:0.
     assert_eq!(
@@ -151,14 +134,8 @@ async fn bind_sends_two_replies_then_relays() {
     );
     // Only one peer: the listener is gone.
     assert!(TcpStream::connect(listen).await.is_err());
-    peer.write_all(b"bind-peer-hello").await.unwrap();
-    let mut buf = [0u8; 15];
-    c.read_exact(&mut buf).await.unwrap();
-    assert_eq!(&buf, b"bind-peer-hello");
-    c.write_all(b"bind-client-reply").await.unwrap();
-    let mut buf = [0u8; 17];
-    peer.read_exact(&mut buf).await.unwrap();
-    assert_eq!(&buf, b"bind-client-reply");
+    pass(&mut peer, &mut c, b"bind-peer-hello").await;
+    pass(&mut c, &mut peer, b"bind-client-reply").await;
     // The peer closing half-closes the client's side, as upstream does.
     drop(peer);
     expect_closed(&mut c).await;
@@ -168,31 +145,22 @@ async fn bind_sends_two_replies_then_relays() {
 async fn bind_on_a_taken_port_fails_with_0x01() {
     let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let addr: SocketAddr = taken.local_addr().unwrap();
-    let proxy = serve(Socks5Handler::new(Socks5Options {
-        bind: true,
-        ..Default::default()
-    }))
-    .await;
+    let proxy = bind_proxy(Socks5Options::default()).await;
     let mut c = socks5_noauth(proxy.addr).await;
     // The unspecified address asks, as GOST's clients do, to listen on exactly that port.
-    c.write_all(&request(2, addr)).await.unwrap();
-    assert_eq!(read_reply(&mut c).await.0, 1);
+    assert_eq!(ask(&mut c, 2, addr).await.0, 1);
     expect_closed(&mut c).await;
 }
 
 #[tokio::test]
 async fn bind_gives_up_after_the_accept_timeout() {
-    let opts = Socks5Options {
-        bind: true,
+    let proxy = bind_proxy(Socks5Options {
         bind_accept_timeout: Duration::from_millis(200),
         ..Default::default()
-    };
-    let proxy = serve(Socks5Handler::new(opts)).await;
+    })
+    .await;
     let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&request(2, "127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let (rep, listen) = read_reply(&mut c).await;
+    let (rep, listen) = ask(&mut c, 2, "127.0.0.1:0".parse().unwrap()).await;
     assert_eq!(rep, 0);
     assert_eq!(read_reply(&mut c).await.0, 0x06);
     expect_closed(&mut c).await;
@@ -204,16 +172,9 @@ async fn bind_gives_up_after_the_accept_timeout() {
 
 #[tokio::test]
 async fn bind_on_the_wildcard_announces_a_reachable_address_and_early_bytes_reach_the_peer() {
-    let proxy = serve(Socks5Handler::new(Socks5Options {
-        bind: true,
-        ..Default::default()
-    }))
-    .await;
+    let proxy = bind_proxy(Socks5Options::default()).await;
     let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&request(2, "0.0.0.0:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let (rep, listen) = read_reply(&mut c).await;
+    let (rep, listen) = ask(&mut c, 2, "0.0.0.0:0".parse().unwrap()).await;
     assert_eq!(rep, 0);
     // Not 0.0.0.0: the control connection's local IP, which the client can reach.
     assert_eq!(listen.ip(), std::net::IpAddr::from([127, 0, 0, 1]));

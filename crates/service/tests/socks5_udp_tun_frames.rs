@@ -7,9 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Running, read_reply, serve, socks5_noauth};
+use common::{Running, serve, socks5_noauth};
 use gost_service::{Socks5Handler, Socks5Options};
 use gost_test_support::Vector;
+use gost_test_support::socks5::ask;
 use gost_test_support::udp_echo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -99,10 +100,7 @@ async fn relay_that_said_hi(
 ) -> (Running, TcpStream, SocketAddr) {
     let proxy = serve(Socks5Handler::new(opts)).await;
     let mut c = socks5_noauth(proxy.addr).await;
-    c.write_all(&common::request(0xF3, "0.0.0.0:0".parse().unwrap()))
-        .await
-        .unwrap();
-    assert_eq!(read_reply(&mut c).await.0, 0);
+    assert_eq!(ask(&mut c, 0xF3, "0.0.0.0:0".parse().unwrap()).await.0, 0);
     let t = target.local_addr().unwrap();
     let mut frame = vec![0, 2, 0xFF, 1, 127, 0, 0, 1];
     frame.extend_from_slice(&t.port().to_be_bytes());
@@ -142,11 +140,7 @@ async fn bind_mode_matches_upstream_frames() {
     let rec = Vector::load("socks5_udp_bind_rudp");
     let c2s = rec.stream(1, "c2s");
     let s2c = rec.stream(1, "s2c");
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = gost_test_support::free_tcp_and_udp_port();
     let listen: SocketAddr = ([127, 0, 0, 1], port).into();
     let proxy = serve(Socks5Handler::new(Socks5Options {
         bind: true,

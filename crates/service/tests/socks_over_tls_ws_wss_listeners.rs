@@ -6,11 +6,11 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{Running, request, serve_on};
+use common::{Running, request, serve_on, tls_listener};
 use gost_service::{Handler, Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
 use gost_test_support::echo_server;
 use gost_transport::tcp::{TcpDialer, TcpOptions};
-use gost_transport::tls::{ClientTls, ServerTls, TlsDialer, TlsListener};
+use gost_transport::tls::{ClientTls, ServerTls, TlsDialer};
 use gost_transport::ws::{WsDialer, WsListener, WsOptions};
 use gost_transport::{Dialer, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,14 +50,7 @@ fn tcp_dialer() -> TcpDialer {
 
 /// `handler` on a TLS listener (self-signed) on 127.0.0.1:0, and a TLS connection to it.
 async fn over_tls(handler: impl Handler) -> (Running, Stream) {
-    let l = TlsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        ServerTls::self_signed().unwrap(),
-    )
-    .await
-    .unwrap();
-    let proxy = serve_on(l, handler).await;
+    let proxy = serve_on(tls_listener().await, handler).await;
     let dialer = TlsDialer::new(tcp_dialer(), ClientTls::insecure());
     let conn = dialer.dial(&proxy.addr.into()).await.unwrap();
     (proxy, conn)
@@ -66,17 +59,11 @@ async fn over_tls(handler: impl Handler) -> (Running, Stream) {
 /// `handler` on a ws (or, `secure`, a self-signed wss) listener on 127.0.0.1:0, and a connection.
 async fn over_ws(handler: impl Handler, secure: bool) -> (Running, Stream) {
     let tls = secure.then(|| ServerTls::self_signed().unwrap());
-    let l = WsListener::bind(
-        "127.0.0.1:0",
-        TcpOptions::default(),
-        WsOptions::default(),
-        tls,
-    )
-    .await
-    .unwrap();
-    let proxy = serve_on(l, handler).await;
+    let opts = WsOptions::default();
+    let l = WsListener::bind("127.0.0.1:0", TcpOptions::default(), opts.clone(), tls);
+    let proxy = serve_on(l.await.unwrap(), handler).await;
     let client_tls = secure.then(ClientTls::insecure);
-    let dialer = WsDialer::new(tcp_dialer(), WsOptions::default(), client_tls);
+    let dialer = WsDialer::new(tcp_dialer(), opts, client_tls);
     let conn = dialer.dial(&proxy.addr.into()).await.unwrap();
     (proxy, conn)
 }

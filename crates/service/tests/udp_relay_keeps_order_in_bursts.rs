@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::serve;
 use gost_service::{Socks5Handler, Socks5Options};
+use gost_test_support::socks5::udp_datagram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -33,14 +34,9 @@ async fn indexing_echo() -> (SocketAddr, mpsc::UnboundedReceiver<u32>) {
     (addr, rx)
 }
 
+/// The UDP relay header for `target` (no fragment).
 fn header(target: SocketAddr) -> Vec<u8> {
-    let SocketAddr::V4(v4) = target else {
-        panic!("IPv4 only")
-    };
-    let mut h = vec![0, 0, 0, 1];
-    h.extend_from_slice(&v4.ip().octets());
-    h.extend_from_slice(&v4.port().to_be_bytes());
-    h
+    udp_datagram(0, target, &[])
 }
 
 fn payload(i: usize) -> Vec<u8> {

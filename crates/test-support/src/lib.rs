@@ -1,19 +1,22 @@
 //! Fixtures shared by the tests of every gost-rs crate, written once: loopback echo, sink and HTTP
 //! servers ([`servers`]), deterministic payloads and a stream checksum ([`data`]), the recorded
 //! upstream sessions under `vectors/` ([`vectors`]), the rule for third-party programs
-//! ([`programs`]), log capture ([`logs`]), the process's resource counters ([`resources`]) and a
-//! cancel-on-drop guard for server tasks ([`running`]).
+//! ([`programs`]), log capture ([`logs`]), the process's resource counters ([`resources`]), a
+//! cancel-on-drop guard for server tasks ([`running`]), byte exchanges and bounded waits
+//! ([`exchange`]) and a raw SOCKS5 client ([`socks5`]).
 //!
 //! A dev-dependency only (`publish = false`): it depends on no workspace member, so any member can use
 //! it without a cycle. Helpers that only one test file needs stay in that file.
 
 pub mod data;
 pub mod dns;
+pub mod exchange;
 pub mod logs;
 pub mod programs;
 pub mod resources;
 pub mod running;
 pub mod servers;
+pub mod socks5;
 pub mod vectors;
 
 pub use data::{Checksum, pattern};
@@ -22,8 +25,8 @@ pub use programs::{have, have_program, locate};
 pub use resources::{Footprint, OutOfFds, fd_count, limit_child_nofile, raise_nofile, serial};
 pub use running::Running;
 pub use servers::{
-    BODY, counting_echo_server, echo_server, free_port, free_tcp_and_udp_port, http_server,
-    udp_echo,
+    BODY, counting_echo_server, echo_server, free_port, free_tcp_and_udp_port, http_exchange,
+    http_server, udp_echo,
 };
 pub use vectors::Vector;
 

@@ -25,6 +25,19 @@ impl Logs {
             .collect()
     }
 }
+/// The `Subscriber` methods of a subscriber that keeps no spans (both of this module's).
+macro_rules! no_spans {
+    () => {
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    };
+}
+
 /// Registers, once per process, a second dispatcher that never records but answers "sometimes" for
 /// every callsite. Why: with a single registered dispatcher, tracing-core caches a callsite's interest
 /// from the subscriber of whichever thread hits it first; another test's thread (no subscriber) would
@@ -48,14 +61,8 @@ impl tracing::Subscriber for AlwaysAsk {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         false
     }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, _: &tracing::Event<'_>) {}
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+    no_spans!();
 }
 
 struct Fields(String);
@@ -72,18 +79,12 @@ impl tracing::Subscriber for Logs {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = Fields(event.metadata().level().to_string());
         event.record(&mut fields);
         self.0.lock().unwrap().push(fields.0);
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+    no_spans!();
 }
 
 #[cfg(test)]

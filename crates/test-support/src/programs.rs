@@ -56,6 +56,21 @@ pub fn locate(program: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
+/// Runs `cmd` to its end and returns its standard output; a failure to start or a failing exit fails
+/// the test with the command and its standard error.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata()
@@ -71,6 +86,20 @@ mod tests {
         // `sh` is on every machine the tests run on.
         assert!(have("sh", &["-c", "exit 0"], "apt-get install dash"));
         assert!(locate("sh", "dash").is_some_and(|p| p.ends_with("sh")));
+    }
+
+    #[test]
+    fn stdout_of_returns_the_output_of_a_success() {
+        assert_eq!(
+            stdout_of(Command::new("sh").args(["-c", "echo hi"])),
+            "hi\n"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "failed (exit status: 3): oops")]
+    fn stdout_of_fails_the_test_with_the_standard_error() {
+        stdout_of(Command::new("sh").args(["-c", "echo oops >&2; exit 3"]));
     }
 
     #[test]

@@ -81,6 +81,15 @@ fn http_response() -> String {
     )
 }
 
+/// Sends the raw `request` to `addr` and returns all the server answers until it closes.
+pub async fn http_exchange(addr: SocketAddr, request: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).await.unwrap();
+    response
+}
+
 /// A loopback TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -200,13 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_http_server_answers_with_its_body() {
-        let addr = http_server().await;
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).await.unwrap();
+        let resp = http_exchange(http_server().await, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
         assert!(resp.ends_with(&format!("\r\n\r\n{BODY}")), "{resp}");
     }

@@ -1,6 +1,7 @@
 //! Fixture of the adversarial and fault tests: an outbound that only ever reaches the test's own
-//! loopback servers (so hostile requests can never send traffic off the host or resolve a name). The
-//! resource counters they compare come from `gost_test_support::resources`.
+//! loopback servers (so hostile requests can never send traffic off the host or resolve a name), and
+//! the SOCKS5 + SOCKS4 server pair behind it. The resource counters they compare come from
+//! `gost_test_support::resources`. Every test binary using it also has `mod common`.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io;
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use gost_service::PacketConn;
 use gost_service::socks_wire::Address;
-use gost_service::{BoxFuture, DialError, Direct, Outbound};
+use gost_service::{BoxFuture, DialError, Direct, Outbound, Users};
+use gost_service::{Socks4Handler, Socks4Options, Socks5Handler, Socks5Options};
 use gost_transport::Stream;
 use tokio::net::UdpSocket;
 
@@ -77,4 +79,27 @@ impl Outbound for Fenced {
                 .map_err(DialError::Other)
         })
     }
+}
+
+/// A SOCKS5 server with `s5` and a SOCKS4 server with the userids `s4_users`, both cutting handshakes
+/// at `handshake_timeout` and reaching only `fence`.
+pub(crate) async fn fenced_servers(
+    fence: &Arc<Fenced>,
+    handshake_timeout: Duration,
+    s5: Socks5Options,
+    s4_users: Users,
+) -> (crate::common::Running, crate::common::Running) {
+    let s5 = Socks5Options {
+        handshake_timeout,
+        ..s5
+    };
+    let s4 = Socks4Options {
+        users: s4_users,
+        handshake_timeout,
+        ..Default::default()
+    };
+    (
+        crate::common::serve(Socks5Handler::with_outbound(s5, fence.clone())).await,
+        crate::common::serve(Socks4Handler::with_outbound(s4, fence.clone())).await,
+    )
 }
