@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use gost_transport::tcp::{TcpDialer, TcpListener, TcpOptions};
+use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, ServerTls, TlsDialer};
 use gost_transport::ws::{self, WsDialer, WsListener, WsOptions};
 use gost_transport::{Dialer, Listener};
@@ -26,10 +26,7 @@ async fn ws_listener(tls: bool) -> (WsListener, socks_wire::Address) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_over_an_existing_tcp_stream() {
-    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
-        .await
-        .unwrap();
-    let addr = socks_wire::Address::from(l.local_addr());
+    let (l, addr) = tcp_listener().await;
     let (tcp, accepted) = connect_pair(&l, &TcpDialer::default(), &addr).await;
     let server = ServerTls::self_signed().unwrap();
     let tls = TlsDialer::new(TcpDialer::default(), ClientTls::insecure());

@@ -12,17 +12,9 @@ use common::*;
 use gost_transport::tcp::{Resolver, TcpDialer, TcpListener, TcpOptions};
 use gost_transport::{BoxFuture, Dialer, Error, Listener};
 
-async fn listener() -> (TcpListener, socks_wire::Address) {
-    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
-        .await
-        .unwrap();
-    let addr = socks_wire::Address::from(l.local_addr());
-    (l, addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_mib_each_way_arrive_intact() {
-    let (l, addr) = listener().await;
+    let (l, addr) = tcp_listener().await;
     let (c, s) = connect_pair(&l, &TcpDialer::default(), &addr).await;
     assert!(c.is_tcp() && s.is_tcp(), "plain tcp stays unboxed");
     bulk_both_ways(c, s).await;
@@ -30,20 +22,20 @@ async fn sixteen_mib_each_way_arrive_intact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_connections() {
-    let (l, addr) = listener().await;
+    let (l, addr) = tcp_listener().await;
     concurrent_echo(Arc::new(l), Arc::new(TcpDialer::default()), addr, 100).await;
 }
 
 #[tokio::test]
 async fn half_close_propagates() {
-    let (l, addr) = listener().await;
+    let (l, addr) = tcp_listener().await;
     let (c, s) = connect_pair(&l, &TcpDialer::default(), &addr).await;
     half_close(c, s).await;
 }
 
 #[tokio::test]
 async fn refused_connection_names_the_address() {
-    let (l, addr) = listener().await;
+    let (l, addr) = tcp_listener().await;
     drop(l);
     let e = TcpDialer::default().dial(&addr).await.unwrap_err();
     assert_eq!(e.io_kind(), Some(io::ErrorKind::ConnectionRefused), "{e:?}");
@@ -69,18 +61,15 @@ async fn bad_listen_address_is_rejected_before_any_io() {
 #[derive(Debug)]
 struct Names(Vec<SocketAddr>);
 
+type Answer<'a> = BoxFuture<'a, io::Result<Vec<SocketAddr>>>;
+
 impl Resolver for Names {
-    fn resolve<'a>(
-        &'a self,
-        host: &'a str,
-        _port: u16,
-    ) -> BoxFuture<'a, io::Result<Vec<SocketAddr>>> {
-        Box::pin(async move {
-            match host {
-                "multi.test" => Ok(self.0.clone()),
-                _ => Err(io::Error::new(io::ErrorKind::NotFound, "unknown name")),
-            }
-        })
+    fn resolve<'a>(&'a self, host: &'a str, _port: u16) -> Answer<'a> {
+        let answer = match host {
+            "multi.test" => Ok(self.0.clone()),
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "unknown name")),
+        };
+        Box::pin(std::future::ready(answer))
     }
 }
 
@@ -115,7 +104,7 @@ async fn black_hole(ip: &str) -> (SocketAddr, Vec<tokio::net::TcpStream>, socket
 
 #[tokio::test]
 async fn refused_first_address_falls_back_to_the_next() {
-    let (l, addr) = listener().await;
+    let (l, addr) = tcp_listener().await;
     let port = l.local_addr().port();
     // `multi.test` resolves to ::1 first, where nothing listens on that port, then to 127.0.0.1.
     let v6: SocketAddr = format!("[::1]:{port}").parse().unwrap();
@@ -160,7 +149,7 @@ async fn localhost_reaches_a_listener_on_either_family() {
 #[tokio::test]
 async fn hanging_first_address_is_overtaken_after_the_fallback_delay() {
     let (hole, _fillers, _hole_listener) = black_hole("127.0.0.2").await;
-    let (l, _) = listener().await;
+    let (l, _) = tcp_listener().await;
     let delay = Duration::from_millis(100);
     let opts = TcpOptions {
         fallback_delay: delay,
@@ -218,7 +207,7 @@ async fn unknown_name_is_a_resolve_error() {
 
 #[tokio::test]
 async fn dropping_the_listener_closes_the_port() {
-    let (l, addr) = listener().await;
+    let (l, addr) = tcp_listener().await;
     drop(l);
     let e = tokio::net::TcpStream::connect(addr.to_string())
         .await

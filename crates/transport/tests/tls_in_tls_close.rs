@@ -38,84 +38,81 @@ struct Gate {
     release: Arc<Notify>,
 }
 
-/// The client's outer layer: its shutdown waits for [`Gate::release`].
-struct HeldShutdown {
+/// Which end an outer layer is, and so what it does with the [`Gate`].
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    /// The client's outer layer: its shutdown waits for [`Gate::release`].
+    HeldShutdown,
+    /// The server's outer layer: once armed, running out of bytes to read releases the client's outer close.
+    ReleaseWhenDry,
+}
+
+/// An outer TLS layer under the inner one, playing its [`End`]'s part with the gate.
+struct Gated {
     inner: Stream,
     gate: Gate,
+    end: End,
     released: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
-impl AsyncRead for HeldShutdown {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+impl Gated {
+    /// `inner` wrapped, as the stream the inner TLS layer runs on.
+    fn stream(inner: Stream, gate: &Gate, end: End) -> Stream {
+        let gated = Gated {
+            inner,
+            gate: gate.clone(),
+            end,
+            released: None,
+        };
+        Stream::new(gated, None, None)
+    }
+
+    fn inner(self: Pin<&mut Self>) -> Pin<&mut Stream> {
+        Pin::new(&mut self.get_mut().inner)
     }
 }
 
-impl AsyncWrite for HeldShutdown {
-    fn poll_write(
+impl AsyncRead for Gated {
+    fn poll_read(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        cx: &mut Context,
+        buf: &mut ReadBuf,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let wait = this.released.get_or_insert_with(|| {
-            // The inner layer flushed its close_notify before shutting us down.
-            this.gate.inner_sent.notify_one();
-            let release = this.gate.release.clone();
-            Box::pin(async move { release.notified().await })
-        });
-        ready!(wait.as_mut().poll(cx));
-        Pin::new(&mut this.inner).poll_shutdown(cx)
-    }
-}
-
-/// The server's outer layer: once armed, running out of bytes to read releases the client's outer close.
-struct ReleaseWhenDry {
-    inner: Stream,
-    gate: Gate,
-}
-
-impl AsyncRead for ReleaseWhenDry {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if r.is_pending() && self.gate.armed.load(Ordering::SeqCst) {
-            self.gate.release.notify_one();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let dry = r.is_pending() && this.end == End::ReleaseWhenDry;
+        if dry && this.gate.armed.load(Ordering::SeqCst) {
+            this.gate.release.notify_one();
         }
         r
     }
 }
 
-impl AsyncWrite for ReleaseWhenDry {
+impl AsyncWrite for Gated {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner().poll_flush(cx)
+    }
+
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        self.inner().poll_write(cx, buf)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        if self.end == End::HeldShutdown {
+            let this = &mut *self;
+            let wait = this.released.get_or_insert_with(|| {
+                // The inner layer flushed its close_notify before shutting us down.
+                this.gate.inner_sent.notify_one();
+                let release = this.gate.release.clone();
+                Box::pin(async move { release.notified().await })
+            });
+            ready!(wait.as_mut().poll(cx));
+        }
+        self.inner().poll_shutdown(cx)
     }
 }
 
@@ -140,19 +137,9 @@ async fn nested_pair(gate: &Gate) -> (Stream, Stream) {
     let server = ServerTls::self_signed().unwrap();
     let client = ClientTls::insecure();
     let (outer_c, outer_a) = tokio::join!(client.connect(c, "gost.run"), server.accept(a));
-    let held = HeldShutdown {
-        inner: outer_c.unwrap(),
-        gate: gate.clone(),
-        released: None,
-    };
-    let dry = ReleaseWhenDry {
-        inner: outer_a.unwrap(),
-        gate: gate.clone(),
-    };
-    let (inner_c, inner_a) = tokio::join!(
-        client.connect(Stream::new(held, None, None), "gost.run"),
-        server.accept(Stream::new(dry, None, None))
-    );
+    let held = Gated::stream(outer_c.unwrap(), gate, End::HeldShutdown);
+    let dry = Gated::stream(outer_a.unwrap(), gate, End::ReleaseWhenDry);
+    let (inner_c, inner_a) = tokio::join!(client.connect(held, "gost.run"), server.accept(dry));
     (inner_c.unwrap(), inner_a.unwrap())
 }
 
@@ -160,13 +147,14 @@ fn tail() -> Vec<u8> {
     (0..TAIL).map(|i| (i % 251) as u8).collect()
 }
 
-/// The client: sends a request and half-closes, reads nothing until `server_closed`, then reads to EOF.
-fn spawn_client(
-    mut client: Stream,
-    client_closed: oneshot::Sender<()>,
-    server_closed: oneshot::Receiver<()>,
-) -> tokio::task::JoinHandle<(io::Result<()>, Vec<u8>)> {
-    tokio::spawn(async move {
+type Client = tokio::task::JoinHandle<(io::Result<()>, Vec<u8>)>;
+
+/// The client: sends a request and half-closes (then says so on the first channel returned), reads
+/// nothing until told the server closed (the second), then reads to EOF.
+fn spawn_client(mut client: Stream) -> (Client, oneshot::Receiver<()>, oneshot::Sender<()>) {
+    let (client_closed, closed_rx) = oneshot::channel();
+    let (server_closed_tx, server_closed) = oneshot::channel();
+    let task = tokio::spawn(async move {
         client.write_all(b"request").await.unwrap();
         client.shutdown().await.unwrap();
         client_closed.send(()).unwrap();
@@ -174,7 +162,8 @@ fn spawn_client(
         let mut got = Vec::new();
         let read = client.read_to_end(&mut got).await;
         (read.map(|_| ()), got)
-    })
+    });
+    (task, closed_rx, server_closed_tx)
 }
 
 /// Reads the client's request up to its inner close_notify, then makes sure its outer close was sent.
@@ -186,7 +175,10 @@ async fn read_request(server: &mut Stream, gate: &Gate, client_closed: oneshot::
     client_closed.await.unwrap();
 }
 
-async fn check_reply(client: tokio::task::JoinHandle<(io::Result<()>, Vec<u8>)>) {
+/// Closes the server, tells the client, and checks that the client read the whole reply.
+async fn check_reply(server: Stream, server_closed: oneshot::Sender<()>, client: Client) {
+    drop(server);
+    server_closed.send(()).unwrap();
     let (read, got) = client.await.unwrap();
     assert!(
         read.is_ok(),
@@ -201,17 +193,12 @@ async fn check_reply(client: tokio::task::JoinHandle<(io::Result<()>, Vec<u8>)>)
 async fn reply_written_after_the_peers_half_close_arrives_whole() {
     let gate = Gate::default();
     let (client, mut server) = nested_pair(&gate).await;
-    let (closed_tx, client_closed) = oneshot::channel();
-    let (server_closed, closed_rx) = oneshot::channel();
-    let client = spawn_client(client, closed_tx, closed_rx);
-
+    let (client, client_closed, server_closed) = spawn_client(client);
     // Not armed: the outer close is released only after the server has seen the inner one as EOF.
     read_request(&mut server, &gate, client_closed).await;
     server.write_all(&tail()).await.unwrap();
     server.shutdown().await.unwrap();
-    drop(server);
-    server_closed.send(()).unwrap();
-    check_reply(client).await;
+    check_reply(server, server_closed, client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,18 +207,13 @@ async fn reply_written_before_the_peers_half_close_arrives_whole() {
     let (client, mut server) = nested_pair(&gate).await;
     server.write_all(&tail()).await.unwrap();
     server.shutdown().await.unwrap();
-    let (closed_tx, client_closed) = oneshot::channel();
-    let (server_closed, closed_rx) = oneshot::channel();
-    let client = spawn_client(client, closed_tx, closed_rx);
-
+    let (client, client_closed, server_closed) = spawn_client(client);
     // Armed once the inner close_notify is on its way: the server's close, which comes with reading EOF
     // here, may wait for the outer one (fixed), or has returned before it was sent (the bug).
     gate.inner_sent.notified().await;
     gate.armed.store(true, Ordering::SeqCst);
     read_request(&mut server, &gate, client_closed).await;
-    drop(server);
-    server_closed.send(()).unwrap();
-    check_reply(client).await;
+    check_reply(server, server_closed, client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use gost_transport::tcp::{TcpDialer, TcpListener, TcpOptions};
+use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{
     ClientTls, ServerTls, TlsClientOptions, TlsDialer, TlsListener, TlsServerOptions,
 };
@@ -170,27 +170,18 @@ async fn server_handshake_times_out() {
     let tls = ServerTls::self_signed()
         .unwrap()
         .with_handshake_timeout(std::time::Duration::from_millis(200));
-    let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
-        .await
-        .unwrap();
-    let addr = socks_wire::Address::from(tcp.local_addr());
+    let (tcp, addr) = tcp_listener().await;
     // A client that connects and never speaks.
     let dialer = TcpDialer::default();
     let (_silent, accepted) = tokio::join!(dialer.dial(&addr), tcp.accept());
     let e = tls.accept(accepted.unwrap().0).await.unwrap_err();
-    assert!(
-        matches!(e, Error::HandshakeTimeout { what: "TLS", .. }),
-        "{e:?}"
-    );
+    expect_handshake_timeout(&e, "TLS");
     assert_eq!(e.io_kind(), Some(std::io::ErrorKind::TimedOut));
 }
 
 #[tokio::test]
 async fn client_handshake_times_out() {
-    let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
-        .await
-        .unwrap();
-    let addr = socks_wire::Address::from(tcp.local_addr());
+    let (tcp, addr) = tcp_listener().await;
     let opts = TlsClientOptions {
         handshake_timeout: std::time::Duration::from_millis(200),
         ..TlsClientOptions::default()
@@ -198,12 +189,7 @@ async fn client_handshake_times_out() {
     // The server accepts the connection and never answers the ClientHello.
     let d = dialer(opts);
     let (dialed, accepted) = tokio::join!(d.dial(&addr), tcp.accept());
-    let e = dialed.unwrap_err();
-    assert!(
-        matches!(e, Error::HandshakeTimeout { what: "TLS", .. }),
-        "{e:?}"
-    );
-    assert_eq!(e.to_string(), "TLS handshake timed out after 200ms");
+    expect_handshake_timeout(&dialed.unwrap_err(), "TLS");
     drop(accepted);
 }
 
@@ -228,10 +214,7 @@ async fn missing_files_are_named() {
 async fn no_sni_for_ip_literals_and_no_alpn() {
     let server = ServerTls::self_signed().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(server.config().clone());
-    let tcp = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
-        .await
-        .unwrap();
-    let addr = socks_wire::Address::from(tcp.local_addr());
+    let (tcp, addr) = tcp_listener().await;
     for (name, expected_sni) in [("127.0.0.1", None), ("localhost", Some("localhost"))] {
         let dialer = TcpDialer::default();
         let client = async {

@@ -10,6 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use common::*;
+use gost_test_support::http_exchange;
 use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{ClientTls, ServerTls};
 use gost_transport::ws::{WsDialer, WsListener, WsOptions};
@@ -115,15 +116,8 @@ async fn custom_path_host_and_headers() {
 
 #[tokio::test]
 async fn plain_http_request_gets_an_http_error() {
-    let (l, _d, addr) = default_setup(false).await;
-    let mut s = tokio::net::TcpStream::connect(addr.to_string())
-        .await
-        .unwrap();
-    s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.unwrap();
+    let (l, _d, _) = default_setup(false).await;
+    let resp = http_exchange(l.local_addr(), "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(resp.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{resp}");
     drop(l);
 }
@@ -258,12 +252,7 @@ async fn every_upgrade_has_a_deadline() {
     // Client side: the server accepts the TCP connection and never answers the upgrade.
     let d = WsDialer::new(TcpDialer::default(), opts.clone(), None);
     let (dialed, accepted) = tokio::join!(d.dial(&addr), tcp.accept());
-    let e = dialed.unwrap_err();
-    assert!(
-        matches!(e, Error::HandshakeTimeout { what: "ws", .. }),
-        "{e:?}"
-    );
-    assert_eq!(e.to_string(), "ws handshake timed out after 200ms");
+    expect_handshake_timeout(&dialed.unwrap_err(), "ws");
     drop(accepted);
 
     // Server side: a client that connects and sends half a request.
@@ -276,10 +265,7 @@ async fn every_upgrade_has_a_deadline() {
     let s = gost_transport::Stream::from_tcp(accepted.unwrap().0);
     let started = Instant::now();
     let e = gost_transport::ws::accept(s, &opts).await.unwrap_err();
-    assert!(
-        matches!(e, Error::HandshakeTimeout { what: "ws", .. }),
-        "{e:?}"
-    );
+    expect_handshake_timeout(&e, "ws");
     assert!(started.elapsed() >= timeout);
     assert_eq!(e.io_kind(), Some(std::io::ErrorKind::TimedOut));
 }

@@ -5,10 +5,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gost_test_support::{Checksum, pattern};
-use gost_transport::{Dialer, Listener, Stream};
+use gost_transport::tcp::{TcpListener, TcpOptions};
+use gost_transport::{Dialer, Error, Listener, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) const BULK: usize = 16 << 20;
+
+/// A TCP listener on 127.0.0.1:0 and its address.
+pub(crate) async fn tcp_listener() -> (TcpListener, socks_wire::Address) {
+    let l = TcpListener::bind("127.0.0.1:0", TcpOptions::default())
+        .await
+        .unwrap();
+    let addr = socks_wire::Address::from(l.local_addr());
+    (l, addr)
+}
+
+/// `e` is `what`'s handshake timeout (`TLS` or `ws`), the 200 ms the tests configure.
+pub(crate) fn expect_handshake_timeout(e: &Error, what: &str) {
+    assert!(
+        matches!(e, Error::HandshakeTimeout { what: w, .. } if *w == what),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("{what} handshake timed out after 200ms")
+    );
+}
 
 /// Accepts one connection while dialing `addr`.
 pub(crate) async fn connect_pair(
@@ -105,16 +127,18 @@ pub(crate) async fn concurrent_echo(
 
 /// `a` sends and shuts down its write side; `b` sees EOF, then still answers, and `a` reads the answer.
 pub(crate) async fn half_close(mut a: Stream, mut b: Stream) {
-    a.write_all(b"request").await.unwrap();
-    a.shutdown().await.unwrap();
+    send_then_eof(&mut a, &mut b, b"request").await;
+    send_then_eof(&mut b, &mut a, b"response after EOF").await;
+}
+
+/// `from` writes `msg` and shuts down its write side; `to` reads exactly `msg`, then EOF.
+async fn send_then_eof(from: &mut Stream, to: &mut Stream, msg: &[u8]) {
+    from.write_all(msg).await.unwrap();
+    from.shutdown().await.unwrap();
     let mut got = Vec::new();
-    b.read_to_end(&mut got).await.unwrap();
-    assert_eq!(got, b"request");
-    b.write_all(b"response after EOF").await.unwrap();
-    b.shutdown().await.unwrap();
-    let mut back = Vec::new();
-    a.read_to_end(&mut back).await.unwrap();
-    assert_eq!(back, b"response after EOF");
+    to.read_to_end(&mut got).await.unwrap();
+    let what = String::from_utf8_lossy(msg);
+    assert_eq!(got, msg, "{what:?} arrived whole before EOF");
 }
 
 /// A CA, a leaf it signed for `127.0.0.1`/`localhost`, all written as PEM files into a temporary directory.
