@@ -30,6 +30,16 @@ fn redis_spec(r: &Redis, key: &str) -> SourceSpec {
     })
 }
 
+/// An admission or bypass list `name` read from the Redis set `key`, reloaded every [`RELOAD`].
+fn redis_list(r: &Redis, name: &str, key: &str) -> ListSpec {
+    ListSpec {
+        name: name.into(),
+        sources: vec![redis_spec(r, key)],
+        reload: RELOAD,
+        ..ListSpec::default()
+    }
+}
+
 #[tokio::test]
 async fn auther_file_reloads_and_keeps_last_good_when_the_file_goes() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,20 +126,8 @@ async fn redis_hash_and_sets_follow_the_server_and_survive_it_going_away() {
         ..AutherSpec::default()
     })
     .await;
-    let adm = Admission::start(AdmissionSpec {
-        name: "adm".into(),
-        sources: vec![redis_spec(&redis, "gost:admissions:adm")],
-        reload: RELOAD,
-        ..AdmissionSpec::default()
-    })
-    .await;
-    let bp = Bypass::start(BypassSpec {
-        name: "bp".into(),
-        sources: vec![redis_spec(&redis, "gost:bypasses:bp")],
-        reload: RELOAD,
-        ..BypassSpec::default()
-    })
-    .await;
+    let adm = Admission::start(redis_list(&redis, "adm", "gost:admissions:adm")).await;
+    let bp = Bypass::start(redis_list(&redis, "bp", "gost:bypasses:bp")).await;
     assert!(a.check(b"alice", b"s3cret") && !a.check(b"bob", b"pw"));
     assert!(
         !adm.admit(ip("192.0.2.1")) && !adm.admit(ip("198.51.100.9")) && adm.admit(ip("127.0.0.1"))

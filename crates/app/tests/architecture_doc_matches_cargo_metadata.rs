@@ -5,28 +5,25 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use gost_test_support::programs::stdout_of;
+
 type Edges = BTreeSet<(String, String)>;
 
 /// `(packages, edges)` of the workspace, from `cargo metadata`.
 fn workspace_graph(root: &Path) -> (BTreeSet<String>, Edges) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(root)
-        .output()
-        .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(cargo)
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
+            .current_dir(root),
     );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&out).unwrap();
     let packages = meta["packages"].as_array().unwrap();
     let names: BTreeSet<String> = packages
         .iter()

@@ -108,16 +108,13 @@ async fn iperf3(iperf: &std::path::Path, extra: &[&str]) -> Value {
     // The server needs a moment to listen: iperf3 -c fails fast when it is not there yet, so retry.
     let mut failures = Vec::new();
     while failures.len() < 20 {
-        let client = Reaped(
-            Command::new(iperf)
-                .args(["-c", "127.0.0.1", "-p", &port, "-t", "2", "-J"])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start iperf3 -c"),
-        );
+        let mut cmd = Command::new(iperf);
+        cmd.args(["-c", "127.0.0.1", "-p", &port, "-t", "2", "-J"])
+            .args(extra);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let client = Reaped(cmd.spawn().expect("start iperf3 -c"));
         match finish(client, Duration::from_secs(20)).await {
             Ok(json) => match serde_json::from_str::<Value>(&json) {
                 Ok(report) if report["end"]["sum_received"].is_object() => return report,

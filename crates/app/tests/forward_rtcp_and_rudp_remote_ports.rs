@@ -7,7 +7,10 @@ mod fwd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fwd::{Cutter, Transport, echo_exchange, forward, socks5, wait_for_echo};
+use fwd::{
+    Cutter, Transport, concurrent_peers, echo_exchange, forward, rtcp_forward, socks5,
+    wait_for_echo,
+};
 use gost_service::Socks5Options;
 use gost_test_support::{echo_server, free_port, udp_echo};
 use tokio::net::UdpSocket;
@@ -24,21 +27,8 @@ async fn fifty_concurrent_peers_then_the_control_connection_is_rebuilt() {
     let echo = echo_server().await;
     let server = socks5(Transport::Tcp, bind_enabled()).await;
     let cutter = Cutter::start(server.addr).await;
-    let port = free_port();
-    let _rtcp = forward(
-        &format!("rtcp://127.0.0.1:{port}/{echo}"),
-        &[format!("socks5://{}", cutter.addr)],
-    )
-    .await;
-    let remote = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for_echo(remote, Duration::from_secs(5)).await;
-
-    let peers: Vec<_> = (0..50u8)
-        .map(|i| tokio::spawn(echo_exchange(remote, 256 * 1024, i)))
-        .collect();
-    for p in peers {
-        p.await.unwrap();
-    }
+    let (_rtcp, remote) = rtcp_forward(echo, &[format!("socks5://{}", cutter.addr)]).await;
+    concurrent_peers(remote, 50, 256 * 1024).await;
 
     assert!(
         cutter.cut() >= 1,

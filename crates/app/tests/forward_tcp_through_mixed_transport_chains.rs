@@ -7,7 +7,7 @@ mod fwd;
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use fwd::{Transport, echo_through, forward, socks4, socks5};
+use fwd::{Transport, echo_through, forward, socks4, socks5, tcp_forward_through_each};
 use gost_service::{Socks4Options, Socks5Options, Users};
 use gost_test_support::{counting_echo_server, echo_server};
 use gost_transport::tls::ServerTls;
@@ -86,22 +86,13 @@ async fn credentials_with_and_without_in_band_tls_and_socks4_user_ids() {
         ..Default::default()
     })
     .await;
-    for (i, node) in [
+    let nodes = [
         format!("socks5://alice:s3cret@{}", tls_auth.addr),
         format!("socks5://alice:s3cret@{}?notls=true", plain_auth.addr),
         format!("socks4://alice@{}", s4.addr),
         format!("socks4://alice@{}?disable4a=true", s4.addr),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let fwd = forward(
-            &format!("tcp://127.0.0.1:0/{echo}"),
-            std::slice::from_ref(node),
-        )
-        .await;
-        echo_through(fwd.addr, 1 << 20, i as u8).await;
-    }
+    ];
+    tcp_forward_through_each(echo, &nodes, 1 << 20).await;
     // A wrong password is a clear handshake error, not a hang.
     let (config, _) = gost_config::from_cli(
         &["tcp://:0/:1"],

@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fwd::external::{dante, microsocks};
-use fwd::{Transport, echo_on, echo_through, forward, socks5};
+use fwd::{
+    Transport, echo_on, echo_through, forward, socks5, tcp_forward_through_each, udp_echoes,
+    udp_forward,
+};
 use gost_service::Socks5Options;
 use gost_test_support::{echo_server, free_port};
-use tokio::net::UdpSocket;
 
 const FOUR_MIB: usize = 4 << 20;
 
@@ -34,20 +36,11 @@ async fn tcp_forward_through_microsocks() {
 async fn tcp_forward_through_dante_with_socks5_and_socks4() {
     let Some(d) = dante().await else { return };
     let echo = echo_server().await;
-    for (i, node) in [
+    let nodes = [
         format!("socks5://{}", d.addr),
         format!("socks4://{}?disable4a=true", d.addr),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let fwd = forward(
-            &format!("tcp://127.0.0.1:0/{echo}"),
-            std::slice::from_ref(node),
-        )
-        .await;
-        echo_through(fwd.addr, FOUR_MIB, i as u8).await;
-    }
+    ];
+    tcp_forward_through_each(echo, &nodes, FOUR_MIB).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,23 +63,16 @@ async fn two_hops_ours_over_tls_then_dante() {
 async fn udp_forward_with_relay_udp_through_dante() {
     let Some(d) = dante().await else { return };
     let echo = gost_test_support::udp_echo().await;
-    let fwd = forward(
+    let (_fwd, c) = udp_forward(
         &format!("udp://127.0.0.1:0/{echo}?keepalive=true&readBufferSize=65535"),
         &[format!("socks5://{}?relay=udp&udpBufferSize=65535", d.addr)],
     )
     .await;
-    let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    c.connect(fwd.addr).await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    for (i, len) in (0..300).map(|i| (i, [1, 64, 512, 1400, 4096, 30000][i % 6])) {
-        let d: Vec<u8> = (0..len).map(|j| (i * 13 + j) as u8).collect();
-        c.send(&d).await.unwrap();
-        let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("datagram {i} ({len} bytes) was not echoed"))
-            .unwrap();
-        assert!(buf[..n] == d[..], "echo {i}");
-    }
+    let datagrams = (0..300).map(|i| {
+        let len = [1, 64, 512, 1400, 4096, 30000][i % 6];
+        (0..len).map(|j| (i * 13 + j) as u8).collect()
+    });
+    udp_echoes(&c, datagrams).await;
 }
 
 #[tokio::test]
@@ -107,11 +93,8 @@ async fn rtcp_over_plain_bind_through_dante() {
     let Some(d) = dante().await else { return };
     let echo = echo_server().await;
     let port = free_port();
-    let _rtcp = forward(
-        &format!("rtcp://127.0.0.1:{port}/{echo}"),
-        &[format!("socks5://{}", d.addr)],
-    )
-    .await;
+    let service = format!("rtcp://127.0.0.1:{port}/{echo}");
+    let _rtcp = forward(&service, &[format!("socks5://{}", d.addr)]).await;
     let remote = SocketAddr::from(([127, 0, 0, 1], port));
     // One BIND serves one peer and the next BIND is issued right after it arrives: the port is open to one
     // peer at a time, so each peer retries until it gets through.

@@ -8,19 +8,10 @@ mod fwd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fwd::{Transport, echo_exchange, forward, socks5, wait_for_echo};
+use fwd::{Transport, concurrent_peers, forward, rtcp_forward, socks5, udp_and_bind, udp_echoes};
 use gost_service::Socks5Options;
 use gost_test_support::{echo_server, free_port, udp_echo};
 use tokio::net::UdpSocket;
-
-fn last_hop_opts() -> Socks5Options {
-    Socks5Options {
-        udp: true,
-        bind: true,
-        udp_buffer_size: 65535,
-        ..Default::default()
-    }
-}
 
 fn node(t: Transport, addr: SocketAddr, query: &str) -> String {
     format!("{}://{addr}{query}", t.scheme())
@@ -30,24 +21,18 @@ fn node(t: Transport, addr: SocketAddr, query: &str) -> String {
 async fn udp_round_trips(to: SocketAddr, count: usize) {
     let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     c.connect(to).await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    for i in 0..count {
+    let datagrams = (0..count).map(|i| {
         let len = [3, 700, 1400, 9000, 30000][i % 5];
-        let d: Vec<u8> = (0..len).map(|j| (i * 31 + j) as u8).collect();
-        c.send(&d).await.unwrap();
-        let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("datagram {i} ({len} bytes) was not echoed"))
-            .unwrap();
-        assert!(buf[..n] == d[..], "echo {i}");
-    }
+        (0..len).map(|j| (i * 31 + j) as u8).collect()
+    });
+    udp_echoes(&c, datagrams).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_forward_through_tls_then_ws_hops_with_udp_tun_and_relay() {
     let echo = udp_echo().await;
     let first = socks5(Transport::Tls, Socks5Options::default()).await;
-    let last = socks5(Transport::Ws, last_hop_opts()).await;
+    let last = socks5(Transport::Ws, udp_and_bind()).await;
     for query in ["", "?relay=udp&udpBufferSize=65535"] {
         let fwd = forward(
             &format!("udp://127.0.0.1:0/{echo}?keepalive=true&readBufferSize=65535"),
@@ -65,24 +50,15 @@ async fn udp_forward_through_tls_then_ws_hops_with_udp_tun_and_relay() {
 async fn rtcp_and_rudp_open_their_port_on_the_last_of_three_hops() {
     let first = socks5(Transport::Wss, Socks5Options::default()).await;
     let middle = socks5(Transport::Tcp, Socks5Options::default()).await;
-    let last = socks5(Transport::Tls, last_hop_opts()).await;
+    let last = socks5(Transport::Tls, udp_and_bind()).await;
     let chain = [
         node(Transport::Wss, first.addr, ""),
         node(Transport::Tcp, middle.addr, ""),
         node(Transport::Tls, last.addr, ""),
     ];
 
-    let echo = echo_server().await;
-    let port = free_port();
-    let _rtcp = forward(&format!("rtcp://127.0.0.1:{port}/{echo}"), &chain).await;
-    let remote = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for_echo(remote, Duration::from_secs(5)).await;
-    let peers: Vec<_> = (0..10u8)
-        .map(|i| tokio::spawn(echo_exchange(remote, 128 * 1024, i)))
-        .collect();
-    for p in peers {
-        p.await.unwrap();
-    }
+    let (_rtcp, remote) = rtcp_forward(echo_server().await, &chain).await;
+    concurrent_peers(remote, 10, 128 * 1024).await;
 
     let uecho = udp_echo().await;
     let uport = free_port();

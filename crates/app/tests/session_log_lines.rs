@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gost_app::forward::ForwardService;
 use gost_service::{Handler, Service, ServiceOptions, Socks5Handler, Socks5Options};
-use gost_test_support::{Logs, Running, echo_server, free_port, udp_echo};
+use gost_test_support::{Logs, Running, echo_server, free_port, socks5, udp_echo};
 use gost_transport::kcp::{KcpConfig, KcpListener};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use gost_transport::tls::ServerTls;
@@ -184,16 +184,10 @@ async fn every_rtcp_and_mbind_peer_gets_an_info_line() {
 async fn a_refused_command_says_why_at_info() {
     let (logs, _guard) = Logs::capture();
     let proxy = socks5(Socks5Options::default()).await;
-    let mut c = TcpStream::connect(proxy.addr).await.unwrap();
     // No-auth greeting, then BIND 0.0.0.0:0.
-    c.write_all(&[5, 1, 0]).await.unwrap();
-    let mut m = [0u8; 2];
-    c.read_exact(&mut m).await.unwrap();
-    assert_eq!(m, [5, 0]);
-    c.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]).await.unwrap();
-    let mut reply = [0u8; 10];
-    c.read_exact(&mut reply).await.unwrap();
-    assert_eq!(reply[1], 0x02, "not allowed");
+    let mut c = socks5::connect_noauth(proxy.addr).await;
+    let (rep, _) = socks5::ask(&mut c, 2, "0.0.0.0:0".parse().unwrap()).await;
+    assert_eq!(rep, 0x02, "not allowed");
     drop(c);
     let l = line(&logs, &["message=connection", "target=\"bind 0.0.0.0:0\""]).await;
     assert!(l.starts_with("INFO"), "{l}");

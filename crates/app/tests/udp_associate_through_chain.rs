@@ -10,10 +10,11 @@ mod fwd;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fwd::{Cutter, Transport, socks5, socks5_through};
+use fwd::{Cutter, Transport, socks5, socks5_through, udp_echoes};
 use gost_service::Socks5Options;
 use gost_service::socks_wire::{Address, Decode, Decoded, Encode, UdpTunFrame};
 use gost_test_support::resources::{fd_count, serial};
+use gost_test_support::socks5::{ask, connect_noauth, udp_datagram as wrap};
 use gost_test_support::{have, udp_echo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -39,35 +40,11 @@ fn node(transport: Transport, hop: SocketAddr, relay_udp: bool) -> String {
 
 /// Opens a UDP association on `proxy` (no authentication): the control connection and the relay address.
 async fn associate(proxy: SocketAddr) -> (TcpStream, SocketAddr) {
-    let mut c = TcpStream::connect(proxy).await.unwrap();
-    c.write_all(&[5, 1, 0]).await.unwrap();
-    let mut method = [0u8; 2];
-    c.read_exact(&mut method).await.unwrap();
-    assert_eq!(method, [5, 0]);
-    c.write_all(&[5, 3, 0, 1, 0, 0, 0, 0, 0, 0]).await.unwrap();
-    let mut rep = [0u8; 10];
-    timeout(Duration::from_secs(10), c.read_exact(&mut rep))
-        .await
-        .expect("UDP ASSOCIATE reply")
-        .unwrap();
-    assert_eq!(rep[..4], [5, 0, 0, 1], "UDP ASSOCIATE succeeds");
-    let ip = std::net::Ipv4Addr::new(rep[4], rep[5], rep[6], rep[7]);
-    (
-        c,
-        SocketAddr::from((ip, u16::from_be_bytes([rep[8], rep[9]]))),
-    )
-}
-
-/// An RFC 1928 datagram for the IPv4 `target`.
-fn wrap(frag: u8, target: SocketAddr, payload: &[u8]) -> Vec<u8> {
-    let SocketAddr::V4(v4) = target else {
-        panic!("IPv4 targets only")
-    };
-    let mut d = vec![0, 0, frag, 1];
-    d.extend_from_slice(&v4.ip().octets());
-    d.extend_from_slice(&v4.port().to_be_bytes());
-    d.extend_from_slice(payload);
-    d
+    let mut c = connect_noauth(proxy).await;
+    let (rep, relay) = ask(&mut c, 3, "0.0.0.0:0".parse().unwrap()).await;
+    assert_eq!(rep, 0, "UDP ASSOCIATE succeeds");
+    assert!(relay.is_ipv4(), "relay address {relay}");
+    (c, relay)
 }
 
 fn payload(i: usize, len: usize) -> Vec<u8> {
@@ -77,8 +54,15 @@ fn payload(i: usize, len: usize) -> Vec<u8> {
 }
 
 /// Sends `count` datagrams of mixed sizes (4 B .. 16 KiB) through the association in lock-step and
-/// checks each answer: the echo's address in the header, then the payload byte for byte.
-async fn exchange(client: &UdpSocket, relay: SocketAddr, echo: SocketAddr, count: usize) {
+/// checks each answer: the echo's address in the header, then the payload byte for byte. Failures
+/// name the `case`.
+async fn exchange(
+    case: &str,
+    client: &UdpSocket,
+    relay: SocketAddr,
+    echo: SocketAddr,
+    count: usize,
+) {
     let mut buf = vec![0u8; 70000];
     let sizes = [4, 5, 64, 100, 512, 1200, 1400, 1472, 4096, 8192, 16384];
     for i in 0..count {
@@ -87,53 +71,31 @@ async fn exchange(client: &UdpSocket, relay: SocketAddr, echo: SocketAddr, count
         client.send_to(&wrap(0, echo, &p), relay).await.unwrap();
         let (n, from) = timeout(Duration::from_secs(5), client.recv_from(&mut buf))
             .await
-            .unwrap_or_else(|_| panic!("datagram {i} ({len} bytes) was not answered"))
+            .unwrap_or_else(|_| panic!("{case}: datagram {i} ({len} bytes) was not answered"))
             .unwrap();
-        assert_eq!(from, relay, "answers come from the relay");
-        assert_eq!(buf[..10], wrap(0, echo, &[])[..], "header of answer {i}");
-        assert_eq!(n - 10, len, "length of answer {i}");
-        assert!(buf[10..n] == p[..], "content of answer {i}");
+        assert_eq!(from, relay, "{case}: answers come from the relay");
+        let header = wrap(0, echo, &[]);
+        assert_eq!(buf[..10], header[..], "{case}: header of answer {i}");
+        assert_eq!(n - 10, len, "{case}: length of answer {i}");
+        assert!(buf[10..n] == p[..], "{case}: content of answer {i}");
     }
 }
 
-/// client → our SOCKS5 server (`-F` the hop) → our SOCKS5 hop (`transport`) → UDP echo, and back.
-async fn through_one_hop(transport: Transport, relay_udp: bool) {
+/// client → our SOCKS5 server (`-F` the hop) → our SOCKS5 hop → UDP echo, and back: UDP-TUN and
+/// `relay=udp`, each over tcp, tls and ws.
+#[tokio::test]
+async fn udp_tun_and_relay_udp_over_tcp_tls_and_ws() {
     let echo = udp_echo().await;
-    let hop = socks5(transport, udp_opts()).await;
-    let front = socks5_through(udp_opts(), &[node(transport, hop.addr, relay_udp)]).await;
-    let (_ctl, relay) = associate(front.addr).await;
-    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    exchange(&client, relay, echo, 300).await;
-}
-
-#[tokio::test]
-async fn udp_tun_over_tcp() {
-    through_one_hop(Transport::Tcp, false).await;
-}
-
-#[tokio::test]
-async fn udp_tun_over_tls() {
-    through_one_hop(Transport::Tls, false).await;
-}
-
-#[tokio::test]
-async fn udp_tun_over_ws() {
-    through_one_hop(Transport::Ws, false).await;
-}
-
-#[tokio::test]
-async fn relay_udp_over_tcp() {
-    through_one_hop(Transport::Tcp, true).await;
-}
-
-#[tokio::test]
-async fn relay_udp_over_tls() {
-    through_one_hop(Transport::Tls, true).await;
-}
-
-#[tokio::test]
-async fn relay_udp_over_ws() {
-    through_one_hop(Transport::Ws, true).await;
+    for relay_udp in [false, true] {
+        for transport in [Transport::Tcp, Transport::Tls, Transport::Ws] {
+            let case = format!("{transport:?} hop, relay_udp={relay_udp}");
+            let hop = socks5(transport, udp_opts()).await;
+            let front = socks5_through(udp_opts(), &[node(transport, hop.addr, relay_udp)]).await;
+            let (_ctl, relay) = associate(front.addr).await;
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            exchange(&case, &client, relay, echo, 300).await;
+        }
+    }
 }
 
 #[tokio::test]
@@ -151,7 +113,7 @@ async fn two_hops_relay_through_the_last_one() {
     .await;
     let (_ctl, relay) = associate(front.addr).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    exchange(&client, relay, echo, 100).await;
+    exchange("two hops", &client, relay, echo, 100).await;
 }
 
 #[tokio::test]
@@ -163,7 +125,7 @@ async fn relay_udp_through_a_dante_hop() {
     let front = socks5_through(udp_opts(), &[node(Transport::Tcp, d.addr, true)]).await;
     let (_ctl, relay) = associate(front.addr).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    exchange(&client, relay, echo, 100).await;
+    exchange("dante hop", &client, relay, echo, 100).await;
 }
 
 #[tokio::test]
@@ -178,16 +140,11 @@ async fn udp_tun_clients_of_a_chained_server_go_through_its_chain_too() {
     .await;
     let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     c.connect(fwd.addr).await.unwrap();
-    let mut buf = vec![0u8; 65536];
-    for i in 0..100 {
-        let p = payload(i, [4, 100, 1400, 9000][i % 4]);
-        c.send(&p).await.unwrap();
-        let n = timeout(Duration::from_secs(5), c.recv(&mut buf))
-            .await
-            .unwrap_or_else(|_| panic!("datagram {i} was not echoed"))
-            .unwrap();
-        assert!(buf[..n] == p[..], "echo {i}");
-    }
+    udp_echoes(
+        &c,
+        (0..100).map(|i| payload(i, [4, 100, 1400, 9000][i % 4])),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -357,7 +314,7 @@ async fn chain_dies(relay_udp: bool) {
 
     let (mut ctl, relay) = associate(front.addr).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    exchange(&client, relay, echo, 20).await;
+    exchange("before the chain dies", &client, relay, echo, 20).await;
     assert_eq!(
         cutter.cut(),
         1,

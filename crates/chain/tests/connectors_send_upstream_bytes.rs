@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gost_chain::{Error, Socks4Connector, Socks5Connector};
+use gost_chain::{Connector, Error, Socks4Connector, Socks5Connector};
 use gost_chain::{Socks4ConnectorOptions, Socks5ConnectorOptions};
 use gost_test_support::{Vector, hex, unhex};
 use gost_transport::Stream;
@@ -98,55 +98,41 @@ fn socks5(notls: bool, creds: Option<(&str, &str)>) -> Socks5Connector {
     )
 }
 
-async fn connect_and_echo(name: &str, connector: impl AsyncFnOnce(Stream, &Address) -> Stream) {
+async fn connect_and_echo(name: &str, connector: Connector) {
     let (s, addr, server) = scripted(script(name, 1)).await;
-    let mut s = connector(s, &addr).await;
+    let mut s = connector
+        .connect(s, &addr, &a("127.0.0.1:32001"))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     s.write_all(b"vector-1").await.unwrap();
     let mut echo = [0u8; 8];
     s.read_exact(&mut echo).await.unwrap();
-    assert_eq!(&echo, b"vector-1");
+    assert_eq!(&echo, b"vector-1", "{name}");
     server.await.unwrap();
 }
 
 #[tokio::test]
 async fn socks5_connect_plain_and_with_credentials() {
-    connect_and_echo("socks5_connect_plain", async |s, addr| {
-        socks5(true, None)
-            .connect(s, addr, &a("127.0.0.1:32001"))
-            .await
-            .unwrap()
-    })
+    connect_and_echo(
+        "socks5_connect_plain",
+        Connector::Socks5(socks5(true, None)),
+    )
     .await;
-    connect_and_echo("socks5_connect_auth_plain", async |s, addr| {
-        socks5(true, Some(("alice", "s3cret")))
-            .connect(s, addr, &a("127.0.0.1:32001"))
-            .await
-            .unwrap()
-    })
-    .await;
+    let alice = socks5(true, Some(("alice", "s3cret")));
+    connect_and_echo("socks5_connect_auth_plain", Connector::Socks5(alice)).await;
 }
 
 #[tokio::test]
 async fn socks4_connect_in_4a_form_and_plain() {
     let opts = Socks4ConnectorOptions::default();
-    connect_and_echo("socks4_connect", async |s, addr| {
-        Socks4Connector::new(opts.clone(), "")
-            .connect(s, addr, &a("127.0.0.1:32001"))
-            .await
-            .unwrap()
-    })
-    .await;
+    let socks4a = Socks4Connector::new(opts.clone(), "");
+    connect_and_echo("socks4_connect", Connector::Socks4(socks4a)).await;
     let opts = Socks4ConnectorOptions {
         disable4a: true,
         ..opts
     };
-    connect_and_echo("socks4_connect_disable4a", async |s, addr| {
-        Socks4Connector::new(opts, "")
-            .connect(s, addr, &a("127.0.0.1:32001"))
-            .await
-            .unwrap()
-    })
-    .await;
+    let socks4 = Socks4Connector::new(opts, "");
+    connect_and_echo("socks4_connect_disable4a", Connector::Socks4(socks4)).await;
 }
 
 #[tokio::test]

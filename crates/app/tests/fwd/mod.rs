@@ -268,3 +268,70 @@ pub(crate) async fn wait_for_echo(addr: SocketAddr, within: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A SOCKS5 server's options for the last hop of UDP and BIND chains: UDP relay, BIND and MBIND, and
+/// datagrams up to 64 KiB.
+pub(crate) fn udp_and_bind() -> Socks5Options {
+    Socks5Options {
+        udp: true,
+        bind: true,
+        udp_buffer_size: 65535,
+        ..Default::default()
+    }
+}
+
+/// One `tcp://` forward to `echo` per node in `nodes` (each a chain of that node alone), each checked
+/// with `total` bytes echoed back (seed = the node's index).
+pub(crate) async fn tcp_forward_through_each(echo: SocketAddr, nodes: &[String], total: usize) {
+    for (i, node) in nodes.iter().enumerate() {
+        let service = format!("tcp://127.0.0.1:0/{echo}");
+        let fwd = forward(&service, std::slice::from_ref(node)).await;
+        echo_through(fwd.addr, total, i as u8).await;
+    }
+}
+
+/// An `rtcp://` forward to `echo` through `nodes`, whose remote port (returned) already echoes.
+pub(crate) async fn rtcp_forward(echo: SocketAddr, nodes: &[String]) -> (Running, SocketAddr) {
+    let port = gost_test_support::free_port();
+    let rtcp = forward(&format!("rtcp://127.0.0.1:{port}/{echo}"), nodes).await;
+    let remote = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for_echo(remote, Duration::from_secs(5)).await;
+    (rtcp, remote)
+}
+
+/// `peers` concurrent peers of `remote`, each exchanging `total` bytes with the echo behind it.
+pub(crate) async fn concurrent_peers(remote: SocketAddr, peers: u8, total: usize) {
+    let peers: Vec<_> = (0..peers)
+        .map(|i| tokio::spawn(echo_exchange(remote, total, i)))
+        .collect();
+    for p in peers {
+        p.await.unwrap();
+    }
+}
+
+/// Sends each datagram on the connected `c` and expects it back within 5 s; a failure names its index.
+pub(crate) async fn udp_echoes(
+    c: &tokio::net::UdpSocket,
+    datagrams: impl IntoIterator<Item = Vec<u8>>,
+) {
+    let mut buf = vec![0u8; 65536];
+    for (i, d) in datagrams.into_iter().enumerate() {
+        c.send(&d).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("datagram {i} ({} bytes) was not echoed", d.len()))
+            .unwrap();
+        assert!(buf[..n] == d[..], "echo {i}");
+    }
+}
+
+/// Starts the `udp://` forward `service` through `nodes`, and a client socket connected to it.
+pub(crate) async fn udp_forward(
+    service: &str,
+    nodes: &[String],
+) -> (Running, tokio::net::UdpSocket) {
+    let fwd = forward(service, nodes).await;
+    let c = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    c.connect(fwd.addr).await.unwrap();
+    (fwd, c)
+}

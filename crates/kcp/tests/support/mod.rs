@@ -37,12 +37,13 @@ pub(crate) async fn lossy_relay(
     loss: f64,
     seed: u64,
 ) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
-    let (front, back) = relay_sockets(server).await;
-    let addr = front.local_addr().unwrap();
-    let stats = Arc::new(RelayStats::default());
-    let s = stats.clone();
-    let task = tokio::spawn(async move {
-        let mut rng = StdRng::seed_from_u64(seed);
+    spawn_relay(server, seed, async move |r| {
+        let Relay {
+            front,
+            back,
+            stats: s,
+            mut rng,
+        } = r;
         let mut client = None;
         let (mut a, mut b) = (vec![0u8; 2048], vec![0u8; 2048]);
         loop {
@@ -70,8 +71,38 @@ pub(crate) async fn lossy_relay(
                 continue;
             };
         }
-    });
-    (addr, stats, task)
+    })
+    .await
+}
+
+/// What a relay task works with: its two sockets (see [`relay_sockets`]), its counters and its seeded
+/// random choices.
+struct Relay {
+    front: UdpSocket,
+    back: UdpSocket,
+    stats: Arc<RelayStats>,
+    rng: StdRng,
+}
+
+/// Spawns `run` on a new relay to `server`; returns the address clients use, the counters and the task.
+async fn spawn_relay<F>(
+    server: SocketAddr,
+    seed: u64,
+    run: impl FnOnce(Relay) -> F,
+) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (front, back) = relay_sockets(server).await;
+    let addr = front.local_addr().unwrap();
+    let stats = Arc::new(RelayStats::default());
+    let relay = Relay {
+        front,
+        back,
+        stats: stats.clone(),
+        rng: StdRng::seed_from_u64(seed),
+    };
+    (addr, stats, tokio::spawn(run(relay)))
 }
 
 /// A relay's two sockets on 127.0.0.1: `front` for the client, `back` connected to `server`. Big
@@ -106,39 +137,34 @@ pub(crate) async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) 
 pub(crate) async fn tampering_relay(
     server: SocketAddr,
 ) -> (SocketAddr, Arc<RelayStats>, JoinHandle<()>) {
-    let (front, back) = relay_sockets(server).await;
-    let addr = front.local_addr().unwrap();
-    let stats = Arc::new(RelayStats::default());
-    let s = stats.clone();
-    let task = tokio::spawn(async move {
-        let mut rng = StdRng::seed_from_u64(5);
+    spawn_relay(server, 5, async move |mut relay| {
         let mut client = None;
         let (mut a, mut b) = (vec![0u8; 2048], vec![0u8; 2048]);
         loop {
             tokio::select! {
-                r = front.recv_from(&mut a) => {
+                r = relay.front.recv_from(&mut a) => {
                     let Ok((n, from)) = r else { continue };
                     if n == 0 {
                         continue;
                     }
                     client = Some(from);
-                    let _ = back.send(&a[..n]).await;
-                    s.forwarded.fetch_add(1, Ordering::Relaxed);
+                    let _ = relay.back.send(&a[..n]).await;
+                    relay.stats.forwarded.fetch_add(1, Ordering::Relaxed);
                     let mut bad = a[..n].to_vec();
-                    let bit = rng.random_range(0..n * 8);
+                    let bit = relay.rng.random_range(0..n * 8);
                     bad[bit / 8] ^= 1 << (bit % 8);
-                    let _ = back.send(&bad).await;
-                    let mut junk = vec![0u8; rng.random_range(0..1400)];
-                    rng.fill_bytes(&mut junk);
-                    let _ = back.send(&junk).await;
-                    s.injected.fetch_add(2, Ordering::Relaxed);
+                    let _ = relay.back.send(&bad).await;
+                    let mut junk = vec![0u8; relay.rng.random_range(0..1400)];
+                    relay.rng.fill_bytes(&mut junk);
+                    let _ = relay.back.send(&junk).await;
+                    relay.stats.injected.fetch_add(2, Ordering::Relaxed);
                 }
-                r = back.recv(&mut b) => {
+                r = relay.back.recv(&mut b) => {
                     let (Ok(n), Some(c)) = (r, client) else { continue };
-                    let _ = front.send_to(&b[..n], c).await;
+                    let _ = relay.front.send_to(&b[..n], c).await;
                 }
             }
         }
-    });
-    (addr, stats, task)
+    })
+    .await
 }
