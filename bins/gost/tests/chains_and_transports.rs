@@ -4,12 +4,14 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc::{Receiver, channel};
 
-use gost_test_support::servers::blocking::http_server;
-use gost_test_support::{free_port, have_program};
-use support::{Gost, PATIENCE, assert_body, connect_when_listening, curl, http_through_chain};
+use gost_test_support::free_port;
+use support::{
+    Gost, PATIENCE, assert_socks5h_body, connect_when_listening, http_through_chain, serve_each,
+    web_for_curl,
+};
 
 /// [`http_through_chain`], then checks the server logs the connection with bytes both ways.
 ///
@@ -56,16 +58,16 @@ fn socks4_over_tls_listener() {
 
 #[test]
 fn socks5_service_with_a_chain_serves_curl() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let mut upstream = Gost::spawn(&["-L", "socks5+wss://127.0.0.1:0"]);
     let node = format!("socks5+wss://{}", upstream.addr("service-0"));
     let mut front = Gost::spawn(&["-L", "socks5://127.0.0.1:0", "-F", &node]);
     let proxy = front.addr("service-0").to_string();
-    let out = curl(&["--socks5-hostname", &proxy], &format!("http://{web}/"));
-    assert_body(&out, "socks5 -> socks5+wss chain");
+    assert_socks5h_body(
+        &proxy,
+        &format!("http://{web}/"),
+        "socks5 -> socks5+wss chain",
+    );
     upstream.wait_connection_relayed();
 }
 
@@ -80,20 +82,12 @@ fn socks5_over_kcp_listener() {
 /// A server that reads each connection to EOF and then answers with `reply` bytes and closes; sends
 /// the count it read on `counts`.
 fn reply_after_eof(reply: usize) -> (SocketAddr, Receiver<usize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, counts) = channel();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut request = Vec::new();
-                if conn.read_to_end(&mut request).is_ok() {
-                    let _ = tx.send(request.len());
-                    let _ = conn.write_all(&vec![0x5a; reply]);
-                }
-            });
+    let addr = serve_each(move |mut conn| {
+        let mut request = Vec::new();
+        if conn.read_to_end(&mut request).is_ok() {
+            let _ = tx.send(request.len());
+            let _ = conn.write_all(&vec![0x5a; reply]);
         }
     });
     (addr, counts)

@@ -33,19 +33,12 @@ fn connect(proxy: SocketAddr, target: SocketAddr) -> u8 {
 fn a_connector_takes_its_credential_from_the_first_entry_of_a_file() {
     let echo = echo_server();
     // `node\user:p@ss word`, base64 as upstream's `?auth=` takes it.
-    let mut server = Gost::spawn(&[
-        "-L",
-        "socks5://127.0.0.1:0?auth=bm9kZVx1c2VyOnBAc3Mgd29yZA==",
-    ]);
+    let listen = "socks5://127.0.0.1:0?auth=bm9kZVx1c2VyOnBAc3Mgd29yZA==";
+    let mut server = Gost::spawn(&["-L", listen]);
     let server_addr = server.addr("service-0");
-    let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("node-credentials");
-    std::fs::write(
-        &users,
-        "# the upstream proxy\n\nnode\\user\tp@ss word\nsomeone else\n",
-    )
-    .unwrap();
-    let file = ConfigFile::new(&front_config(server_addr, users.to_str().unwrap()));
+    // The credentials file (any name will do): comments and blank lines are skipped.
+    let users = ConfigFile::new("# the upstream proxy\n\nnode\\user\tp@ss word\nsomeone else\n");
+    let file = ConfigFile::new(&front_config(server_addr, users.arg()));
     let mut front = Gost::spawn(&["-C", file.arg()]);
     assert_eq!(
         connect(front.addr("front"), echo),
@@ -55,7 +48,7 @@ fn a_connector_takes_its_credential_from_the_first_entry_of_a_file() {
     server.wait_connection_ok();
 
     // The second entry is not the one sent: with it first, the server refuses the login.
-    std::fs::write(&users, "someone else\nnode\\user p@ss word\n").unwrap();
+    users.write("someone else\nnode\\user p@ss word\n");
     let mut wrong = Gost::spawn(&["-C", file.arg()]);
     assert_ne!(connect(wrong.addr("front"), echo), 0);
 

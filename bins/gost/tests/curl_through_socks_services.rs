@@ -3,16 +3,12 @@
 
 mod support;
 
-use gost_test_support::servers::blocking::http_server;
-use gost_test_support::{BODY, have_program};
-use support::{Gost, PATIENCE, assert_body, curl};
+use gost_test_support::BODY;
+use support::{Gost, assert_body, assert_socks5h_body, curl, web_for_curl};
 
 #[test]
 fn socks5_with_password_serves_curl_and_refuses_a_wrong_one() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let mut gost = Gost::spawn(&["-L", "socks5://user:pass@127.0.0.1:0"]);
     let proxy = gost.addr("service-0");
     let url = format!("http://{web}/");
@@ -39,10 +35,7 @@ fn socks5_with_password_serves_curl_and_refuses_a_wrong_one() {
 
 #[test]
 fn socks4_and_socks4a_serve_curl() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let mut gost = Gost::spawn(&["-L", "socks4://127.0.0.1:0"]);
     let proxy = gost.addr("service-0").to_string();
     let out = curl(&["--socks4", &proxy], &format!("http://{web}/"));
@@ -54,10 +47,7 @@ fn socks4_and_socks4a_serve_curl() {
 
 #[test]
 fn one_process_serves_socks5_and_socks4_side_by_side() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let mut gost = Gost::spawn(&[
         "-L",
         "socks5://127.0.0.1:0?udp=true&bind=true",
@@ -72,10 +62,7 @@ fn one_process_serves_socks5_and_socks4_side_by_side() {
 
 #[test]
 fn auto_handler_serves_socks4_and_socks5_on_one_port() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     // No scheme: upstream's `auto` handler.
     let mut gost = Gost::spawn(&["-L", "127.0.0.1:0"]);
     let proxy = gost.addr("service-0").to_string();
@@ -84,10 +71,7 @@ fn auto_handler_serves_socks4_and_socks5_on_one_port() {
     assert_body(&curl(&["--socks4", &proxy], &url), "auto: socks4");
     let named = format!("http://localhost:{}/", web.port());
     assert_body(&curl(&["--socks4a", &proxy], &named), "auto: socks4a");
-    assert_body(
-        &curl(&["--socks5-hostname", &proxy], &named),
-        "auto: socks5h",
-    );
+    assert_socks5h_body(&proxy, &named, "auto: socks5h");
 }
 
 #[test]

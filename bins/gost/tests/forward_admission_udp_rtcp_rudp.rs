@@ -7,12 +7,14 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use gost_test_support::servers::free_port;
-use support::{ConfigFile, Gost, PATIENCE, connect_when_listening, field, http_get_path};
+use support::{
+    ConfigFile, Gost, PATIENCE, connect_when_listening, field, http_get_path, serve_each,
+};
 
 const ADMITTED: [u8; 4] = [127, 0, 0, 1];
 const REFUSED: [u8; 4] = [127, 0, 0, 2];
@@ -37,20 +39,11 @@ fn recording_udp_echo() -> (SocketAddr, Receiver<Vec<u8>>) {
 
 /// A TCP echo that reports the peer of every connection it accepts.
 fn recording_tcp_echo() -> (SocketAddr, Receiver<SocketAddr>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            if tx.send(conn.peer_addr().unwrap()).is_err() {
-                break;
-            }
-            std::thread::spawn(move || {
-                let mut reader = conn.try_clone().unwrap();
-                let _ = std::io::copy(&mut reader, &mut conn);
-            });
-        }
+    let addr = serve_each(move |mut conn| {
+        let _ = tx.send(conn.peer_addr().unwrap());
+        let mut reader = conn.try_clone().unwrap();
+        let _ = std::io::copy(&mut reader, &mut conn);
     });
     (addr, rx)
 }

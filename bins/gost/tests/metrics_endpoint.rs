@@ -8,21 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use gost_test_support::servers::blocking::http_server;
-use support::{ConfigFile, Gost, PATIENCE, field, http_get};
-
-/// GET `path` from `addr` with optional extra header lines; returns the whole response.
-fn scrape(addr: SocketAddr, path: &str, headers: &str) -> String {
-    let mut conn = TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: m\r\n{headers}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    conn.read_to_string(&mut response).unwrap();
-    response
-}
+use support::{ConfigFile, Gost, PATIENCE, field, http_get, http_get_with};
 
 /// The value of the sample whose line starts with `metric{` and contains `label`.
 fn sample(text: &str, metric: &str, label: &str) -> Option<f64> {
@@ -49,7 +35,7 @@ fn metrics_flag_counts_requests_and_bytes() {
     let service = "service=\"service-0\"";
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let text = scrape(metrics, "/metrics", "");
+        let text = http_get_with(metrics, "/metrics", "");
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
         let requests = sample(&text, "gost_service_requests_total", service);
         let input = sample(&text, "gost_service_transfer_input_bytes_total", service);
@@ -75,9 +61,9 @@ fn metrics_section_with_path_and_credentials() {
     let mut gost = Gost::spawn(&["-C", file.arg()]);
     gost.addr("proxy");
     let metrics = metrics_addr(&mut gost);
-    let denied = scrape(metrics, "/m", "");
+    let denied = http_get_with(metrics, "/m", "");
     assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
-    let ok = scrape(metrics, "/m", "Authorization: Basic cHJvbTpwdw==\r\n");
+    let ok = http_get_with(metrics, "/m", "Authorization: Basic cHJvbTpwdw==\r\n");
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     assert!(ok.contains("gost_services"), "{ok}");
 }
@@ -125,7 +111,7 @@ fn chain_metrics_count_node_connects_and_chain_errors() {
         "nothing comes back from a dead chain"
     );
     // Both dials finished before their connections closed, so one scrape sees them.
-    let text = scrape(metrics, "/metrics", "");
+    let text = http_get_with(metrics, "/metrics", "");
     let good = "chain=\"good\",node=\"far\"";
     let bad = "chain=\"bad\",node=\"dead\"";
     let connect = "gost_chain_node_connect_duration_seconds_count";

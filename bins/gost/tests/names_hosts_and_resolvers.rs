@@ -8,20 +8,15 @@
 mod support;
 
 use gost_test_support::dns::Dnsmasq;
-use gost_test_support::have_program;
-use gost_test_support::servers::blocking::http_server;
-use support::{ConfigFile, Gost, PATIENCE, assert_body, curl};
+use support::{ConfigFile, Gost, assert_socks5h_body, curl, web_for_curl};
 
 #[test]
 fn a_service_table_maps_the_target_name() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let mut gost = Gost::spawn(&["-L", "socks5://127.0.0.1:0?hosts=myname.test:127.0.0.1"]);
     let proxy = gost.addr("service-0").to_string();
     let url = format!("http://myname.test:{}/", web.port());
-    assert_body(&curl(&["--socks5-hostname", &proxy], &url), "mapped name");
+    assert_socks5h_body(&proxy, &url, "mapped name");
     let other = format!("http://unmapped.invalid:{}/", web.port());
     let out = curl(&["--socks5-hostname", &proxy], &other);
     assert!(
@@ -32,13 +27,13 @@ fn a_service_table_maps_the_target_name() {
 
 #[test]
 fn through_a_chain_the_service_resolves_and_the_node_name_is_mapped() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let mut far = Gost::spawn(&["-L", "socks5://127.0.0.1:0"]);
-    let far_port = far.addr("service-0").port();
-    let node = format!("socks5://proxy.test:{far_port}?hosts=proxy.test:127.0.0.1");
+    // The node is named, and only the hop's own table maps the name.
+    let node = format!(
+        "socks5://proxy.test:{}?hosts=proxy.test:127.0.0.1",
+        far.addr("service-0").port()
+    );
     let mut near = Gost::spawn(&[
         "-L",
         "socks5://127.0.0.1:0?hosts=myname.test:127.0.0.1",
@@ -48,19 +43,13 @@ fn through_a_chain_the_service_resolves_and_the_node_name_is_mapped() {
     let proxy = near.addr("service-0").to_string();
     // The far proxy knows no myname.test: only the near service's table can have answered.
     let url = format!("http://myname.test:{}/", web.port());
-    assert_body(
-        &curl(&["--socks5-hostname", &proxy], &url),
-        "through the chain",
-    );
+    assert_socks5h_body(&proxy, &url, "through the chain");
     near.wait_connection_ok();
 }
 
 #[test]
 fn a_yaml_table_from_a_file() {
-    if !have_program("curl", "curl") {
-        return;
-    }
-    let web = http_server(PATIENCE);
+    let Some(web) = web_for_curl() else { return };
     let dir = tempfile::tempdir().unwrap();
     let table = dir.path().join("hosts");
     std::fs::write(&table, "# ip names\n127.0.0.1 other.test .wild.test\n").unwrap();
@@ -73,33 +62,28 @@ fn a_yaml_table_from_a_file() {
     let proxy = gost.addr("s").to_string();
     for name in ["other.test", "a.b.wild.test"] {
         let url = format!("http://{name}:{}/", web.port());
-        assert_body(&curl(&["--socks5-hostname", &proxy], &url), name);
+        assert_socks5h_body(&proxy, &url, name);
     }
 }
 
 #[test]
 fn a_resolver_answers_names_only_its_nameserver_knows() {
-    if !have_program("curl", "curl") {
-        return;
-    }
+    let Some(web) = web_for_curl() else { return };
     let Some(dns) = Dnsmasq::start(&[("dns-only.test", "127.0.0.1")]) else {
         return;
     };
-    let web = http_server(PATIENCE);
     for scheme in ["udp", "tcp"] {
         let listen = format!("socks5://127.0.0.1:0?resolver={scheme}://{}", dns.addr);
         let mut gost = Gost::spawn(&["-L", &listen]);
         let proxy = gost.addr("service-0").to_string();
         let url = format!("http://dns-only.test:{}/", web.port());
-        assert_body(&curl(&["--socks5-hostname", &proxy], &url), scheme);
+        assert_socks5h_body(&proxy, &url, scheme);
     }
 }
 
 #[test]
 fn yaml_resolvers_on_a_service_after_its_hosts_and_on_a_chain_node() {
-    if !have_program("curl", "curl") {
-        return;
-    }
+    let Some(web) = web_for_curl() else { return };
     // both.test: dnsmasq says 127.0.0.2, where nothing listens; the hosts table says 127.0.0.1. UDP:
     // each service has its own resolver, and dnsmasq serves one TCP connection at a time.
     let names = [
@@ -110,7 +94,6 @@ fn yaml_resolvers_on_a_service_after_its_hosts_and_on_a_chain_node() {
     let Some(dns) = Dnsmasq::start(&names) else {
         return;
     };
-    let web = http_server(PATIENCE);
     let mut far = Gost::spawn(&["-L", "socks5://127.0.0.1:0"]);
     let far_port = far.addr("service-0").port();
     let config = ConfigFile::new(&format!(
@@ -152,12 +135,9 @@ hosts:
     let chained = gost.addr("chained").to_string();
     for name in ["dns-only.test", "both.test"] {
         let url = format!("http://{name}:{}/", web.port());
-        assert_body(&curl(&["--socks5-hostname", &direct], &url), name);
+        assert_socks5h_body(&direct, &url, name);
     }
     // The node's address far.test is known to dnsmasq alone.
     let url = format!("http://127.0.0.1:{}/", web.port());
-    assert_body(
-        &curl(&["--socks5-hostname", &chained], &url),
-        "through far.test",
-    );
+    assert_socks5h_body(&chained, &url, "through far.test");
 }

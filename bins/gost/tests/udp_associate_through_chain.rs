@@ -10,16 +10,12 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use gost_test_support::servers::blocking::udp_echo;
+use gost_test_support::socks5::udp_datagram;
 use support::Gost;
 
+/// The UDP relay header for `target` (no fragment).
 fn header(target: SocketAddr) -> Vec<u8> {
-    let SocketAddr::V4(v4) = target else {
-        panic!("IPv4 only")
-    };
-    let mut h = vec![0, 0, 0, 1];
-    h.extend_from_slice(&v4.ip().octets());
-    h.extend_from_slice(&v4.port().to_be_bytes());
-    h
+    udp_datagram(0, target, &[])
 }
 
 /// Starts the hop (`hop`) and the front with `-F node` (`{}` = the hop's address), associates, and

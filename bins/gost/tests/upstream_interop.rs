@@ -21,14 +21,26 @@ const TCP_BYTES: usize = 300_000;
 /// Starts `server` with `-L listen`, then `client` with `-L tcp://127.0.0.1:0/ECHO -F NODE` (`{}` in
 /// `node` = the server's address) and checks [`TCP_BYTES`] round trip through both.
 fn tcp_forward(server: &Peer, client: &Peer, listen: &str, node: &str) {
-    let echo = echo_server();
-    let mut srv = server.spawn(&["-L", listen]);
-    let node = node.replace("{}", &srv.addr("service-0").to_string());
-    let forward = format!("tcp://127.0.0.1:0/{echo}");
-    let mut front = client.spawn(&["-L", &forward, "-F", &node]);
-    let addr = front.addr("service-0");
+    let forward = format!("tcp://127.0.0.1:0/{}", echo_server());
+    let (mut srv, mut front, node, addr) = start_pair(server, client, listen, node, &forward);
     let what = format!("{client:?} client -F {node} to {server:?} server -L {listen}");
     echo_bulk(addr, TCP_BYTES, &what, &mut [&mut srv, &mut front]);
+}
+
+/// Starts `server` with `-L listen`, then `client` with `-L forward -F NODE` (`{}` in `node` = the
+/// server's address). Returns both processes, NODE and the client's forwarding address.
+fn start_pair(
+    server: &Peer,
+    client: &Peer,
+    listen: &str,
+    node: &str,
+    forward: &str,
+) -> (Gost, Gost, String, SocketAddr) {
+    let mut srv = server.spawn(&["-L", listen]);
+    let node = node.replace("{}", &srv.addr("service-0").to_string());
+    let mut front = client.spawn(&["-L", forward, "-F", &node]);
+    let addr = front.addr("service-0");
+    (srv, front, node, addr)
 }
 
 /// Connects to `addr`, sends `n` patterned bytes from a thread while reading the echo, then
@@ -89,74 +101,39 @@ fn try_echo_bulk(addr: SocketAddr, n: usize) -> Result<(), String> {
     }
 }
 
+/// TCP through SOCKS5 (TLS negotiated in-band, notls on either side, user/pass), SOCKS4, and SOCKS5
+/// over tls, ws (also on a custom path), wss and kcp, in both roles; a failure names the client, the
+/// server, `-L` and `-F`.
 #[test]
-fn tcp_through_socks5_with_tls_negotiated() {
-    both_roles(|s, c| tcp_forward(s, c, "socks5://127.0.0.1:0", "socks5://{}"));
-}
-
-#[test]
-fn tcp_through_socks5_notls() {
-    both_roles(|s, c| {
-        tcp_forward(s, c, "socks5://127.0.0.1:0?notls=true", "socks5://{}");
-        tcp_forward(s, c, "socks5://127.0.0.1:0", "socks5://{}?notls=true");
-    });
-}
-
-#[test]
-fn tcp_through_socks5_with_user_and_password() {
-    both_roles(|s, c| {
-        tcp_forward(s, c, "socks5://u:p@127.0.0.1:0", "socks5://u:p@{}");
-        tcp_forward(
-            s,
-            c,
-            "socks5://u:p@127.0.0.1:0?notls=true",
-            "socks5://u:p@{}",
-        );
-    });
-}
-
-#[test]
-fn tcp_through_socks4() {
-    both_roles(|s, c| tcp_forward(s, c, "socks4://127.0.0.1:0", "socks4://{}"));
-}
-
-#[test]
-fn tcp_through_socks5_over_tls() {
-    both_roles(|s, c| tcp_forward(s, c, "socks5+tls://127.0.0.1:0", "socks5+tls://{}"));
-}
-
-#[test]
-fn tcp_through_socks5_over_ws() {
-    both_roles(|s, c| {
-        tcp_forward(s, c, "socks5+ws://127.0.0.1:0", "socks5+ws://{}");
-        tcp_forward(
-            s,
-            c,
+fn tcp_through_socks4_and_socks5_over_every_transport() {
+    let cases = [
+        ("socks5://127.0.0.1:0", "socks5://{}"),
+        ("socks5://127.0.0.1:0?notls=true", "socks5://{}"),
+        ("socks5://127.0.0.1:0", "socks5://{}?notls=true"),
+        ("socks5://u:p@127.0.0.1:0", "socks5://u:p@{}"),
+        ("socks5://u:p@127.0.0.1:0?notls=true", "socks5://u:p@{}"),
+        ("socks4://127.0.0.1:0", "socks4://{}"),
+        ("socks5+tls://127.0.0.1:0", "socks5+tls://{}"),
+        ("socks5+ws://127.0.0.1:0", "socks5+ws://{}"),
+        (
             "socks5+ws://127.0.0.1:0?path=/tunnel",
             "socks5+ws://{}?path=/tunnel",
-        );
+        ),
+        ("socks5+wss://127.0.0.1:0", "socks5+wss://{}"),
+        ("socks5+kcp://127.0.0.1:0", "socks5+kcp://{}"),
+    ];
+    both_roles(|s, c| {
+        for (listen, node) in cases {
+            tcp_forward(s, c, listen, node);
+        }
     });
-}
-
-#[test]
-fn tcp_through_socks5_over_wss() {
-    both_roles(|s, c| tcp_forward(s, c, "socks5+wss://127.0.0.1:0", "socks5+wss://{}"));
-}
-
-#[test]
-fn tcp_through_socks5_over_kcp() {
-    both_roles(|s, c| tcp_forward(s, c, "socks5+kcp://127.0.0.1:0", "socks5+kcp://{}"));
 }
 
 /// Starts `server` with `-L listen`, then `client` with `-L udp://127.0.0.1:0/ECHO?keepalive=true -F
 /// NODE` and checks 100 datagrams of mixed sizes round trip in lock step.
 fn udp_forward(server: &Peer, client: &Peer, listen: &str, node: &str) {
-    let echo = udp_echo();
-    let mut srv = server.spawn(&["-L", listen]);
-    let node = node.replace("{}", &srv.addr("service-0").to_string());
-    let forward = format!("udp://127.0.0.1:0/{echo}?keepalive=true");
-    let mut front = client.spawn(&["-L", &forward, "-F", &node]);
-    let addr = front.addr("service-0");
+    let forward = format!("udp://127.0.0.1:0/{}?keepalive=true", udp_echo());
+    let (mut srv, mut front, node, addr) = start_pair(server, client, listen, node, &forward);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = vec![0u8; 65536];

@@ -12,8 +12,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use gost_sys::process::Signal;
-use gost_test_support::BODY;
 use gost_test_support::servers::blocking;
+use gost_test_support::{BODY, have_program};
 
 /// Upper bound for anything a test waits for; generous for a loaded CI machine.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
@@ -228,11 +228,16 @@ pub(crate) fn http_get(addr: SocketAddr) -> String {
 
 /// [`http_get`] of `path` (e.g. a metrics endpoint's `/metrics`).
 pub(crate) fn http_get_path(addr: SocketAddr, path: &str) -> String {
+    http_get_with(addr, path, "")
+}
+
+/// [`http_get_path`] with extra header lines (each ending in CRLF), e.g. `Authorization`.
+pub(crate) fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> String {
     let mut conn = TcpStream::connect(addr).unwrap();
     conn.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         conn,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: test\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -322,6 +327,19 @@ pub(crate) fn curl(args: &[&str], url: &str) -> Output {
         .expect("run curl")
 }
 
+/// The page server of the curl tests ([`blocking::http_server`]), when curl is installed; `None` (after the skip
+/// notice, or a panic under `CI`) when it is not.
+pub(crate) fn web_for_curl() -> Option<SocketAddr> {
+    have_program("curl", "curl").then(|| blocking::http_server(PATIENCE))
+}
+
+/// curl through the SOCKS5 proxy at `proxy`, which resolves the name in `url` (`--socks5-hostname`),
+/// must get the page; `what` names the case.
+#[track_caller]
+pub(crate) fn assert_socks5h_body(proxy: &str, url: &str, what: &str) {
+    assert_body(&curl(&["--socks5-hostname", proxy], url), what);
+}
+
 /// Asserts curl succeeded and got [`BODY`].
 #[track_caller]
 pub(crate) fn assert_body(out: &Output, what: &str) {
@@ -361,7 +379,22 @@ pub(crate) fn connect_when_listening(addr: SocketAddr) -> Result<TcpStream, Stri
     }
 }
 
-/// A `gost.yaml` in a temporary directory of its own, removed when dropped.
+/// A TCP server on 127.0.0.1:0 that runs `serve` on each connection, in a thread of its own. Its
+/// threads end with the test process.
+pub(crate) fn serve_each(serve: impl Fn(TcpStream) + Clone + Send + 'static) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(conn));
+        }
+    });
+    addr
+}
+
+/// A file (`gost.yaml`) in a temporary directory of its own, removed when dropped: a config for `-C`,
+/// or a file a test config names.
 pub(crate) struct ConfigFile {
     _dir: tempfile::TempDir,
     path: PathBuf,
