@@ -100,6 +100,14 @@ async fn serve(
     (addr, token, task)
 }
 
+/// Waits (at most 5 s) for the service task to return after its token was cancelled.
+async fn stopped(task: tokio::task::JoinHandle<()>) {
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the service stopped within 5 s")
+        .unwrap();
+}
+
 async fn echo_once(c: &mut TcpStream, msg: &[u8]) {
     c.write_all(msg).await.unwrap();
     let mut got = vec![0u8; msg.len()];
@@ -126,10 +134,7 @@ async fn shutdown_stops_accepting_and_lets_live_connections_finish() {
     echo_once(&mut live, b"during drain").await;
     assert!(!task.is_finished());
     drop(live);
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    stopped(task).await;
 }
 
 #[tokio::test]
@@ -142,10 +147,7 @@ async fn drain_deadline_cuts_connections_that_never_end() {
     let mut idle = TcpStream::connect(addr).await.unwrap();
     echo_once(&mut idle, b"x").await;
     token.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    stopped(task).await;
     let mut buf = [0u8; 1];
     let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
         .await
@@ -220,10 +222,7 @@ async fn connections_cut_by_the_drain_report_what_they_relayed() {
     assert!(input + step >= LEN as u64, "input counted live: {input}");
     assert!(output + step >= LEN as u64, "output counted live: {output}");
     token.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    stopped(task).await;
     let bytes = format!("bytes_in={LEN}");
     let lines = wait_for_line(
         &logs,
@@ -271,10 +270,7 @@ async fn drain_counts_only_live_connections() {
     let draining = wait_for_line(&logs, &["draining", "service=svc-live"]).await;
     assert!(draining[0].contains("live=1"), "{draining:?}");
     drop(stays);
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    stopped(task).await;
 }
 
 /// Over the cap of live connections a client is closed at once and the refusal logged (it used to wait
@@ -334,10 +330,7 @@ async fn connection_cap_refuses_extra_clients_promptly_until_a_slot_frees() {
     echo_once(&mut d, b"e").await;
     token.cancel();
     drop((b, c, d));
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    stopped(task).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -444,10 +437,7 @@ async fn udp_sessions_cut_by_the_drain_report_what_they_relayed() {
     }
 
     token.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .unwrap()
-        .unwrap();
+    stopped(task).await;
     let bytes = format!("bytes_in={}", ROUNDS * LEN);
     for kind in ["udp-associate", "udp-tun"] {
         let lines = wait_for_line(
