@@ -2,7 +2,7 @@
 //! (nameserver addresses gost-rs can ask) and of the services, hops and nodes that name them.
 
 use super::access::{check_defined, check_loaders};
-use super::check_unique;
+use super::{check_unique, require_entries};
 use crate::error::ConfigError;
 use crate::model::{Config, HostsConfig, ResolverConfig};
 
@@ -37,14 +37,7 @@ pub(super) fn check_hosts(config: &Config) -> Result<(), ConfigError> {
 
 fn check_resolver(r: &ResolverConfig) -> Result<(), ConfigError> {
     let s = format!("resolver `{}`", r.name);
-    if r.nameservers.is_empty() {
-        return Err(ConfigError::invalid(
-            &s,
-            "nameservers",
-            "",
-            "is empty; add at least one addr",
-        ));
-    }
+    require_entries(&s, "nameservers", &r.nameservers, "add at least one addr")?;
     for (i, ns) in r.nameservers.iter().enumerate() {
         let key = |k: &str| format!("nameservers[{i}].{k}");
         let scheme = ns.addr.split_once("://").map_or("udp", |(p, _)| p);

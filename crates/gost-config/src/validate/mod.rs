@@ -249,6 +249,24 @@ fn check_type(
     ))
 }
 
+/// The list `key` of `subject` has entries; `why` completes the error's "is empty; …".
+pub(crate) fn require_entries<T>(
+    subject: &str,
+    key: &str,
+    list: &[T],
+    why: &str,
+) -> Result<(), ConfigError> {
+    if list.is_empty() {
+        return Err(ConfigError::invalid(
+            subject,
+            key,
+            "",
+            format!("is empty; {why}"),
+        ));
+    }
+    Ok(())
+}
+
 /// `addr` is given; `expected` says what it should look like.
 fn require_addr(subject: &str, addr: &str, expected: &str) -> Result<(), ConfigError> {
     if addr.is_empty() {
@@ -568,24 +586,10 @@ fn check_selector(s: &str, key: &str, sel: &SelectorConfig) -> Result<(), Config
 
 fn check_chain(chain: &ChainConfig, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
     let cs = format!("chain `{}`", chain.name);
-    if chain.hops.is_empty() {
-        return Err(ConfigError::invalid(
-            &cs,
-            "hops",
-            "",
-            "is empty; a chain needs at least one hop",
-        ));
-    }
+    require_entries(&cs, "hops", &chain.hops, "a chain needs at least one hop")?;
     for (hop_index, hop) in chain.hops.iter().enumerate() {
         let hs = format!("{cs} hop `{}`", hop.name);
-        if hop.nodes.is_empty() {
-            return Err(ConfigError::invalid(
-                &hs,
-                "nodes",
-                "",
-                "is empty; a hop needs at least one node",
-            ));
-        }
+        require_entries(&hs, "nodes", &hop.nodes, "a hop needs at least one node")?;
         if let Some(sel) = &hop.selector {
             check_selector(&hs, "selector", sel)?;
         }
