@@ -1,7 +1,8 @@
 //! Access control as an operator runs it: two gost processes share one real `redis-server` (users in a
 //! hash, an admission blacklist in a set, reload 1 s): a user added there is accepted by both, a
 //! removed one refused by both, an IP added to the blacklist refused by both while other clients are
-//! served; and the command line's `?bypass=` / `?admission=~` / `?skipauth=` with curl.
+//! served; services of one process naming one auther share its Redis connection, across reloads; and
+//! the command line's `?bypass=` / `?admission=~` / `?skipauth=` with curl.
 
 mod support;
 
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gost_sys::process::Signal;
 use gost_test_support::have_program;
 use gost_test_support::servers::blocking::{echo_server, http_server};
 use gost_test_support::servers::free_port;
@@ -48,6 +50,29 @@ impl Redis {
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(r)
+    }
+
+    /// The ids of the connected clients, leaving out the `redis-cli` asking.
+    fn client_ids(&self) -> Vec<String> {
+        self.cli(&["CLIENT", "LIST"])
+            .lines()
+            .filter(|l| !l.contains("cmd=client"))
+            .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits (bounded) until the connected clients satisfy `check`; returns their ids.
+    fn wait_clients(&self, what: &str, check: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let ids = self.client_ids();
+            if check(&ids) {
+                return ids;
+            }
+            assert!(Instant::now() < deadline, "{what}: clients {ids:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Runs `redis-cli` against this server; its trimmed output.
@@ -164,6 +189,79 @@ fn two_gost_processes_share_users_and_a_blacklist_through_redis() {
     for g in [&mut a, &mut b] {
         g.wait_for(&["client refused", "admission", "127.0.0.2:"]);
     }
+}
+
+/// Services on `ports` (named `s0`, `s1`, …) naming Redis-backed auther `fleet`, re-read every
+/// `reload`.
+fn shared_config(redis: u16, ports: &[u16], reload: &str) -> String {
+    let mut text = String::from("services:\n");
+    for (i, port) in ports.iter().enumerate() {
+        text.push_str(&format!(
+            "- name: s{i}\n  addr: 127.0.0.1:{port}\n  handler: {{type: socks5, auther: fleet}}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "authers:\n- name: fleet\n  reload: {reload}\n  redis: {{addr: 127.0.0.1:{redis}, key: 'gost:authers:fleet'}}\n"
+    ));
+    text
+}
+
+#[test]
+fn services_naming_one_auther_share_one_redis_connection_across_reloads() {
+    let Some(redis) = Redis::start() else { return };
+    redis.cli(&["HSET", "gost:authers:fleet", "alice", "s3cret"]);
+    let echo = echo_server();
+    let ports = [free_port(), free_port(), free_port()];
+    let file = ConfigFile::new(&shared_config(redis.port, &ports[..2], "1s"));
+    let mut g = Gost::spawn(&["-C", file.arg()]);
+    let local = [127, 0, 0, 1];
+    let proxies = [g.addr("s0"), g.addr("s1")];
+    for p in proxies {
+        assert_eq!(attempt(local, p, "alice", "s3cret", echo), Outcome::Relayed);
+        assert_eq!(
+            attempt(local, p, "alice", "wrong", echo),
+            Outcome::AuthRefused
+        );
+    }
+    let first = redis.client_ids();
+    assert_eq!(
+        first.len(),
+        1,
+        "one connection for both services: {first:?}"
+    );
+
+    // A service added by a reload gets the same auther: no new connection.
+    file.write(&shared_config(redis.port, &ports, "1s"));
+    g.signal(Signal::Hup);
+    g.wait_for(&["configuration reloaded", "started=1"]);
+    let added = g.addr("s2");
+    redis.cli(&["HSET", "gost:authers:fleet", "bob", "pw"]);
+    on_both(
+        &[proxies[0], added],
+        |p| attempt(local, p, "bob", "pw", echo) == Outcome::Relayed,
+        "user added after the reload",
+    );
+    assert_eq!(
+        redis.client_ids(),
+        first,
+        "the unchanged auther kept its loader"
+    );
+
+    // A changed auther is started afresh, once, and the old loader's connection goes away.
+    file.write(&shared_config(redis.port, &ports, "2s"));
+    g.signal(Signal::Hup);
+    g.wait_for(&["configuration reloaded", "stopped=3"]);
+    let ids = redis.wait_clients("old connection closed, one new", |ids| {
+        ids.len() == 1 && ids != first.as_slice()
+    });
+    for p in [proxies[0], proxies[1], added] {
+        assert_eq!(attempt(local, p, "bob", "pw", echo), Outcome::Relayed);
+        assert_eq!(
+            attempt(local, p, "bob", "wrong", echo),
+            Outcome::AuthRefused
+        );
+    }
+    assert_eq!(redis.client_ids(), ids);
 }
 
 #[test]

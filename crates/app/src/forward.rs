@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::chain::{selector, service_router};
 use crate::names::Tables;
+use crate::policies::Policies;
 
 /// A bound forwarding service.
 #[derive(Debug)]
@@ -40,9 +41,19 @@ impl ForwardService {
         service: &ServiceConfig,
         chains: Option<&Arc<dyn ChainObserver>>,
     ) -> Result<ForwardService, Error> {
+        let tables = Tables::start(config, service, &mut Policies::default()).await?;
+        ForwardService::bind_with(config, service, &tables, chains).await
+    }
+
+    /// [`ForwardService::bind`] with the service's `tables` already started.
+    pub(crate) async fn bind_with(
+        config: &Config,
+        service: &ServiceConfig,
+        tables: &Tables,
+        chains: Option<&Arc<dyn ChainObserver>>,
+    ) -> Result<ForwardService, Error> {
         let kind = service.handler.kind().map_err(Error::metadata("handler"))?;
-        let tables = Tables::start(config, service).await?;
-        let router = service_router(config, service, &tables, chains)?;
+        let router = service_router(config, service, tables, chains)?;
         let selector = selector(service.forwarder.as_ref().and_then(|f| f.selector.as_ref()))?;
         // Targets and the remote address are parsed once, here; the forwarders pass them on as is.
         let targets = Targets::new(service.targets().iter().map(|t| &t.addr), selector)?

@@ -31,6 +31,7 @@ pub mod logging;
 pub mod metrics;
 mod mux;
 pub mod names;
+mod policies;
 mod service;
 mod socks;
 mod supervisor;
@@ -74,10 +75,12 @@ impl App {
     /// all. Nothing runs if any bind fails.
     pub async fn start(config: Config) -> Result<App, Error> {
         // Bound before any service runs, like the services themselves.
+        let mut policies = policies::Policies::default();
         let (server, observer, chains) = match &config.metrics {
             Some(m) => {
                 let metrics = Arc::new(Metrics::new());
                 let server = metrics::bind(&metrics::endpoint(m), metrics.clone()).await?;
+                let server = metrics::protect(server, &config, m, &mut policies).await?;
                 let chains = metrics.clone() as Arc<dyn ChainObserver>;
                 (
                     Some(server),
@@ -87,7 +90,7 @@ impl App {
             }
             None => (None, None, None),
         };
-        let services = Supervisor::start(config, observer, chains).await?;
+        let services = Supervisor::start_with(config, observer, chains, policies).await?;
         let metrics = server.as_ref().map(|s| s.local_addr());
         if let Some(server) = server {
             tokio::spawn(server.run(services.shutdown_token()));

@@ -1,7 +1,8 @@
 //! Name resolution from the configuration: the `hosts:` tables (loaded once, then reloaded) and
 //! `resolvers:` a service and its chain name, made when the service is built, and the [`Names`] of a
 //! service, hop or node; with them, the `bypasses:` lists its chain's hops and nodes name, started
-//! like the tables. Like the access policies, a table named by two services is loaded twice.
+//! like the tables. Each named table, resolver and list comes from [`Policies`], so services naming the
+//! same one share it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use gost_service::socks_wire::Address;
 use gost_transport::tcp::Resolver;
 
 use crate::Error;
-use crate::access::{list_spec, reload_period, sources};
+use crate::access::{reload_period, sources};
+use crate::policies::{Policies, undefined};
 
 /// The started `hosts:` tables, the resolvers and the chain's `bypasses:` lists of one service, by
 /// name.
@@ -25,9 +27,13 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Starts every table `service` and the hops and nodes of its chain name, and every bypass those
-    /// hops and nodes name.
-    pub async fn start(config: &Config, service: &ServiceConfig) -> Result<Tables, Error> {
+    /// Takes from `policies` every table `service` and the hops and nodes of its chain name, and every
+    /// bypass those hops and nodes name.
+    pub(crate) async fn start(
+        config: &Config,
+        service: &ServiceConfig,
+        policies: &mut Policies,
+    ) -> Result<Tables, Error> {
         let mut wanted = vec![(service.hosts.as_deref(), service.resolver.as_deref())];
         let mut lists: Vec<&str> = Vec::new();
         if let Some(chain) = service.chain().and_then(|c| config.chain(c)) {
@@ -43,29 +49,19 @@ impl Tables {
         let mut tables = Tables::default();
         for (hosts, resolver) in wanted {
             if let Some(name) = hosts.filter(|n| !tables.hosts.contains_key(*n)) {
-                let cfg = config
-                    .hosts_table(name)
-                    .ok_or_else(|| undefined("hosts", name))?;
-                tables
-                    .hosts
-                    .insert(name.to_owned(), Hosts::start(hosts_spec(cfg)?).await);
+                let table = policies.hosts(config, name).await?;
+                tables.hosts.insert(name.to_owned(), table);
             }
             if let Some(name) = resolver.filter(|n| !tables.dns.contains_key(*n)) {
-                let cfg = config
-                    .resolver(name)
-                    .ok_or_else(|| undefined("resolver", name))?;
-                tables.dns.insert(name.to_owned(), dns(cfg)?);
+                let dns = policies.resolver(config, name).await?;
+                tables.dns.insert(name.to_owned(), dns);
             }
         }
         for name in lists {
-            if tables.bypasses.contains_key(name) {
-                continue;
+            if !tables.bypasses.contains_key(name) {
+                let bypass = policies.bypass(config, name).await?;
+                tables.bypasses.insert(name.to_owned(), bypass);
             }
-            let cfg = config
-                .bypass(name)
-                .ok_or_else(|| undefined("bypass", name))?;
-            let bypass = Bypass::start(list_spec(cfg)).await;
-            tables.bypasses.insert(name.to_owned(), bypass);
         }
         Ok(tables)
     }
@@ -121,12 +117,8 @@ fn started<T: Clone>(map: &HashMap<String, T>, what: &str, name: &str) -> Result
     map.get(name).cloned().ok_or_else(|| undefined(what, name))
 }
 
-fn undefined(what: &str, name: &str) -> Error {
-    Error::Unsupported(format!("{what} {name:?} is not defined"))
-}
-
 /// gost-resolve's resolver of a `resolvers:` entry (validation checked the values).
-fn dns(cfg: &ResolverConfig) -> Result<Dns, Error> {
+pub(crate) fn dns(cfg: &ResolverConfig) -> Result<Dns, Error> {
     let bad = |e: DnsError| Error::Unsupported(format!("resolver {:?}: {e}", cfg.name));
     let specs = cfg
         .nameservers
@@ -150,7 +142,7 @@ fn dns(cfg: &ResolverConfig) -> Result<Dns, Error> {
 }
 
 /// gost-resolve's spec of a `hosts:` entry (validation checked the addresses).
-fn hosts_spec(cfg: &HostsConfig) -> Result<HostsSpec, Error> {
+pub(crate) fn hosts_spec(cfg: &HostsConfig) -> Result<HostsSpec, Error> {
     let mappings = cfg
         .mappings
         .iter()

@@ -16,6 +16,7 @@ use crate::access::{self, ServiceAccess};
 use crate::certs::Certificates;
 use crate::forward::ForwardService;
 use crate::names::Tables;
+use crate::policies::Policies;
 use crate::{Error, listener, socks};
 
 /// A bound service.
@@ -29,13 +30,15 @@ pub(crate) enum Bound {
 
 impl Bound {
     /// Builds the handler of `service` and binds its listener; errors name the service.
+    /// Named policies and tables come from `policies`, shared with the other services naming them.
     pub(crate) async fn bind(
         config: &Config,
         service: &ServiceConfig,
         certs: &mut Certificates,
         chains: Option<&Arc<dyn ChainObserver>>,
+        policies: &mut Policies,
     ) -> Result<Bound, Error> {
-        Bound::build(config, service, certs, chains)
+        Bound::build(config, service, certs, chains, policies)
             .await
             .map_err(|e| e.in_service(service))
     }
@@ -45,6 +48,7 @@ impl Bound {
         service: &ServiceConfig,
         certs: &mut Certificates,
         chains: Option<&Arc<dyn ChainObserver>>,
+        policies: &mut Policies,
     ) -> Result<Bound, Error> {
         let limits = conn_limits(config, service)?;
         let kind = service.handler.kind().map_err(|_| {
@@ -53,9 +57,10 @@ impl Bound {
                 service.handler.kind
             ))
         })?;
-        let access = access::build(config, service).await?;
+        let access = access::build(config, service, policies).await?;
+        let tables = Tables::start(config, service, policies).await?;
         if !kind.is_socks() {
-            let forward = ForwardService::bind(config, service, chains).await?;
+            let forward = ForwardService::bind_with(config, service, &tables, chains).await?;
             let forward = match forward {
                 ForwardService::Tcp(s) => {
                     ForwardService::Tcp(s.with_conn_limits(limits).with_limits(access.limits))
@@ -71,6 +76,7 @@ impl Bound {
             kind,
             limits,
             access,
+            tables,
             chains,
         };
         bind_socks(config, service, certs, socks).await
@@ -140,6 +146,7 @@ struct Socks<'a> {
     kind: HandlerKind,
     limits: ConnLimits,
     access: ServiceAccess,
+    tables: Tables,
     chains: Option<&'a Arc<dyn ChainObserver>>,
 }
 
@@ -153,10 +160,10 @@ async fn bind_socks(
         kind,
         limits: conn_limits,
         access,
+        tables,
         chains,
     } = socks;
     let (listener, listener_tls) = listener::bind(config, service, certs).await?;
-    let tables = Tables::start(config, service).await?;
     let mut builder = socks::builder(config, service, kind, listener_tls, certs, &tables, chains)?;
     let addr = listener.local_addr();
     let open = config.handler_credentials(service).is_empty() && access.auth.is_none();

@@ -1,6 +1,7 @@
 //! The set of running services: starts them all (every one bound before any runs), applies a new
 //! configuration on reload (only services whose effective settings changed are restarted), and stops
-//! them all at shutdown, letting each drain its live connections.
+//! them all at shutdown, letting each drain its live connections. The named policies and tables live
+//! here too ([`Policies`]), shared by the services naming them and kept across reloads while unchanged.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::Error;
 use crate::certs::Certificates;
+use crate::policies::Policies;
 use crate::service::Bound;
 
 /// How long a restarted service retries binding its address while the old instance lets it go.
@@ -38,6 +40,7 @@ pub struct Supervisor {
     config: Config,
     observer: Option<Arc<dyn Observer>>,
     chains: Option<Arc<dyn ChainObserver>>,
+    policies: Policies,
 }
 
 impl Supervisor {
@@ -48,10 +51,21 @@ impl Supervisor {
         observer: Option<Arc<dyn Observer>>,
         chains: Option<Arc<dyn ChainObserver>>,
     ) -> Result<Supervisor, Error> {
+        Supervisor::start_with(config, observer, chains, Policies::default()).await
+    }
+
+    /// [`Supervisor::start`] with the policies already started (the metrics endpoint's).
+    pub(crate) async fn start_with(
+        config: Config,
+        observer: Option<Arc<dyn Observer>>,
+        chains: Option<Arc<dyn ChainObserver>>,
+        mut policies: Policies,
+    ) -> Result<Supervisor, Error> {
         let mut certs = Certificates::default();
         let mut bound = Vec::with_capacity(config.services.len());
         for service in &config.services {
-            bound.push(Bound::bind(&config, service, &mut certs, chains.as_ref()).await?);
+            let b = Bound::bind(&config, service, &mut certs, chains.as_ref(), &mut policies);
+            bound.push(b.await?);
         }
         let mut sup = Supervisor {
             root: CancellationToken::new(),
@@ -60,6 +74,7 @@ impl Supervisor {
             config: Config::default(),
             observer,
             chains,
+            policies,
         };
         for (service, b) in config.services.iter().zip(bound) {
             sup.spawn(&config, service, b);
@@ -117,11 +132,16 @@ impl Supervisor {
             .collect();
         let unchanged = self.running.len();
         let chains = self.chains.clone();
-        match bind_all(&new, &starting, !stopped.is_empty(), chains.as_ref()).await {
+        // Unchanged policies are reused; on failure the ones started for `new` are dropped with it.
+        let mut policies = self.policies.clone();
+        let retry = !stopped.is_empty();
+        match bind_all(&new, &starting, retry, chains.as_ref(), &mut policies).await {
             Ok(bound) => {
                 for (service, b) in starting.iter().zip(bound) {
                     self.spawn(&new, service, b);
                 }
+                policies.retain(self.running.values().map(|r| &r.settings));
+                self.policies = policies;
                 info!(
                     stopped = stopped.len(),
                     started = starting.len(),
@@ -137,7 +157,8 @@ impl Supervisor {
                     .iter()
                     .filter(|s| stopped.contains(&s.name))
                     .collect();
-                match bind_all(&old, &restore, true, chains.as_ref()).await {
+                let policies = &mut self.policies;
+                match bind_all(&old, &restore, true, chains.as_ref(), policies).await {
                     Ok(bound) => {
                         for (service, b) in restore.iter().zip(bound) {
                             self.spawn(&old, service, b);
@@ -191,13 +212,14 @@ async fn bind_all(
     services: &[&ServiceConfig],
     retry: bool,
     chains: Option<&Arc<dyn ChainObserver>>,
+    policies: &mut Policies,
 ) -> Result<Vec<Bound>, Error> {
     let mut certs = Certificates::default();
     let mut bound = Vec::with_capacity(services.len());
     for service in services {
         let deadline = Instant::now() + REBIND_WINDOW;
         let b = loop {
-            match Bound::bind(config, service, &mut certs, chains).await {
+            match Bound::bind(config, service, &mut certs, chains, policies).await {
                 Ok(b) => break b,
                 Err(_) if retry && Instant::now() < deadline => {
                     tokio::time::sleep(REBIND_PAUSE).await

@@ -336,6 +336,13 @@ pub struct MetricsConfig {
     /// HTTP Basic credentials a scraper must send.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthConfig>,
+    /// The `authers:` entry that checks a scraper's Basic credentials (upstream: `auth` is then
+    /// ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auther: Option<String>,
+    /// The `admissions:` entry a scraper's address must pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<String>,
 }
 
 /// A named limiter (`climiters:`, `limiters:`, `rlimiters:`): upstream's `limits:` lines (for

@@ -181,8 +181,7 @@ const LIMITER: Schema = schema! {
 const LOG: Schema = schema! { level: Str, format: Str, output: Str, rotation: Obj(&ROTATION) };
 
 const METRICS: Schema = schema! {
-    addr: Str, path: Str, auth: Obj(&AUTH);
-    refused: auther, admission
+    addr: Str, path: Str, auth: Obj(&AUTH), auther: Str, admission: Str
 };
 
 const ROOT: Schema = schema! {

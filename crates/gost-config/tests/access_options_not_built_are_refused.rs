@@ -79,16 +79,6 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "climiters[0](c)",
     ),
     (
-        "metrics:\n  addr: 127.0.0.1:9000\n  auther: users",
-        "auther",
-        "metrics",
-    ),
-    (
-        "metrics:\n  addr: 127.0.0.1:9000\n  admission: adm",
-        "admission",
-        "metrics",
-    ),
-    (
         "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5, metadata: {udp: true}}\nbypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
         "bypass together with udp=true",
         "service `s`",

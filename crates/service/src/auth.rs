@@ -14,6 +14,8 @@ pub enum AuthMethod {
     Socks5Password,
     /// The SOCKS4/4A userid field; the password is always empty.
     Socks4UserId,
+    /// HTTP Basic authentication (the metrics endpoint).
+    HttpBasic,
 }
 
 /// One authentication attempt, as an [`Authenticator`] sees it.

@@ -4,7 +4,8 @@
 
 use crate::error::ConfigError;
 use crate::model::{
-    AutherConfig, ChainConfig, Config, LimiterConfig, ListConfig, Loaders, ServiceConfig,
+    AutherConfig, ChainConfig, Config, LimiterConfig, ListConfig, Loaders, MetricsConfig,
+    ServiceConfig,
 };
 
 /// Handlers whose CONNECT requests the service-level bypass filters.
@@ -146,6 +147,19 @@ pub(super) fn check_loaders(s: &str, loaders: &Loaders) -> Result<(), ConfigErro
             &h.url,
             "must be an http:// or https:// URL",
         ));
+    }
+    Ok(())
+}
+
+/// The auther and admission the metrics endpoint names exist.
+pub(super) fn check_metrics_access(config: &Config, m: &MetricsConfig) -> Result<(), ConfigError> {
+    if let Some(name) = &m.auther {
+        let defined = config.authers.iter().map(|a| a.name.as_str());
+        check_defined("metrics", "auther", name, defined)?;
+    }
+    if let Some(name) = &m.admission {
+        let defined = config.admissions.iter().map(|l| l.name.as_str());
+        check_defined("metrics", "admission", name, defined)?;
     }
     Ok(())
 }

@@ -93,6 +93,7 @@ pub fn validate(config: &Config) -> Result<Vec<Warning>, ConfigError> {
     }
     if let Some(metrics) = &config.metrics {
         check_metrics(metrics)?;
+        access::check_metrics_access(config, metrics)?;
     }
     Ok(warnings)
 }

@@ -1,5 +1,7 @@
 //! A tiny HTTP/1.1 responder for the metrics endpoint: `GET`/`HEAD` on the configured path answers the
-//! exposition text, anything else 404/405; optional Basic authentication (upstream `user:pass@:9000`).
+//! exposition text, anything else 404/405; optional Basic authentication, against one user (upstream
+//! `user:pass@:9000`) or an [`Authenticator`] (upstream `metrics.auther`), and an optional [`Admission`]
+//! that closes refused scrapers right after accept (upstream `metrics.admission`).
 //! One request per connection, a bounded request size and read deadline, a bound on concurrent scrapers.
 
 use std::io;
@@ -7,6 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::{Endpoint, Metrics};
+use crate::access::Admission;
+use crate::auth::{AuthMethod, AuthRequest, Authenticator};
 
 /// Largest request head accepted; scrapers send a few hundred bytes.
 const MAX_REQUEST: usize = 8192;
@@ -26,13 +32,31 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONCURRENT: usize = 64;
 
 /// The HTTP endpoint serving [`Metrics::render`].
-#[derive(Debug)]
 pub struct MetricsServer {
     listener: TcpListener,
     path: String,
     metrics: Arc<Metrics>,
-    /// The whole expected `Authorization` header value, when authentication is on.
+    /// The whole expected `Authorization` header value, when one user may scrape.
     auth: Option<String>,
+    /// Checks the Basic credentials instead, when set.
+    authenticator: Option<Arc<dyn Authenticator>>,
+    /// Which scrapers may connect at all.
+    admission: Option<Arc<dyn Admission>>,
+}
+
+impl std::fmt::Debug for MetricsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the expected credentials.
+        f.debug_struct("MetricsServer")
+            .field("addr", &self.local_addr())
+            .field("path", &self.path)
+            .field(
+                "authenticated",
+                &(self.auth.is_some() || self.authenticator.is_some()),
+            )
+            .field("admission", &self.admission.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MetricsServer {
@@ -54,6 +78,8 @@ impl MetricsServer {
             path,
             metrics,
             auth: None,
+            authenticator: None,
+            admission: None,
         })
     }
 
@@ -74,8 +100,23 @@ impl MetricsServer {
     pub fn basic_auth(mut self, user: &str, password: &str) -> MetricsServer {
         self.auth = Some(format!(
             "Basic {}",
-            base64(format!("{user}:{password}").as_bytes())
+            BASE64.encode(format!("{user}:{password}"))
         ));
+        self.authenticator = None;
+        self
+    }
+
+    /// Requires HTTP Basic credentials that `auther` accepts (asked with [`AuthMethod::HttpBasic`]);
+    /// others get 401. Replaces [`MetricsServer::basic_auth`], as upstream's `auther` replaces `auth`.
+    pub fn authenticator(mut self, auther: Arc<dyn Authenticator>) -> MetricsServer {
+        self.authenticator = Some(auther);
+        self.auth = None;
+        self
+    }
+
+    /// Serves only scrapers `admission` admits; the others are closed before a byte is read.
+    pub fn admission(mut self, admission: Arc<dyn Admission>) -> MetricsServer {
+        self.admission = Some(admission);
         self
     }
 
@@ -102,9 +143,14 @@ impl MetricsServer {
             };
             match accepted {
                 Ok((conn, peer)) => {
+                    if this.admission.as_ref().is_some_and(|a| !a.admit(peer.ip())) {
+                        info!(client = %peer, reason = "admission", "metrics client refused");
+                        drop(conn);
+                        continue;
+                    }
                     let this = this.clone();
                     tasks.spawn(async move {
-                        if let Err(e) = this.respond(conn).await {
+                        if let Err(e) = this.respond(conn, peer).await {
                             debug!(%peer, error = %e, "metrics request failed");
                         }
                         drop(permit);
@@ -120,12 +166,13 @@ impl MetricsServer {
         tasks.shutdown().await;
     }
 
-    async fn respond(&self, mut conn: TcpStream) -> io::Result<()> {
+    async fn respond(&self, mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
         let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut conn)).await {
             Ok(r) => r?,
             Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "request timed out")),
         };
-        let (status, body) = self.answer(&head);
+        let authorized = self.authorized(&head, peer).await;
+        let (status, body) = self.answer(&head, authorized);
         let head_only = head.starts_with("HEAD ");
         let mut resp = format!(
             "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
@@ -143,20 +190,39 @@ impl MetricsServer {
         conn.shutdown().await
     }
 
-    /// The status line and body for a request head.
-    fn answer(&self, head: &str) -> (&'static str, String) {
-        let mut lines = head.split("\r\n");
-        let mut parts = lines.next().unwrap_or("").split(' ');
-        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    /// Whether the request head carries credentials that may scrape (always, without authentication).
+    async fn authorized(&self, head: &str, peer: SocketAddr) -> bool {
+        let given = head
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
+            .map_or("", |(_, v)| v.trim());
         if let Some(expected) = &self.auth {
-            let given = lines
-                .filter_map(|l| l.split_once(':'))
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case("authorization"))
-                .map_or("", |(_, v)| v.trim());
-            let ok: bool = given.as_bytes().ct_eq(expected.as_bytes()).into();
-            if !ok {
-                return ("401 Unauthorized", "unauthorized\n".into());
-            }
+            return given.as_bytes().ct_eq(expected.as_bytes()).into();
+        }
+        let Some(auther) = &self.authenticator else {
+            return true;
+        };
+        let Some((user, password)) = basic_credentials(given) else {
+            return false;
+        };
+        let req = AuthRequest {
+            method: AuthMethod::HttpBasic,
+            user: &user,
+            password: &password,
+            client: peer,
+            tls: false,
+        };
+        auther.authenticate(&req).await
+    }
+
+    /// The status line and body for a request head.
+    fn answer(&self, head: &str, authorized: bool) -> (&'static str, String) {
+        let mut parts = head.split("\r\n").next().unwrap_or("").split(' ');
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if !authorized {
+            return ("401 Unauthorized", "unauthorized\n".into());
         }
         let path = target.split('?').next().unwrap_or("");
         if path != self.path {
@@ -203,26 +269,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// Standard base64 with padding (RFC 4648 §4), for the Basic credentials.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
+/// The user and password of an `Authorization: Basic …` value (the password is what follows the
+/// first `:`, as RFC 7617 says); `None` for another scheme or a value that does not decode.
+fn basic_credentials(value: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
     }
-    out
+    let decoded = BASE64.decode(encoded.trim()).ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
 }
 
 #[cfg(test)]
@@ -230,19 +286,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc4648_vectors() {
-        let cases = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ];
-        for (plain, encoded) in cases {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
+    fn basic_credentials_split_at_the_first_colon() {
+        let value = format!("Basic {}", BASE64.encode("alice:pa:ss"));
+        let (user, password) = basic_credentials(&value).unwrap();
+        assert_eq!((&user[..], &password[..]), (&b"alice"[..], &b"pa:ss"[..]));
+        let value = format!("basic {}", BASE64.encode("bob:"));
+        assert_eq!(basic_credentials(&value).unwrap().1, b"");
+        assert!(basic_credentials(&format!("Bearer {}", BASE64.encode("a:b"))).is_none());
+        assert!(basic_credentials("Basic !!!").is_none());
+        assert!(basic_credentials(&format!("Basic {}", BASE64.encode("nocolon"))).is_none());
+        assert!(basic_credentials("").is_none());
     }
 
     #[tokio::test]
@@ -253,6 +306,8 @@ mod tests {
             .unwrap()
             .basic_auth("user", "pass");
         let auth = "Authorization: Basic dXNlcjpwYXNz";
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let status = async |head: &str| s.answer(head, s.authorized(head, peer).await).0;
         for (request, want) in [
             ("GET /metrics", "200 OK"),
             ("GET /metrics?x=1", "200 OK"),
@@ -260,11 +315,11 @@ mod tests {
             ("POST /metrics", "405 Method Not Allowed"),
         ] {
             let head = format!("{request} HTTP/1.1\r\n{auth}\r\n\r\n");
-            assert_eq!(s.answer(&head).0, want, "{request}");
+            assert_eq!(status(&head).await, want, "{request}");
         }
         for credentials in ["", "Authorization: Basic dXNlcjp3cm9uZw==\r\n"] {
             let head = format!("GET /metrics HTTP/1.1\r\n{credentials}\r\n");
-            assert_eq!(s.answer(&head).0, "401 Unauthorized");
+            assert_eq!(status(&head).await, "401 Unauthorized");
         }
     }
 }
