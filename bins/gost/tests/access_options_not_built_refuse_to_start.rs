@@ -44,10 +44,10 @@ fn command_line_access_options_not_built_exit_2() {
 fn config_file_access_options_not_built_exit_2() {
     let cases = [
         (
-            "services:\n- name: fwd\n  addr: 127.0.0.1:0\n  rlimiter: office\n  handler: {type: udp}\n  \
+            "services:\n- name: fwd\n  addr: 127.0.0.1:0\n  limiter: office\n  handler: {type: udp}\n  \
              listener: {type: udp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\n\
-             rlimiters:\n- name: office\n  limits: ['$ 10']\n",
-            "service `fwd`: `rlimiter on a \"udp\" service`",
+             limiters:\n- name: office\n  plugin: {type: http, addr: http://127.0.0.1:8000/limiter}\n",
+            "limiters[0](office): `plugin`",
         ),
         (
             "services:\n- name: proxy\n  addr: 127.0.0.1:0\n  handler: {type: socks5, auther: users}\n\

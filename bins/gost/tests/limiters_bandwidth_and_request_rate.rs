@@ -6,41 +6,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{ConfigFile, Gost, PATIENCE, curl};
-
-const SIZE: usize = 1 << 20;
-
-/// An HTTP server on loopback answering every request with `SIZE` bytes; its thread ends with the
-/// test process.
-fn blob_server() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut conn) = conn else { return };
-            std::thread::spawn(move || {
-                conn.set_read_timeout(Some(PATIENCE)).unwrap();
-                let mut req = Vec::new();
-                let mut b = [0u8; 1024];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut b) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => req.extend_from_slice(&b[..n]),
-                    }
-                }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n"
-                );
-                let _ = conn.write_all(head.as_bytes());
-                let _ = conn.write_all(&vec![b'x'; SIZE]);
-            });
-        }
-    });
-    addr
-}
+use support::{BLOB_SIZE, ConfigFile, Gost, PATIENCE, assert_limited, blob_server, curl};
 
 /// Downloads the blob through the SOCKS5 proxy `proxy`; returns how long it took.
 fn download(proxy: SocketAddr, web: SocketAddr) -> Duration {
@@ -62,18 +31,8 @@ fn download(proxy: SocketAddr, web: SocketAddr) -> Duration {
         "curl: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), SIZE.to_string());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), BLOB_SIZE.to_string());
     took
-}
-
-#[track_caller]
-fn assert_limited(took: Duration, what: &str) {
-    // 1 MiB at 256 KiB/s is 4 s (16 KiB may pass at once); a correctness bound, not a benchmark.
-    let s = took.as_secs_f64();
-    assert!(
-        (3.0..=6.0).contains(&s),
-        "{what}: 1 MiB at 256KB/s took {s:.2} s"
-    );
 }
 
 #[test]

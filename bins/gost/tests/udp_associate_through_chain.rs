@@ -5,13 +5,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use gost_test_support::servers::blocking::udp_echo;
 use gost_test_support::socks5::udp_datagram;
-use support::Gost;
+use support::{Gost, socks5_udp_associate};
 
 /// The UDP relay header for `target` (no fragment).
 fn header(target: SocketAddr) -> Vec<u8> {
@@ -25,17 +24,7 @@ fn udp_through_chain(hop: &str, node: &str) {
     let mut hop = Gost::spawn(&["-L", hop]);
     let node = node.replace("{}", &hop.addr("service-0").to_string());
     let mut front = Gost::spawn(&["-L", "socks5://127.0.0.1:0?udp=true", "-F", &node]);
-    let mut ctl = TcpStream::connect(front.addr("service-0")).unwrap();
-    ctl.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    ctl.write_all(&[5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0])
-        .unwrap();
-    let mut rep = [0u8; 12];
-    ctl.read_exact(&mut rep).unwrap();
-    assert_eq!(rep[..5], [5, 0, 5, 0, 0], "UDP ASSOCIATE through {node}");
-    let relay = SocketAddr::from((
-        [rep[6], rep[7], rep[8], rep[9]],
-        u16::from_be_bytes([rep[10], rep[11]]),
-    ));
+    let (_ctl, relay) = socks5_udp_associate(front.addr("service-0"));
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(5)))

@@ -11,7 +11,7 @@ use gost_service::forward::{
     PeerAdmission, RtcpForwarder, RudpForwarder, Targets, TcpForwarder, UdpForwardOptions,
     UdpForwarder,
 };
-use gost_service::{Admission, Observer, Service, ServiceOptions};
+use gost_service::{Admission, Limits, Observer, Service, ServiceOptions};
 use gost_transport::tcp::{TcpListener, TcpOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -113,26 +113,46 @@ impl ForwardService {
     /// Refuses the clients `admission` refuses (service `name` in logs and metrics): `tcp` closes them
     /// at accept, `udp` and `rudp` drop their datagrams, `rtcp` closes their streams unread.
     pub fn with_admission(self, name: &str, admission: Arc<dyn Admission>) -> ForwardService {
-        match self {
-            ForwardService::Tcp(s) => ForwardService::Tcp(s.with_admission(admission)),
-            mut peers => {
-                if let Some(a) = peers.peer_admission() {
-                    a.set(name, admission);
-                }
-                peers
-            }
+        self.apply(
+            |s| s.with_admission(admission.clone()),
+            |a| a.set(name, admission.clone()),
+        )
+    }
+
+    /// Applies `limits` (upstream's `limiter` and `rlimiter`; service `name` in logs and metrics):
+    /// `tcp` at accept, `udp` and `rudp` to each new client session, `rtcp` to each remote peer.
+    pub fn with_limits(self, name: &str, limits: Limits) -> ForwardService {
+        if limits.is_empty() {
+            return self;
         }
+        self.apply(
+            |s| s.with_limits(limits.clone()),
+            |a| a.limit(name, limits.clone()),
+        )
     }
 
     /// Reports to `observer`: `tcp` its connections, the others the clients their admission refuses.
     pub fn with_observer(self, observer: Arc<dyn Observer>) -> ForwardService {
+        self.apply(
+            |s| s.with_observer(observer.clone()),
+            |a| a.report_to(observer.clone()),
+        )
+    }
+
+    /// `tcp` (run by gost-service's [`Service`]) through `service`; the others, which check each
+    /// datagram or remote peer themselves, through `peers` on their [`PeerAdmission`].
+    fn apply(
+        self,
+        service: impl FnOnce(Service) -> Service,
+        peers: impl FnOnce(&mut PeerAdmission),
+    ) -> ForwardService {
         match self {
-            ForwardService::Tcp(s) => ForwardService::Tcp(s.with_observer(observer)),
-            mut peers => {
-                if let Some(a) = peers.peer_admission() {
-                    a.report_to(observer);
+            ForwardService::Tcp(s) => ForwardService::Tcp(service(s)),
+            mut other => {
+                if let Some(a) = other.peer_admission() {
+                    peers(a);
                 }
-                peers
+                other
             }
         }
     }

@@ -60,13 +60,11 @@ impl Bound {
         let access = access::build(config, service, policies).await?;
         let tables = Tables::start(config, service, policies).await?;
         if !kind.is_socks() {
-            let forward = ForwardService::bind_with(config, service, &tables, chains).await?;
-            let forward = match forward {
-                ForwardService::Tcp(s) => {
-                    ForwardService::Tcp(s.with_conn_limits(limits).with_limits(access.limits))
-                }
+            let forward = match ForwardService::bind_with(config, service, &tables, chains).await? {
+                ForwardService::Tcp(s) => ForwardService::Tcp(s.with_conn_limits(limits)),
                 other => other,
             };
+            let forward = forward.with_limits(&service.name, access.limits);
             return Ok(Bound::Forward(match access.admission {
                 Some(a) => forward.with_admission(&service.name, a),
                 None => forward,

@@ -29,21 +29,6 @@ fn refusal(loaded: Result<gost_config::Loaded, ConfigError>) -> (String, String)
 /// `(YAML, the option named, a fragment of the place named)`.
 const YAML_CASES: &[(&str, &str, &str)] = &[
     (
-        "services:\n- name: u\n  addr: :1080\n  rlimiter: rl\n  handler: {type: udp}\n  listener: {type: udp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\nrlimiters:\n- name: rl\n  limits: ['$ 10']",
-        "rlimiter on a \"udp\" service",
-        "service `u`",
-    ),
-    (
-        "services:\n- name: r\n  addr: :1080\n  handler: {type: rtcp, limiter: l}\n  listener: {type: rtcp}\n  forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}\nlimiters:\n- name: l\n  limits: ['$ 1MB']",
-        "handler.limiter on a \"rtcp\" service",
-        "service `r`",
-    ),
-    (
-        "services:\n- name: s\n  addr: :1080\n  limiter: l\n  handler: {type: socks5, metadata: {udp: true}}\nlimiters:\n- name: l\n  limits: ['$ 1MB']",
-        "limiter together with udp=true",
-        "service `s`",
-    ),
-    (
         "limiters:\n- name: l\n  plugin: {type: http, addr: http://127.0.0.1:8000/limiter}",
         "plugin",
         "limiters[0](l)",
@@ -115,17 +100,39 @@ fn yaml_access_options_not_built_are_errors_naming_option_and_place() {
 #[test]
 fn command_line_access_options_not_built_are_errors_naming_option_and_argument() {
     let (path, named) = refusal(from_cli(
-        &["udp://:1053/127.0.0.1:53?rlimiter=10"],
-        &[] as &[&str],
-    ));
-    assert_eq!(named, "rlimiter on a \"udp\" service");
-    assert_eq!(path, "service `service-0`");
-    let (path, named) = refusal(from_cli(
         &["socks5://:1080"],
         &["socks5://127.0.0.1:1081?rlimiter=10"],
     ));
     assert_eq!(named, "rlimiter");
     assert!(path.starts_with("-F socks5://127.0.0.1:1081"), "{path}");
+}
+
+/// Once refused, now built: bandwidth and request-rate limiters on the forwarders.
+#[test]
+fn limiters_on_udp_associate_and_forwarding_services_are_accepted() {
+    let forwarder = "forwarder: {nodes: [{name: t, addr: 127.0.0.1:53}]}";
+    let limiters =
+        "limiters:\n- name: l\n  limits: ['$ 1MB']\nrlimiters:\n- name: rl\n  limits: ['$ 10']";
+    let services = [
+        format!("{{type: udp}}\n  listener: {{type: udp}}\n  {forwarder}"),
+        format!("{{type: rtcp, limiter: l}}\n  listener: {{type: rtcp}}\n  {forwarder}"),
+        format!("{{type: rudp}}\n  listener: {{type: rudp}}\n  {forwarder}"),
+        format!("{{type: forward}}\n  {forwarder}"),
+    ];
+    for handler in services {
+        let yaml = format!(
+            "services:\n- name: s\n  addr: :1080\n  limiter: l\n  rlimiter: rl\n  handler: {handler}\n{limiters}"
+        );
+        let (config, _) = from_yaml_str(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        validate(&config).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    }
+    for svc in [
+        "udp://:1053/127.0.0.1:53?rlimiter=10&limiter.in=1MB",
+        "tcp://:2222/127.0.0.1:22?limiter.out=1MB&rlimiter=5",
+    ] {
+        let (config, _) = from_cli(&[svc], &[] as &[&str]).unwrap_or_else(|e| panic!("{svc}: {e}"));
+        validate(&config).unwrap_or_else(|e| panic!("{svc}: {e}"));
+    }
 }
 
 #[test]

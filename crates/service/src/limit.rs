@@ -8,7 +8,11 @@
 //! relay alike (as upstream wraps the accepted connection). A wrapped stream is no longer plain TCP,
 //! so its relay moves bounded chunks through the buffered copy; an unlimited connection is not wrapped
 //! and keeps the zero-copy splice path. UDP-over-TCP (UDP-TUN) datagrams travel inside the wrapped
-//! stream and are limited with it.
+//! stream and are limited with it; UDP ASSOCIATE datagrams, which have a socket of their own, draw
+//! from the same buckets (the connection's `Conn::throttle`), each waiting whole for its tokens.
+//!
+//! The forwarders without a runner (`udp`, `rtcp`, `rudp`) ask the same [`Limits`] for each new
+//! session or remote peer (`crate::forward::PeerAdmission`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,15 +48,29 @@ impl Limits {
         Ok(all)
     }
 
-    /// A connection just accepted from `client`, wrapped when its bandwidth is limited; refused while
-    /// a limiter is not loaded.
-    pub(crate) fn throttle(&self, conn: Stream, client: SocketAddr) -> Result<Stream, Denied> {
+    /// A connection just accepted from `client`, wrapped when its bandwidth is limited, and the
+    /// buckets it was wrapped with (for what the client sends outside the stream); refused while a
+    /// limiter is not loaded.
+    pub(crate) fn throttle(
+        &self,
+        conn: Stream,
+        client: SocketAddr,
+    ) -> Result<(Stream, Option<ConnThrottle>), Denied> {
         let throttle = self.buckets(client)?;
         if throttle.is_unlimited() {
-            return Ok(conn);
+            return Ok((conn, None));
         }
-        let (peer, local) = (conn.peer_addr(), conn.local_addr());
-        let wrapped = Throttled::new(conn, throttle.input, throttle.output);
-        Ok(Stream::new(wrapped, peer, local))
+        Ok((wrap(conn, throttle.clone()), Some(throttle)))
     }
+}
+
+/// `conn` limited by `throttle`: reads draw from its input, writes from its output. An unlimited
+/// connection is returned as is, so it keeps the zero-copy relay.
+pub(crate) fn wrap(conn: Stream, throttle: ConnThrottle) -> Stream {
+    if throttle.is_unlimited() {
+        return conn;
+    }
+    let (peer, local) = (conn.peer_addr(), conn.local_addr());
+    let wrapped = Throttled::new(conn, throttle.input, throttle.output);
+    Stream::new(wrapped, peer, local)
 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use gost_access::limit::ConnThrottle;
 use socks_wire::Address;
 use tracing::{Level, info, warn};
 
@@ -190,6 +191,9 @@ pub struct Conn {
     /// connection's task writes them (atomics because `&Conn` is shared with observers).
     relayed: Counts,
     reported: Counts,
+    /// The client's bandwidth buckets when a `limiter` limits it (boxed: most connections have none,
+    /// and every idle session holds a `Conn`).
+    throttle: Option<Box<ConnThrottle>>,
 }
 
 /// A [`Transferred`] that can be updated through a shared reference.
@@ -225,7 +229,20 @@ impl Conn {
             request: OnceLock::new(),
             relayed: Counts::default(),
             reported: Counts::default(),
+            throttle: None,
         }
+    }
+
+    /// The same connection, its client limited by `throttle` (kept only when it limits something).
+    pub fn with_throttle(mut self, throttle: ConnThrottle) -> Conn {
+        self.throttle = (!throttle.is_unlimited()).then(|| Box::new(throttle));
+        self
+    }
+
+    /// The bandwidth buckets of the client, for what it exchanges outside its stream (UDP ASSOCIATE
+    /// datagrams); `None` when nothing limits it.
+    pub fn throttle(&self) -> Option<&ConnThrottle> {
+        self.throttle.as_deref()
     }
 
     /// A connection served outside a [`crate::Service`] (a handler called directly; run the report's

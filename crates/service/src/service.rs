@@ -257,8 +257,8 @@ impl Service {
                             None => continue,
                         },
                     };
-                    let conn = match limits.throttle(conn, client) {
-                        Ok(conn) => conn,
+                    let (conn, throttle) = match limits.throttle(conn, client) {
+                        Ok(limited) => limited,
                         Err(reason) => {
                             observer.denied(&name, client, reason);
                             if let Some(suppressed) = limited.allow() {
@@ -268,7 +268,11 @@ impl Service {
                             continue;
                         }
                     };
-                    let live = Live::new(Conn::new(name.clone(), client, observer.clone()));
+                    let mut ctx = Conn::new(name.clone(), client, observer.clone());
+                    if let Some(throttle) = throttle {
+                        ctx = ctx.with_throttle(throttle);
+                    }
+                    let live = Live::new(ctx);
                     conns.spawn(serve_conn(handler.clone(), conn, live, pass));
                     reap_finished(&name, &mut conns);
                 }
@@ -414,7 +418,8 @@ mod tests {
         let live = Live::new(Conn::new("t".into(), addr, Arc::new(NoObserver)));
         let task = serve_conn(Arc::new(Nothing), Stream::from_tcp(s), live, Pass::none());
         let size = size_of_val(&task);
-        assert!(size <= 800, "connection task future is {size} bytes");
+        // 808: 800 plus the pointer to a limited client's bandwidth buckets (`Conn::throttle`).
+        assert!(size <= 808, "connection task future is {size} bytes");
         task.await;
     }
 }

@@ -497,3 +497,54 @@ pub(crate) fn socks5_connect(
         code => Err(Socks5Refusal::Reply(code)),
     }
 }
+
+/// A SOCKS5 UDP ASSOCIATE (no authentication) on `proxy`: the control connection (the association
+/// lives as long as it) and the relay's address.
+pub(crate) fn socks5_udp_associate(proxy: SocketAddr) -> (TcpStream, SocketAddr) {
+    let mut ctl = TcpStream::connect(proxy).unwrap();
+    ctl.set_read_timeout(Some(PATIENCE)).unwrap();
+    ctl.write_all(&[5, 1, 0, 5, 3, 0, 1, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    let mut rep = [0u8; 12];
+    ctl.read_exact(&mut rep).unwrap();
+    assert_eq!(rep[..5], [5, 0, 5, 0, 0], "UDP ASSOCIATE on {proxy}");
+    let relay = SocketAddr::from((
+        [rep[6], rep[7], rep[8], rep[9]],
+        u16::from_be_bytes([rep[10], rep[11]]),
+    ));
+    (ctl, relay)
+}
+
+/// Asserts a 1 MiB transfer limited to 256 KB/s took about 4 s: 3 to 6 s (the buckets' store passes
+/// at once, and a loaded machine is slow); a correctness bound, not a benchmark.
+#[track_caller]
+pub(crate) fn assert_limited(took: Duration, what: &str) {
+    let s = took.as_secs_f64();
+    assert!(
+        (3.0..=6.0).contains(&s),
+        "{what}: 1 MiB at 256KB/s took {s:.2} s"
+    );
+}
+
+/// What [`blob_server`] answers: 1 MiB.
+pub(crate) const BLOB_SIZE: usize = 1 << 20;
+
+/// An HTTP server on loopback answering every request with [`BLOB_SIZE`] bytes; its thread ends with
+/// the test process.
+pub(crate) fn blob_server() -> SocketAddr {
+    serve_each(|mut conn| {
+        conn.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut req = Vec::new();
+        let mut b = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut b) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => req.extend_from_slice(&b[..n]),
+            }
+        }
+        let head =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {BLOB_SIZE}\r\nConnection: close\r\n\r\n");
+        let _ = conn.write_all(head.as_bytes());
+        let _ = conn.write_all(&vec![b'x'; BLOB_SIZE]);
+    })
+}

@@ -187,21 +187,24 @@ impl Throttle {
         }
     }
 
-    /// Waits until a datagram of `len` bytes may pass and takes it; `false` (drop it, as upstream)
-    /// when it is larger than a bucket can ever hold.
-    pub async fn datagram(&self, len: usize) -> bool {
-        if self.limited().any(|b| (len as f64) > b.burst()) {
-            return false;
-        }
+    /// Waits until a datagram of `len` bytes may pass, then takes it. A datagram moves whole or not
+    /// at all, so a partial grant is no use to it: it waits, on a timer set for the slowest bucket,
+    /// until every bucket holds all of it, or is full when the datagram is larger than its store; then
+    /// the bucket may go into debt, which the next datagrams wait for. The rate holds either way and no
+    /// datagram is dropped for its size (upstream drops one larger than its bucket).
+    pub async fn datagram(&self, len: usize) {
+        let len = len as f64;
         loop {
-            match self.grant(len) {
-                Ok(n) if n >= len => {
-                    self.consume(len);
-                    return true;
-                }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                Err(wait) => tokio::time::sleep(wait).await,
+            let now = Instant::now();
+            let wait = self
+                .limited()
+                .map(|b| ((len.min(b.burst()) - b.tokens(now)) / b.rate()).max(0.0))
+                .fold(0.0, f64::max);
+            if wait <= 0.0 {
+                self.consume(len as usize);
+                return;
             }
+            tokio::time::sleep(Duration::from_secs_f64(wait).max(Duration::from_millis(1))).await;
         }
     }
 }
@@ -249,9 +252,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn datagrams_wait_for_tokens_and_oversized_ones_are_dropped() {
+    async fn datagrams_wait_for_all_their_tokens_and_large_ones_leave_a_debt() {
         let t = Throttle::new(vec![Bucket::new(1000.0, 0.0)]);
-        assert!(!t.datagram(1001).await);
-        assert!(t.datagram(500).await);
+        let start = Instant::now();
+        t.datagram(500).await;
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(500) && took < Duration::from_millis(510),
+            "{took:?}"
+        );
+        // 16 KiB in store at 64 KiB/s: the first 20 KiB datagram (larger than the store) goes at
+        // once, leaving a 4 KiB debt; the second waits for 20 KiB more. Nothing is dropped, and the
+        // 40 KiB keep to the rate.
+        let t = Throttle::new(vec![Bucket::bytes(64 * 1024)]);
+        let start = Instant::now();
+        for _ in 0..2 {
+            t.datagram(20 * 1024).await;
+        }
+        let took = start.elapsed().as_secs_f64();
+        assert!((0.3..0.33).contains(&took), "{took}");
+        Throttle::default().datagram(1 << 16).await;
     }
 }

@@ -10,8 +10,12 @@ use crate::model::{
 
 /// Handlers whose CONNECT requests the service-level bypass filters.
 const BYPASS_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto"];
-/// Handlers served by gost-service's runner, where `limiter` and `rlimiter` are enforced at accept.
-const LIMITER_HANDLERS: &[&str] = &["socks5", "socks", "socks4", "socks4a", "auto", "tcp"];
+/// Handlers that enforce `limiter` and `rlimiter`: those of the runner (at accept; UDP ASSOCIATE
+/// datagrams draw from their control connection's buckets), and the `udp`, `rtcp` and `rudp`
+/// forwarders (per client session or remote peer).
+const LIMITER_HANDLERS: &[&str] = &[
+    "socks5", "socks", "socks4", "socks4a", "auto", "tcp", "forward", "udp", "rtcp", "rudp",
+];
 /// Handlers that enforce admission: those of the runner (at accept), and the `udp`, `rtcp` and `rudp`
 /// forwarders (per datagram or remote peer).
 const ADMISSION_HANDLERS: &[&str] = &[
@@ -99,14 +103,6 @@ pub(super) fn check_service_limiters(
             return Err(ConfigError::AccessNotBuilt {
                 path: s.to_owned(),
                 option: format!("{key} on a {handler:?} service"),
-            });
-        }
-        // UDP ASSOCIATE datagrams travel outside the limited client stream.
-        if key != "rlimiter" && svc.handler.metadata.get_bool(&["udp"]).ok().flatten() == Some(true)
-        {
-            return Err(ConfigError::AccessNotBuilt {
-                path: s.to_owned(),
-                option: format!("{key} together with udp=true"),
             });
         }
         check_defined(s, key, name, defined.iter().map(|l| l.name.as_str()))?;

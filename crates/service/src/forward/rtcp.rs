@@ -2,10 +2,13 @@
 //! each peer that connects there arrives as a multiplexed stream and is relayed to `target`, dialled from
 //! this host. When the control connection drops, the port is re-opened after 1 s, 2 s, 4 s, then every 5 s.
 //!
+//! A limited peer's stream is wrapped in its bandwidth buckets (what the service reads from the peer is
+//! `in`, what it writes to it `out`) and relayed through the buffered copy.
+//!
 //! Against a server without GOST's MBIND (it answers "command not supported", or hangs up as dante does),
 //! plain BIND is used instead: one BIND per peer, re-issued as soon as each peer arrives.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::PeerAdmission;
 use super::{Targets, backoff};
+use crate::limit::wrap;
 use crate::observe::log_session;
 use crate::relay::{Transferred, relay_streams};
 
@@ -113,11 +117,7 @@ impl RtcpForwarder {
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: listening on the remote side");
         loop {
             match listener.accept().await {
-                Ok((stream, peer)) => {
-                    if self.admission.admit(Some(peer), &peer) {
-                        self.forward(stream, peer.to_string());
-                    }
-                }
+                Ok((stream, peer)) => self.admit(stream, Some(peer), &peer),
                 Err(e) => {
                     info!(laddr = %self.laddr, error = %e, "rtcp: remote listener closed");
                     return Ok(Served::Lost);
@@ -143,10 +143,24 @@ impl RtcpForwarder {
         }
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: BIND waiting for a peer");
         let (stream, peer) = listener.accept().await?;
-        if self.admission.admit(peer.to_socket_addr(), &peer) {
-            self.forward(stream, peer.to_string());
-        }
+        self.admit(stream, peer.to_socket_addr(), &peer);
         Ok(Served::Peer)
+    }
+
+    /// Forwards a remote peer's stream if admission and the request rate let it in, limited by its
+    /// bandwidth buckets; otherwise drops it unread.
+    fn admit(&self, stream: Stream, peer: Option<SocketAddr>, shown: &dyn std::fmt::Display) {
+        if !self.admission.admit(peer, shown) {
+            return;
+        }
+        let Ok(throttle) = self.admission.session(peer, shown) else {
+            return;
+        };
+        let stream = match throttle {
+            Some(t) => wrap(stream, t),
+            None => stream,
+        };
+        self.forward(stream, shown.to_string());
     }
 
     /// Relays one remote peer to a target dialled from here; writes the peer's `session` line.

@@ -1,12 +1,14 @@
 //! Remote UDP port forwarding (`rudp://:R/target`): UDP port R is opened on the chain's last node with
 //! UDP-TUN bind mode; datagrams from each remote peer are sent to `target` from a local socket of their own,
 //! and the target's replies go back to that peer. A peer idle for `ttl` is forgotten. When the tunnel
-//! drops, the port is re-opened with the same back-off as rtcp.
+//! drops, the port is re-opened with the same back-off as rtcp. A `limiter` delays a limited peer's
+//! datagrams, each waiting whole for its tokens.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use gost_access::limit::ConnThrottle;
 use gost_chain::addr::{bind_address, resolve_address};
 use gost_chain::{PacketConn, Router};
 use socks_wire::Address;
@@ -104,9 +106,19 @@ impl RudpForwarder {
             let datagram = Bytes::copy_from_slice(&buf[..n]);
             let tx = {
                 let mut map = peers.lock().unwrap_or_else(|e| e.into_inner());
-                map.entry(peer.clone())
-                    .or_insert_with(|| self.start_peer(peer, &tun, &peers, &stop))
-                    .clone()
+                match map.get(&peer) {
+                    Some(tx) => tx.clone(),
+                    None => {
+                        // A new peer is one request (rlimiter) and one connection (limiter).
+                        let Ok(throttle) = self.admission.session(peer.to_socket_addr(), &peer)
+                        else {
+                            continue;
+                        };
+                        let tx = self.start_peer(peer.clone(), throttle, &tun, &peers, &stop);
+                        map.insert(peer, tx.clone());
+                        tx
+                    }
+                }
             };
             if tx.try_send(datagram).is_err() {
                 debug!("rudp: peer queue full, datagram dropped");
@@ -117,6 +129,7 @@ impl RudpForwarder {
     fn start_peer(
         &self,
         peer: Address,
+        throttle: Option<ConnThrottle>,
         tun: &Arc<PacketConn>,
         peers: &Peers,
         stop: &CancellationToken,
@@ -125,7 +138,7 @@ impl RudpForwarder {
         let (this, tun, peers, stop) = (self.clone(), tun.clone(), peers.clone(), stop.clone());
         tokio::spawn(async move {
             tokio::select! {
-                r = this.relay_peer(&peer, &tun, rx) => if let Err(e) = r {
+                r = this.relay_peer(&peer, throttle.as_ref(), &tun, rx) => if let Err(e) = r {
                     warn!(%peer, error = %e, "rudp: peer session failed");
                 },
                 _ = stop.cancelled() => {}
@@ -138,10 +151,12 @@ impl RudpForwarder {
         tx
     }
 
-    /// Sends the peer's datagrams to the target from a socket of its own and tunnels the replies back.
+    /// Sends the peer's datagrams to the target from a socket of its own and tunnels the replies back,
+    /// each waiting whole for its tokens when `throttle` limits the peer.
     async fn relay_peer(
         &self,
         peer: &Address,
+        throttle: Option<&ConnThrottle>,
         tun: &PacketConn,
         mut rx: mpsc::Receiver<Bytes>,
     ) -> Result<(), gost_chain::Error> {
@@ -163,12 +178,20 @@ impl RudpForwarder {
             tokio::select! {
                 d = rx.recv() => {
                     let Some(d) = d else { return Ok(()) };
+                    if let Some(t) = throttle {
+                        t.input.datagram(d.len()).await;
+                    }
                     if let Err(e) = socket.send(&d).await {
                         debug!(%to, error = %e, "rudp: target send failed");
                     }
                 }
                 r = socket.recv(&mut buf) => match r {
-                    Ok(n) => tun.send_to(&buf[..n], peer).await?,
+                    Ok(n) => {
+                        if let Some(t) = throttle {
+                            t.output.datagram(n).await;
+                        }
+                        tun.send_to(&buf[..n], peer).await?;
+                    }
                     Err(e) => debug!(%to, error = %e, "rudp: target receive failed"),
                 },
                 _ = &mut idle => return Ok(()),

@@ -1,6 +1,8 @@
 //! Local UDP port forwarding (`udp://:L/target`): datagrams arriving on port L are demultiplexed by client
 //! address; each client gets its own association (a local socket, or one UDP ASSOCIATE / UDP-TUN session on
-//! the chain's last node) and receives the target's replies from port L.
+//! the chain's last node) and receives the target's replies from port L. A `limiter` delays the
+//! datagrams of a limited client's session, each waiting whole for its tokens (the session's queue
+//! holds `readQueueSize` of them meanwhile; beyond it they are dropped as any overflow is).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -8,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use gost_access::limit::ConnThrottle;
 use gost_chain::Router;
 use gost_chain::addr::resolve_address;
 use socks_wire::Address;
@@ -140,13 +143,20 @@ impl UdpForwarder {
             for _ in 0..2 {
                 let (id, tx) = {
                     let mut map = sessions.lock().unwrap_or_else(|e| e.into_inner());
-                    map.entry(client)
-                        .or_insert_with(|| {
+                    match map.get(&client) {
+                        Some(live) => live.clone(),
+                        None => {
+                            // A new session is one request (rlimiter) and one connection (limiter).
+                            let Ok(throttle) = self.admission.session(Some(client), &client) else {
+                                break;
+                            };
                             next_id += 1;
-                            let tx = self.start_session(client, next_id, &sessions, &shutdown);
+                            let tx =
+                                self.start_session(client, next_id, throttle, &sessions, &shutdown);
+                            map.insert(client, (next_id, tx.clone()));
                             (next_id, tx)
-                        })
-                        .clone()
+                        }
+                    }
                 };
                 match tx.try_send(datagram) {
                     Ok(()) => break,
@@ -167,6 +177,7 @@ impl UdpForwarder {
         &self,
         client: SocketAddr,
         id: u64,
+        throttle: Option<ConnThrottle>,
         sessions: &Sessions,
         shutdown: &CancellationToken,
     ) -> mpsc::Sender<Bytes> {
@@ -174,6 +185,7 @@ impl UdpForwarder {
         let session = Session {
             client,
             id,
+            throttle,
             sessions: sessions.clone(),
             socket: self.socket.clone(),
             router: self.router.clone(),
@@ -191,6 +203,8 @@ struct Session {
     client: SocketAddr,
     /// This session's number in `sessions`, which it leaves when it ends.
     id: u64,
+    /// The client's bandwidth buckets, when a `limiter` limits it.
+    throttle: Option<ConnThrottle>,
     sessions: Sessions,
     socket: Arc<UdpSocket>,
     router: Router,
@@ -245,6 +259,9 @@ impl Session {
             tokio::select! {
                 d = rx.recv() => {
                     let Some(d) = d else { return Ok("forwarder stopped") };
+                    if let Some(t) = &self.throttle {
+                        t.input.datagram(d.len()).await;
+                    }
                     conn.send_to(&d, &to).await?;
                     transferred.a_to_b += d.len() as u64;
                 }
@@ -255,6 +272,9 @@ impl Session {
                         // datagram, sent as soon as it has the reply, must start a new session
                         // rather than be queued on this ending one and lost.
                         forget(&self.sessions, self.client, self.id);
+                    }
+                    if let Some(t) = &self.throttle {
+                        t.output.datagram(n).await;
                     }
                     match self.socket.send_to(&buf[..n], self.client).await {
                         Ok(_) => transferred.b_to_a += n as u64,

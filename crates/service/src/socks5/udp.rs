@@ -11,6 +11,10 @@
 //! each one, and sends the survivors with one `sendmmsg`, in both directions. The relay's sockets ask
 //! for 1 MiB receive buffers so bursts queue instead of being dropped while the task waits for a core.
 //!
+//! A bandwidth `limiter` on the service draws the datagrams, SOCKS header included, from the control
+//! connection's buckets (`in` from the client, `out` to it): each waits whole for its tokens before its
+//! batch is sent. An unlimited association asks no bucket.
+//!
 //! With a chain (`-F`), the datagrams go through a UDP association on the chain's last hop and every rule
 //! above still holds; an answer's source is the address the hop names in its header. The association
 //! ends when the chain's does.
@@ -223,6 +227,10 @@ impl Association<'_> {
             let Received { len, from } = batch.received[i];
             let datagram = &batch.slot_mut(i)[..len];
             if let Some((offset, to)) = self.check_from_client(datagram, from, size).await {
+                // The whole datagram is what the client sent to the service.
+                if let Some(t) = self.ctx.throttle() {
+                    t.input.datagram(len).await;
+                }
                 batch.outgoing.push(Outgoing {
                     start: i * slot + offset,
                     end: i * slot + len,
@@ -342,6 +350,9 @@ impl Association<'_> {
                 .is_err()
             {
                 continue;
+            }
+            if let Some(t) = self.ctx.throttle() {
+                t.output.datagram(HEADER_ROOM - start + len).await;
             }
             batch.outgoing.push(Outgoing {
                 start: i * slot + start,
