@@ -110,11 +110,7 @@ async fn transfer(cfg: KcpConfig, data: Vec<u8>, path: Path) -> Duration {
         task.abort();
         match path {
             Path::Lossy(loss) => {
-                let ratio = stats.loss();
-                assert!(
-                    (ratio - loss).abs() < loss / 2.0,
-                    "relay dropped {ratio:.3}, wanted {loss}"
-                );
+                stats.assert_loss_near(loss);
             }
             Path::Tampering => {
                 assert!(stats.injected.load(Ordering::Relaxed) > 1000);

@@ -22,11 +22,19 @@ pub(crate) struct RelayStats {
 }
 
 impl RelayStats {
-    /// Fraction of datagrams dropped so far.
-    pub(crate) fn loss(&self) -> f64 {
+    /// Asserts the relay dropped some datagrams, and about the fraction `p` of all it saw.
+    ///
+    /// How many datagrams a transfer takes depends on timing (retransmissions, how many ACKs a
+    /// burst needs), so the seeded drops are a binomial sample of a varying size: the check allows
+    /// five standard deviations, which a short transfer of a hundred datagrams can need.
+    pub(crate) fn assert_loss_near(&self, p: f64) {
         let dropped = self.dropped.load(Ordering::Relaxed) as f64;
-        let fwd = self.forwarded.load(Ordering::Relaxed) as f64;
-        dropped / (dropped + fwd).max(1.0)
+        let seen = dropped + self.forwarded.load(Ordering::Relaxed) as f64;
+        let spread = 5.0 * (seen * p * (1.0 - p)).sqrt() + 1.0;
+        assert!(
+            dropped > 0.0 && (dropped - seen * p).abs() <= spread,
+            "relay dropped {dropped} of {seen} datagrams, wanted about {p} of them"
+        );
     }
 }
 
