@@ -67,7 +67,10 @@ pub use supervisor::Supervisor;
 /// ```
 pub struct App {
     services: Supervisor,
-    metrics: Option<SocketAddr>,
+    /// The metrics endpoint, while one serves.
+    metrics: Option<metrics::Running>,
+    /// What the services report to, when the configuration they started with had `metrics:`.
+    registry: Option<Arc<Metrics>>,
 }
 
 impl App {
@@ -76,26 +79,26 @@ impl App {
     pub async fn start(config: Config) -> Result<App, Error> {
         // Bound before any service runs, like the services themselves.
         let mut policies = policies::Policies::default();
-        let (server, observer, chains) = match &config.metrics {
-            Some(m) => {
-                let metrics = Arc::new(Metrics::new());
-                let server = metrics::bind(&metrics::endpoint(m), metrics.clone()).await?;
-                let server = metrics::protect(server, &config, m, &mut policies).await?;
-                let chains = metrics.clone() as Arc<dyn ChainObserver>;
-                (
-                    Some(server),
-                    Some(metrics as Arc<dyn Observer>),
-                    Some(chains),
-                )
+        let settings = metrics::settings(&config);
+        let registry = settings.as_ref().map(|_| Arc::new(Metrics::new()));
+        let server = match (&config.metrics, &registry) {
+            (Some(m), Some(registry)) => {
+                let protection = metrics::Protection::build(&config, m, &mut policies).await?;
+                Some(protection.bind(m, registry.clone()).await?)
             }
-            None => (None, None, None),
+            _ => None,
         };
+        let observer = registry.clone().map(|r| r as Arc<dyn Observer>);
+        let chains = registry.clone().map(|r| r as Arc<dyn ChainObserver>);
         let services = Supervisor::start_with(config, observer, chains, policies).await?;
-        let metrics = server.as_ref().map(|s| s.local_addr());
-        if let Some(server) = server {
-            tokio::spawn(server.run(services.shutdown_token()));
-        }
-        Ok(App { services, metrics })
+        let metrics = server.zip(settings).map(|(server, settings)| {
+            metrics::Running::spawn(server, settings, services.shutdown_token())
+        });
+        Ok(App {
+            services,
+            metrics,
+            registry,
+        })
     }
 
     /// The address service `name` listens on (see [`Supervisor::local_addr`]).
@@ -110,13 +113,81 @@ impl App {
 
     /// The metrics endpoint's address, when `metrics:` is configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics
+        self.metrics.as_ref().map(|m| m.addr)
     }
 
-    /// Switches to `new` (see [`Supervisor::reload`]); on error the previous services keep running.
-    /// The metrics endpoint stays as it started.
+    /// Switches to `new` (see [`Supervisor::reload`]); on error the previous configuration keeps
+    /// running.
+    ///
+    /// The metrics endpoint follows too: when its `metrics:` section, or the auther or admission entry
+    /// it names, changed, it is restarted with the new settings (a new address is bound before
+    /// anything changes; the same address after the old listener is closed). `metrics:` can be removed
+    /// by a reload, but added only if the configuration gost started with had it, because the services
+    /// report to it from their start.
     pub async fn reload(&mut self, new: Config) -> Result<(), Error> {
-        self.services.reload(new).await
+        let wanted = metrics::settings(&new);
+        if wanted.as_ref() == self.metrics.as_ref().map(|m| &m.settings) {
+            return self.services.reload(new).await;
+        }
+        let registry = match (&wanted, &self.registry) {
+            (Some(_), None) => {
+                return Err(Error::Unsupported(
+                    "`metrics:` was added: the services started without metrics, so restart gost \
+                     to serve them"
+                        .into(),
+                ));
+            }
+            (_, registry) => registry.clone(),
+        };
+        let mut policies = self.services.policies().clone();
+        let (protection, moved) = match (&wanted, registry) {
+            (Some(w), Some(registry)) => {
+                let m = w
+                    .metrics
+                    .as_ref()
+                    .expect("settings keep the metrics section");
+                let protection = metrics::Protection::build(w, m, &mut policies).await?;
+                let same_addr = self.metrics.as_ref().and_then(|r| r.configured_addr())
+                    == Some(m.addr.as_str());
+                if same_addr {
+                    (Some((protection, registry)), None)
+                } else {
+                    (None, Some(protection.bind(m, registry).await?))
+                }
+            }
+            _ => (None, None),
+        };
+        self.services.reload(new).await?;
+        if let Some(old) = self.metrics.take() {
+            old.stop().await;
+        }
+        let server = match (moved, protection, &wanted) {
+            (Some(server), _, _) => Some(server),
+            (None, Some((protection, registry)), Some(w)) => {
+                let m = w
+                    .metrics
+                    .as_ref()
+                    .expect("settings keep the metrics section");
+                match protection.bind(m, registry).await {
+                    Ok(server) => Some(server),
+                    Err(e) => {
+                        // The services run the new configuration already; a closed endpoint is the
+                        // safe state until the next reload.
+                        tracing::error!(error = %chain_of(&e), "metrics endpoint closed: it could not listen again");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        self.metrics = server.zip(wanted).map(|(server, settings)| {
+            metrics::Running::spawn(server, settings, self.services.shutdown_token())
+        });
+        tracing::info!(
+            addr = ?self.metrics.as_ref().map(|m| m.addr),
+            "metrics endpoint reloaded"
+        );
+        Ok(())
     }
 
     /// Stops every service and waits until each has drained, or until `force` completes.

@@ -189,6 +189,11 @@ impl Supervisor {
             .filter_map(|(name, r)| Some((name.as_str(), r.addr?)))
     }
 
+    /// The named policies the services use, for others to share (the metrics endpoint's auther).
+    pub(crate) fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
     /// A token cancelled at shutdown, for tasks that live as long as the services (the metrics endpoint).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.root.child_token()
@@ -275,7 +280,7 @@ fn settings_of(config: &Config, service: &ServiceConfig) -> Config {
 }
 
 /// The entries `names` name, looked up with `find` (validation made sure they exist).
-fn named<'a, S, T>(
+pub(crate) fn named<'a, S, T>(
     names: impl IntoIterator<Item = &'a S>,
     find: impl Fn(&str) -> Option<&'a T>,
 ) -> Vec<T>
