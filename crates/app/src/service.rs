@@ -38,46 +38,38 @@ impl Bound {
         chains: Option<&Arc<dyn ChainObserver>>,
         policies: &mut Policies,
     ) -> Result<Bound, Error> {
-        Bound::build(config, service, certs, chains, policies)
-            .await
-            .map_err(|e| e.in_service(service))
-    }
-
-    async fn build(
-        config: &Config,
-        service: &ServiceConfig,
-        certs: &mut Certificates,
-        chains: Option<&Arc<dyn ChainObserver>>,
-        policies: &mut Policies,
-    ) -> Result<Bound, Error> {
-        let limits = conn_limits(config, service)?;
-        let kind = service.handler.kind().map_err(|_| {
-            Error::Unsupported(format!(
-                "handler {:?} is not supported (use socks5, socks4, auto, tcp, udp, rtcp or rudp)",
-                service.handler.kind
-            ))
-        })?;
-        let access = access::build(config, service, policies).await?;
-        let tables = Tables::start(config, service, policies).await?;
-        if !kind.is_socks() {
-            let forward = match ForwardService::bind_with(config, service, &tables, chains).await? {
-                ForwardService::Tcp(s) => ForwardService::Tcp(s.with_conn_limits(limits)),
-                other => other,
+        let bound = async {
+            let limits = conn_limits(config, service)?;
+            let kind = service.handler.kind().map_err(|_| {
+                Error::Unsupported(format!(
+                    "handler {:?} is not supported (use socks5, socks4, auto, tcp, udp, rtcp or rudp)",
+                    service.handler.kind
+                ))
+            })?;
+            let access = access::build(config, service, policies).await?;
+            let tables = Tables::start(config, service, policies).await?;
+            if !kind.is_socks() {
+                let forward =
+                    match ForwardService::bind_with(config, service, &tables, chains).await? {
+                        ForwardService::Tcp(s) => ForwardService::Tcp(s.with_conn_limits(limits)),
+                        other => other,
+                    };
+                let forward = forward.with_limits(&service.name, access.limits);
+                return Ok(Bound::Forward(match access.admission {
+                    Some(a) => forward.with_admission(&service.name, a),
+                    None => forward,
+                }));
+            }
+            let socks = Socks {
+                kind,
+                limits,
+                access,
+                tables,
+                chains,
             };
-            let forward = forward.with_limits(&service.name, access.limits);
-            return Ok(Bound::Forward(match access.admission {
-                Some(a) => forward.with_admission(&service.name, a),
-                None => forward,
-            }));
-        }
-        let socks = Socks {
-            kind,
-            limits,
-            access,
-            tables,
-            chains,
+            bind_socks(config, service, certs, socks).await
         };
-        bind_socks(config, service, certs, socks).await
+        bound.await.map_err(|e| e.in_service(service))
     }
 
     /// The address the service listens on; `None` for `rtcp`/`rudp`, which listen on the chain's

@@ -118,21 +118,20 @@ impl BlockCrypt {
 
     /// Encrypts a whole datagram in place.
     pub fn encrypt(&self, buf: &mut [u8]) {
-        match &self.inner {
-            Inner::Aes128(c) => cfb::<Aes128>(c, buf, true),
-            Inner::Aes192(c) => cfb::<Aes192>(c, buf, true),
-            Inner::Aes256(c) => cfb::<Aes256>(c, buf, true),
-            Inner::Xor(t) => xor(t, buf),
-            Inner::None => {}
-        }
+        self.apply(buf, true)
     }
 
     /// Decrypts a whole datagram in place.
     pub fn decrypt(&self, buf: &mut [u8]) {
+        self.apply(buf, false)
+    }
+
+    fn apply(&self, buf: &mut [u8], encrypt: bool) {
         match &self.inner {
-            Inner::Aes128(c) => cfb::<Aes128>(c, buf, false),
-            Inner::Aes192(c) => cfb::<Aes192>(c, buf, false),
-            Inner::Aes256(c) => cfb::<Aes256>(c, buf, false),
+            Inner::Aes128(c) => cfb::<Aes128>(c, buf, encrypt),
+            Inner::Aes192(c) => cfb::<Aes192>(c, buf, encrypt),
+            Inner::Aes256(c) => cfb::<Aes256>(c, buf, encrypt),
+            // XOR is its own inverse.
             Inner::Xor(t) => xor(t, buf),
             Inner::None => {}
         }

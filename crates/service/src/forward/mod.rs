@@ -16,13 +16,12 @@
 //! whose gate does it.
 
 mod admit;
+mod reopen;
 mod rtcp;
 mod rudp;
 mod targets;
 mod tcp;
 mod udp;
-
-use std::time::Duration;
 
 pub use admit::PeerAdmission;
 pub use rtcp::RtcpForwarder;
@@ -30,13 +29,3 @@ pub use rudp::RudpForwarder;
 pub use targets::{Target, Targets};
 pub use tcp::TcpForwarder;
 pub use udp::{UdpForwardOptions, UdpForwarder};
-
-/// The delays between attempts to re-open a remote listener (rtcp/rudp): 1 s, 2 s, 4 s, then 5 s, as upstream.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_secs(match attempt {
-        0 => 1,
-        1 => 2,
-        2 => 4,
-        _ => 5,
-    })
-}

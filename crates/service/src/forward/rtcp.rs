@@ -10,6 +10,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gost_chain::addr::bind_address;
@@ -17,26 +18,17 @@ use gost_chain::{Error as ChainError, Router};
 use gost_transport::Stream;
 use socks_wire::Address;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::PeerAdmission;
-use super::{Targets, backoff};
+use super::Targets;
+use super::reopen::{Next, keep_open};
 use crate::limit::wrap;
 use crate::observe::log_session;
 use crate::relay::{Transferred, relay_streams};
 
 /// How often a plain BIND is retried while the requested port is still taken by the previous peer.
 const PORT_BUSY_RETRY: Duration = Duration::from_millis(200);
-
-/// How a remote listener ended.
-enum Served {
-    /// The MBIND session was established and later lost.
-    Lost,
-    /// A plain BIND delivered its one peer.
-    Peer,
-    /// A plain BIND was granted on another port than the one asked for.
-    PortBusy,
-}
 
 /// A remote TCP forwarding service.
 #[derive(Debug, Clone)]
@@ -71,45 +63,23 @@ impl RtcpForwarder {
 
     /// Serves until `shutdown`, re-opening the remote port whenever it is lost.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut failures = 0u32;
-        let mut plain_bind = false;
-        loop {
-            let served = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                r = self.serve_once(&mut plain_bind) => r,
-            };
-            let delay = match served {
-                Ok(Served::Lost) => {
-                    failures = 0;
-                    backoff(0)
-                }
-                // A BIND serves one peer; the next one is issued at once.
-                Ok(Served::Peer) => continue,
-                Ok(Served::PortBusy) => PORT_BUSY_RETRY,
-                Err(e) => {
-                    let d = backoff(failures);
-                    failures = failures.saturating_add(1);
-                    warn!(laddr = %self.laddr, error = %e, retry_in = ?d, "rtcp: remote listener failed");
-                    d
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
-            }
-        }
+        let plain_bind = AtomicBool::new(false);
+        keep_open(&shutdown, "rtcp", &self.laddr, || {
+            self.serve_once(&plain_bind)
+        })
+        .await;
     }
 
     /// One remote listener's life; Err when it could not be opened.
-    async fn serve_once(&self, plain_bind: &mut bool) -> Result<Served, ChainError> {
-        if *plain_bind {
+    async fn serve_once(&self, plain_bind: &AtomicBool) -> Result<Next, ChainError> {
+        if plain_bind.load(Ordering::Relaxed) {
             return self.serve_plain_bind().await;
         }
         let mut listener = match self.router.mux_bind(&self.bind).await {
             Ok(l) => l,
             Err(e) if e.command_unknown() => {
                 info!(laddr = %self.laddr, error = %e, "rtcp: the server has no MBIND; using plain BIND");
-                *plain_bind = true;
+                plain_bind.store(true, Ordering::Relaxed);
                 return self.serve_plain_bind().await;
             }
             Err(e) => return Err(e),
@@ -120,13 +90,13 @@ impl RtcpForwarder {
                 Ok((stream, peer)) => self.admit(stream, Some(peer), &peer),
                 Err(e) => {
                     info!(laddr = %self.laddr, error = %e, "rtcp: remote listener closed");
-                    return Ok(Served::Lost);
+                    return Ok(Next::Reopen);
                 }
             }
         }
     }
 
-    async fn serve_plain_bind(&self) -> Result<Served, ChainError> {
+    async fn serve_plain_bind(&self) -> Result<Next, ChainError> {
         // RFC 1928 servers read BIND's address as the peer they should expect, and dante only keeps the
         // requested port when that address is unspecified: ask for `0.0.0.0:R`.
         let want = self.bind.port();
@@ -139,12 +109,13 @@ impl RtcpForwarder {
             // The port is still held by the previous peer's connection and the server picked another one,
             // which nobody would find: give it up and ask again shortly.
             debug!(laddr = %self.laddr, bound, "rtcp: BIND got another port; retrying");
-            return Ok(Served::PortBusy);
+            return Ok(Next::After(PORT_BUSY_RETRY));
         }
         info!(laddr = %self.laddr, bound = %listener.bound(), "rtcp: BIND waiting for a peer");
         let (stream, peer) = listener.accept().await?;
         self.admit(stream, peer.to_socket_addr(), &peer);
-        Ok(Served::Peer)
+        // A BIND serves one peer; the next one is issued at once.
+        Ok(Next::Now)
     }
 
     /// Forwards a remote peer's stream if admission and the request rate let it in, limited by its

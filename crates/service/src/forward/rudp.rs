@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::PeerAdmission;
-use super::{Targets, UdpForwardOptions, backoff};
+use super::reopen::{Next, keep_open};
+use super::{Targets, UdpForwardOptions};
 
 type Peers = Arc<Mutex<HashMap<Address, mpsc::Sender<Bytes>>>>;
 
@@ -60,32 +61,13 @@ impl RudpForwarder {
 
     /// Serves until `shutdown`, re-opening the remote port whenever the tunnel is lost.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut failures = 0u32;
-        loop {
-            let served = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                r = self.serve_once(&shutdown) => r,
-            };
-            let delay = match served {
-                Ok(()) => {
-                    failures = 0;
-                    backoff(0)
-                }
-                Err(e) => {
-                    let d = backoff(failures);
-                    failures = failures.saturating_add(1);
-                    warn!(laddr = %self.laddr, error = %e, retry_in = ?d, "rudp: remote listener failed");
-                    d
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
-            }
-        }
+        keep_open(&shutdown, "rudp", &self.laddr, || {
+            self.serve_once(&shutdown)
+        })
+        .await;
     }
 
-    async fn serve_once(&self, shutdown: &CancellationToken) -> Result<(), gost_chain::Error> {
+    async fn serve_once(&self, shutdown: &CancellationToken) -> Result<Next, gost_chain::Error> {
         let tun = Arc::new(self.router.udp_bind(&self.bind).await?);
         info!(laddr = %self.laddr, bound = ?tun.bound(), "rudp: listening on the remote side");
         let peers: Peers = Arc::default();
@@ -97,7 +79,7 @@ impl RudpForwarder {
                 Ok(r) => r,
                 Err(e) => {
                     info!(laddr = %self.laddr, error = %e, "rudp: tunnel closed");
-                    return Ok(());
+                    return Ok(Next::Reopen);
                 }
             };
             if !self.admission.admit(peer.to_socket_addr(), &peer) {

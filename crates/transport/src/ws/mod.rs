@@ -127,15 +127,17 @@ async fn accept_inner(mut s: Stream, opts: &WsOptions) -> Result<Stream, Error> 
     let response = http::switching_protocols(&derive_accept_key(key.as_bytes()), &opts.headers)?;
     s.write_all(&response).await?;
     s.flush().await?;
+    Ok(upgraded(s, rest, Role::Server, opts).await)
+}
+
+/// The byte stream over `s` once the upgrade is done on either side; `rest` is what was read past the
+/// HTTP head.
+async fn upgraded(s: Stream, rest: Vec<u8>, role: Role, opts: &WsOptions) -> Stream {
     let (peer, local) = (s.peer_addr(), s.local_addr());
-    let ws = WebSocketStream::from_partially_read(
-        EofGuard::new(s),
-        rest,
-        Role::Server,
-        Some(stream::config()),
-    )
-    .await;
-    Ok(Stream::new(WsStream::new(ws, opts.keepalive), peer, local))
+    let ws =
+        WebSocketStream::from_partially_read(EofGuard::new(s), rest, role, Some(stream::config()))
+            .await;
+    Stream::new(WsStream::new(ws, opts.keepalive), peer, local)
 }
 
 async fn reject(mut s: Stream, status: u16, body: &str, why: String) -> Result<Stream, Error> {
@@ -187,15 +189,7 @@ async fn connect_inner(mut s: Stream, addr: &str, opts: &WsOptions) -> Result<St
             "server enabled an extension that was not offered".into(),
         ));
     }
-    let (peer, local) = (s.peer_addr(), s.local_addr());
-    let ws = WebSocketStream::from_partially_read(
-        EofGuard::new(s),
-        rest,
-        Role::Client,
-        Some(stream::config()),
-    )
-    .await;
-    Ok(Stream::new(WsStream::new(ws, opts.keepalive), peer, local))
+    Ok(upgraded(s, rest, Role::Client, opts).await)
 }
 
 /// A `ws` or `wss` listener: TCP, TLS when configured, then the WebSocket upgrade.
