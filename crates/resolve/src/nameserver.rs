@@ -150,37 +150,24 @@ mod tests {
     #[test]
     fn nameserver_addresses_as_upstream_writes_them() {
         let p = |a| NameserverSpec::parse_addr(a).map(|(p, sa)| (p, sa.to_string()));
-        assert_eq!(p("1.1.1.1").unwrap(), (Protocol::Udp, "1.1.1.1:53".into()));
-        assert_eq!(
-            p("udp://1.1.1.1:5353").unwrap(),
-            (Protocol::Udp, "1.1.1.1:5353".into())
-        );
-        assert_eq!(
-            p("tcp://[::1]:53").unwrap(),
-            (Protocol::Tcp, "[::1]:53".into())
-        );
-        assert_eq!(p("tcp://::1").unwrap(), (Protocol::Tcp, "[::1]:53".into()));
-        assert_eq!(
-            p("tls://8.8.8.8").unwrap(),
-            (Protocol::Tls, "8.8.8.8:853".into())
-        );
-        assert_eq!(
-            p("dot://8.8.8.8:8853").unwrap(),
-            (Protocol::Tls, "8.8.8.8:8853".into())
-        );
         let doh = |path: &str| Protocol::Https { path: path.into() };
-        assert_eq!(
-            p("https://1.0.0.1/dns-query").unwrap(),
-            (doh("/dns-query"), "1.0.0.1:443".into())
-        );
-        assert_eq!(
-            p("https://[::1]:8443").unwrap(),
-            (doh("/dns-query"), "[::1]:8443".into())
-        );
-        assert_eq!(
-            p("https://127.0.0.1:8443/q").unwrap(),
-            (doh("/q"), "127.0.0.1:8443".into())
-        );
+        for (written, protocol, addr) in [
+            ("1.1.1.1", Protocol::Udp, "1.1.1.1:53"),
+            ("udp://1.1.1.1:5353", Protocol::Udp, "1.1.1.1:5353"),
+            ("tcp://[::1]:53", Protocol::Tcp, "[::1]:53"),
+            ("tcp://::1", Protocol::Tcp, "[::1]:53"),
+            ("tls://8.8.8.8", Protocol::Tls, "8.8.8.8:853"),
+            ("dot://8.8.8.8:8853", Protocol::Tls, "8.8.8.8:8853"),
+            (
+                "https://1.0.0.1/dns-query",
+                doh("/dns-query"),
+                "1.0.0.1:443",
+            ),
+            ("https://[::1]:8443", doh("/dns-query"), "[::1]:8443"),
+            ("https://127.0.0.1:8443/q", doh("/q"), "127.0.0.1:8443"),
+        ] {
+            assert_eq!(p(written).unwrap(), (protocol, addr.into()), "{written}");
+        }
         for bad in [
             "https://dns.google/dns-query",
             "dns.example",

@@ -8,6 +8,7 @@
 mod bucket;
 mod lines;
 mod rate;
+mod ruled;
 mod throttled;
 mod traffic;
 

@@ -6,38 +6,38 @@
 //! is not loaded and refuses every request (fail closed).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::{debug, warn};
 
 use super::bucket::Bucket;
-use super::lines::{LineError, Rules, parse_request_line};
+use super::lines::{LineError, parse_request_line};
+use super::ruled::RuleLists;
 use crate::feed::Reload;
-use crate::list::{ListSpec, Lists, start};
+use crate::list::ListSpec;
 
 /// What a [`RequestLimiter`] is built from: `matchers` are the inline `limits:` lines.
 pub type RequestSpec = ListSpec;
+
+/// The warning of a load that met a bad line.
+fn bad_line(name: &str, e: &LineError) {
+    warn!(rlimiter = %name, error = %e, "bad line; keeping the previous limits");
+}
 
 /// Most client IPs remembered before the idle ones (full buckets) are forgotten.
 const MAX_IDLE_CLIENTS: usize = 4096;
 
 /// A request-rate limiter kept fresh from its sources.
 pub struct RequestLimiter {
-    bad_loads: AtomicU64,
-    lists: Lists<Rules<Option<f64>>>,
+    rules: RuleLists<Option<f64>>,
     service: Arc<Bucket>,
     clients: Mutex<HashMap<IpAddr, Arc<Bucket>>>,
 }
 
 impl std::fmt::Debug for RequestLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestLimiter")
-            .field("name", &self.lists.name)
-            .field("rules", &self.lists.current.get())
-            .finish_non_exhaustive()
+        self.rules.debug("RequestLimiter", f)
     }
 }
 
@@ -51,32 +51,28 @@ impl RequestLimiter {
     /// Checks the inline lines, then builds the limiter, loads it once and re-reads its sources every
     /// `spec.reload` until dropped.
     pub async fn start(spec: RequestSpec) -> Result<Arc<RequestLimiter>, LineError> {
-        Rules::parse(&spec.matchers, parse_request_line)?;
-        let period = spec.reload;
         let limiter = RequestLimiter {
-            bad_loads: AtomicU64::new(0),
-            lists: Lists::new("rlimiter", spec),
+            rules: RuleLists::new("rlimiter", spec, parse_request_line, bad_line)?,
             service: bucket(None),
-            clients: Mutex::new(HashMap::new()),
+            clients: Mutex::default(),
         };
-        let period = period.filter(|_| limiter.lists.has_sources());
-        Ok(start(Arc::new(limiter), |l| l.lists.reloader(), period).await)
+        Ok(RuleLists::start(limiter, |l| &l.rules).await)
+    }
+
+    /// The limiter's name.
+    pub fn name(&self) -> &str {
+        self.rules.name()
     }
 
     /// How many loads failed so far: a source that could not be read, or data with a bad line (each
     /// kept the previous limits).
     pub fn failed_loads(&self) -> u64 {
-        self.lists.failed_loads() + self.bad_loads.load(Ordering::Relaxed)
-    }
-
-    /// The limiter's name.
-    pub fn name(&self) -> &str {
-        &self.lists.name
+        self.rules.failed_loads()
     }
 
     /// Whether one more request from `client` is allowed now (and counts it).
     pub fn allow(&self, client: IpAddr) -> bool {
-        let Some(rules) = self.lists.current.get() else {
+        let Some(rules) = self.rules.current() else {
             return false;
         };
         let client = client.to_canonical();
@@ -93,33 +89,21 @@ impl RequestLimiter {
         }
         self.service.try_take(1.0)
     }
+}
 
+impl Reload for RequestLimiter {
     /// Re-reads the sources; every client starts afresh.
-    pub async fn reload(&self) {
-        let Some(lines) = self.lists.patterns().await else {
+    async fn reload(&self) {
+        let Some((rules, lines)) = self.rules.load().await else {
             return;
-        };
-        let rules = match Rules::parse(&lines, parse_request_line) {
-            Ok(r) => r,
-            Err(e) => {
-                self.bad_loads.fetch_add(1, Ordering::Relaxed);
-                warn!(rlimiter = %self.lists.name, error = %e, "bad line; keeping the previous limits");
-                return;
-            }
         };
         self.service.reset(rules.service.flatten().unwrap_or(0.0));
         self.clients
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        debug!(rlimiter = %self.lists.name, lines = lines.len(), "rlimiter loaded");
-        self.lists.current.set(rules);
-    }
-}
-
-impl Reload for RequestLimiter {
-    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
-        RequestLimiter::reload(self)
+        debug!(rlimiter = %self.rules.name(), lines, "rlimiter loaded");
+        self.rules.set(rules);
     }
 }
 

@@ -8,21 +8,25 @@
 //! refuses clients (fail closed).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tracing::{debug, warn};
 
 use super::bucket::{Bucket, Throttle};
-use super::lines::{InOut, LineError, Rules, parse_traffic_line};
+use super::lines::{InOut, LineError, parse_traffic_line};
+use super::ruled::RuleLists;
 use crate::feed::Reload;
-use crate::list::{ListSpec, Lists, start};
+use crate::list::ListSpec;
 
 /// What a [`TrafficLimiter`] is built from: `matchers` are the inline `limits:` lines (`whitelist` is
 /// not used).
 pub type TrafficSpec = ListSpec;
+
+/// The warning of a load that met a bad line.
+fn bad_line(name: &str, e: &LineError) {
+    warn!(limiter = %name, error = %e, "bad line; keeping the previous limits");
+}
 
 /// The two directions of one connection.
 #[derive(Debug, Clone, Default)]
@@ -53,18 +57,14 @@ type IpBuckets = [Weak<Bucket>; 2];
 
 /// A bandwidth limiter kept fresh from its sources.
 pub struct TrafficLimiter {
-    bad_loads: AtomicU64,
-    lists: Lists<Rules<InOut>>,
+    rules: RuleLists<InOut>,
     service: [Arc<Bucket>; 2],
     ips: Mutex<HashMap<IpAddr, IpBuckets>>,
 }
 
 impl std::fmt::Debug for TrafficLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrafficLimiter")
-            .field("name", &self.lists.name)
-            .field("rules", &self.lists.current.get())
-            .finish_non_exhaustive()
+        self.rules.debug("TrafficLimiter", f)
     }
 }
 
@@ -76,37 +76,33 @@ impl TrafficLimiter {
     /// Checks the inline lines, then builds the limiter, loads it once and re-reads its sources every
     /// `spec.reload` until dropped. A bad line in a source later keeps the previous rules.
     pub async fn start(spec: TrafficSpec) -> Result<Arc<TrafficLimiter>, LineError> {
-        Rules::parse(&spec.matchers, parse_traffic_line)?;
-        let period = spec.reload;
         let limiter = TrafficLimiter {
-            bad_loads: AtomicU64::new(0),
-            lists: Lists::new("limiter", spec),
+            rules: RuleLists::new("limiter", spec, parse_traffic_line, bad_line)?,
             service: [Bucket::bytes(0), Bucket::bytes(0)],
-            ips: Mutex::new(HashMap::new()),
+            ips: Mutex::default(),
         };
-        let period = period.filter(|_| limiter.lists.has_sources());
-        Ok(start(Arc::new(limiter), |l| l.lists.reloader(), period).await)
+        Ok(RuleLists::start(limiter, |l| &l.rules).await)
+    }
+
+    /// Whether every source has been read once.
+    pub fn is_loaded(&self) -> bool {
+        self.rules.current().is_some()
     }
 
     /// How many loads failed so far: a source that could not be read, or data with a bad line (each
     /// kept the previous limits).
     pub fn failed_loads(&self) -> u64 {
-        self.lists.failed_loads() + self.bad_loads.load(Ordering::Relaxed)
+        self.rules.failed_loads()
     }
 
     /// The limiter's name.
     pub fn name(&self) -> &str {
-        &self.lists.name
-    }
-
-    /// Whether every source has been read once.
-    pub fn is_loaded(&self) -> bool {
-        self.lists.current.get().is_some()
+        self.rules.name()
     }
 
     /// The buckets of a new connection from `client`; `None` while the limiter is not loaded.
     pub fn connection(&self, client: IpAddr) -> Option<ConnThrottle> {
-        let rules = self.lists.current.get()?;
+        let rules = self.rules.current()?;
         let each = rules.each.unwrap_or_default();
         let host = rules.host(client).copied().unwrap_or_default();
         let mut ips = self.ips.lock().unwrap_or_else(PoisonError::into_inner);
@@ -133,19 +129,13 @@ impl TrafficLimiter {
         let [input, output] = dirs;
         Some(ConnThrottle { input, output })
     }
+}
 
+impl Reload for TrafficLimiter {
     /// Re-reads the sources and applies the new rates to the service and client IP buckets.
-    pub async fn reload(&self) {
-        let Some(lines) = self.lists.patterns().await else {
+    async fn reload(&self) {
+        let Some((rules, lines)) = self.rules.load().await else {
             return;
-        };
-        let rules = match Rules::parse(&lines, parse_traffic_line) {
-            Ok(r) => r,
-            Err(e) => {
-                self.bad_loads.fetch_add(1, Ordering::Relaxed);
-                warn!(limiter = %self.lists.name, error = %e, "bad line; keeping the previous limits");
-                return;
-            }
         };
         let service = rules.service.unwrap_or_default();
         for (bucket, r) in self.service.iter().zip(service) {
@@ -161,14 +151,8 @@ impl TrafficLimiter {
             }
         }
         drop(ips);
-        debug!(limiter = %self.lists.name, lines = lines.len(), "limiter loaded");
-        self.lists.current.set(rules);
-    }
-}
-
-impl Reload for TrafficLimiter {
-    fn reload(&self) -> impl Future<Output = ()> + Send + '_ {
-        TrafficLimiter::reload(self)
+        debug!(limiter = %self.rules.name(), lines, "limiter loaded");
+        self.rules.set(rules);
     }
 }
 
