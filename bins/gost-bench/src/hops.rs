@@ -1,7 +1,9 @@
 //! Encrypted chains, ours against upstream GOST: `gost -L tcp://127.0.0.1:A/IPERF -F
 //! socks5+T://127.0.0.1:B` in front of a second `gost -L socks5+T://127.0.0.1:B`, for T in tls, wss
 //! and kcp, each measured with a single iperf3 stream through the forward port A. Both programs get
-//! the same command lines (their defaults), so the table's ratio is ours / upstream.
+//! the same command lines (their defaults), so the table's ratio is ours / upstream. With `--baseline`
+//! (and `baseline` in `--servers`) a third column runs that other build of ours, interleaved, for
+//! before/after comparisons of a change to an encrypted transport.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -15,8 +17,8 @@ use crate::procfs;
 use crate::report::Table;
 use crate::servers::{Proc, free_port, upstream_gost};
 
-/// The hop's transport under `socks5+`.
-const TRANSPORTS: [&str; 3] = ["tls", "wss", "kcp"];
+/// The hop transports under `socks5+` that `--hops` may name.
+pub(crate) const TRANSPORTS: [&str; 3] = ["tls", "wss", "kcp"];
 
 /// One chain: the hop server and the forwarder in front of it.
 struct Hop {
@@ -77,7 +79,7 @@ impl Hop {
     }
 }
 
-/// The chain table: one row per transport, columns upstream (the reference) and ours.
+/// The chain table: one row per transport, columns upstream (the reference), ours and the optional baseline.
 pub(crate) struct Hops {
     pub table: Table,
     /// `hops[row][col]`, `None` where that chain could not start.
@@ -85,15 +87,25 @@ pub(crate) struct Hops {
 }
 
 impl Hops {
-    /// Starts every chain of both programs; a chain that cannot start is noted and left out.
-    pub(crate) fn start(ours: &Path, iperf: &Iperf, runs: usize, notes: &mut Vec<String>) -> Hops {
-        let programs: [(&str, Result<PathBuf>); 2] = [
+    /// Starts every chain of every program; a chain that cannot start is noted and left out.
+    pub(crate) fn start(
+        ours: &Path,
+        baseline: Option<&Path>,
+        transports: &[String],
+        iperf: &Iperf,
+        runs: usize,
+        notes: &mut Vec<String>,
+    ) -> Hops {
+        let mut programs: Vec<(&str, Result<PathBuf>)> = vec![
             ("upstream GOST 3.2.6", upstream_gost()),
             ("gost-rs (ours)", Ok(ours.to_path_buf())),
         ];
+        if let Some(b) = baseline {
+            programs.push(("gost-rs baseline", Ok(b.to_path_buf())));
+        }
         let mut table = Table::new(programs.iter().map(|p| p.0.to_string()).collect(), runs);
         let mut hops = Vec::new();
-        for t in TRANSPORTS {
+        for t in transports {
             table.row(
                 format!("tcp:// → socks5+{t} hop, iperf3 1 stream, Gbit/s"),
                 true,

@@ -64,13 +64,17 @@ pub struct RunArgs {
     )]
     pub servers: Vec<String>,
     /// Measurement groups: bulk, setup, idle, udp, chain (our chain, in-process generator), iperf
-    /// (iperf3 through proxychains4 per server), hops (tls/wss/kcp chains, ours vs upstream, iperf3).
+    /// (iperf3 through proxychains4 per server), hops (tls/wss/kcp chains, ours vs upstream and the
+    /// baseline build when it is among the servers, iperf3).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "bulk,setup,idle,udp,chain,iperf,hops"
     )]
     pub only: Vec<String>,
+    /// Transports of the hops group's chains: tls, wss, kcp.
+    #[arg(long, value_delimiter = ',', default_value = "tls,wss,kcp", value_parser = clap::builder::PossibleValuesParser::new(hops::TRANSPORTS))]
+    pub hops: Vec<String>,
     /// Length of every iperf3 run in seconds (`-t`; one run per repetition).
     #[arg(long, default_value_t = 4)]
     pub iperf_secs: u32,

@@ -486,7 +486,15 @@ pub(crate) async fn run(a: RunArgs) -> Result<()> {
     let mut table = Table::new(columns, plan.runs);
     let rows = add_rows(&mut table, &plan, want("iperf") && iperf.is_some());
     let hops = match &iperf {
-        Some(i) if want("hops") => Some(Hops::start(&bins.gost, i, plan.runs, &mut notes)),
+        Some(i) if want("hops") => {
+            // The baseline build gets its own chains only when it is one of the servers asked for.
+            let baseline = bins
+                .baseline
+                .as_deref()
+                .filter(|_| a.servers.iter().any(|s| s == "baseline"));
+            let hops = Hops::start(&bins.gost, baseline, &a.hops, i, plan.runs, &mut notes);
+            Some(hops)
+        }
         _ => None,
     };
     let chain_targets = Targets::start().await?;
