@@ -135,34 +135,38 @@ impl Metadata {
     /// A boolean: YAML bool; integer ≠ 0 is true; strings as Go's `ParseBool`
     /// (`1 t T TRUE true True 0 f F FALSE false False`).
     pub fn get_bool(&self, keys: &[&str]) -> Result<Option<bool>, MetadataError> {
-        let Some((key, value)) = self.lookup(keys) else {
-            return Ok(None);
-        };
-        let parsed = match value {
+        self.get_parsed(keys, BOOL_EXPECTED, |value| match value {
             Value::Bool(b) => Some(*b),
             Value::Number(n) => n.as_f64().map(|f| f != 0.0),
             Value::String(s) => parse_go_bool(s),
             _ => None,
-        };
-        parsed
-            .map(Some)
-            .ok_or_else(|| MetadataError::new(key, value, BOOL_EXPECTED))
+        })
     }
 
     /// A signed integer: YAML int, bool as 1/0, or a decimal string.
     pub fn get_int(&self, keys: &[&str]) -> Result<Option<i64>, MetadataError> {
-        let Some((key, value)) = self.lookup(keys) else {
-            return Ok(None);
-        };
-        let parsed = match value {
+        self.get_parsed(keys, INT_EXPECTED, |value| match value {
             Value::Bool(b) => Some(i64::from(*b)),
             Value::Number(n) => n.as_i64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
+        })
+    }
+
+    /// The value of the first of `keys` present, read by `parse`; when it cannot, the error says the
+    /// value should have been `expected`.
+    fn get_parsed<T>(
+        &self,
+        keys: &[&str],
+        expected: &str,
+        parse: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<Option<T>, MetadataError> {
+        let Some((key, value)) = self.lookup(keys) else {
+            return Ok(None);
         };
-        parsed
+        parse(value)
             .map(Some)
-            .ok_or_else(|| MetadataError::new(key, value, INT_EXPECTED))
+            .ok_or_else(|| MetadataError::new(key, value, expected))
     }
 
     /// A size in bytes: an integer that is not negative.

@@ -441,26 +441,12 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Address>().unwrap().to_string(), s);
         }
-        assert!(matches!(
-            "example.com".parse::<Address>(),
-            Err(AddressError::MissingPort(_))
-        ));
-        assert!(matches!(
-            "a:99999".parse::<Address>(),
-            Err(AddressError::InvalidPort(_))
-        ));
-        assert!(matches!(
-            "a:+1".parse::<Address>(),
-            Err(AddressError::InvalidPort(_))
-        ));
-        assert!(matches!(
-            "::1:80".parse::<Address>(),
-            Err(AddressError::InvalidHost(_))
-        ));
-        assert!(matches!(
-            "[a.b]:80".parse::<Address>(),
-            Err(AddressError::InvalidHost(_))
-        ));
+        let err = |s: &str| s.parse::<Address>().unwrap_err();
+        assert!(matches!(err("example.com"), AddressError::MissingPort(_)));
+        assert!(matches!(err("a:99999"), AddressError::InvalidPort(_)));
+        assert!(matches!(err("a:+1"), AddressError::InvalidPort(_)));
+        assert!(matches!(err("::1:80"), AddressError::InvalidHost(_)));
+        assert!(matches!(err("[a.b]:80"), AddressError::InvalidHost(_)));
         assert_eq!(":80".parse::<Address>().unwrap().to_string(), "0.0.0.0:80");
     }
 
