@@ -92,20 +92,37 @@ pub(super) fn check_service_limiters(
     s: &str,
     svc: &ServiceConfig,
 ) -> Result<(), ConfigError> {
-    let handler = svc.handler.kind.as_str();
     for (key, name, defined) in [
         ("limiter", &svc.limiter, &config.limiters),
         ("handler.limiter", &svc.handler.limiter, &config.limiters),
         ("rlimiter", &svc.rlimiter, &config.rlimiters),
     ] {
-        let Some(name) = name else { continue };
-        if !LIMITER_HANDLERS.contains(&handler) {
-            return Err(ConfigError::AccessNotBuilt {
-                path: s.to_owned(),
-                option: format!("{key} on a {handler:?} service"),
-            });
-        }
-        check_defined(s, key, name, defined.iter().map(|l| l.name.as_str()))?;
+        let defined = defined.iter().map(|l| l.name.as_str());
+        check_refs(s, svc, key, name.as_deref(), defined, LIMITER_HANDLERS)?;
+    }
+    Ok(())
+}
+
+/// The names the service gives option `key` are among `defined`, and its handler is one of `handlers`,
+/// the ones that build the option.
+fn check_refs<'a, 'd>(
+    s: &str,
+    svc: &ServiceConfig,
+    key: &str,
+    names: impl IntoIterator<Item = &'a str>,
+    defined: impl Iterator<Item = &'d str> + Clone,
+    handlers: &[&str],
+) -> Result<(), ConfigError> {
+    let handler = svc.handler.kind.as_str();
+    let mut names = names.into_iter().peekable();
+    if names.peek().is_some() && !handlers.contains(&handler) {
+        return Err(ConfigError::AccessNotBuilt {
+            path: s.to_owned(),
+            option: format!("{key} on a {handler:?} service"),
+        });
+    }
+    for name in names {
+        check_defined(s, key, name, defined.clone())?;
     }
     Ok(())
 }
@@ -184,31 +201,24 @@ pub(super) fn check_service_lists(
     s: &str,
     svc: &ServiceConfig,
 ) -> Result<(), ConfigError> {
-    let handler = svc.handler.kind.as_str();
-    for (key, names, defined, handlers) in [
-        (
-            "admission",
-            svc.admission_names().collect::<Vec<_>>(),
-            &config.admissions,
-            ADMISSION_HANDLERS,
-        ),
-        (
-            "bypass",
-            svc.bypass_names().collect::<Vec<_>>(),
-            &config.bypasses,
-            BYPASS_HANDLERS,
-        ),
-    ] {
-        if !names.is_empty() && !handlers.contains(&handler) {
-            return Err(ConfigError::AccessNotBuilt {
-                path: s.to_owned(),
-                option: format!("{key} on a {handler:?} service"),
-            });
-        }
-        for name in &names {
-            check_defined(s, key, name, defined.iter().map(|l| l.name.as_str()))?;
-        }
-    }
+    let admissions = config.admissions.iter().map(|l| l.name.as_str());
+    check_refs(
+        s,
+        svc,
+        "admission",
+        svc.admission_names(),
+        admissions,
+        ADMISSION_HANDLERS,
+    )?;
+    let bypasses = config.bypasses.iter().map(|l| l.name.as_str());
+    check_refs(
+        s,
+        svc,
+        "bypass",
+        svc.bypass_names(),
+        bypasses,
+        BYPASS_HANDLERS,
+    )?;
     // The bypass filters CONNECT targets only; UDP datagrams and BIND peers would pass unchecked.
     if svc.bypass_names().next().is_some() {
         for key in ["udp", "bind"] {
