@@ -14,16 +14,8 @@ use crate::matcher::IpSet;
 pub type AdmissionSpec = ListSpec;
 
 /// A client admission list kept fresh from its sources.
+#[derive(Debug)]
 pub struct Admission(Lists<IpSet>);
-
-impl std::fmt::Debug for Admission {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Admission")
-            .field("name", &self.0.name)
-            .field("whitelist", &self.0.whitelist)
-            .finish_non_exhaustive()
-    }
-}
 
 impl Admission {
     /// Builds the admission, loads it once (waiting for its sources and name lookups), and re-reads it

@@ -13,16 +13,8 @@ use crate::matcher::{PatternSet, Target};
 pub type BypassSpec = ListSpec;
 
 /// A target list kept fresh from its sources.
+#[derive(Debug)]
 pub struct Bypass(Lists<PatternSet>);
-
-impl std::fmt::Debug for Bypass {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bypass")
-            .field("name", &self.0.name)
-            .field("whitelist", &self.0.whitelist)
-            .finish_non_exhaustive()
-    }
-}
 
 impl Bypass {
     /// Builds the bypass, loads it once, and re-reads it every `spec.reload` until dropped.

@@ -34,6 +34,16 @@ pub(crate) struct Lists<T> {
     reloader: Mutex<Option<DropGuard>>,
 }
 
+/// What a list-based policy shows of itself: its name and kind, not its (possibly long) entries.
+impl<T> std::fmt::Debug for Lists<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lists")
+            .field("name", &self.name)
+            .field("whitelist", &self.whitelist)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> Lists<T> {
     pub(crate) fn new(kind: &str, spec: ListSpec) -> Lists<T> {
         Lists {
