@@ -4,14 +4,16 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::feed::Reload;
 use crate::list::{ListSpec, Lists, start};
 
-/// Turns the current lines (comments and blank lines removed) into a component's data.
-type Compile<T> = Box<dyn Fn(&[String]) -> T + Send + Sync>;
+/// Turns the current lines (comments and blank lines removed) into a component's data, or says which
+/// line is wrong.
+type Compile<T> = Box<dyn Fn(&[String]) -> Result<T, String> + Send + Sync>;
 
 /// Lines from a [`ListSpec`]'s inline entries and sources, compiled into `T` at every load.
 ///
@@ -20,6 +22,7 @@ type Compile<T> = Box<dyn Fn(&[String]) -> T + Send + Sync>;
 pub struct LoadedList<T> {
     lists: Lists<T>,
     compile: Compile<T>,
+    bad_loads: AtomicU64,
 }
 
 impl<T> std::fmt::Debug for LoadedList<T> {
@@ -38,9 +41,24 @@ impl<T: Send + Sync + 'static> LoadedList<T> {
         spec: ListSpec,
         compile: impl Fn(&[String]) -> T + Send + Sync + 'static,
     ) -> Arc<LoadedList<T>> {
+        LoadedList::start_checked(kind, spec, move |lines| {
+            Ok::<T, std::convert::Infallible>(compile(lines))
+        })
+        .await
+    }
+
+    /// Like [`LoadedList::start`] for data whose lines can be wrong: a load that `compile` refuses
+    /// keeps the previous data (logged at `warn`, counted in [`LoadedList::failed_loads`]), so a bad
+    /// line in a source never loosens what the component enforces.
+    pub async fn start_checked<E: std::fmt::Display>(
+        kind: &str,
+        spec: ListSpec,
+        compile: impl Fn(&[String]) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Arc<LoadedList<T>> {
         let list = LoadedList {
             lists: Lists::new(kind, spec.clone()),
-            compile: Box::new(compile),
+            compile: Box::new(move |lines| compile(lines).map_err(|e| e.to_string())),
+            bad_loads: AtomicU64::new(0),
         };
         let period = spec.reload.filter(|_| list.lists.has_sources());
         start(Arc::new(list), |l| l.lists.reloader(), period).await
@@ -56,9 +74,10 @@ impl<T: Send + Sync + 'static> LoadedList<T> {
         self.lists.current.get()
     }
 
-    /// How many reads of its sources failed so far (each failure kept the last good data).
+    /// How many loads failed so far: a source that could not be read, or lines the component refused
+    /// (each kept the last good data).
     pub fn failed_loads(&self) -> u64 {
-        self.lists.failed_loads()
+        self.lists.failed_loads() + self.bad_loads.load(Ordering::Relaxed)
     }
 
     /// Re-reads the sources now.
@@ -66,8 +85,16 @@ impl<T: Send + Sync + 'static> LoadedList<T> {
         let Some(lines) = self.lists.patterns().await else {
             return;
         };
-        debug!(list = %self.lists.name, lines = lines.len(), "loaded");
-        self.lists.current.set((self.compile)(&lines));
+        match (self.compile)(&lines) {
+            Ok(data) => {
+                debug!(list = %self.lists.name, lines = lines.len(), "loaded");
+                self.lists.current.set(data);
+            }
+            Err(e) => {
+                self.bad_loads.fetch_add(1, Ordering::Relaxed);
+                warn!(list = %self.lists.name, error = %e, "bad line; keeping the previous data");
+            }
+        }
     }
 }
 

@@ -13,12 +13,15 @@ use gost_config::{
     AutherConfig, Config, HostsConfig, LimiterConfig, ListConfig, ResolverConfig, ServiceConfig,
 };
 use gost_resolve::{Dns, Hosts};
-use gost_service::Limits;
 use gost_service::gost_access::limit::{LineError, RequestLimiter, TrafficLimiter};
-use gost_service::gost_access::{self, Auther, AutherSpec, Bypass, HttpAuthPlugin, ListSpec};
+use gost_service::gost_access::{
+    self, Auther, AutherSpec, Bypass, HttpAuthPlugin, ListSpec, LoadedList,
+};
+use gost_service::{ConnLimitsSource, Limits};
 
 use crate::Error;
 use crate::access::{list_spec, reload_period, sources};
+use crate::limits::conn_limits;
 use crate::names::{dns, hosts_spec};
 
 /// What an `authers:` entry is once started.
@@ -100,6 +103,7 @@ pub(crate) struct Policies {
     authers: Shared<AutherConfig, AutherPolicy>,
     admissions: Shared<ListConfig, Arc<gost_access::Admission>>,
     bypasses: Shared<ListConfig, Arc<Bypass>>,
+    climiters: Shared<LimiterConfig, ConnLimitsSource>,
     limiters: Shared<LimiterConfig, Arc<TrafficLimiter>>,
     rlimiters: Shared<LimiterConfig, Arc<RequestLimiter>>,
     hosts: Shared<HostsConfig, Hosts>,
@@ -148,6 +152,23 @@ async fn start_auther(a: &AutherConfig) -> Result<AutherPolicy, Error> {
         };
         AutherPolicy::Loaded(Auther::start(spec).await)
     })
+}
+
+/// Climiter `l`: fixed limits from its inline lines, or a loader re-reading them with its sources
+/// (inline lines first, then file, Redis and HTTP, a later line for a scope replacing an earlier one).
+async fn start_climiter(l: &LimiterConfig) -> Result<ConnLimitsSource, Error> {
+    let inline = conn_limits(&l.limits).map_err(|source| Error::Climiter {
+        name: l.name.clone(),
+        source,
+    })?;
+    if l.loaders.file.is_none() && l.loaders.redis.is_none() && l.loaders.http.is_none() {
+        return Ok(inline.into());
+    }
+    Ok(
+        LoadedList::start_checked("climiter", limiter_spec(l), conn_limits::<String>)
+            .await
+            .into(),
+    )
 }
 
 /// Limiter `name` (a `what`: `limiter`, `rlimiter`) from `shared`, or started from `cfg`; a bad
@@ -208,6 +229,22 @@ impl Policies {
         self.bypasses.get_or_start(name, l, start).await
     }
 
+    /// The concurrent-connection limits of `service` (its `climiter`; none without one). Services
+    /// naming one climiter share its loader, each counting its own connections.
+    pub(crate) async fn climiter(
+        &mut self,
+        config: &Config,
+        service: &ServiceConfig,
+    ) -> Result<ConnLimitsSource, Error> {
+        let Some(name) = &service.climiter else {
+            return Ok(ConnLimitsSource::default());
+        };
+        let l = config
+            .climiter(name)
+            .ok_or_else(|| undefined("climiter", name))?;
+        self.climiters.get_or_start(name, l, start_climiter).await
+    }
+
     /// The bandwidth (`limiter`, `handler.limiter`) and request-rate (`rlimiter`) limiters of
     /// `service`: every service naming one draws from its buckets, as upstream.
     pub(crate) async fn limits(
@@ -257,6 +294,7 @@ impl Policies {
         self.authers.retain(&used, |c| &c.authers);
         self.admissions.retain(&used, |c| &c.admissions);
         self.bypasses.retain(&used, |c| &c.bypasses);
+        self.climiters.retain(&used, |c| &c.climiters);
         self.limiters.retain(&used, |c| &c.limiters);
         self.rlimiters.retain(&used, |c| &c.rlimiters);
         self.hosts.retain(&used, |c| &c.hosts);
@@ -312,5 +350,27 @@ mod tests {
             "an entry no service names is dropped"
         );
         assert!(p.bypass(&changed, "missing").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn services_naming_one_climiter_with_a_loader_share_it() {
+        let yaml = "services:\n\
+            - {name: a, addr: 127.0.0.1:0, climiter: c, handler: {type: socks5}}\n\
+            - {name: b, addr: 127.0.0.1:0, climiter: c, handler: {type: socks5}}\n\
+            - {name: f, addr: 127.0.0.1:0, climiter: fixed, handler: {type: socks5}}\n\
+            climiters:\n\
+            - {name: c, limits: ['$$ 2'], file: {path: /nonexistent/gost-climits}}\n\
+            - {name: fixed, limits: ['$ 3']}\n";
+        let c = gost_config::from_yaml_str(yaml).unwrap().0;
+        let mut p = Policies::default();
+        let a = p.climiter(&c, &c.services[0]).await.unwrap();
+        let b = p.climiter(&c, &c.services[1]).await.unwrap();
+        let (ConnLimitsSource::Loaded(a), ConnLimitsSource::Loaded(b)) = (a, b) else {
+            panic!("a climiter with a file is loaded");
+        };
+        assert!(Arc::ptr_eq(&a, &b), "one loader per name");
+        assert!(a.current().is_none(), "never read: no limits yet");
+        let fixed = p.climiter(&c, &c.services[2]).await.unwrap();
+        assert_eq!(fixed.current().unwrap().service, Some(3));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gost_chain::ChainObserver;
 use gost_config::options::HandlerKind;
 use gost_config::{Config, ServiceConfig};
-use gost_service::{ConnLimits, Observer, Service};
+use gost_service::{ConnLimitsSource, Observer, Service};
 use gost_transport::Listener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -24,8 +24,9 @@ use crate::{Error, listener, socks};
 pub(crate) enum Bound {
     /// A listener serving a SOCKS handler.
     Socks(Service),
-    /// A forwarding service.
-    Forward(ForwardService),
+    /// A forwarding service (boxed: it is much larger than a [`Service`], and one is built per
+    /// configured service, so the indirection costs nothing).
+    Forward(Box<ForwardService>),
 }
 
 impl Bound {
@@ -39,7 +40,7 @@ impl Bound {
         policies: &mut Policies,
     ) -> Result<Bound, Error> {
         let bound = async {
-            let limits = conn_limits(config, service)?;
+            let limits = policies.climiter(config, service).await?;
             let kind = service.handler.kind().map_err(|_| {
                 Error::Unsupported(format!(
                     "handler {:?} is not supported (use socks5, socks4, auto, tcp, udp, rtcp or rudp)",
@@ -55,10 +56,10 @@ impl Bound {
                         other => other,
                     };
                 let forward = forward.with_limits(&service.name, access.limits);
-                return Ok(Bound::Forward(match access.admission {
+                return Ok(Bound::Forward(Box::new(match access.admission {
                     Some(a) => forward.with_admission(&service.name, a),
                     None => forward,
-                }));
+                })));
             }
             let socks = Socks {
                 kind,
@@ -86,7 +87,7 @@ impl Bound {
         match self {
             // Service logs its own "listening" line.
             Bound::Socks(s) => s.run(shutdown).await,
-            Bound::Forward(f) => f.run(shutdown).await,
+            Bound::Forward(f) => (*f).run(shutdown).await,
         }
     }
 
@@ -97,14 +98,15 @@ impl Bound {
         let Some(o) = observer else { return self };
         match self {
             Bound::Socks(s) => Bound::Socks(s.with_observer(o)),
-            Bound::Forward(f) => Bound::Forward(f.with_observer(o)),
+            Bound::Forward(f) => Bound::Forward(Box::new((*f).with_observer(o))),
         }
     }
 
     /// Logs the "listening" line for services whose runner does not write one itself.
     pub(crate) fn announce(&self, service: &ServiceConfig) {
         match self {
-            Bound::Socks(_) | Bound::Forward(ForwardService::Tcp(_)) => {}
+            Bound::Socks(_) => {}
+            Bound::Forward(f) if matches!(**f, ForwardService::Tcp(_)) => {}
             Bound::Forward(f) => match f.local_addr() {
                 Some(addr) => info!(service = %service.name, %addr, "listening"),
                 None => info!(
@@ -117,24 +119,10 @@ impl Bound {
     }
 }
 
-/// The limits of the `climiters:` entry the service names (validation made sure it exists and reads).
-fn conn_limits(config: &Config, service: &ServiceConfig) -> Result<ConnLimits, Error> {
-    let Some(name) = &service.climiter else {
-        return Ok(ConnLimits::default());
-    };
-    let limiter = config.climiter(name).ok_or_else(|| {
-        Error::Unsupported(format!("climiter {name:?} is not defined in `climiters:`"))
-    })?;
-    crate::limits::conn_limits(&limiter.limits).map_err(|source| Error::Climiter {
-        name: name.clone(),
-        source,
-    })
-}
-
 /// What a SOCKS service is built with besides the configuration.
 struct Socks<'a> {
     kind: HandlerKind,
-    limits: ConnLimits,
+    limits: ConnLimitsSource,
     access: ServiceAccess,
     tables: Tables,
     chains: Option<&'a Arc<dyn ChainObserver>>,

@@ -346,7 +346,7 @@ pub struct MetricsConfig {
 }
 
 /// A named limiter (`climiters:`, `limiters:`, `rlimiters:`): upstream's `limits:` lines (for
-/// `climiters:` read by [`crate::climit::parse_lines`]) and, for `limiters:` and `rlimiters:`, loaders.
+/// `climiters:` read by [`crate::climit::parse_lines`]) and loaders.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LimiterConfig {
@@ -356,7 +356,7 @@ pub struct LimiterConfig {
     /// `SCOPE IN [OUT]`: `$ 100MB 100MB`, `$$ 10MB`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<String>,
-    /// Where more lines come from (`limiters:` and `rlimiters:`; refused on `climiters:`).
+    /// Where more lines come from (a file, a Redis set, an HTTP body), re-read every `reload`.
     #[serde(flatten)]
     pub loaders: Loaders,
 }

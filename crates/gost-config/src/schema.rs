@@ -147,11 +147,6 @@ const LIST: Schema = schema! {
     refused: reverse, plugin
 };
 
-const CLIMITER: Schema = schema! {
-    name: Str, limits: StrList;
-    refused: reload, file, redis, http, plugin
-};
-
 const HOST_MAPPING: Schema = schema! { ip: Str, hostname: Str, aliases: StrList };
 
 const HOSTS: Schema = schema! {
@@ -171,7 +166,7 @@ const ROTATION: Schema = schema! {
     maxSize: Int, maxAge: Int, maxBackups: Int, localTime: Bool, compress: Bool
 };
 
-/// `limiters:` and `rlimiters:` entries.
+/// `climiters:`, `limiters:` and `rlimiters:` entries.
 const LIMITER: Schema = schema! {
     name: Str, limits: StrList, reload: Duration, file: Obj(&FILE_LOADER),
     redis: Obj(&REDIS_LOADER), http: Obj(&HTTP_LOADER);
@@ -186,7 +181,7 @@ const METRICS: Schema = schema! {
 
 const ROOT: Schema = schema! {
     services: List(&SERVICE), chains: List(&CHAIN), authers: List(&AUTHER), tls: Obj(&TLS),
-    log: Obj(&LOG), metrics: Obj(&METRICS), climiters: List(&CLIMITER), limiters: List(&LIMITER),
+    log: Obj(&LOG), metrics: Obj(&METRICS), climiters: List(&LIMITER), limiters: List(&LIMITER),
     rlimiters: List(&LIMITER), admissions: List(&LIST), bypasses: List(&LIST), hosts: List(&HOSTS),
     resolvers: List(&RESOLVER);
     upstream: hops, ingresses, routers, sds, recorders, observers, loggers, profiling, api

@@ -59,9 +59,14 @@ const YAML_CASES: &[(&str, &str, &str)] = &[
         "forwarder.nodes[0](t)",
     ),
     (
-        "climiters:\n- name: c\n  redis: {addr: 127.0.0.1:6379, key: gost:climiters}",
-        "redis",
+        "climiters:\n- name: c\n  plugin: {type: http, addr: http://127.0.0.1:8000/climiter}",
+        "plugin",
         "climiters[0](c)",
+    ),
+    (
+        "climiters:\n- name: c\n  redis: {addr: 127.0.0.1:6379, key: gost:climiters, type: list}",
+        "type",
+        "climiters[0](c).redis",
     ),
     (
         "services:\n- name: s\n  addr: :1080\n  bypass: byp\n  handler: {type: socks5, metadata: {udp: true}}\nbypasses:\n- name: byp\n  matchers: [10.0.0.0/8]",
@@ -133,6 +138,31 @@ fn limiters_on_udp_associate_and_forwarding_services_are_accepted() {
         let (config, _) = from_cli(&[svc], &[] as &[&str]).unwrap_or_else(|e| panic!("{svc}: {e}"));
         validate(&config).unwrap_or_else(|e| panic!("{svc}: {e}"));
     }
+}
+
+/// Once refused, now built: a climiter's file, Redis and HTTP loaders and `reload`.
+#[test]
+fn climiter_loaders_are_accepted() {
+    let yaml = "services:\n- name: s\n  addr: :1080\n  climiter: c\n  handler: {type: socks5}\n\
+                climiters:\n- name: c\n  limits: ['$$ 5']\n  reload: 10s\n  file: {path: /etc/gost/climits}\n  \
+                redis: {addr: 127.0.0.1:6379, db: 1, key: gost:climiters:c}\n  \
+                http: {url: http://127.0.0.1:8000/climits, timeout: 2s}";
+    let (config, _) = from_yaml_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    validate(&config).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+    let loaders = &config.climiters[0].loaders;
+    assert_eq!(loaders.reload, Some(std::time::Duration::from_secs(10)));
+    assert_eq!(
+        loaders.redis.as_ref().unwrap().key.as_deref(),
+        Some("gost:climiters:c")
+    );
+    let bad = yaml.replace("127.0.0.1:6379", "localhost");
+    let err = validate(&from_yaml_str(&bad).unwrap().0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("climiter `c`") && err.contains("redis.addr"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -14,8 +14,9 @@ use crate::observe::{Observer, Observers};
 use crate::outbound::{ChainOutbound, Direct, Outbound};
 use crate::policy::Policy;
 use crate::{
-    Admission, Authenticator, AutoHandler, ConnLimits, Handler, Routing, Service, ServiceOptions,
-    Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, TargetFilter, Users,
+    Admission, Authenticator, AutoHandler, ConnLimitsSource, Handler, Routing, Service,
+    ServiceOptions, Socks4Handler, Socks4Options, Socks5Handler, Socks5Options, TargetFilter,
+    Users,
 };
 
 /// Why [`ServiceBuilder::build`] could not make a service.
@@ -219,7 +220,8 @@ impl ServiceBuilder {
     }
 
     /// Upstream's `climiter`: clients over these limits (service-wide `$`, per client IP `$$`, IP and
-    /// network lines) are closed at once. Default: no limit.
+    /// network lines) are closed at once. Fixed [`crate::ConnLimits`], or a [`crate::ConnLimitsSource`] whose
+    /// loader re-reads them. Default: no limit.
     ///
     /// ```
     /// let limits = gost_service::ConnLimits {
@@ -229,8 +231,8 @@ impl ServiceBuilder {
     /// let builder = gost_service::ServiceBuilder::socks5().conn_limits(limits);
     /// # drop(builder);
     /// ```
-    pub fn conn_limits(mut self, limits: ConnLimits) -> ServiceBuilder {
-        self.service.conn_limits = limits;
+    pub fn conn_limits(mut self, limits: impl Into<ConnLimitsSource>) -> ServiceBuilder {
+        self.service.conn_limits = limits.into();
         self
     }
 

@@ -3,12 +3,19 @@
 //! before serving a client; the slot gives its place back when the connection's task ends, however it
 //! ends.
 //!
-//! Only client IPs that have a limit are counted, and an IP's entry is removed when its last connection
-//! closes, so the table never holds more entries than there are live connections.
+//! The limits are fixed, or re-read by a loader ([`ConnLimitsSource`]): the counter asks for the
+//! current ones at every accept, so a reload applies to the next client. Live connections keep their
+//! slots and still count, so a lowered limit refuses new clients only, until enough connections end.
+//!
+//! Every live connection is counted under its client IP (an IP without a limit today may get one at
+//! the next reload), and an IP's entry is removed when its last connection closes, so the table never
+//! holds more entries than there are live connections.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use gost_access::LoadedList;
 
 /// Concurrent-connection limits of one service (upstream's `climiter`): at most `service` connections
 /// at once, and per client IP `per_ip` unless a [`HostLimit`] covering the IP says otherwise. The
@@ -84,10 +91,61 @@ impl ConnLimits {
     }
 }
 
+/// Where a service's connection limits come from.
+///
+/// ```
+/// use gost_service::{ConnLimits, ConnLimitsSource};
+///
+/// let fixed: ConnLimitsSource = ConnLimits { service: Some(10), ..ConnLimits::default() }.into();
+/// assert_eq!(fixed.current().unwrap().service, Some(10));
+/// assert!(ConnLimitsSource::default().is_unlimited());
+/// ```
+#[derive(Debug, Clone)]
+pub enum ConnLimitsSource {
+    /// Limits that never change (inline `limits:` lines, `?climiter=N`).
+    Fixed(Arc<ConnLimits>),
+    /// Limits re-read from a file, Redis or HTTP (a `climiters:` entry with loaders); `None` until
+    /// every source has been read once, and then the service refuses every client (fail closed).
+    Loaded(Arc<LoadedList<ConnLimits>>),
+}
+
+impl Default for ConnLimitsSource {
+    fn default() -> Self {
+        ConnLimitsSource::Fixed(Arc::default())
+    }
+}
+
+impl From<ConnLimits> for ConnLimitsSource {
+    fn from(limits: ConnLimits) -> Self {
+        ConnLimitsSource::Fixed(Arc::new(limits))
+    }
+}
+
+impl From<Arc<LoadedList<ConnLimits>>> for ConnLimitsSource {
+    fn from(list: Arc<LoadedList<ConnLimits>>) -> Self {
+        ConnLimitsSource::Loaded(list)
+    }
+}
+
+impl ConnLimitsSource {
+    /// The limits in force now; `None` while a loader has not read every source yet.
+    pub fn current(&self) -> Option<Arc<ConnLimits>> {
+        match self {
+            ConnLimitsSource::Fixed(l) => Some(l.clone()),
+            ConnLimitsSource::Loaded(list) => list.current(),
+        }
+    }
+
+    /// Whether nothing is limited now or ever (fixed limits that limit nothing).
+    pub fn is_unlimited(&self) -> bool {
+        matches!(self, ConnLimitsSource::Fixed(l) if l.is_unlimited())
+    }
+}
+
 /// Live connection counts of one service.
 #[derive(Debug)]
 pub(crate) struct ConnCounter {
-    limits: ConnLimits,
+    limits: ConnLimitsSource,
     counts: Mutex<Counts>,
 }
 
@@ -104,6 +162,8 @@ pub(crate) enum Refused {
     Service(usize),
     /// The client IP holds its `$$` / IP / network limit.
     Client(usize),
+    /// The limits' loader has not read every source yet.
+    NotLoaded,
 }
 
 impl Refused {
@@ -112,13 +172,15 @@ impl Refused {
         match self {
             Refused::Service(_) => "service",
             Refused::Client(_) => "client",
+            Refused::NotLoaded => "climiter not loaded",
         }
     }
 
-    /// The limit that was reached.
+    /// The limit that was reached (0 when the limits are not loaded).
     pub(crate) fn limit(self) -> usize {
         match self {
             Refused::Service(n) | Refused::Client(n) => n,
+            Refused::NotLoaded => 0,
         }
     }
 }
@@ -127,13 +189,12 @@ impl Refused {
 #[derive(Debug)]
 pub(crate) struct Slot {
     counter: Arc<ConnCounter>,
-    /// The client IP, when it is counted.
-    ip: Option<IpAddr>,
+    ip: IpAddr,
 }
 
 impl ConnCounter {
-    /// A counter for `limits`, or `None` when they limit nothing (nothing to count).
-    pub(crate) fn new(limits: ConnLimits) -> Option<Arc<ConnCounter>> {
+    /// A counter for `limits`, or `None` when they limit nothing, now or later (nothing to count).
+    pub(crate) fn new(limits: ConnLimitsSource) -> Option<Arc<ConnCounter>> {
         (!limits.is_unlimited()).then(|| {
             Arc::new(ConnCounter {
                 limits,
@@ -142,27 +203,29 @@ impl ConnCounter {
         })
     }
 
-    /// Takes a place for a connection from `ip`, unless the service or the client is at its limit.
+    /// Takes a place for a connection from `ip`, unless the service or the client is at its current
+    /// limit, or the limits were never loaded.
     pub(crate) fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
+        let limits = self.limits.current().ok_or(Refused::NotLoaded)?;
         let ip = ip.to_canonical();
-        let per_client = self.limits.per_client(ip);
+        let per_client = limits.per_client(ip);
         let mut counts = self.lock();
-        if let Some(max) = self.limits.service
+        if let Some(max) = limits.service
             && counts.total >= max
         {
             return Err(Refused::Service(max));
         }
-        if let Some(max) = per_client {
-            let n = counts.per_ip.entry(ip).or_default();
-            if *n >= max {
-                return Err(Refused::Client(max));
-            }
-            *n += 1;
+        let held = counts.per_ip.get(&ip).copied().unwrap_or(0);
+        if let Some(max) = per_client
+            && held >= max
+        {
+            return Err(Refused::Client(max));
         }
+        counts.per_ip.insert(ip, held + 1);
         counts.total += 1;
         Ok(Slot {
             counter: self.clone(),
-            ip: per_client.map(|_| ip),
+            ip,
         })
     }
 
@@ -181,12 +244,10 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.counter.lock();
         counts.total -= 1;
-        if let Some(ip) = self.ip
-            && let Some(n) = counts.per_ip.get_mut(&ip)
-        {
+        if let Some(n) = counts.per_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
-                counts.per_ip.remove(&ip);
+                counts.per_ip.remove(&self.ip);
             }
         }
     }
@@ -201,7 +262,7 @@ mod tests {
     }
 
     fn counter(limits: ConnLimits) -> Arc<ConnCounter> {
-        ConnCounter::new(limits).unwrap()
+        ConnCounter::new(limits.into()).unwrap()
     }
 
     fn per_ip(n: usize) -> ConnLimits {
@@ -213,14 +274,14 @@ mod tests {
 
     #[test]
     fn nothing_to_count_without_limits() {
-        assert!(ConnCounter::new(ConnLimits::default()).is_none());
+        assert!(ConnCounter::new(ConnLimits::default().into()).is_none());
         let mut lifted = ConnLimits::default();
         lifted.set_host(HostLimit {
             addr: ip("10.0.0.0"),
             prefix: 8,
             limit: None,
         });
-        assert!(ConnCounter::new(lifted).is_none());
+        assert!(ConnCounter::new(lifted.into()).is_none());
     }
 
     #[test]
@@ -277,7 +338,7 @@ mod tests {
             .into_iter()
             .map(|a| c.try_acquire(ip(a)).unwrap())
             .collect();
-        assert_eq!(c.tracked_ips(), 1, "unlimited IPs are not tracked");
+        assert_eq!(c.tracked_ips(), 2, "every live client IP is counted");
         assert_eq!(
             c.try_acquire(ip("10.0.0.9")).unwrap_err(),
             Refused::Service(3)
@@ -288,6 +349,76 @@ mod tests {
         assert_eq!(
             c.try_acquire(ip("192.0.2.1")).unwrap_err(),
             Refused::Client(1)
+        );
+    }
+
+    /// Limits read from a file: `$ N` lines (enough for the counter; the real grammar is the app's).
+    async fn loaded(path: &std::path::Path) -> ConnLimitsSource {
+        let spec = gost_access::ListSpec {
+            name: "climiter-0".into(),
+            sources: vec![gost_access::SourceSpec::File(path.into())],
+            ..gost_access::ListSpec::default()
+        };
+        let compile = |lines: &[String]| -> Result<ConnLimits, String> {
+            let mut limits = ConnLimits::default();
+            for line in lines {
+                let n = line.strip_prefix("$ ").ok_or(line)?;
+                limits.service = Some(n.parse().map_err(|_| line.clone())?);
+            }
+            Ok(limits)
+        };
+        LoadedList::start_checked("climiter", spec, compile)
+            .await
+            .into()
+    }
+
+    #[tokio::test]
+    async fn reloaded_limits_apply_to_new_clients_and_live_slots_stay() {
+        let path = std::env::temp_dir().join(format!("gost-climit-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let source = loaded(&path).await;
+        let ConnLimitsSource::Loaded(list) = &source else {
+            unreachable!()
+        };
+        let c = ConnCounter::new(source.clone()).expect("a loader always counts");
+        let a = ip("10.0.0.1");
+        assert_eq!(c.try_acquire(a).unwrap_err(), Refused::NotLoaded);
+
+        std::fs::write(&path, "$ 2\n").unwrap();
+        list.reload().await;
+        let held = [c.try_acquire(a).unwrap(), c.try_acquire(a).unwrap()];
+        assert_eq!(c.try_acquire(a).unwrap_err(), Refused::Service(2));
+
+        std::fs::write(&path, "$ 1\n").unwrap();
+        list.reload().await;
+        let [first, second] = held;
+        drop(first);
+        assert_eq!(
+            c.try_acquire(a).unwrap_err(),
+            Refused::Service(1),
+            "the live connection still counts"
+        );
+        std::fs::write(&path, "$ many\n").unwrap();
+        list.reload().await;
+        assert_eq!(
+            list.failed_loads(),
+            2,
+            "the missing file, then the bad line"
+        );
+        drop(second);
+        let again = c.try_acquire(a).unwrap();
+        assert_eq!(
+            c.try_acquire(a).unwrap_err(),
+            Refused::Service(1),
+            "bad line kept `$ 1`"
+        );
+
+        std::fs::remove_file(&path).unwrap();
+        list.reload().await;
+        drop(again);
+        assert!(
+            c.try_acquire(a).is_ok(),
+            "a source gone keeps the last good limits"
         );
     }
 }

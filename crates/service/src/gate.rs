@@ -22,7 +22,7 @@ use tracing::{info, warn};
 use gost_access::limit::RequestLimiter;
 
 use crate::access::{Admission, Denied};
-use crate::climit::{ConnCounter, ConnLimits};
+use crate::climit::{ConnCounter, ConnLimitsSource, Refused};
 use crate::fds::{self, Claim, Kind};
 use crate::observe::Observer;
 
@@ -51,7 +51,7 @@ impl ServiceGate {
         admission: Option<Arc<dyn Admission>>,
         requests: Vec<Arc<RequestLimiter>>,
         max_connections: usize,
-        limits: ConnLimits,
+        limits: ConnLimitsSource,
         observer: Arc<dyn Observer>,
     ) -> ServiceGate {
         let max_connections = max_connections.max(1);
@@ -103,6 +103,14 @@ impl Gate for ServiceGate {
         let slot = match self.counter.as_ref().map(|c| c.try_acquire(client.ip())) {
             None => None,
             Some(Ok(slot)) => Some(slot),
+            Some(Err(Refused::NotLoaded)) => {
+                self.observer.refused(&self.service, client);
+                if let Some(suppressed) = log_allowed(&self.refusals) {
+                    warn!(service = %self.service, %client, suppressed,
+                        "connection limits not loaded yet (a climiter source was never read); connection closed");
+                }
+                return None;
+            }
             Some(Err(refused)) => {
                 self.refuse(client, refused.scope(), refused.limit());
                 return None;

@@ -44,7 +44,7 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`ServiceBuilder`] | `socks5()` / `socks4()` / `auto()` / `socks5_with(opts)` / `socks4_with(opts)` / `auto_with(v5, v4)`, then `bind(addr)` or `listener(l)`, `name`, `users`, `auth`, `outbound`, `chain`, `routing`, `observer` (repeatable), `max_connections`, `conn_limits`, `drain_timeout`, `service_options`, `tcp_options`; finish with `build().await -> Result<Service, BuildError>` or `serve(shutdown).await` |
-//! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `with_conn_limits(ConnLimits)`, `local_addr()`, `name()`, `run(shutdown)` |
+//! | [`Service`] | `new(listener, handler, opts)`, `from_parts(Box<dyn Listener>, Arc<dyn Handler>, opts)`, `with_observer(Arc<dyn Observer>)`, `with_conn_limits(impl Into<ConnLimitsSource>)`, `local_addr()`, `name()`, `run(shutdown)` |
 //! | [`Authenticator`] | async `authenticate(&AuthRequest { method, user, password, client, tls }) -> bool`; [`Users`] implements it in constant time |
 //! | [`Admission`] | `admit(client_ip) -> bool`, set with `ServiceBuilder::admission` / `Service::with_admission`: refused clients are closed at accept, inside the listener before any TLS/WebSocket handshake ([`gost_transport::Gate`]); `gost_access::Admission` and `Vec<Arc<_>>` (any refuses) implement it |
 //! | [`TargetFilter`] | `allows(&Address) -> bool`, set with `ServiceBuilder::bypass` / `with_bypass` on the handlers: refused CONNECT targets get SOCKS5 0x02 / SOCKS4 0x5B and are never dialled; `gost_access::BypassGroup` implements it |
@@ -54,6 +54,7 @@
 //! | [`Outbound`] | how a handler dials: [`Direct`], [`ChainOutbound`] (through a `gost_chain::Router`), or yours; UDP through a [`PacketConn`] |
 //! | [`Observer`] | `service_started`, `service_stopped`, `accepted`, `refused`, `authenticated`, `denied`, `target`, `closed(&Conn, &Closed)`; all default to nothing; [`Observers`] fans out |
 //! | [`ConnLimits`] | upstream's `climiter` lines (`$ N`, `$$ N`, IP/network `N`) for [`ServiceOptions::conn_limits`]; fields `service`, `per_ip`, `hosts` ([`HostLimit`]), `set_host`, `per_client(ip)` |
+//! | [`ConnLimitsSource`] | fixed [`ConnLimits`] or a gost-access `LoadedList<ConnLimits>` re-read from file/Redis/HTTP; `current()` (`None` until loaded: every client refused) |
 //! | [`Limits`] | upstream's `limiter` (bandwidth, gost-access `TrafficLimiter`) and `rlimiter` (request rate, `RequestLimiter`) for `ServiceBuilder::limits` / `Service::with_limits`: asked at accept; a limited client's stream is wrapped in gost-access's `Throttled` |
 //! | [`Conn`] | one connection: `id()`, `service()`, `client()`, `user()`, `request()` |
 //! | [`metrics::Metrics`] | an `Observer` with upstream GOST's Prometheus metrics; `render()` |
@@ -100,7 +101,7 @@ pub use access::{AccessAuth, Admission, Denied, TargetFilter};
 pub use auth::{AuthMethod, AuthRequest, Authenticator, Users};
 pub use auto::AutoHandler;
 pub use builder::{BuildError, ServiceBuilder};
-pub use climit::{ConnLimits, HostLimit};
+pub use climit::{ConnLimits, ConnLimitsSource, HostLimit};
 pub use error::Error;
 pub use gost_access;
 pub use gost_transport::BoxFuture;

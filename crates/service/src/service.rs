@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::Error;
 use crate::access::Admission;
-use crate::climit::ConnLimits;
+use crate::climit::ConnLimitsSource;
 use crate::gate::ServiceGate;
 use crate::limit::Limits;
 use crate::observe::{self, Closed, Conn, NoObserver, Observer, Outcome};
@@ -78,8 +78,9 @@ pub struct ServiceOptions {
     pub drain_timeout: Duration,
     /// Upstream's `climiter`: most connections at once for the service (`$`) and per client IP (`$$`,
     /// IP and network lines). A client over a limit is closed at once, as one over `max_connections`.
-    /// Default: no limit.
-    pub conn_limits: ConnLimits,
+    /// Limits from a loader apply to each new client as they are re-read; until first loaded, every
+    /// client is closed. Default: no limit.
+    pub conn_limits: ConnLimitsSource,
 }
 
 impl Default for ServiceOptions {
@@ -88,7 +89,7 @@ impl Default for ServiceOptions {
             name: "service".into(),
             max_connections: 8192,
             drain_timeout: Duration::from_secs(30),
-            conn_limits: ConnLimits::default(),
+            conn_limits: ConnLimitsSource::default(),
         }
     }
 }
@@ -176,8 +177,8 @@ impl Service {
     }
 
     /// Replaces the service's connection limits ([`ServiceOptions::conn_limits`]).
-    pub fn with_conn_limits(mut self, limits: ConnLimits) -> Self {
-        self.opts.conn_limits = limits;
+    pub fn with_conn_limits(mut self, limits: impl Into<ConnLimitsSource>) -> Self {
+        self.opts.conn_limits = limits.into();
         self
     }
 

@@ -99,7 +99,7 @@ async fn start(
         .await
         .unwrap();
     let opts = ServiceOptions {
-        conn_limits: limits,
+        conn_limits: limits.into(),
         drain_timeout: Duration::from_millis(200),
         ..Default::default()
     };

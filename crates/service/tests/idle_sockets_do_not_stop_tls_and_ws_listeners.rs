@@ -77,7 +77,7 @@ impl Observer for Refusals {
 async fn serve(kind: Kind, limits: ConnLimits, refusals: Arc<Refusals>) -> Running {
     let l = listener(kind).await;
     let opts = ServiceOptions {
-        conn_limits: limits,
+        conn_limits: limits.into(),
         drain_timeout: Duration::from_millis(100),
         ..ServiceOptions::default()
     };

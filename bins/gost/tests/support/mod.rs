@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub(crate) mod redis;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -526,6 +528,21 @@ pub(crate) fn assert_limited(took: Duration, what: &str) {
     );
 }
 
+/// Reads an HTTP request's head (up to the blank line), waiting at most [`PATIENCE`]; false when the
+/// client went away first.
+pub(crate) fn read_request_head(conn: &mut TcpStream) -> bool {
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut req = Vec::new();
+    let mut b = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut b) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => req.extend_from_slice(&b[..n]),
+        }
+    }
+    true
+}
+
 /// What [`blob_server`] answers: 1 MiB.
 pub(crate) const BLOB_SIZE: usize = 1 << 20;
 
@@ -533,14 +550,8 @@ pub(crate) const BLOB_SIZE: usize = 1 << 20;
 /// the test process.
 pub(crate) fn blob_server() -> SocketAddr {
     serve_each(|mut conn| {
-        conn.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut req = Vec::new();
-        let mut b = [0u8; 1024];
-        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-            match conn.read(&mut b) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => req.extend_from_slice(&b[..n]),
-            }
+        if !read_request_head(&mut conn) {
+            return;
         }
         let head =
             format!("HTTP/1.1 200 OK\r\nContent-Length: {BLOB_SIZE}\r\nConnection: close\r\n\r\n");

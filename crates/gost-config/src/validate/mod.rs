@@ -137,9 +137,11 @@ fn check_metrics(m: &MetricsConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Every `limits:` line must read; lines that limit nothing are worth a warning.
+/// Every `limits:` line must read (lines from loaders are checked at each load); lines that limit
+/// nothing are worth a warning.
 fn check_climiter(limiter: &LimiterConfig, warnings: &mut Vec<Warning>) -> Result<(), ConfigError> {
     let subject = format!("climiter `{}`", limiter.name);
+    access::check_loaders(&subject, &limiter.loaders)?;
     for (i, line) in limiter.limits.iter().enumerate() {
         let key = format!("limits[{i}]");
         match LimitLine::parse(line) {
