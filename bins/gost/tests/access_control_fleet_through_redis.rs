@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use gost_sys::process::Signal;
+use gost_test_support::Redis;
 use gost_test_support::have_program;
 use gost_test_support::servers::blocking::{echo_server, http_server};
 use gost_test_support::servers::free_port;
-use support::redis::Redis;
 use support::{
     ConfigFile, Gost, PATIENCE, Socks5Refusal, assert_body, curl, echo_round_trip, socks5_connect,
 };

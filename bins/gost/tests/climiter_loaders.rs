@@ -11,8 +11,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gost_test_support::Redis;
 use gost_test_support::servers::blocking::echo_server;
-use support::redis::Redis;
 use support::{
     ConfigFile, Gost, Socks5Refusal, echo_round_trip, read_request_head, serve_each, socks5_connect,
 };

@@ -7,11 +7,12 @@ mod common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{Http, Redis, eventually};
+use common::{Http, eventually};
 use gost_access::{
     Admission, AdmissionSpec, Auther, AutherSpec, Bypass, BypassSpec, HttpAuthPlugin, HttpSpec,
     ListSpec, LoadedList, RedisSpec, SourceSpec, Target,
 };
+use gost_test_support::Redis;
 
 const RELOAD: Option<Duration> = Some(Duration::from_secs(1));
 const WAIT: Duration = Duration::from_secs(10);
@@ -22,7 +23,7 @@ fn ip(s: &str) -> IpAddr {
 
 fn redis_spec(r: &Redis, key: &str) -> SourceSpec {
     SourceSpec::Redis(RedisSpec {
-        addr: r.addr.to_string(),
+        addr: r.addr().to_string(),
         db: 0,
         username: None,
         password: None,

@@ -1,7 +1,7 @@
 //! Fixtures shared by the tests of every gost-rs crate, written once: loopback echo, sink and HTTP
 //! servers ([`servers`]), deterministic payloads and a stream checksum ([`data`]), the recorded
 //! upstream sessions under `vectors/` ([`vectors`]), the rule for third-party programs
-//! ([`programs`]), log capture ([`logs`]), the process's resource counters ([`resources`]), a
+//! ([`programs`]), a private `redis-server` ([`redis`]), log capture ([`logs`]), the process's resource counters ([`resources`]), a
 //! cancel-on-drop guard for server tasks ([`running`]), byte exchanges and bounded waits
 //! ([`exchange`]) and a raw SOCKS5 client ([`socks5`]).
 //!
@@ -13,6 +13,7 @@ pub mod dns;
 pub mod exchange;
 pub mod logs;
 pub mod programs;
+pub mod redis;
 pub mod resources;
 pub mod running;
 pub mod servers;
@@ -22,6 +23,7 @@ pub mod vectors;
 pub use data::{Checksum, pattern};
 pub use logs::Logs;
 pub use programs::{have, have_program, locate};
+pub use redis::Redis;
 pub use resources::{Footprint, OutOfFds, fd_count, limit_child_nofile, raise_nofile, serial};
 pub use running::Running;
 pub use servers::{

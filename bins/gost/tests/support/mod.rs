@@ -4,8 +4,6 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-pub(crate) mod redis;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
