@@ -65,6 +65,9 @@ async fn open(route: Route, targets: &Targets, dir: Dir) -> Result<TcpStream> {
     Ok(s)
 }
 
+/// How long opening one stream (connect and SOCKS handshake) may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Runs `streams` streams in direction `dir` over `route`; discards `warmup`, then measures `window`.
 pub(crate) async fn measure(
     route: Route,
@@ -81,8 +84,11 @@ pub(crate) async fn measure(
     };
     let mut tasks = Vec::with_capacity(streams);
     for _ in 0..streams {
-        let mut s = open(route, targets, dir)
+        // A server that stopped answering (one left spinning by its descriptor limit after the idle
+        // round) must cost this measurement, not hang the whole run.
+        let mut s = tokio::time::timeout(OPEN_TIMEOUT, open(route, targets, dir))
             .await
+            .context("opening a bulk stream timed out")?
             .context("opening a bulk stream")?;
         let counter = received.clone();
         tasks.push(tokio::spawn(async move {

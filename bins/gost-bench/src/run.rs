@@ -389,13 +389,26 @@ impl Bench {
     /// Restarts every server before measuring its idle sessions: an allocator keeps the memory freed by
     /// earlier rounds (a previous run's 8k sessions) and would hand it out again without growing RSS, so
     /// only a fresh process shows the real cost per session.
+    ///
+    /// Every server is restarted after the round as well: one that ran into its descriptor limit may be
+    /// left unable to serve (hev-socks5-server spins at 100 % CPU and never answers again), which must
+    /// not spoil the measurements that follow.
     async fn idle_round(&mut self, bins: &Bins) {
+        self.restart_servers(bins);
+        self.measure_idle().await;
+        self.restart_servers(bins);
+    }
+
+    fn restart_servers(&mut self, bins: &Bins) {
         for e in &mut self.entries {
             match Server::start(e.server.kind, bins) {
                 Ok(fresh) => e.server = fresh,
                 Err(err) => eprintln!("  ! restarting {}: {err:#}", e.server.kind.name()),
             }
         }
+    }
+
+    async fn measure_idle(&mut self) {
         for (i, e) in self.entries.iter().enumerate() {
             let steps = &self.plan.session_steps;
             match idle::measure(e.server.addr, e.server.proc.pid, &e.targets.hold, steps).await {

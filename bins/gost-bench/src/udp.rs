@@ -98,10 +98,17 @@ pub(crate) async fn measure(
             payload
         }
         Some(server) => {
-            let mut tcp = TcpStream::connect(server).await?;
-            let relay: SocketAddr = socks::udp_associate(&mut tcp)
+            // Bounded, like bulk streams: a server that stopped answering costs this row only.
+            let associate = async {
+                let mut tcp = TcpStream::connect(server).await?;
+                let relay: SocketAddr = socks::udp_associate(&mut tcp)
+                    .await
+                    .context("UDP ASSOCIATE")?;
+                anyhow::Ok((tcp, relay))
+            };
+            let (tcp, relay) = tokio::time::timeout(Duration::from_secs(10), associate)
                 .await
-                .context("UDP ASSOCIATE")?;
+                .context("UDP ASSOCIATE timed out")??;
             control = Some(tcp);
             sock.connect(relay)?;
             socks::udp_header(&mut buf, sink.addr) + payload
