@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use crate::args::{Args, OutputFormat};
 
+/// malloc with blocks of 2 KiB or more 64-byte aligned, so TLS records' plaintext copies avoid
+/// glibc's slow `rep movsb` case (see [`gost_sys::alloc`]).
+#[global_allocator]
+static ALLOC: gost_sys::alloc::LineAlignedAlloc = gost_sys::alloc::LineAlignedAlloc;
+
 /// Exit status for a configuration that cannot be used (as for a usage error).
 const EXIT_BAD_CONFIG: u8 = 2;
 
