@@ -1,8 +1,9 @@
 //! The only OS-specific `unsafe` of gost-rs, behind a small safe API in the spirit of quinn-udp:
 //! zero-copy TCP relaying with splice(2) ([`splice`]) and batched datagram I/O with
-//! recvmmsg(2)/sendmmsg(2) ([`mmsg`]), the socket and process options std and socket2 lack
-//! ([`sockopt`]), signals, page size, clock ticks and CPU time ([`process`]), and the global
-//! allocator of the `gost` binary ([`alloc`]: large blocks aligned to 64 bytes). Linux only.
+//! recvmmsg(2)/sendmmsg(2) ([`mmsg`]) with UDP segmentation offload ([`gso`]), the socket and
+//! process options std and socket2 lack ([`sockopt`]), signals, page size, clock ticks and CPU time
+//! ([`process`]), and the global allocator of the `gost` binary ([`alloc`]: large blocks aligned to
+//! 64 bytes). Linux only.
 //!
 //! Why hand-written rather than a crate: socket2 and nix cover neither call with the buffer layout
 //! the relays need (one flat buffer cut into slots, addresses kept in a caller-owned list, no
@@ -12,6 +13,7 @@
 //! or SOCKS.
 
 pub mod alloc;
+pub mod gso;
 pub mod mmsg;
 pub mod process;
 pub mod sockopt;

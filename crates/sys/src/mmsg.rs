@@ -114,7 +114,24 @@ pub fn send<'a, const N: usize>(
     }
     // SAFETY: the first n headers point at initialised addresses (or none) and at slices borrowed
     // for 'a, alive for the call; the kernel only reads them.
-    let rc = unsafe { libc::sendmmsg(fd.as_raw_fd(), hdrs.as_mut_ptr(), n as libc::c_uint, 0) };
+    unsafe { sendmmsg(fd, &mut hdrs[..n]) }
+}
+
+/// sendmmsg(2) of `hdrs`; returns how many messages went out.
+///
+/// # Safety
+/// Every header must point at valid addresses, control data and iovecs (and those at readable
+/// memory) that stay alive for the call.
+pub(crate) unsafe fn sendmmsg(fd: BorrowedFd<'_>, hdrs: &mut [libc::mmsghdr]) -> io::Result<usize> {
+    // SAFETY: the caller vouches for what the headers point at.
+    let rc = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            hdrs.len() as libc::c_uint,
+            0,
+        )
+    };
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -123,7 +140,7 @@ pub fn send<'a, const N: usize>(
 }
 
 /// Writes `sa` as a `sockaddr_in` / `sockaddr_in6` into `storage`; returns its length.
-fn to_storage(sa: SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
+pub(crate) fn to_storage(sa: SocketAddr, storage: &mut libc::sockaddr_storage) -> libc::socklen_t {
     match sa {
         SocketAddr::V4(v4) => {
             let sin = libc::sockaddr_in {

@@ -6,7 +6,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-fn set_int(
+pub(crate) fn set_int(
     fd: BorrowedFd<'_>,
     level: libc::c_int,
     name: libc::c_int,

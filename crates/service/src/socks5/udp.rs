@@ -8,8 +8,10 @@
 //! association ends after `udp_idle_timeout` without traffic. No buffer is allocated per datagram.
 //!
 //! Datagrams move in batches: one wake-up reads every datagram waiting (up to 32, `recvmmsg`), checks
-//! each one, and sends the survivors with one `sendmmsg`, in both directions. The relay's sockets ask
-//! for 1 MiB receive buffers so bursts queue instead of being dropped while the task waits for a core.
+//! each one, and sends the survivors with one `sendmmsg`, in both directions, a run of equal-size
+//! datagrams to one destination as one segmentation-offloaded message (`udp/mmsg.rs`). The relay's
+//! sockets ask for 1 MiB receive buffers so bursts queue instead of being dropped while the task waits
+//! for a core.
 //!
 //! A bandwidth `limiter` on the service draws the datagrams, SOCKS header included, from the control
 //! connection's buckets (`in` from the client, `out` to it): each waits whole for its tokens before its
