@@ -261,7 +261,11 @@ mod tests {
     }
 
     fn receiver() -> UdpSocket {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver_on("127.0.0.1:0")
+    }
+
+    fn receiver_on(addr: &str) -> UdpSocket {
+        let rx = UdpSocket::bind(addr).unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         rx
     }
@@ -273,7 +277,9 @@ mod tests {
     /// Sends runs of several sizes, short last datagrams included, from `tx` to two receivers
     /// and checks that each gets its datagrams whole and in order; returns the offload state after.
     fn send_mixed(tx: &UdpSocket) -> Offload {
-        let (ra, rb) = (receiver(), receiver());
+        let local = tx.local_addr().unwrap().ip();
+        let on = SocketAddr::new(local, 0).to_string();
+        let (ra, rb) = (receiver_on(&on), receiver_on(&on));
         let (a, b) = (ra.local_addr().unwrap(), rb.local_addr().unwrap());
         let lens = [100, 100, 100, 40, 100, 7, 7, 7, 100, 1200, 1200, 1200];
         let to = |i: usize| if (4..8).contains(&i) { b } else { a };
@@ -302,6 +308,12 @@ mod tests {
     fn offloaded_runs_arrive_as_the_original_datagrams_in_order() {
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         assert!(send_mixed(&tx).is_on(), "loopback takes UDP_SEGMENT");
+    }
+
+    #[test]
+    fn offloaded_runs_arrive_over_ipv6_too() {
+        let tx = UdpSocket::bind("[::1]:0").expect("IPv6 loopback");
+        assert!(send_mixed(&tx).is_on(), "IPv6 loopback takes UDP_SEGMENT");
     }
 
     #[test]
