@@ -10,7 +10,8 @@ use gost_transport::tcp::{TcpDialer, TcpOptions};
 use gost_transport::tls::{
     ClientTls, ServerTls, TlsClientOptions, TlsDialer, TlsListener, TlsServerOptions,
 };
-use gost_transport::{Dialer, Error, Listener};
+use gost_transport::{Dialer, Error, Listener, Stream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn listener(tls: ServerTls) -> (TlsListener, socks_wire::Address) {
     let l = TlsListener::bind("127.0.0.1:0", TcpOptions::default(), tls)
@@ -47,6 +48,60 @@ async fn half_close_propagates() {
     half_close(c, s).await;
     let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
     half_close(s, c).await;
+}
+
+/// TLS inside TLS, as SOCKS5 method 0x80 over a `tls` transport: the inner layer reads the outer
+/// one's plaintext, the outer one reads TCP ahead of rustls.
+async fn nested_pair() -> (Stream, Stream) {
+    let (l, addr) = listener(ServerTls::self_signed().unwrap()).await;
+    let (c, s) = connect_pair(&l, &dialer(TlsClientOptions::default()), &addr).await;
+    let (server, client) = (ServerTls::self_signed().unwrap(), ClientTls::insecure());
+    let (c, s) = tokio::join!(client.connect(c, "gost.run"), server.accept(s));
+    (c.unwrap(), s.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_mib_each_way_through_tls_in_tls_arrive_intact() {
+    let (c, s) = nested_pair().await;
+    bulk_both_ways(c, s).await;
+}
+
+#[tokio::test]
+async fn half_close_propagates_through_tls_in_tls() {
+    let (c, s) = nested_pair().await;
+    half_close(c, s).await;
+    let (c, s) = nested_pair().await;
+    half_close(s, c).await;
+}
+
+/// A peer that stops without close_notify after sending data: the reader gets every byte, then an
+/// `UnexpectedEof` error (a truncation is never reported as a clean end).
+#[tokio::test]
+async fn data_then_tcp_eof_without_close_notify_is_an_error_after_the_data() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (c, a) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
+    let (c, a) = (Stream::from_tcp(c.unwrap()), Stream::from_tcp(a.unwrap().0));
+    let (server, client) = (ServerTls::self_signed().unwrap(), ClientTls::insecure());
+    let (c, a) = tokio::join!(client.connect(c, "gost.run"), server.accept(a));
+    // The server writes (the client has nothing unread that would turn its close into a reset).
+    let (mut c, mut a) = (c.unwrap(), a.unwrap());
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    a.write_all(&data).await.unwrap();
+    a.flush().await.unwrap();
+    // Drop the TLS session without a shutdown: no close_notify, just the socket's FIN.
+    drop(a);
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 7000];
+    let err = loop {
+        match c.read(&mut chunk).await {
+            Ok(0) => panic!("a truncated stream ended cleanly after {} bytes", got.len()),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    assert_eq!(got, data);
 }
 
 #[tokio::test]

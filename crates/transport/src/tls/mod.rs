@@ -7,6 +7,7 @@
 
 mod client;
 mod pem;
+mod read;
 mod server;
 mod stream;
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use super::read::ReadHalf;
 use crate::Stream;
 
 /// How long a finished stream waits for the layer below to end after both close_notify were exchanged.
@@ -43,6 +44,8 @@ enum Drain {
 /// A client or server TLS session; see the module docs for what closing it does.
 pub(super) struct TlsStream {
     tls: tokio_rustls::TlsStream<Stream>,
+    /// Reading is done here, writing by tokio-rustls (see [`super::read`]).
+    read: ReadHalf,
     /// The peer's close_notify was read.
     read_eof: bool,
     /// Our close_notify was sent and the layer below shut down.
@@ -61,6 +64,7 @@ impl TlsStream {
         };
         TlsStream {
             tls,
+            read: ReadHalf::default(),
             read_eof: false,
             write_closed: false,
             drain,
@@ -119,7 +123,17 @@ impl AsyncRead for TlsStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let (asked, before) = (buf.remaining() > 0, buf.filled().len());
-        ready!(Pin::new(&mut this.tls).poll_read(cx, buf))?;
+        let read = &mut this.read;
+        ready!(match &mut this.tls {
+            tokio_rustls::TlsStream::Client(s) => {
+                let (io, conn) = s.get_mut();
+                read.poll_read(cx, io, &mut **conn, buf)
+            }
+            tokio_rustls::TlsStream::Server(s) => {
+                let (io, conn) = s.get_mut();
+                read.poll_read(cx, io, &mut **conn, buf)
+            }
+        })?;
         if asked && buf.filled().len() == before {
             this.read_eof = true;
             if this.write_closed {
