@@ -6,7 +6,7 @@
 //! deframer buffer (payload 5 bytes into the record) into a freshly allocated `Vec`, so whether a TLS
 //! session decrypts at full speed or spends a third of its CPU in `memmove` depended on where malloc
 //! happened to put those two buffers (measured on the tls hop: docs/performance.md, "TLS hop: aligned
-//! large blocks"). With both blocks 64-byte aligned the payload copy runs at 5 bytes' offset, outside
+//! large blocks and read-ahead"). With both blocks 64-byte aligned the payload copy runs at 5 bytes' offset, outside
 //! the slow band, on every session. 64 bytes is also a cache line and an AVX-512 vector.
 //!
 //! Hand-written because it is a thin wrapper over [`System`] (no crate offers "raise the alignment of
