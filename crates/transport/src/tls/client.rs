@@ -105,6 +105,12 @@ impl ClientTls {
         self
     }
 
+    /// The shared rustls configuration (for tests that drive a session by hand).
+    #[cfg(test)]
+    pub(super) fn config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
     /// Runs the client side of a TLS handshake over `s`.
     ///
     /// `server_name` (normally the node's host) is used for SNI and verification unless the options set

@@ -14,10 +14,12 @@
 
 use std::io::{self, BufRead, Read};
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
+use bytes::{Buf, BytesMut};
 use rustls::{ConnectionCommon, SideData};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::io::poll_read_buf;
 
 use crate::Stream;
 
@@ -84,11 +86,10 @@ impl io::Write for Below<'_, '_> {
 /// What the read half keeps between calls.
 #[derive(Default)]
 pub(super) struct ReadHalf {
-    /// Ciphertext read from TCP and not yet given to rustls: `ahead[pos..end]`. Allocated on the first
-    /// read over TCP and kept, like the relay's buffers.
-    ahead: Option<Box<[u8]>>,
-    pos: usize,
-    end: usize,
+    /// Ciphertext read from TCP and not yet given to rustls. Its block is allocated (not zeroed) for
+    /// each read and freed when the socket has nothing ready with the buffer drained, so a quiet
+    /// session holds none.
+    ahead: BytesMut,
     /// An error met after some plaintext was handed out, returned by the next call.
     err: Option<io::Error>,
 }
@@ -137,6 +138,12 @@ impl ReadHalf {
         Poll::Ready(Ok(()))
     }
 
+    /// Bytes allocated for read-ahead.
+    #[cfg(test)]
+    pub(super) fn ahead_capacity(&self) -> usize {
+        self.ahead.capacity()
+    }
+
     /// Returns `e` now, or after the plaintext already in the caller's buffer.
     fn fail(&mut self, e: io::Error, got: bool) -> Poll<io::Result<()>> {
         if got {
@@ -160,18 +167,21 @@ impl ReadHalf {
                 r => Poll::Ready(r.map(drop)),
             };
         }
-        if self.pos == self.end {
-            let ahead = self
-                .ahead
-                .get_or_insert_with(|| vec![0; READ_AHEAD].into_boxed_slice());
-            let mut rb = ReadBuf::new(ahead);
-            ready!(Pin::new(&mut *io).poll_read(cx, &mut rb))?;
-            (self.pos, self.end) = (0, rb.filled().len());
+        if self.ahead.is_empty() {
+            self.ahead.reserve(READ_AHEAD);
+            match poll_read_buf(Pin::new(&mut *io), cx, &mut self.ahead) {
+                Poll::Pending => {
+                    self.ahead = BytesMut::new();
+                    return Poll::Pending;
+                }
+                Poll::Ready(r) => {
+                    r?;
+                }
+            }
         }
-        let ahead = self.ahead.as_deref().unwrap_or_default();
-        // An empty slice reads as EOF, which is what rustls must see when the socket ended.
-        let n = conn.read_tls(&mut Pieces(&ahead[self.pos..self.end]))?;
-        self.pos += n;
+        // An empty buffer here is the socket's EOF, which reads as EOF to rustls too.
+        let n = conn.read_tls(&mut Pieces(&self.ahead))?;
+        self.ahead.advance(n);
         Poll::Ready(Ok(()))
     }
 }

@@ -182,3 +182,54 @@ impl AsyncWrite for TlsStream {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use rustls_pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::super::{ClientTls, ServerTls};
+    use super::*;
+
+    /// A handshaken client/server pair over loopback TCP.
+    async fn pair() -> (TlsStream, TlsStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (c, a) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
+        let (c, a) = (Stream::from_tcp(c.unwrap()), Stream::from_tcp(a.unwrap().0));
+        let server =
+            tokio_rustls::TlsAcceptor::from(ServerTls::self_signed().unwrap().config().clone());
+        let client = tokio_rustls::TlsConnector::from(ClientTls::insecure().config());
+        let name = ServerName::try_from("gost.run").unwrap();
+        let (c, a) = tokio::join!(client.connect(name, c), server.accept(a));
+        (TlsStream::new(c.unwrap()), TlsStream::new(a.unwrap()))
+    }
+
+    #[tokio::test]
+    async fn a_quiet_session_holds_no_read_ahead_block() {
+        let (mut c, mut a) = pair().await;
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+        c.write_all(&data).await.unwrap();
+        c.flush().await.unwrap();
+        let mut got = vec![0u8; data.len()];
+        a.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, data);
+        // Nothing more is coming: the next read finds the socket empty and frees the block.
+        let mut one = [0u8; 1];
+        let pending = poll_fn(|cx| {
+            let mut rb = ReadBuf::new(&mut one);
+            Poll::Ready(Pin::new(&mut a).poll_read(cx, &mut rb).is_pending())
+        })
+        .await;
+        assert!(pending);
+        assert_eq!(a.read.ahead_capacity(), 0);
+        // And it still reads what comes later.
+        c.write_all(b"later").await.unwrap();
+        c.flush().await.unwrap();
+        let mut five = [0u8; 5];
+        a.read_exact(&mut five).await.unwrap();
+        assert_eq!(&five, b"later");
+    }
+}
