@@ -2,12 +2,13 @@
 //!
 //! Why: glibc (2.36, Debian 12) copies 2112 bytes or more with `rep movsb`, and on AMD Zen 4 that
 //! instruction is about 25 times slower (3 GB/s against 40–100 GB/s) when the destination lies 1–12
-//! bytes past the source modulo 64. rustls copies every received record's plaintext out of its
-//! deframer buffer (payload 5 bytes into the record) into a freshly allocated `Vec`, so whether a TLS
-//! session decrypts at full speed or spends a third of its CPU in `memmove` depended on where malloc
-//! happened to put those two buffers (measured on the tls hop: docs/performance.md, "TLS hop: aligned
-//! large blocks and read-ahead"). With both blocks 64-byte aligned the payload copy runs at 5 bytes' offset, outside
-//! the slow band, on every session. 64 bytes is also a cache line and an AVX-512 vector.
+//! bytes past the source modulo 4096 (nearly the same offset in their pages). rustls copies every
+//! received record's plaintext out of its deframer buffer (payload 5 bytes into the record) into a
+//! freshly allocated `Vec`, so whether a TLS session decrypts at full speed or spends a third of its
+//! CPU in `memmove` depended on where malloc happened to put those two buffers (measured on the tls
+//! hop: docs/performance.md, "TLS hop: aligned large blocks and read-ahead"). With both blocks
+//! 64-byte aligned the destination lies 5 bytes *before* the source modulo 64, hence never 1–12
+//! bytes past it modulo 4096, on every session. 64 bytes is also a cache line and an AVX-512 vector.
 //!
 //! Hand-written because it is a thin wrapper over [`System`] (no crate offers "raise the alignment of
 //! large blocks" alone; swapping in jemalloc or mimalloc would change every allocation's behaviour and

@@ -31,7 +31,7 @@ const COPY_PIECE: usize = 2048;
 
 /// Copies `src` into `dst` (same length) in pieces of at most [`COPY_PIECE`] bytes. glibc copies larger
 /// blocks with `rep movsb`, which on AMD Zen 4 runs ~25× slower when the destination lies 1–12 bytes
-/// past the source modulo 64; below its threshold it uses vector loops that do not care. Where the
+/// past the source modulo 4096; below its threshold it uses vector loops that do not care. Where the
 /// deframer and the caller's buffer stand relative to the source is up to the stream's history, so
 /// without this a session could spend a third of its time in one slow copy.
 fn copy_pieces(dst: &mut [u8], src: &[u8]) {
