@@ -81,8 +81,26 @@ async fn f6_services(hop: SocketAddr, iperf_port: u16) -> (Running, Running) {
     panic!("no port number free for both TCP and UDP");
 }
 
-/// Runs iperf3 against the forwarded port and returns its JSON report.
+/// Runs iperf3 against the forwarded port and returns its JSON report. A one-off `iperf3 -s` that
+/// exits without serving a run (its port number taken, for UDP, by another socket after `free_port`
+/// chose it: the server then fails the test and quits) is replaced by a new one on a new port.
 async fn iperf3(iperf: &std::path::Path, extra: &[&str]) -> Value {
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        match iperf3_once(iperf, extra, &mut failures).await {
+            Some(report) => return report,
+            None => failures.push("iperf3 -s exited; starting another on a new port".into()),
+        }
+    }
+    panic!("iperf3 never completed: {failures:#?}");
+}
+
+/// One `iperf3 -s -1` behind fresh F6 services: the report, or `None` once that server has exited.
+async fn iperf3_once(
+    iperf: &std::path::Path,
+    extra: &[&str],
+    failures: &mut Vec<String>,
+) -> Option<Value> {
     let hop = socks5(
         Transport::Tcp,
         // No in-band TLS: `notls=true`.
@@ -94,7 +112,7 @@ async fn iperf3(iperf: &std::path::Path, extra: &[&str]) -> Value {
     )
     .await;
     let iperf_port = free_port();
-    let _server = Reaped(
+    let mut server = Reaped(
         Command::new(iperf)
             .args(["-s", "-1", "-B", "127.0.0.1", "-p", &iperf_port.to_string()])
             .stdin(Stdio::null())
@@ -105,9 +123,13 @@ async fn iperf3(iperf: &std::path::Path, extra: &[&str]) -> Value {
     );
     let (tcp, _udp) = f6_services(hop.addr, iperf_port).await;
     let port = tcp.addr.port().to_string();
-    // The server needs a moment to listen: iperf3 -c fails fast when it is not there yet, so retry.
-    let mut failures = Vec::new();
-    while failures.len() < 20 {
+    // The server needs a moment to listen (longer on a busy machine): iperf3 -c fails fast when it is
+    // not there yet, so retry for about five seconds.
+    for _ in 0..50 {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            failures.push(format!("iperf3 -s on port {iperf_port} exited ({status})"));
+            return None;
+        }
         let mut cmd = Command::new(iperf);
         cmd.args(["-c", "127.0.0.1", "-p", &port, "-t", "2", "-J"])
             .args(extra);
@@ -117,7 +139,7 @@ async fn iperf3(iperf: &std::path::Path, extra: &[&str]) -> Value {
         let client = Reaped(cmd.spawn().expect("start iperf3 -c"));
         match finish(client, Duration::from_secs(20)).await {
             Ok(json) => match serde_json::from_str::<Value>(&json) {
-                Ok(report) if report["end"]["sum_received"].is_object() => return report,
+                Ok(report) if report["end"]["sum_received"].is_object() => return Some(report),
                 _ => failures.push(format!("iperf3 printed no end report: {json}")),
             },
             Err(e) => failures.push(e),
